@@ -1,0 +1,65 @@
+"""Errors raised by the geo engine.
+
+They carry no HTTP knowledge; the service maps each class to a status code once
+(``app.errors``). ``code`` is a stable machine-readable identifier, the message is
+safe to show to the person who sent the data.
+"""
+
+from __future__ import annotations
+
+
+class GeoError(Exception):
+    """Base class of every error the geo engine raises on purpose."""
+
+    code = "geo_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class UnsupportedFormat(GeoError):
+    """The file is not one of the formats borderlens reads (or lies about its extension)."""
+
+    code = "unsupported_format"
+
+
+class UnreadableFile(GeoError):
+    """The file claims a supported format but cannot be parsed."""
+
+    code = "unreadable_file"
+
+
+class HostileFile(GeoError):
+    """The file looks like an attack: zip bomb, path traversal, XML entity expansion."""
+
+    code = "hostile_file"
+
+
+class FileTooLarge(GeoError):
+    """The file (or what it would expand to) exceeds a configured limit."""
+
+    code = "file_too_large"
+
+
+class InvalidCoordinates(GeoError):
+    """A coordinate cannot be parsed or lies outside the valid lon/lat range."""
+
+    code = "invalid_coordinates"
+
+
+class InvalidCRS(GeoError):
+    """A CRS given by the uploader (EPSG code, WKT, UTM zone) is unknown or unusable."""
+
+    code = "invalid_crs"
+
+
+class BoundaryDataError(GeoError):
+    """A boundary dataset is missing countries, has no usable geometry, or is inconsistent."""
+
+    code = "boundary_data_error"
