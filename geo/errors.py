@@ -63,3 +63,55 @@ class BoundaryDataError(GeoError):
     """A boundary dataset is missing countries, has no usable geometry, or is inconsistent."""
 
     code = "boundary_data_error"
+
+
+# Specific refusals. Each keeps its parent's HTTP mapping (via isinstance) and adds a code that
+# tells the sender exactly what to fix.
+
+
+class FormatMismatch(UnsupportedFormat):
+    """The file's extension names one format and its content is another."""
+
+    code = "format_mismatch"
+
+
+class ZipBomb(HostileFile):
+    """A zip whose declared sizes or compression ratio betray a decompression bomb."""
+
+    code = "zip_bomb"
+
+
+class UnsafeArchiveMember(HostileFile):
+    """A zip member with an absolute path, a ``..`` component or a symbolic link."""
+
+    code = "unsafe_archive_member"
+
+
+class XMLDeclarationRefused(HostileFile):
+    """An XML document with a DOCTYPE or ENTITY declaration (billion laughs, external entities)."""
+
+    code = "xml_declaration_refused"
+
+
+class TooManyRows(FileTooLarge):
+    """The survey holds more rows (features) than the configured limit."""
+
+    code = "too_many_rows"
+
+
+class CRSRequired(InvalidCRS):
+    """Projected coordinates arrived without a CRS; borderlens never guesses a UTM zone."""
+
+    code = "crs_required"
+
+
+class NoCoordinateColumns(InvalidCoordinates):
+    """No column of a table could be recognised as holding coordinates."""
+
+    code = "no_coordinate_columns"
+
+
+class InvalidColumnMap(GeoError):
+    """The uploader's explicit column mapping names an unknown role or a missing column."""
+
+    code = "invalid_column_map"
