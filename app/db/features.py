@@ -1,0 +1,192 @@
+"""Feature pages for any collection: one SQL query per page, GeoJSON text built by PostGIS.
+
+Each feature is serialised once, in the database (``ST_AsGeoJSON`` + ``json_build_object``),
+and Python only joins the texts. Pages are keyset-paged on a unique sort key, so the
+thousandth page costs what the first does (OFFSET would rescan everything before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+
+from app.queries import BBox, Caller, FeaturePage, FeatureQuery, Interval, PageRequest
+
+Properties = list[tuple[str, ColumnElement[object]]]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: ColumnElement[object]
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How one table becomes GeoJSON features."""
+
+    table: FromClause
+    feature_id: ColumnElement[str]
+    unique_key: ColumnElement[object]
+    geom: ColumnElement[object]
+    properties: Callable[[Caller], Properties]
+    temporal: tuple[ColumnElement[object], ColumnElement[object]] | None = None
+    decimals: int = 7
+
+
+def _sql_text(value: str) -> ColumnElement[str]:
+    """A constant SQL string (only ever our own JSON punctuation, never user input)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+
+def feature_json(spec: FeatureSpec, caller: Caller) -> ColumnElement[str]:
+    pairs: list[ColumnElement[object]] = []
+    for name, expr in spec.properties(caller):
+        pairs.extend((literal_column("'" + name + "'"), expr))
+    return func.concat(
+        _sql_text('{"type":"Feature","id":'),
+        cast(func.to_json(spec.feature_id), Text),
+        _sql_text(',"geometry":'),
+        func.ST_AsGeoJSON(spec.geom, spec.decimals),
+        _sql_text(',"properties":'),
+        cast(func.json_build_object(*pairs), Text),
+        _sql_text("}"),
+    )
+
+
+def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
+    def envelope(min_lon: float, max_lon: float) -> ColumnElement[object]:
+        return func.ST_MakeEnvelope(min_lon, bbox.min_lat, max_lon, bbox.max_lat, 4326)
+
+    if not bbox.crosses_antimeridian:
+        return geom.op("&&")(envelope(bbox.min_lon, bbox.max_lon))
+    return or_(
+        geom.op("&&")(envelope(bbox.min_lon, 180.0)),
+        geom.op("&&")(envelope(-180.0, bbox.max_lon)),
+    )
+
+
+def interval_clause(
+    temporal: tuple[ColumnElement[object], ColumnElement[object]], interval: Interval
+) -> ColumnElement[bool]:
+    """Features whose [start, end] intersects the interval; features without dates never match."""
+    start, end = temporal
+    clauses: list[ColumnElement[bool]] = [start.is_not(None)]
+    if interval.end is not None:
+        clauses.append(start <= interval.end.date())
+    if interval.start is not None:
+        clauses.append(func.coalesce(end, start) >= interval.start.date())
+    return and_(*clauses)
+
+
+def common_filters(spec: FeatureSpec, query: FeatureQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if query.bbox is not None:
+        where.append(bbox_clause(spec.geom, query.bbox))
+    if query.datetime is not None:
+        if spec.temporal is None:
+            where.append(literal(False))
+        else:
+            where.append(interval_clause(spec.temporal, query.datetime))
+    return where
+
+
+def _sort_columns(spec: FeatureSpec, sort: Sequence[SortKey]) -> list[SortKey]:
+    """The requested sort plus the unique key, all in one direction (so row comparison works)."""
+    descending = sort[0].descending if sort else False
+    return [*sort, SortKey(spec.unique_key, descending)]
+
+
+def _keyset_clause(
+    keys: list[SortKey], values: tuple[object, ...], backwards: bool
+) -> ColumnElement[bool]:
+    columns = tuple_(*(key.column for key in keys))
+    bound = tuple_(
+        *(cast(literal(v), key.column.type) for key, v in zip(keys, values, strict=True))
+    )
+    forward_is_greater = not keys[0].descending
+    return columns > bound if forward_is_greater != backwards else columns < bound
+
+
+def page_statement(
+    spec: FeatureSpec,
+    where: Sequence[ColumnElement[bool]],
+    request: PageRequest,
+    caller: Caller,
+    sort: Sequence[SortKey] = (),
+) -> Select[tuple[str, ...]]:
+    keys = _sort_columns(spec, sort)
+    clauses = list(where)
+    backwards = bool(request.keyset and request.keyset.backwards)
+    if request.keyset is not None:
+        clauses.append(_keyset_clause(keys, request.keyset.values, backwards))
+    order = [key.column.desc() if key.descending != backwards else key.column.asc() for key in keys]
+    return (
+        select(feature_json(spec, caller), *(key.column for key in keys))
+        .select_from(spec.table)
+        .where(*clauses)
+        .order_by(*order)
+        .limit(request.limit + 1)
+    )
+
+
+def fetch_page(
+    session: Session,
+    spec: FeatureSpec,
+    where: Sequence[ColumnElement[bool]],
+    request: PageRequest,
+    caller: Caller,
+    sort: Sequence[SortKey] = (),
+) -> FeaturePage:
+    rows = session.execute(page_statement(spec, where, request, caller, sort)).all()
+    has_more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    if request.keyset is not None and request.keyset.backwards:
+        rows.reverse()
+    return FeaturePage(
+        features_json=",".join(row[0] for row in rows),
+        returned=len(rows),
+        first_key=tuple(rows[0][1:]) if rows else None,
+        last_key=tuple(rows[-1][1:]) if rows else None,
+        has_more=has_more,
+    )
+
+
+def count_matches(
+    session: Session, spec: FeatureSpec, where: Sequence[ColumnElement[bool]], cap: int
+) -> int | None:
+    """Exact count when it is at most ``cap``; ``None`` beyond (counting further costs too much)."""
+    limited = select(literal(1)).select_from(spec.table).where(*where).limit(cap + 1).subquery()
+    count = session.execute(select(func.count()).select_from(limited)).scalar_one()
+    return int(count) if count <= cap else None
+
+
+def fetch_one(
+    session: Session,
+    spec: FeatureSpec,
+    feature_id: str,
+    caller: Caller,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> str | None:
+    statement = (
+        select(feature_json(spec, caller))
+        .select_from(spec.table)
+        .where(spec.feature_id == feature_id, *where)
+    )
+    return session.execute(statement).scalar_one_or_none()

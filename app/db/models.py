@@ -1,0 +1,210 @@
+"""Table definitions (SQLAlchemy 2 + GeoAlchemy2). ORM objects never leave ``app.db``.
+
+Geometry columns are EPSG:4326 lon/lat with GiST indexes; constraints keep what PostGIS
+stores honest (valid lon/lat range, known kinds and roles).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SITE_KINDS = ("mine", "sales_point")
+SITE_STATUSES = ("active", "inactive", "abandoned", "unknown")
+LOCATION_STATUSES = ("country", "sea", "disputed")
+KEY_ROLES = ("admin", "researcher", "authority")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class BoundarySource(Base):
+    """A boundary dataset as loaded: its pinned version, checksum and licence."""
+
+    __tablename__ = "boundary_sources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    licence: Mapped[str] = mapped_column(Text)
+    licence_url: Mapped[str | None] = mapped_column(Text)
+    attribution: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    positional_uncertainty_m: Mapped[float] = mapped_column(Double)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    loaded_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        # At most one dataset is the one every site is measured against.
+        Index(
+            "uq_boundary_sources_one_active", "active", unique=True, postgresql_where=text("active")
+        ),
+    )
+
+
+class BoundaryEvent(Base):
+    """History of boundary loads and switches, so a switch of source is on record."""
+
+    __tablename__ = "boundary_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("boundary_sources.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (CheckConstraint(_in("event", ("loaded", "activated")), name="event"),)
+
+
+class Country(Base):
+    __tablename__ = "countries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("boundary_sources.id", ondelete="CASCADE"))
+    iso3: Mapped[str] = mapped_column(String(3))
+    name_en: Mapped[str] = mapped_column(Text)
+    name_fr: Mapped[str] = mapped_column(Text)
+    name_pt: Mapped[str] = mapped_column(Text)
+    area_km2: Mapped[float] = mapped_column(Double)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+
+    __table_args__ = (UniqueConstraint("source_id", "iso3", name="uq_countries_source_iso3"),)
+
+
+class Border(Base):
+    """The shared boundary line of two neighbouring countries, as derived from one source."""
+
+    __tablename__ = "borders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("boundary_sources.id", ondelete="CASCADE"))
+    pair_code: Mapped[str] = mapped_column(String(7))
+    country_a: Mapped[str] = mapped_column(String(3))
+    country_b: Mapped[str] = mapped_column(String(3))
+    length_km: Mapped[float] = mapped_column(Double)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTILINESTRING", srid=4326, spatial_index=True))
+
+    __table_args__ = (
+        UniqueConstraint("source_id", "pair_code", name="uq_borders_source_pair"),
+        CheckConstraint("country_a < country_b", name="sorted_pair"),
+        CheckConstraint("pair_code = country_a || '-' || country_b", name="pair_code"),
+    )
+
+
+class DisputedArea(Base):
+    """Where two countries' polygons overlap: never silently given to one side."""
+
+    __tablename__ = "disputed_areas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("boundary_sources.id", ondelete="CASCADE"))
+    claimants: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    area_km2: Mapped[float] = mapped_column(Double)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+
+
+class Site(Base):
+    """A mine or a sales point (comptoir, buying house, market)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    minerals: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'unknown'"))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=True))
+    country_iso3: Mapped[str | None] = mapped_column(String(3))
+    location_status: Mapped[str] = mapped_column(String(16))
+    claimants: Mapped[list[str]] = mapped_column(ARRAY(String(3)), server_default=text("'{}'"))
+    accuracy_m: Mapped[float | None] = mapped_column(Double)
+    location_origin: Mapped[str | None] = mapped_column(Text)
+    admin: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    restricted: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    source: Mapped[str | None] = mapped_column(Text)
+    first_observed: Mapped[dt.date | None] = mapped_column(Date)
+    last_observed: Mapped[dt.date | None] = mapped_column(Date)
+    boundary_source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("boundary_sources.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", SITE_KINDS), name="kind"),
+        CheckConstraint(_in("status", SITE_STATUSES), name="status"),
+        CheckConstraint(_in("location_status", LOCATION_STATUSES), name="location_status"),
+        CheckConstraint(
+            "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90", name="lonlat_range"
+        ),
+        CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy"),
+        CheckConstraint(
+            "first_observed IS NULL OR last_observed IS NULL OR first_observed <= last_observed",
+            name="observed_order",
+        ),
+        CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
+        Index("ix_sites_kind", "kind"),
+        Index("ix_sites_country_iso3", "country_iso3"),
+        Index("ix_sites_minerals", "minerals", postgresql_using="gin"),
+        Index("ix_sites_observed", "first_observed", "last_observed"),
+    )
+
+
+class ApiKey(Base):
+    """An API key: only a prefix (to find it) and a hash of the secret are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    countries: Mapped[list[str]] = mapped_column(ARRAY(String(3)), server_default=text("'{}'"))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = _now()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)

@@ -1,0 +1,95 @@
+"""What a caller asks for, parsed and validated: plain data passed from routes to repositories."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A lon/lat box (CRS84). ``min_lon > max_lon`` means it crosses the antimeridian."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    @property
+    def crosses_antimeridian(self) -> bool:
+        return self.min_lon > self.max_lon
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed time interval; ``None`` on a side means open (``..``)."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: anonymous (``role=None``) or an API key with a role and country scope."""
+
+    role: str | None = None
+    key_id: int | None = None
+    name: str | None = None
+    countries: tuple[str, ...] = ()
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.role is None
+
+    def sees_restricted(self, country_iso3: str | None) -> bool:
+        if self.role == "admin":
+            return True
+        if self.role != "authority":
+            return False
+        return not self.countries or country_iso3 in self.countries
+
+
+ANONYMOUS = Caller()
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where a page starts: strictly after (or before) this sort key."""
+
+    values: tuple[object, ...]
+    backwards: bool = False
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    keyset: Keyset | None = None
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """Filters shared by every collection (OGC API Features Part 1)."""
+
+    bbox: BBox | None = None
+    datetime: Interval | None = None
+
+
+@dataclass(frozen=True)
+class SiteQuery(FeatureQuery):
+    """The ``sites`` collection's extra filters."""
+
+    kinds: tuple[str, ...] = ()
+    minerals: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """One page of features, already serialised to GeoJSON text by PostGIS."""
+
+    features_json: str
+    returned: int
+    first_key: tuple[object, ...] | None
+    last_key: tuple[object, ...] | None
+    has_more: bool

@@ -1,0 +1,96 @@
+"""Service configuration, read from the environment (``BORDERLENS_*``, plus ``DATABASE_URL``).
+
+Nothing here is built at import time: ``Settings()`` is constructed by the CLI or the test
+suite and handed to ``create_app(settings)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README's configuration table is generated from this."""
+
+    model_config = SettingsConfigDict(env_prefix="BORDERLENS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BORDERLENS_DATABASE_URL"),
+        description="PostgreSQL + PostGIS URL. Unset: a private embedded cluster is started.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".borderlens",
+        description="Where the embedded cluster, downloaded boundaries and caches live.",
+    )
+    boundary_source: str = Field(
+        default="osm-maritime-10m",
+        description="Boundary dataset loaded on first start (`osm-maritime-10m` or "
+        "`natural-earth-10m`, see data/boundaries/sources.json).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="External base URL used in links (e.g. behind a proxy). Unset: taken "
+        "from each request.",
+    )
+    items_default_limit: int = Field(default=10, ge=1, description="Default page size.")
+    items_max_limit: int = Field(default=10_000, ge=1, description="Largest page size.")
+    count_exact_up_to: int = Field(
+        default=100_000,
+        ge=0,
+        description="numberMatched is counted exactly up to this many matches and omitted "
+        "beyond (a full COUNT(*) on every page of a large table is what makes other servers "
+        "slow).",
+    )
+    frame_ancestors: str = Field(
+        default="*",
+        description="Content-Security-Policy frame-ancestors for /maps pages (who may embed "
+        "them in an iframe).",
+    )
+    map_tiles: str = Field(
+        default="OpenStreetMap",
+        description="Folium base layer for maps; `none` draws borders and sites only.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Database connection pool size.")
+    upload_max_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Largest accepted upload (bytes)."
+    )
+    upload_max_rows: int = Field(
+        default=200_000, ge=1, description="Most rows (features) an upload may hold."
+    )
+    upload_max_uncompressed_bytes: int = Field(
+        default=500 * 1024 * 1024,
+        ge=1,
+        description="Most bytes a zipped upload (KMZ, Shapefile) may expand to.",
+    )
+    accuracy_threshold_m: float = Field(
+        default=100.0,
+        gt=0,
+        description="Location accuracy beyond which an uploaded row is kept but flagged.",
+    )
+    site_match_distance_m: float = Field(
+        default=100.0,
+        gt=0,
+        description="An observation joins an existing site within this distance (and a "
+        "compatible name or kind).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, value: str | None) -> str | None:
+        """Accept ``postgres://`` and ``postgresql://`` URLs; drive them with psycopg 3."""
+        if not value:
+            return None
+        for scheme in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(scheme):
+                return "postgresql+psycopg://" + value[len(scheme) :]
+        return value
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
