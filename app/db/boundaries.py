@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, cast, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Numeric, Table, cast, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -16,11 +17,11 @@ from app.db.errors import translate_db_errors
 from app.db.models import Border, BoundaryEvent, BoundarySource, Country, DisputedArea
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
 
-sources = BoundarySource.__table__
-events = BoundaryEvent.__table__
-countries = Country.__table__
-borders = Border.__table__
-disputed = DisputedArea.__table__
+sources = typing.cast(Table, BoundarySource.__table__)
+events = typing.cast(Table, BoundaryEvent.__table__)
+countries = typing.cast(Table, Country.__table__)
+borders = typing.cast(Table, Border.__table__)
+disputed = typing.cast(Table, DisputedArea.__table__)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def active_source(session: Session) -> ActiveSource | None:
 
 def loaded_source_ids(session: Session) -> dict[str, str]:
     """Loaded sources: id -> sha256 of the file they were loaded from."""
-    return dict(session.execute(select(sources.c.id, sources.c.sha256)).tuples().all())
+    return {row.id: row.sha256 for row in session.execute(select(sources.c.id, sources.c.sha256))}
 
 
 def events_of(session: Session, limit: int = 20) -> list[dict[str, Any]]:
@@ -184,25 +185,26 @@ def country_shapes(session: Session, source_id: str) -> list[tuple[str, bytes]]:
     return [(iso3, bytes(wkb)) for iso3, wkb in rows]
 
 
-def border_shapes(session: Session, source_id: str) -> list[tuple[str, str, str, bytes]]:
+def border_shapes(session: Session, source_id: str) -> list[tuple[str, str, str, float, bytes]]:
     rows = session.execute(
         select(
             borders.c.pair_code,
             borders.c.country_a,
             borders.c.country_b,
+            borders.c.length_km,
             func.ST_AsBinary(borders.c.geom),
         ).where(borders.c.source_id == source_id)
     )
-    return [(pair, a, b, bytes(wkb)) for pair, a, b, wkb in rows]
+    return [(pair, a, b, length_km, bytes(wkb)) for pair, a, b, length_km, wkb in rows]
 
 
-def disputed_shapes(session: Session, source_id: str) -> list[tuple[tuple[str, ...], bytes]]:
+def disputed_shapes(session: Session, source_id: str) -> list[tuple[tuple[str, ...], float, bytes]]:
     rows = session.execute(
-        select(disputed.c.claimants, func.ST_AsBinary(disputed.c.geom)).where(
+        select(disputed.c.claimants, disputed.c.area_km2, func.ST_AsBinary(disputed.c.geom)).where(
             disputed.c.source_id == source_id
         )
     )
-    return [(tuple(claimants), bytes(wkb)) for claimants, wkb in rows]
+    return [(tuple(claimants), area, bytes(wkb)) for claimants, area, wkb in rows]
 
 
 def border_pairs(session: Session) -> list[str]:

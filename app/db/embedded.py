@@ -239,21 +239,14 @@ class EmbeddedCluster:
         tmp.chmod(0o600)
         tmp.replace(self.state_file)
 
-    def _run(self, argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL tool as the cluster's owner."""
-        if self.account is not None:
-            argv = ["runuser", "-u", self.account.pw_name, "--", *argv]
+        command = self._as_account(list(argv))
         try:
-            return subprocess.run(
-                list(argv),
-                check=True,
-                capture_output=True,
-                text=True,
-                **kwargs,  # type: ignore[call-overload]
-            )
+            return subprocess.run(command, check=True, capture_output=True, text=True)
         except subprocess.CalledProcessError as exc:
             raise EmbeddedClusterError(
-                f"{' '.join(argv)} failed:\n{exc.stdout}{exc.stderr}"
+                f"{' '.join(command)} failed:\n{exc.stdout}{exc.stderr}"
             ) from exc
 
     def _give_to_account(self, path: Path) -> None:

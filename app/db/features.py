@@ -7,6 +7,7 @@ thousandth page costs what the first does (OFFSET would rescan everything before
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -130,7 +131,7 @@ def page_statement(
     request: PageRequest,
     caller: Caller,
     sort: Sequence[SortKey] = (),
-) -> Select[tuple[str, ...]]:
+) -> Select[*tuple[typing.Any, ...]]:
     keys = _sort_columns(spec, sort)
     clauses = list(where)
     backwards = bool(request.keyset and request.keyset.backwards)
@@ -154,7 +155,7 @@ def fetch_page(
     caller: Caller,
     sort: Sequence[SortKey] = (),
 ) -> FeaturePage:
-    rows = session.execute(page_statement(spec, where, request, caller, sort)).all()
+    rows = list(session.execute(page_statement(spec, where, request, caller, sort)))
     has_more = len(rows) > request.limit
     rows = rows[: request.limit]
     if request.keyset is not None and request.keyset.backwards:

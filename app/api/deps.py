@@ -1,0 +1,73 @@
+"""Request-scoped dependencies: database session, settings, caller, boundary set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
+from app.queries import ANONYMOUS, Caller
+from app.services import keys as key_service
+from app.services.boundary_state import BoundaryCache, BoundarySet
+from app.settings import Settings
+
+WRITER_ROLES = ("admin", "researcher")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_caller(request: Request, session: SessionDep) -> Caller:
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated(
+            "use `Authorization: Bearer <key>`", code="invalid_authorization_header"
+        )
+    return key_service.authenticate(session, token)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_writer(caller: CallerDep) -> Caller:
+    if caller.is_anonymous:
+        raise NotAuthenticated("writing needs an API key (researcher or admin)")
+    if caller.role not in WRITER_ROLES:
+        raise Forbidden(
+            f"a {caller.role} key cannot write; researcher or admin keys can", code="wrong_role"
+        )
+    return caller
+
+
+WriterDep = Annotated[Caller, Depends(require_writer)]
+
+
+def get_boundaries(request: Request, session: SessionDep) -> BoundarySet:
+    cache: BoundaryCache = request.app.state.boundaries
+    state = cache.current(session)
+    if state is None:
+        raise ServiceUnavailable(
+            "no boundary dataset is loaded yet; run `borderlens borders load`",
+            code="boundaries_missing",
+        )
+    return state
+
+
+BoundariesDep = Annotated[BoundarySet, Depends(get_boundaries)]

@@ -1,0 +1,90 @@
+"""The API definition as OpenAPI 3.0 (``/api``) and a self-contained HTML page (``/api.html``).
+
+FastAPI writes OpenAPI 3.1 (JSON Schema 2020-12); the OGC ``oas30`` conformance class and many
+GIS clients expect 3.0, so the few constructs that differ are rewritten here.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.api.responses import OPENAPI_30, dumps
+
+router = APIRouter(tags=["Service"])
+
+
+def _downgrade(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_downgrade(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _downgrade(value) for key, value in node.items()}
+    for combinator in ("anyOf", "oneOf"):
+        options = node.get(combinator)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            node.pop(combinator)
+            if len(rest) == 1:
+                node.update(rest[0])
+            else:
+                node[combinator] = rest
+            node["nullable"] = True
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if isinstance(node.get("examples"), list) and "example" not in node:
+        examples = node.pop("examples")
+        if examples:
+            node["example"] = examples[0]
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), int | float) and not isinstance(node.get(bound), bool):
+            node[flag] = node[bound]
+            node[bound] = True
+    if isinstance(node.get("type"), list):
+        types = [t for t in node["type"] if t != "null"]
+        if len(types) < len(node["type"]):
+            node["nullable"] = True
+        node["type"] = types[0] if len(types) == 1 else types
+    return node
+
+
+def openapi_30(app: FastAPI) -> dict[str, Any]:
+    document: dict[str, Any] = _downgrade(app.openapi())
+    document["openapi"] = "3.0.3"
+    return document
+
+
+@router.get("/api", summary="API definition (OpenAPI 3.0)", response_class=Response)
+def api_definition(request: Request) -> Response:
+    return Response(dumps(openapi_30(request.app)), media_type=OPENAPI_30)
+
+
+@router.get("/api.html", summary="API documentation", response_class=HTMLResponse)
+def api_documentation(request: Request) -> HTMLResponse:
+    document = openapi_30(request.app)
+    rows = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            parameters = ", ".join(
+                html.escape(param["name"]) for param in operation.get("parameters", [])
+            )
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
+                f"</td><td>{html.escape(operation.get('summary', ''))}</td>"
+                f"<td>{parameters}</td></tr>"
+            )
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>borderlens API</title><style>body{font-family:sans-serif;margin:2em}"
+        "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}</style></head>"
+        f"<body><h1>{html.escape(document['info']['title'])} API</h1>"
+        f"<p>{html.escape(document['info'].get('description', ''))}</p>"
+        "<p>Machine-readable definition: <a href='api'>OpenAPI 3.0</a>.</p><table>"
+        "<tr><th>Method</th><th>Path</th><th>What</th><th>Parameters</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+    return HTMLResponse(page)

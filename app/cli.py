@@ -1,0 +1,254 @@
+"""The ``borderlens`` command: the same services the API calls, from a terminal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from app.db import boundaries as boundary_repo
+from app.db import migrations
+from app.db.embedded import EmbeddedClusterError, ensure_postgres_installed
+from app.db.engine import database_url, make_engine, make_sessionmaker
+from app.errors import AppError
+from app.services import boundaries as boundary_service
+from app.services import demo
+from app.services import keys as key_service
+from app.services.boundary_state import BoundaryCache
+from app.settings import Settings
+from geo.errors import GeoError
+
+cli = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
+borders_cli = typer.Typer(help="Boundary datasets and derived borders.", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+cli.add_typer(borders_cli, name="borders")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(db_cli, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def database(settings: Settings, *, migrate: bool = True) -> Iterator[tuple[str, Session]]:
+    """The configured or embedded database, migrated to head, with one session."""
+    with database_url(settings) as url:
+        engine = make_engine(url, pool_size=2)
+        try:
+            if migrate:
+                migrations.upgrade(engine)
+            with make_sessionmaker(engine)() as session:
+                yield url, session
+        finally:
+            engine.dispose()
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@cli.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    demo_data: Annotated[
+        bool, typer.Option("--demo", help="Load the demo sites when the database has none.")
+    ] = False,
+) -> None:
+    """Run the service (embedded PostGIS when DATABASE_URL is unset): migrate, load
+    boundaries on first start, serve; stop the embedded cluster on exit."""
+    import uvicorn
+
+    settings = Settings()
+    try:
+        with database(settings) as (url, session):
+            report = boundary_service.ensure_loaded(session, settings, BoundaryCache())
+            if report:
+                console.print(f"boundaries loaded: {report.as_dict()}")
+            if demo_data:
+                loaded = demo.load_demo_sites(session, BoundaryCache())
+                console.print(f"demo sites loaded: {loaded}" if loaded else "demo: sites exist")
+            source = boundary_repo.active_source(session)
+            session.close()
+            os.environ["DATABASE_URL"] = url
+            console.print(
+                f"borderlens on http://{host}:{port}/ (boundaries: "
+                f"{source.id if source else 'none'}; Ctrl-C stops)"
+            )
+            uvicorn.run(
+                "app.main:create_app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                proxy_headers=True,
+            )
+    except (EmbeddedClusterError, AppError, GeoError) as error:
+        raise _fail(str(error)) from error
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the schema up (default: to the newest revision)."""
+    settings = Settings()
+    with database_url(settings) as url:
+        engine = make_engine(url, pool_size=1)
+        migrations.upgrade(engine, revision)
+        console.print(f"schema at {migrations.current_revision(engine)}")
+        engine.dispose()
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate the schema down to REVISION (``base`` drops everything)."""
+    settings = Settings()
+    with database_url(settings) as url:
+        engine = make_engine(url, pool_size=1)
+        migrations.downgrade(engine, revision)
+        console.print(f"schema at {migrations.current_revision(engine)}")
+        engine.dispose()
+
+
+@borders_cli.command("load")
+def borders_load(
+    source: Annotated[
+        str | None,
+        typer.Option(help="osm-maritime-10m (default) or natural-earth-10m."),
+    ] = None,
+) -> None:
+    """Load (or switch to) a boundary source; sites are re-measured against it."""
+    settings = Settings()
+    try:
+        with database(settings) as (_, session):
+            report = boundary_service.load_source(
+                session, settings, source or settings.boundary_source
+            )
+    except (AppError, GeoError) as error:
+        raise _fail(str(error)) from error
+    table = Table("source", "version", "countries", "borders", "disputed", "sites", "seconds")
+    table.add_row(
+        report.source_id,
+        report.version,
+        str(report.countries),
+        str(report.borders),
+        str(report.disputed_areas),
+        str(report.sites_recomputed),
+        str(report.seconds),
+    )
+    console.print(table)
+
+
+@borders_cli.command("history")
+def borders_history() -> None:
+    """Recent boundary loads and switches."""
+    with database(Settings()) as (_, session):
+        rows = boundary_repo.events_of(session)
+    table = Table("when", "source", "event", "detail")
+    for row in rows:
+        table.add_row(str(row["at"]), row["source_id"], row["event"], str(row["detail"]))
+    console.print(table)
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, researcher or authority.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    countries: Annotated[
+        str | None, typer.Option(help="Authority scope: ISO3 codes, comma-separated.")
+    ] = None,
+) -> None:
+    """Create an API key; the key is printed once and never stored."""
+    scope = [c.strip().upper() for c in countries.split(",") if c.strip()] if countries else []
+    try:
+        with database(Settings()) as (_, session):
+            created = key_service.create_key(session, name=name, role=role, countries=scope)
+    except AppError as error:
+        raise _fail(error.detail) from error
+    err.print(f"created {created.role} key #{created.id} for {created.name!r}; store it now:")
+    print(created.key)  # the one place the secret is shown: stdout, for scripts
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (prefix, role, scope, state); secrets are not stored."""
+    with database(Settings()) as (_, session):
+        records = key_service.list_keys(session)
+    table = Table("id", "prefix", "name", "role", "countries", "created", "revoked")
+    for r in records:
+        table.add_row(
+            str(r.id),
+            r.prefix,
+            r.name,
+            r.role,
+            ",".join(r.countries),
+            str(r.created_at),
+            str(r.revoked_at or ""),
+        )
+    console.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key, or its 8-letter prefix.")],
+) -> None:
+    """Revoke a key: it answers 401 from now on."""
+    try:
+        with database(Settings()) as (_, session):
+            key_service.revoke_key(session, prefix)
+    except AppError as error:
+        raise _fail(error.detail) from error
+    console.print("revoked")
+
+
+@cli.command()
+def setup(
+    test: Annotated[
+        bool, typer.Option("--test", help="Also install what the test suite needs (Chromium).")
+    ] = False,
+) -> None:
+    """Install the system packages borderlens needs (Debian, as root); print them otherwise."""
+    packages = []
+    try:
+        ensure_postgres_installed()
+    except EmbeddedClusterError as error:
+        raise _fail(str(error)) from error
+    if test and not (shutil.which("chromium") and shutil.which("chromedriver")):
+        packages += ["chromium", "chromium-driver"]
+    if test and shutil.which("npm") is None:
+        packages.append("npm")
+    if not packages:
+        console.print("system packages: all present")
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if os.geteuid() != 0:
+        raise _fail(f"missing packages; run: sudo apt-get update && sudo {' '.join(command)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(command, check=True, env=env)
+
+
+def main() -> None:
+    cli()

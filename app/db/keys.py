@@ -1,0 +1,85 @@
+"""API keys repository. Secrets are never stored: only a lookup prefix and a SHA-256 hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from dataclasses import dataclass
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.db.errors import translate_db_errors
+from app.db.models import ApiKey
+
+keys = typing.cast(Table, ApiKey.__table__)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: int
+    name: str
+    role: str
+    countries: tuple[str, ...]
+    prefix: str
+    secret_hash: bytes
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def _record(row: typing.Any) -> KeyRecord:
+    return KeyRecord(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        countries=tuple(row.countries),
+        prefix=row.prefix,
+        secret_hash=bytes(row.secret_hash),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+_COLUMNS = (
+    keys.c.id,
+    keys.c.name,
+    keys.c.role,
+    keys.c.countries,
+    keys.c.prefix,
+    keys.c.secret_hash,
+    keys.c.created_at,
+    keys.c.revoked_at,
+)
+
+
+def insert_key(
+    session: Session, *, name: str, role: str, countries: list[str], prefix: str, secret_hash: bytes
+) -> int:
+    with translate_db_errors():
+        result = session.execute(
+            insert(keys)
+            .values(
+                name=name, role=role, countries=countries, prefix=prefix, secret_hash=secret_hash
+            )
+            .returning(keys.c.id)
+        )
+    return int(result.scalar_one())
+
+
+def find_by_prefix(session: Session, prefix: str) -> KeyRecord | None:
+    row = session.execute(select(*_COLUMNS).where(keys.c.prefix == prefix)).one_or_none()
+    return _record(row) if row else None
+
+
+def list_keys(session: Session) -> list[KeyRecord]:
+    return [_record(row) for row in session.execute(select(*_COLUMNS).order_by(keys.c.id))]
+
+
+def revoke(session: Session, prefix: str) -> bool:
+    result = session.execute(
+        update(keys)
+        .where(keys.c.prefix == prefix, keys.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(keys.c.id)
+    )
+    return result.scalar_one_or_none() is not None

@@ -1,0 +1,120 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds everything from the settings it is given; nothing is built
+at import time. ``uvicorn --factory app.main:create_app_from_env`` runs it from the
+environment (``borderlens serve`` does that after preparing the database).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api import health, ogc, openapi, sites
+from app.api.responses import problem_response
+from app.db.embedded import EmbeddedCluster
+from app.db.engine import make_engine, make_sessionmaker
+from app.errors import AppError, Problem, ProblemItem, problem_for
+from app.services.boundary_state import BoundaryCache
+from app.settings import Settings
+from geo.errors import GeoError
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Mine sites and mineral sales points along Central Africa's international borders, "
+    "served as OGC API - Features (GeoJSON, RFC 7946) and embeddable maps."
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cluster: EmbeddedCluster | None = None
+        url = settings.database_url
+        if url is None:
+            cluster = EmbeddedCluster(settings.data_dir)
+            url = cluster.start()
+        engine = make_engine(url, pool_size=settings.db_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+            if cluster is not None:
+                cluster.stop()
+
+    app = FastAPI(
+        title="borderlens",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.boundaries = BoundaryCache()
+    _install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Location"],
+    )
+    for module in (ogc, sites, health, openapi):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    return create_app(Settings())
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        problem = problem_for(exc)
+        problem.instance = request.url.path
+        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+        return problem_response(problem, headers)
+
+    # Domain errors are answered by Starlette's exception middleware; the bare Exception
+    # handler runs in the outermost server-error middleware for anything unforeseen (500).
+    app.add_exception_handler(AppError, domain_error)
+    app.add_exception_handler(GeoError, domain_error)
+    app.add_exception_handler(Exception, domain_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        items = [
+            ProblemItem(
+                code=str(error.get("type", "invalid")),
+                message=str(error.get("msg", "invalid value")),
+                column=".".join(str(part) for part in error.get("loc", ())[1:]) or None,
+            )
+            for error in exc.errors()
+        ]
+        in_query = all(error.get("loc", ("",))[0] in ("query", "path") for error in exc.errors())
+        status, code = (400, "invalid_parameter") if in_query else (422, "invalid_body")
+        detail = "; ".join(
+            f"{item.column}: {item.message}" if item.column else item.message for item in items
+        )
+        problem = Problem(status, "Invalid request", code, detail, request.url.path, items)
+        return problem_response(problem)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        problem = Problem(exc.status_code, str(exc.detail), code, str(exc.detail), request.url.path)
+        return problem_response(problem)

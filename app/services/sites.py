@@ -1,0 +1,118 @@
+"""Use cases on sites: create one from a GeoJSON Feature (the service owns the commit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.db import sites as site_repo
+from app.errors import ProblemItem, Unprocessable
+from app.queries import Caller
+from app.services import site_geography
+from app.services.boundary_state import BoundarySet
+from geo.vocab import minerals
+
+
+@dataclass(frozen=True)
+class SiteDraft:
+    kind: str
+    name: str
+    lon: float
+    lat: float
+    minerals: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    status: str = "unknown"
+    accuracy_m: float | None = None
+    location_origin: str | None = None
+    observed_on: dt.date | None = None
+    source: str | None = None
+    declared_country: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    restricted: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreatedSite:
+    public_id: str
+    warnings: list[ProblemItem]
+
+
+def _mineral_codes(spellings: list[str]) -> list[str]:
+    codes, unknown = minerals().normalise(spellings)
+    if unknown:
+        raise Unprocessable(
+            f"unknown mineral(s): {', '.join(unknown)}; known: {', '.join(minerals().codes)}",
+            code="unknown_mineral",
+            items=[
+                ProblemItem(
+                    "unknown_mineral",
+                    f"{name!r} is not in the mineral vocabulary",
+                    column=f"properties.minerals[{spellings.index(name)}]",
+                )
+                for name in unknown
+            ],
+        )
+    return codes
+
+
+def create_sites(
+    session: Session, boundaries: BoundarySet, drafts: list[SiteDraft], caller: Caller
+) -> list[CreatedSite]:
+    """Store many drafts at once: one vectorised measure, one insert, one commit."""
+    codes = [_mineral_codes(draft.minerals) for draft in drafts]
+    geography = site_geography.measure(boundaries, [d.lon for d in drafts], [d.lat for d in drafts])
+    new_sites = []
+    created = []
+    for i, draft in enumerate(drafts):
+        country = geography.country_iso3[i]
+        warnings = _country_warnings(draft, country, geography.location_status[i])
+        site = site_repo.NewSite(
+            kind=draft.kind,
+            name=draft.name,
+            lon=draft.lon,
+            lat=draft.lat,
+            location_status=geography.location_status[i],
+            country_iso3=country,
+            claimants=list(geography.claimants[i]),
+            minerals=codes[i],
+            aliases=[a.strip() for a in draft.aliases if a.strip()],
+            status=draft.status,
+            accuracy_m=draft.accuracy_m,
+            location_origin=draft.location_origin,
+            source=draft.source or caller.name,
+            first_observed=draft.observed_on,
+            last_observed=draft.observed_on,
+            properties=draft.attributes,
+            restricted=draft.restricted,
+            boundary_source_id=geography.boundary_source_id,
+        )
+        new_sites.append(site)
+        created.append(CreatedSite(site.public_id, warnings))
+    site_repo.insert_sites(session, new_sites)
+    session.commit()
+    return created
+
+
+def create_site(
+    session: Session, boundaries: BoundarySet, draft: SiteDraft, caller: Caller
+) -> CreatedSite:
+    return create_sites(session, boundaries, [draft], caller)[0]
+
+
+def _country_warnings(
+    draft: SiteDraft, country: str | None, location_status: str
+) -> list[ProblemItem]:
+    if not draft.declared_country or draft.declared_country.upper() == country:
+        return []
+    where = country or f"{location_status} (no single country)"
+    return [
+        ProblemItem(
+            "country_mismatch",
+            f"the input says {draft.declared_country!r} but the point lies in {where}; "
+            "the point's country is stored",
+            column="properties.country",
+        )
+    ]
