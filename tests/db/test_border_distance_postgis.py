@@ -1,0 +1,218 @@
+"""Acceptance cross-check: our border distance against PostGIS on the same 2-point segments.
+
+The independent computation is PostGIS's own ``ST_Distance(geography, geography)`` against
+the borders split into 2-point segments (never against whole multi-vertex lines, where it
+over-estimates by up to 1.5 %), minimised over every segment that can be nearest:
+
+    d0 = ST_Distance to the segment that the GiST index ranks first by ``<->``
+    d  = min ST_Distance over the segments with ST_DWithin(segment, point, 1.0001 d0 + 1 m)
+
+``d0`` is a true distance to one segment, so every segment nearer than it passes the
+ST_DWithin filter and the minimum is exact, whatever the index's ranking metric.
+
+Acceptance (issue 4): |ours - PostGIS| <= max(0.1 % of the distance, 5 m) for thousands of
+random points, including points within 100 m of a border on both sides and points near the
+CAF-CMR-TCD and CAF-COD-SSD tripoints.
+
+Database access lives in the ``pg`` fixture below only: it creates (once) a scratch
+database on the server named by ``BORDERLENS_TEST_DATABASE_URL`` (default: the local
+PostgreSQL), enables PostGIS and uses TEMP tables, so nothing outlives the session.
+Switching to the project's fixture is a one-line change there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from bench import _synthetic
+from geo.borders import BorderIndex
+from geo.geodesic import WGS84
+
+psycopg = pytest.importorskip("psycopg")
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SCRATCH_DB = "borderlens_scratch"
+
+
+def _scratch_connection(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL at {dsn}: {error}")
+    with admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (SCRATCH_DB,)
+        ).fetchone()
+        if not exists:
+            # Another session may create it between the check and here.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                admin.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
+    conn = psycopg.connect(psycopg.conninfo.make_conninfo(dsn, dbname=SCRATCH_DB), autocommit=True)
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as error:
+        conn.close()
+        pytest.skip(f"PostGIS is not available on {dsn}: {error}")
+    return conn
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection to a PostGIS database that tolerates TEMP tables (the switch point)."""
+    conn = _scratch_connection(os.environ.get("BORDERLENS_TEST_DATABASE_URL", DEFAULT_DSN))
+    with conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def borders() -> list[_synthetic.SimpleBorder]:
+    try:
+        countries = _synthetic.load_countries()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    return _synthetic.shared_borders(countries)
+
+
+@pytest.fixture(scope="module")
+def index(borders: list[_synthetic.SimpleBorder]) -> BorderIndex:
+    return BorderIndex.from_lines(borders)
+
+
+def copy_floats(
+    conn: psycopg.Connection[tuple[object, ...]], table: str, columns: list[np.ndarray]
+) -> None:
+    """COPY an id column plus float columns (written with repr: exact round trip)."""
+    buffer = io.StringIO()
+    for i, values in enumerate(zip(*(c.tolist() for c in columns), strict=True)):
+        buffer.write("\t".join([str(i), *map(repr, values)]) + "\n")
+    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        copy.write(buffer.getvalue())
+
+
+def load_segments(conn: psycopg.Connection[tuple[object, ...]], index: BorderIndex) -> None:
+    """Write the index's own segments as geography LINESTRINGs with a GiST index."""
+    _, lon1, lat1, lon2, lat2 = index.segments()
+    conn.execute("DROP TABLE IF EXISTS border_vertex_pair")
+    conn.execute(
+        "CREATE TEMP TABLE border_vertex_pair"
+        " (id int, lon1 float8, lat1 float8, lon2 float8, lat2 float8)"
+    )
+    copy_floats(conn, "border_vertex_pair", [lon1, lat1, lon2, lat2])
+    conn.execute("DROP TABLE IF EXISTS border_segment")
+    conn.execute(
+        "CREATE TEMP TABLE border_segment AS"
+        " SELECT id, ST_MakeLine(ST_Point(lon1, lat1, 4326), ST_Point(lon2, lat2, 4326))"
+        "::geography AS geog FROM border_vertex_pair"
+    )
+    conn.execute("CREATE INDEX ON border_segment USING gist (geog)")
+    conn.execute("ANALYZE border_segment")
+
+
+POSTGIS_NEAREST_SQL = """
+WITH first AS (
+    SELECT p.id, p.geog,
+           (SELECT ST_Distance(p.geog, s.geog) FROM border_segment s
+             ORDER BY s.geog <-> p.geog LIMIT 1) AS d0
+      FROM site p
+)
+SELECT f.id,
+       (SELECT min(ST_Distance(f.geog, s.geog)) FROM border_segment s
+         WHERE ST_DWithin(s.geog, f.geog, f.d0 * 1.0001 + 1.0)) AS distance_m
+  FROM first f
+ ORDER BY f.id
+"""
+
+
+def postgis_distance_m(
+    conn: psycopg.Connection[tuple[object, ...]], lon: np.ndarray, lat: np.ndarray
+) -> np.ndarray:
+    conn.execute("DROP TABLE IF EXISTS site_lon_lat")
+    conn.execute("CREATE TEMP TABLE site_lon_lat (id int, lon float8, lat float8)")
+    copy_floats(conn, "site_lon_lat", [lon, lat])
+    conn.execute("DROP TABLE IF EXISTS site")
+    conn.execute(
+        "CREATE TEMP TABLE site AS"
+        " SELECT id, ST_Point(lon, lat, 4326)::geography AS geog FROM site_lon_lat"
+    )
+    rows = conn.execute(POSTGIS_NEAREST_SQL).fetchall()
+    return np.array([row[1] for row in rows], dtype=np.float64)
+
+
+def tripoint(index: BorderIndex, a: str, b: str) -> tuple[float, float]:
+    """The vertex shared by two borders (e.g. CAF-CMR and CAF-TCD meet at CAF-CMR-TCD)."""
+    pair, lon1, lat1, lon2, lat2 = index.segments()
+    vertices_a = {(x, y) for p, x, y in zip(pair, lon1, lat1, strict=True) if p == a}
+    vertices_a |= {(x, y) for p, x, y in zip(pair, lon2, lat2, strict=True) if p == a}
+    vertices_b = {(x, y) for p, x, y in zip(pair, lon1, lat1, strict=True) if p == b}
+    vertices_b |= {(x, y) for p, x, y in zip(pair, lon2, lat2, strict=True) if p == b}
+    shared = vertices_a & vertices_b
+    assert shared, f"{a} and {b} share no vertex"
+    return sorted(shared)[0]
+
+
+def acceptance_points(
+    index: BorderIndex, borders: list[_synthetic.SimpleBorder]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """About 4 000 points in named groups (returned as a group label per point)."""
+    rng = np.random.default_rng(4)
+    groups: list[tuple[str, np.ndarray, np.ndarray]] = []
+    groups.append(
+        ("within 100 m", *_synthetic.points_near_borders(1200, borders, rng, max_offset_m=100.0))
+    )
+    groups.append(("near border", *_synthetic.points_near_borders(1000, borders, rng)))
+    groups.append(("scattered", *_synthetic.points_in_region(800, rng)))
+    for a, b in (("CAF-CMR", "CAF-TCD"), ("CAF-COD", "CAF-SSD")):
+        lon0, lat0 = tripoint(index, a, b)
+        count = 400
+        lon, lat, _ = WGS84.fwd(
+            np.full(count, lon0),
+            np.full(count, lat0),
+            rng.uniform(-180, 180, count),
+            rng.exponential(3_000.0, count),
+        )
+        groups.append((f"tripoint {a}/{b}", np.asarray(lon), np.asarray(lat)))
+    label = np.concatenate([np.full(g[1].size, g[0], dtype=object) for g in groups])
+    lon = np.concatenate([g[1] for g in groups])
+    lat = np.concatenate([g[2] for g in groups])
+    return lon, lat, label
+
+
+def test_border_distance_agrees_with_postgis_on_two_point_segments(
+    pg: psycopg.Connection[tuple[object, ...]],
+    index: BorderIndex,
+    borders: list[_synthetic.SimpleBorder],
+) -> None:
+    load_segments(pg, index)
+    lon, lat, group = acceptance_points(index, borders)
+    ours = index.nearest(lon, lat).distance_m
+    theirs = postgis_distance_m(pg, lon, lat)
+
+    error = np.abs(ours - theirs)
+    allowed = np.maximum(0.001 * theirs, 5.0)
+    report = {
+        str(name): (
+            int((group == name).sum()),
+            float(error[group == name].max()),
+            float(theirs[group == name].max()),
+        )
+        for name in np.unique(group)
+    }
+    print("group: count, max |ours - PostGIS| (m), max distance (m)", report)
+    assert np.all(error <= allowed), report
+    # Both sides of the borders and the 100 m band are really exercised.
+    assert (theirs[group == "within 100 m"] <= 100.5).all()
+    # Where PostGIS's own shortcut is negligible (within 50 km of a border) the two agree
+    # to the metre. Farther out PostGIS measures to the sphere-nearest point of each
+    # segment, which is not the ellipsoid-nearest one: it over-estimates, roughly with the
+    # square of the distance (0.5 m at 50 km, 1.8 m at 100 km, 5 m at 265 km here, checked
+    # against dense sampling), so ours may be lower, never higher beyond the 0.11 m by
+    # which a geodesic and a great-circle edge differ on this data.
+    near = theirs <= 50_000
+    assert np.all(error[near] <= 1.0), float(error[near].max())
+    assert np.all(ours <= theirs + 0.11)
