@@ -35,7 +35,7 @@ def test_collections_list(client: TestClient) -> None:
     ids = [c["id"] for c in body["collections"]]
     assert {"sites", "borders", "countries"} <= set(ids)
     for collection in body["collections"]:
-        assert all(ch.isalnum() and ch.islower() or ch in "_-" for ch in collection["id"])
+        assert all((ch.isalnum() and ch.islower()) or ch in "_-" for ch in collection["id"])
         rels = {link["rel"]: link for link in collection["links"]}
         assert rels["items"]["type"] == GEOJSON
         assert collection["itemType"] == "feature"
