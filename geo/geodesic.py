@@ -36,8 +36,10 @@ SMALLEST_RADIUS_OF_CURVATURE_M: Final = SEMI_MAJOR_M * (1 - ECCENTRICITY_SQUARED
 # Radius for the spherical Newton step of the point-to-segment solver. It only steers the
 # iteration (convergence is checked on the ellipsoid), so the IUGG mean radius is fine.
 MEAN_RADIUS_M: Final = 6_371_008.8
-# Relative slack added to the chord bounds so float rounding can never prune a true answer.
+# Slack added to the chord bounds so float rounding can never prune a true answer: Earth-
+# centred coordinates are ~6.4e6 m, so a chord carries an absolute error near 1e-9 m.
 BOUND_SLACK: Final = 1e-9
+BOUND_SLACK_M: Final = 1e-6
 
 
 def ecef_m(lon_deg: npt.ArrayLike, lat_deg: npt.ArrayLike) -> FloatArray:
@@ -74,7 +76,7 @@ def geodesic_upper_bound_m(chord_m: npt.ArrayLike) -> FloatArray:
 
     The geodesic bends away from the chord no more than an arc on the most curved sphere
     that fits the ellipsoid (radius a(1 - e²) ≈ 6 335 km), so ``2 R asin(c / 2R)`` bounds
-    it. The excess over the chord is c³/24R²: 0.1 mm at 5 km, 37 cm at 100 km.
+    it. The excess over the chord is c³/24R²: 0.1 mm at 5 km, 1 m at 100 km.
 
     Chords longer than the sphere's diameter are clipped (the bound is then meaningless but
     finite); nothing in borderlens gets near that.
@@ -82,7 +84,7 @@ def geodesic_upper_bound_m(chord_m: npt.ArrayLike) -> FloatArray:
     chord = np.asarray(chord_m, dtype=np.float64)
     radius = SMALLEST_RADIUS_OF_CURVATURE_M
     half_angle = np.arcsin(np.clip(chord / (2 * radius), 0.0, 1.0))
-    return np.asarray(2 * radius * half_angle * (1 + BOUND_SLACK), dtype=np.float64)
+    return np.asarray(2 * radius * half_angle * (1 + BOUND_SLACK) + BOUND_SLACK_M, dtype=np.float64)
 
 
 def chord_within_m(distance_m: float) -> float:
@@ -95,7 +97,7 @@ def chord_within_m(distance_m: float) -> float:
     """
     radius = SMALLEST_RADIUS_OF_CURVATURE_M
     angle = min(distance_m / (2 * radius), np.pi / 2)
-    return float(2 * radius * np.sin(angle) * (1 - BOUND_SLACK))
+    return float(2 * radius * np.sin(angle) * (1 - BOUND_SLACK) - BOUND_SLACK_M)
 
 
 def inverse_distance_m(
@@ -185,7 +187,7 @@ class GeodesicSegments:
             length_m=length_m,
             start_ecef=ecef_m(lon1_a, lat1_a),
             end_ecef=ecef_m(lon2_a, lat2_a),
-            sagitta_m=sagitta * (1 + 1e-6) + 1e-6,
+            sagitta_m=sagitta * (1 + 1e-6) + BOUND_SLACK_M,
         )
 
     def __len__(self) -> int:
