@@ -18,7 +18,7 @@ LANGUAGES = ("en", "fr", "pt")
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents and squeeze blanks so ``' Cassitérite '`` equals ``cassiterite``."""
+    """Lower-case, strip accents, squeeze blanks: ``' Cassitérite '`` equals ``cassiterite``."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(bare.casefold().replace("_", " ").split())
@@ -100,7 +100,7 @@ def minerals() -> Vocabulary:
 
 
 def split_list(value: str) -> list[str]:
-    """Split a free-text list such as ``'Or, Diamant; coltan'`` or ``'gold diamond'`` (KoBo select_multiple)."""
+    """Split a free-text list: ``'Or, Diamant; coltan'`` or KoBo's ``'gold diamond'``."""
     for separator in (";", ",", "|", "/", " et ", " and ", " e "):
         value = value.replace(separator, "\n")
     parts = [part.strip() for part in value.splitlines() if part.strip()]
@@ -110,3 +110,47 @@ def split_list(value: str) -> list[str]:
         if all(minerals().lookup(word) for word in words):
             return words
     return parts
+
+
+@cache
+def site_kinds() -> Vocabulary:
+    """The two kinds of site, with the words survey teams use for them (EN/FR/PT).
+
+    ``mine``: mine, site minier, chantier...; ``sales_point``: comptoir, point de vente, buying
+    house, market, marché...
+    """
+    mine = Term(
+        "mine",
+        {"en": "mine", "fr": "site minier", "pt": "mina"},
+        (
+            "mining site",
+            "mine site",
+            "artisanal mine",
+            "chantier",
+            "chantier minier",
+            "site d'exploitation",
+            "site d'orpaillage",
+            "mine artisanale",
+            "carrière",
+            "quarry",
+            "puits",
+        ),
+    )
+    sales_point = Term(
+        "sales_point",
+        {"en": "sales point", "fr": "point de vente", "pt": "ponto de venda"},
+        (
+            "comptoir",
+            "comptoir d'achat",
+            "point de vente de minerais",
+            "pdv",
+            "buying house",
+            "buying office",
+            "bureau d'achat",
+            "market",
+            "marché",
+            "selling point",
+            "trading post",
+        ),
+    )
+    return Vocabulary("site_kinds", (mine, sales_point))

@@ -1,0 +1,202 @@
+"""Visit dates as survey tools and spreadsheets write them.
+
+Accepted: ISO 8601 dates and date-times with or without zone (KoBo ``_submission_time``, ODK
+Central ``SubmissionDate``, GPX ``<time>``), ``YYYY/MM/DD`` (GDAL's text for XLSX date cells),
+``m/d/Y`` (IPIS) and ``d/m/Y`` (French Excel) with ``/``, ``-`` or ``.`` and an optional time,
+ODK Briefcase's ``Apr 26, 2018`` / ``Apr 26, 2018 8:56:00 AM``, and day-month-year with an
+English or French month name (``26 avril 2018``, ``1er mai 2024``, ``02-OCT-10``).
+
+A date-time keeps the calendar date *as written*, zone or not: a visit logged at
+``2024-03-05T23:30:00+01:00`` happened on 5 March where it was logged.
+
+Whether ``03/05/2024`` is 3 May or 5 March is decided per column, from all its values: one
+value with a first part above 12 makes the column day-first, one with a second part above 12
+makes it month-first (a value valid in neither order decides nothing). When nothing decides,
+or the column contradicts itself, the caller's order (or day-first, the French convention of
+the region) is used, or the majority, and each value that could be read both ways is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, TypeAlias
+
+from geo.vocab import fold
+
+DateOrder: TypeAlias = Literal["auto", "dmy", "mdy"]
+Cell: TypeAlias = str | float | int | None
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january", "janv", "janvier"),
+            ("feb", "february", "fev", "fevr", "fevrier"),
+            ("mar", "march", "mars"),
+            ("apr", "april", "avr", "avril"),
+            ("may", "mai"),
+            ("jun", "june", "juin"),
+            ("jul", "july", "juil", "juillet"),
+            ("aug", "august", "aou", "aout"),
+            ("sep", "sept", "september", "septembre"),
+            ("oct", "october", "octobre"),
+            ("nov", "november", "novembre"),
+            ("dec", "december", "decembre"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_TIME = (
+    r"(?:[t ,]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?|z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_ISO = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$")
+_NUMERIC = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}|\d{{2}}){_TIME}$")
+_MONTH_FIRST = re.compile(rf"^([a-z]+)\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}}){_TIME}$")
+_DAY_FIRST = re.compile(
+    rf"^(\d{{1,2}})(?:er|st|nd|rd|th)?[\s-]+([a-z]+)\.?[\s-]+(\d{{4}}|\d{{2}}){_TIME}$"
+)
+
+
+@dataclass(frozen=True)
+class ParsedDates:
+    """Dates of one column, aligned with its cells.
+
+    Attributes
+    ----------
+    dates
+        The calendar date of each cell, None where empty or unparseable.
+    errors
+        Index of each unparseable cell, with a sentence saying why.
+    ambiguous
+        Indices of cells read day-first or month-first on a guess (the column gave no evidence).
+    order
+        The order used for numeric dates (``"dmy"``/``"mdy"``), None when the column has none.
+    """
+
+    dates: list[date | None]
+    errors: dict[int, str]
+    ambiguous: list[int]
+    order: Literal["dmy", "mdy"] | None
+
+
+def _year(text: str) -> int:
+    # Two-digit years are this century up to 69 (Excel's own pivot is 29; field data is recent).
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 70 else 1900
+    return year
+
+
+def _named_or_iso(text: str) -> date | None:
+    """Dates that need no day/month order decision; None when the text is not one of them."""
+    folded = fold(text)
+    match = _ISO.match(folded)
+    if match:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    match = _MONTH_FIRST.match(folded)
+    if match and match[1] in _MONTHS:
+        return date(int(match[3]), _MONTHS[match[1]], int(match[2]))
+    match = _DAY_FIRST.match(folded)
+    if match and match[2] in _MONTHS:
+        return date(_year(match[3]), _MONTHS[match[2]], int(match[1]))
+    return None
+
+
+def parse_dates(
+    cells: Sequence[Cell],
+    *,
+    order: DateOrder = "auto",
+    default_order: Literal["dmy", "mdy"] = "dmy",
+) -> ParsedDates:
+    """Parse a column of dates, deciding day-first or month-first once for the whole column.
+
+    Parameters
+    ----------
+    cells
+        The column's cells; None and blank cells give None without an error.
+    order
+        ``"dmy"`` or ``"mdy"`` when the sender said so; ``"auto"`` decides from the values.
+    default_order
+        Used with ``"auto"`` when no value decides; those values are reported as ambiguous.
+    """
+    n = len(cells)
+    dates: list[date | None] = [None] * n
+    errors: dict[int, str] = {}
+    numeric: dict[int, tuple[int, int, int]] = {}
+    cache: dict[str, date | None] = {}
+    for i, cell in enumerate(cells):
+        text = "" if cell is None else str(cell).strip()
+        if not text:
+            continue
+        if text not in cache:
+            try:
+                cache[text] = _named_or_iso(text)
+            except ValueError:
+                errors[i] = f"{text!r} is not a valid date"
+                continue
+        parsed = cache[text]
+        if parsed is not None:
+            dates[i] = parsed
+            continue
+        match = _NUMERIC.match(fold(text))
+        if match:
+            numeric[i] = (int(match[1]), int(match[2]), _year(match[3]))
+        else:
+            errors[i] = (
+                f"{text!r} is not a date this reader knows (ISO, d/m/Y, m/d/Y, 'Apr 26, 2018')"
+            )
+    column_order, guessed = _decide_order(numeric.values(), order, default_order)
+    ambiguous: list[int] = []
+    for i, (first, second, year) in numeric.items():
+        day, month = (first, second) if column_order == "dmy" else (second, first)
+        try:
+            dates[i] = date(year, month, day)
+        except ValueError:
+            errors[i] = f"{cells[i]!r} is not a valid date read as {_ORDER_TEXT[column_order]}"
+            continue
+        if guessed and first != second and first <= 12 and second <= 12:
+            ambiguous.append(i)
+    return ParsedDates(dates, errors, ambiguous, column_order if numeric else None)
+
+
+_ORDER_TEXT = {"dmy": "day/month/year", "mdy": "month/day/year"}
+
+
+def _decide_order(
+    values: Iterable[tuple[int, int, int]],
+    order: DateOrder,
+    default_order: Literal["dmy", "mdy"],
+) -> tuple[Literal["dmy", "mdy"], bool]:
+    """The column's order and whether it was a guess.
+
+    A value is evidence for one order when it is a valid date in that order only (``25/03``
+    for day-first). Values valid in neither order (``13/45``) decide nothing. When the column
+    holds evidence for both orders the majority wins and the choice still counts as a guess.
+    """
+    if order != "auto":
+        return order, False
+    day_first = month_first = 0
+    for first, second, year in values:
+        as_dmy, as_mdy = _valid(year, second, first), _valid(year, first, second)
+        day_first += as_dmy and not as_mdy
+        month_first += as_mdy and not as_dmy
+    if day_first == month_first:
+        return default_order, True
+    return ("dmy" if day_first > month_first else "mdy"), bool(day_first and month_first)
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def order_text(order: Literal["dmy", "mdy"]) -> str:
+    """``"day/month/year"`` or ``"month/day/year"``, for messages."""
+    return _ORDER_TEXT[order]

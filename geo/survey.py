@@ -1,0 +1,156 @@
+"""The survey data model: what a reader hands to validation, column by column.
+
+A :class:`Survey` is columnar on purpose. Coordinates, accuracies and row numbers are numpy
+arrays so validation and border measures run as whole-array calls (100 000 rows in one
+``locate()``), while the per-row raw properties stay plain dicts the service stores as JSON.
+
+Row numbers are what the person who sent the file sees:
+
+- CSV: the physical line in the file where the record starts, the header being line 1
+  (so the first data row is 2, i.e. data row index + 2 for a file without blank lines or
+  multi-line quoted cells);
+- XLSX: the spreadsheet row number (header row 1, first data row 2);
+- GPX, KML, KMZ, GeoJSON, Shapefile, GeoPackage: the 1-based feature index in reading order,
+  layers one after another (GPX: waypoints, then route points and track points when asked).
+  Features that are not points (KML paths, polygons) keep their index but are not rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+Severity: TypeAlias = Literal["error", "warning"]
+JSONScalar: TypeAlias = str | int | float | bool | None
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_ROWS = 250_000
+# Deflate cannot exceed ~1032:1; real KMZ/XLSX/DBF members stay well under 100:1 (a DBF of
+# blank-padded text fields is the worst honest case seen), so 200:1 leaves room for honesty.
+DEFAULT_MAX_COMPRESSION_RATIO = 200.0
+
+# Roles a column can play besides coordinates; keys accepted in ``ReadOptions.column_map``.
+COORDINATE_ROLES = ("lon", "lat", "geopoint", "accuracy")
+FIELD_ROLES = ("name", "date", "minerals", "kind")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with one row: where it is, a stable code, and what to do about it.
+
+    ``row`` follows the row-number convention of the module docstring; ``column`` is the source
+    column (or ``"geometry"`` for formats with a geometry), None when the issue is about the
+    whole row. ``severity`` is ``"error"`` (the row is rejected) or ``"warning"`` (kept, flagged).
+    """
+
+    row: int
+    column: str | None
+    code: str
+    message: str
+    severity: Severity = "error"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one upload; every limit comes in here, the engine has no settings.
+
+    Parameters
+    ----------
+    crs
+        CRS of the coordinates when the file does not carry one: ``"EPSG:32634"``, ``"32634"``,
+        WKT, ``"UTM 34N"``, ``"utm zone 34 south"``. Required for projected CSV/XLSX columns.
+    column_map
+        Explicit roles for columns, overriding header conventions: keys among ``lon``, ``lat``,
+        ``geopoint``, ``accuracy``, ``name``, ``date``, ``minerals``, ``kind``; values are the
+        column names exactly as in the file.
+    include_tracks
+        GPX: also read track and route points as rows (a track is not a site unless asked).
+    max_rows
+        More rows (features) than this raise :class:`geo.errors.TooManyRows`.
+    max_file_bytes
+        Size of the upload itself (the compressed size for zips).
+    max_uncompressed_bytes
+        Sum of the declared uncompressed sizes of a zip's members.
+    max_compression_ratio
+        Largest uncompressed/compressed ratio accepted for a zip member larger than 1 MiB.
+    """
+
+    crs: str | None = None
+    column_map: Mapping[str, str] | None = None
+    include_tracks: bool = False
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
+    max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+
+
+@dataclass(frozen=True, eq=False)
+class Survey:
+    """Rows of one survey file, coordinates already in EPSG:4326 (lon, lat).
+
+    Attributes
+    ----------
+    format
+        ``csv``, ``kobo-csv``, ``odk-csv``, ``xlsx``, ``kobo-xlsx``, ``odk-xlsx``, ``gpx``,
+        ``kml``, ``kmz``, ``geojson``, ``shapefile`` or ``gpkg``.
+    source_crs
+        The CRS the coordinates were read in, as an authority string when there is one
+        (``"EPSG:32634"``), else WKT.
+    columns
+        The file's own column (field) names, in file order.
+    row
+        Row numbers as the sender sees them (see the module docstring), int64.
+    lon, lat
+        Degrees on WGS 84 after any transform; NaN where the cell was empty or unparseable.
+    accuracy_m
+        Horizontal accuracy in metres as the device reported it; NaN where unknown.
+    properties
+        The raw values of each row, plain JSON-able scalars. CSV/XLSX rows carry every column
+        as its text (empty cells as ``""``); GDAL formats carry the non-null fields.
+    coordinate_columns
+        Source columns the coordinates came from, for error reports: ``(lon_col, lat_col)``,
+        ``(geopoint_col,)`` or ``("geometry",)``.
+    accuracy_column
+        The source column of ``accuracy_m``, if any.
+    field_columns
+        Columns holding the other roles (``name``, ``date``, ``minerals``, ``kind``); minerals
+        may come from several columns (``mineral1``, ``mineral2``...).
+    issues
+        Per-row problems found while reading (unparseable coordinate, malformed row).
+    notes
+        File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    """
+
+    format: str
+    source_crs: str
+    columns: tuple[str, ...]
+    row: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    accuracy_m: FloatArray
+    properties: list[dict[str, JSONScalar]]
+    coordinate_columns: tuple[str, ...]
+    accuracy_column: str | None = None
+    field_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    issues: tuple[Issue, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.row)
+        sizes = {len(self.lon), len(self.lat), len(self.accuracy_m), len(self.properties)}
+        if sizes != {n}:
+            raise ValueError(f"survey columns disagree in length: {sorted(sizes | {n})}")
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def values(self, column: str) -> list[JSONScalar]:
+        """The raw value of ``column`` in every row (None where the row lacks it)."""
+        return [props.get(column) for props in self.properties]
