@@ -1,0 +1,105 @@
+"""Read a survey upload, whatever tool wrote it, into one :class:`~geo.survey.Survey`.
+
+One table, :data:`FORMATS`, says which extensions each format uses, what its content must look
+like, and which reader reads it. :func:`read_survey` checks the size, sniffs the content (zip
+bombs, unsafe zip members and XML declarations are refused there), insists that the name and
+the content agree, and calls the reader. GDAL (pyogrio) parses every format it has a driver
+for; only CSV goes through Python's ``csv`` module (see :mod:`geo.readers.tabular`).
+
+>>> from geo.readers import FORMATS
+>>> [spec.format for spec in FORMATS]
+['gpx', 'kml', 'kmz', 'geojson', 'shapefile', 'gpkg', 'csv', 'xlsx']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from geo.errors import FileTooLarge, FormatMismatch, UnsupportedFormat
+from geo.readers import ogr, tabular
+from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
+from geo.survey import ReadOptions, Survey
+
+__all__ = ["FORMATS", "FormatSpec", "ReadOptions", "Survey", "find_format", "read_survey"]
+
+Reader = Callable[[Upload, ReadOptions], Survey]
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One supported format: its name, its extensions, the content it must have, its reader."""
+
+    format: str
+    extensions: tuple[str, ...]
+    content: str
+    read: Reader
+
+
+FORMATS: tuple[FormatSpec, ...] = (
+    FormatSpec("gpx", (".gpx",), "gpx", ogr.read_gpx),
+    FormatSpec("kml", (".kml",), "kml", ogr.read_kml),
+    FormatSpec("kmz", (".kmz",), "kmz", ogr.read_kmz),
+    FormatSpec("geojson", (".geojson", ".json"), "geojson", ogr.read_geojson),
+    FormatSpec("shapefile", (".zip", ".shz"), "shapefile", ogr.read_shapefile_zip),
+    FormatSpec("gpkg", (".gpkg",), "gpkg", ogr.read_gpkg),
+    FormatSpec("csv", (".csv", ".txt", ".tsv"), "text", tabular.read_csv),
+    FormatSpec("xlsx", (".xlsx",), "xlsx", tabular.read_xlsx),
+)
+
+_HINTS = {
+    ".shp": "send the Shapefile as a .zip with its .shx, .dbf and .prj",
+    ".xls": "save the workbook as .xlsx or CSV",
+    ".ods": "save the spreadsheet as .xlsx or CSV",
+}
+
+
+def find_format(filename: str) -> FormatSpec:
+    """The format a file name announces; :class:`UnsupportedFormat` for any other name."""
+    suffix = extension(filename)
+    for spec in FORMATS:
+        if suffix in spec.extensions:
+            return spec
+    known = ", ".join(ext for spec in FORMATS for ext in spec.extensions)
+    hint = _HINTS.get(suffix, f"borderlens reads {known}")
+    raise UnsupportedFormat(f"{filename!r} is not a survey format borderlens reads: {hint}")
+
+
+def read_survey(data: bytes, filename: str, *, options: ReadOptions) -> Survey:
+    """Read one uploaded survey file into a :class:`~geo.survey.Survey` (EPSG:4326).
+
+    Parameters
+    ----------
+    data
+        The file's bytes, as received.
+    filename
+        The name it was sent under; its extension must agree with the content.
+    options
+        CRS, explicit column roles, whether GPX tracks are sites, and every limit.
+
+    Raises
+    ------
+    FileTooLarge
+        Over ``max_file_bytes``; a zip expanding beyond ``max_uncompressed_bytes``;
+        more than ``max_rows`` rows (:class:`~geo.errors.TooManyRows`).
+    UnsupportedFormat
+        An extension borderlens does not read, or content of another format
+        (:class:`~geo.errors.FormatMismatch`).
+    HostileFile
+        Zip bombs, unsafe zip members, XML with DOCTYPE or entity declarations.
+    UnreadableFile, InvalidCRS, InvalidCoordinates, InvalidColumnMap
+        A file that cannot be parsed, a missing or contradictory CRS, no coordinate columns,
+        a column mapping naming columns the file does not have.
+    """
+    if len(data) > options.max_file_bytes:
+        raise FileTooLarge(
+            f"the file has {len(data):,} bytes (the limit is {options.max_file_bytes:,})"
+        )
+    spec = find_format(filename)
+    upload = sniff(data, filename, options)
+    if upload.content != spec.content:
+        raise FormatMismatch(
+            f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
+            f"{CONTENT_NAMES.get(upload.content, upload.content)}"
+        )
+    return spec.read(upload, options)

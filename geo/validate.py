@@ -1,0 +1,448 @@
+"""Row-by-row validation of a survey: every problem reported, the good rows kept.
+
+Each problem is an :class:`~geo.survey.Issue` with the row number the sender sees, the column,
+a stable code and a message saying what to fix. Codes and severities are in
+:data:`ISSUE_SEVERITY`: an ``error`` rejects the row, a ``warning`` keeps it flagged.
+
+Coordinates are checked as whole arrays. The country lookup is called at most four times per
+survey, on the points as given and, for the points that are not where they should be, on the
+points with lon/lat swapped, with the latitude negated and with the longitude negated. When one
+of those lands in the declared country (or in the region when no country is declared, or on
+land when no region is given either) the row is rejected as ``swapped_lat_lon`` or
+``dropped_minus_sign`` and the message says where the corrected point would be: borderlens
+never fixes a coordinate silently. A point on land in the region but in a neighbour of the
+declared country is kept with a ``country_mismatch`` warning: border surveys do cross borders.
+
+A point in the DRC south of the equator that lost its minus sign lands in the Central African
+Republic or Congo; without a declared country that is still in the region, so it cannot be
+caught. Declare the country to catch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from geo.dates import DateOrder, order_text, parse_dates
+from geo.survey import FloatArray, IntArray, Issue, Severity, Survey
+from geo.vocab import minerals, site_kinds, split_list
+
+ObjectArray = npt.NDArray[np.object_]
+BoolArray = npt.NDArray[np.bool_]
+
+ISSUE_SEVERITY: dict[str, Severity] = {
+    "malformed_row": "error",
+    "unparseable_coordinate": "error",
+    "missing_coordinates": "error",
+    "zero_zero": "error",
+    "out_of_range": "error",
+    "swapped_lat_lon": "error",
+    "dropped_minus_sign": "error",
+    "at_sea": "error",
+    "outside_region": "error",
+    "country_mismatch": "warning",
+    "low_accuracy": "warning",
+    "unparseable_date": "error",
+    "ambiguous_date": "warning",
+    "unknown_mineral": "warning",
+    "unknown_kind": "warning",
+}
+
+
+class CountryLookup(Protocol):
+    """Vectorised point-in-country lookup: ISO3 code per point, None at sea or unknown."""
+
+    def __call__(self, lon: FloatArray, lat: FloatArray) -> ObjectArray: ...
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """What a good row is, for one upload.
+
+    Parameters
+    ----------
+    declared_country
+        ISO3 of the country the survey says it covers; points elsewhere are checked for swaps
+        and lost signs, then flagged ``country_mismatch``.
+    region
+        ISO3 codes of the region's countries; a point outside them is rejected.
+    max_accuracy_m
+        Rows with a worse reported accuracy are kept and flagged ``low_accuracy``.
+    allow_zero_zero
+        Accept the point 0, 0 (otherwise it is an empty GPS fix and rejected).
+    date_order
+        ``"dmy"``/``"mdy"`` for numeric dates when the sender knows; ``"auto"`` decides per column.
+    kind_default
+        ``"mine"`` or ``"sales_point"`` for rows whose file says nothing (the upload's ``kind``).
+    """
+
+    declared_country: str | None = None
+    region: Collection[str] = frozenset()
+    max_accuracy_m: float = 100.0
+    allow_zero_zero: bool = False
+    date_order: DateOrder = "auto"
+    kind_default: Literal["mine", "sales_point"] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationResult:
+    """Validation of a survey; per-row lists are aligned with the survey's rows.
+
+    Attributes
+    ----------
+    accepted
+        Indices (into the survey's arrays) of the rows without an error.
+    iso3
+        Country of each point as given (None when missing, at sea, or not located).
+    dates, minerals, names, kinds
+        Normalised fields of every row: the visit date, mineral vocabulary codes, the site name
+        (stripped, None if empty), ``"mine"``/``"sales_point"``/None.
+    issues
+        Read-time and validation issues, sorted by row.
+    """
+
+    accepted: IntArray
+    iso3: ObjectArray
+    dates: list[date | None]
+    minerals: list[tuple[str, ...]]
+    names: list[str | None]
+    kinds: list[str | None]
+    issues: tuple[Issue, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(issue for issue in self.issues if issue.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(issue for issue in self.issues if issue.severity == "warning")
+
+
+def issue(row: int, column: str | None, code: str, message: str) -> Issue:
+    """An :class:`Issue` with the severity :data:`ISSUE_SEVERITY` gives its code."""
+    return Issue(row, column, code, message, ISSUE_SEVERITY[code])
+
+
+def validate_survey(
+    survey: Survey, *, rules: ValidationRules, locate: CountryLookup
+) -> ValidationResult:
+    """Check every row of ``survey``; see the module docstring for the rules."""
+    issues = list(survey.issues)
+    unreadable = np.isin(survey.row, [i.row for i in survey.issues if i.severity == "error"])
+    iso3, coordinate_issues = _coordinate_issues(survey, rules, locate, skip=unreadable)
+    issues.extend(coordinate_issues)
+    issues.extend(_accuracy_issues(survey, rules))
+    dates, date_issues = _dates(survey, rules)
+    mineral_codes, mineral_issues = _minerals(survey)
+    kinds, kind_issues = _kinds(survey, rules)
+    issues.extend(date_issues + mineral_issues + kind_issues)
+    rejected = {i.row for i in issues if i.severity == "error"}
+    accepted = np.flatnonzero(~np.isin(survey.row, list(rejected)))
+    return ValidationResult(
+        accepted=accepted.astype(np.int64),
+        iso3=iso3,
+        dates=dates,
+        minerals=mineral_codes,
+        names=_names(survey),
+        kinds=kinds,
+        issues=tuple(sorted(issues, key=lambda i: i.row)),
+    )
+
+
+def _locate(
+    locate: CountryLookup, lon: FloatArray, lat: FloatArray, where: BoolArray
+) -> ObjectArray:
+    """ISO3 of the points selected by ``where`` (one lookup call), None elsewhere."""
+    found = np.full(len(lon), None, dtype=object)
+    if where.any():
+        found[where] = np.asarray(locate(lon[where], lat[where]), dtype=object)
+    return found
+
+
+def _in_range(lon: FloatArray, lat: FloatArray) -> BoolArray:
+    return (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+
+
+def _in(iso3: ObjectArray, countries: Collection[str] | None) -> BoolArray:
+    """In one of ``countries``; on land (in any country) when ``countries`` is None."""
+    if countries is None:
+        return np.fromiter((code is not None for code in iso3), dtype=bool, count=len(iso3))
+    return np.isin(iso3, list(countries))
+
+
+@dataclass(frozen=True)
+class _Expectation:
+    """Where points should be (target) and where they may plausibly be (tolerance)."""
+
+    target: Collection[str] | None
+    tolerance: Collection[str] | None
+
+    @classmethod
+    def of(cls, rules: ValidationRules) -> _Expectation:
+        declared = [rules.declared_country] if rules.declared_country else None
+        region = list(rules.region) or None
+        # The region is the tolerance of a border survey: a CAR team maps a comptoir in
+        # Cameroon. Without a region, only the declared country (or any land) is plausible.
+        return cls(target=declared or region, tolerance=region or declared)
+
+
+# Corrections tried, in order: (code, what looks wrong, how it is corrected, lon factor,
+# lat factor, swap).
+_CORRECTIONS = (
+    ("swapped_lat_lon", "latitude and longitude look swapped", "swapped", 1, 1, True),
+    (
+        "dropped_minus_sign",
+        "the latitude looks like it lost its minus sign",
+        "with the latitude negated",
+        1,
+        -1,
+        False,
+    ),
+    (
+        "dropped_minus_sign",
+        "the longitude's sign looks wrong",
+        "with the longitude negated",
+        -1,
+        1,
+        False,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Correction:
+    code: str
+    column: str
+    what: str
+    how: str
+    point: str
+    country: str
+
+
+def _coordinate_issues(
+    survey: Survey, rules: ValidationRules, locate: CountryLookup, *, skip: BoolArray
+) -> tuple[ObjectArray, list[Issue]]:
+    lon, lat, rows = survey.lon, survey.lat, survey.row
+    columns = ", ".join(survey.coordinate_columns)
+    present = np.isfinite(lon) & np.isfinite(lat)
+    zero = present & (lon == 0) & (lat == 0) & (not rules.allow_zero_zero)
+    checked = present & ~zero & ~skip
+    iso3 = _locate(locate, lon, lat, checked & _in_range(lon, lat))
+    issues = [
+        issue(int(rows[i]), columns, "missing_coordinates", "no coordinates (empty or absent)")
+        for i in np.flatnonzero(~present & ~skip)
+    ]
+    issues += [
+        issue(
+            int(rows[i]),
+            columns,
+            "zero_zero",
+            "coordinates are 0, 0: an empty GPS fix, not a place (in the Gulf of Guinea)",
+        )
+        for i in np.flatnonzero(zero & ~skip)
+    ]
+    expected = _Expectation.of(rules)
+    misplaced = checked & ~_in(iso3, expected.target)
+    implausible = misplaced & ~_in(iso3, expected.tolerance)
+    corrections = _try_corrections(survey, locate, misplaced, implausible, expected)
+    for i in np.flatnonzero(misplaced):
+        fix = corrections.get(int(i))
+        if fix is not None and implausible[i]:
+            where = _where(lon[i], lat[i], iso3[i])
+            message = (
+                f"{fix.what}: as given ({_point(lon[i], lat[i])}) the point is {where}; "
+                f"{fix.how} ({fix.point}) it lies in {fix.country}. "
+                "Correct the file and send it again."
+            )
+            issues.append(issue(int(rows[i]), fix.column, fix.code, message))
+        else:
+            issues.append(_placement_issue(survey, int(i), iso3[i], rules, columns, fix))
+    return iso3, issues
+
+
+def _try_corrections(
+    survey: Survey,
+    locate: CountryLookup,
+    misplaced: BoolArray,
+    implausible: BoolArray,
+    expected: _Expectation,
+) -> dict[int, _Correction]:
+    """For misplaced points, the first correction that puts them where they should be.
+
+    An implausible point (at sea, outside the region) is explained by a correction that lands
+    it anywhere plausible; a plausible one in a neighbouring country only by a correction that
+    lands it in the declared country (and then it is a hint, not a rejection). One lookup per
+    correction, on the points still unexplained.
+    """
+    lon, lat = survey.lon, survey.lat
+    columns = survey.coordinate_columns
+    found: dict[int, _Correction] = {}
+    open_ = misplaced.copy()
+    for code, what, how, lon_factor, lat_factor, swap in _CORRECTIONS:
+        alt_lon, alt_lat = (lat, lon) if swap else (lon_factor * lon, lat_factor * lat)
+        tried = open_ & _in_range(alt_lon, alt_lat)
+        alt_iso3 = _locate(locate, alt_lon, alt_lat, tried)
+        goal = np.where(
+            implausible, _in(alt_iso3, expected.tolerance), _in(alt_iso3, expected.target)
+        )
+        fixed = tried & goal
+        column = ", ".join(columns) if swap else columns[-1 if lat_factor < 0 else 0]
+        for i in np.flatnonzero(fixed):
+            point = _point(alt_lon[i], alt_lat[i])
+            found[int(i)] = _Correction(code, column, what, how, point, str(alt_iso3[i]))
+        open_ &= ~fixed
+    return found
+
+
+def _placement_issue(
+    survey: Survey,
+    i: int,
+    country: str | None,
+    rules: ValidationRules,
+    column: str,
+    fix: _Correction | None,
+) -> Issue:
+    """A point not where it should be, that no correction explains (or that may be right)."""
+    lon, lat, row = float(survey.lon[i]), float(survey.lat[i]), int(survey.row[i])
+    point = _point(lon, lat)
+    if not abs(lon) <= 180 or not abs(lat) <= 90:
+        return issue(row, column, "out_of_range", f"{point} is outside -180..180, -90..90")
+    if country is None:
+        return issue(row, column, "at_sea", f"{point} lies {_where(lon, lat)}")
+    if rules.region and country not in rules.region:
+        region = ", ".join(sorted(rules.region))
+        return issue(row, column, "outside_region", f"{point} lies in {country}, outside {region}")
+    hint = (
+        f" If that is a mistake: {fix.how} ({fix.point}) it would lie in {fix.country}."
+        if fix
+        else ""
+    )
+    return issue(
+        row,
+        column,
+        "country_mismatch",
+        f"{point} lies in {country}, not in {rules.declared_country}; kept, flagged.{hint}",
+    )
+
+
+def _point(lon: float, lat: float) -> str:
+    return f"lon {lon:.6f}, lat {lat:.6f}"
+
+
+def _where(lon: float, lat: float, iso3: str | None = None) -> str:
+    if not (abs(lon) <= 180 and abs(lat) <= 90):
+        return "outside -180..180, -90..90"
+    if iso3 is None:
+        return "in no country of the boundary data (at sea, disputed, or beyond its coverage)"
+    return f"in {iso3}"
+
+
+def _accuracy_issues(survey: Survey, rules: ValidationRules) -> list[Issue]:
+    located = np.isfinite(survey.lon) & np.isfinite(survey.lat)
+    with np.errstate(invalid="ignore"):
+        poor = located & (survey.accuracy_m > rules.max_accuracy_m)
+    return [
+        issue(
+            int(survey.row[i]),
+            survey.accuracy_column,
+            "low_accuracy",
+            f"accuracy {survey.accuracy_m[i]:g} m is worse than {rules.max_accuracy_m:g} m; "
+            "the row is kept and flagged",
+        )
+        for i in np.flatnonzero(poor)
+    ]
+
+
+def _column(survey: Survey, role: str) -> str | None:
+    columns = survey.field_columns.get(role, ())
+    return columns[0] if columns else None
+
+
+def _texts(survey: Survey, column: str | None) -> list[str]:
+    if column is None:
+        return [""] * len(survey)
+    return ["" if v is None else str(v).strip() for v in survey.values(column)]
+
+
+def _names(survey: Survey) -> list[str | None]:
+    return [text or None for text in _texts(survey, _column(survey, "name"))]
+
+
+def _dates(survey: Survey, rules: ValidationRules) -> tuple[list[date | None], list[Issue]]:
+    column = _column(survey, "date")
+    if column is None:
+        return [None] * len(survey), []
+    parsed = parse_dates(survey.values(column), order=rules.date_order)
+    rows = survey.row
+    issues = [
+        issue(int(rows[i]), column, "unparseable_date", message)
+        for i, message in parsed.errors.items()
+    ]
+    if parsed.order is not None:
+        how = order_text(parsed.order)
+        issues.extend(
+            issue(
+                int(rows[i]),
+                column,
+                "ambiguous_date",
+                f"{survey.properties[i].get(column)!r} read as {how} ({parsed.dates[i]}): no "
+                "date in this column decides the order; give the date order if that is wrong",
+            )
+            for i in parsed.ambiguous
+        )
+    return parsed.dates, issues
+
+
+def _minerals(survey: Survey) -> tuple[list[tuple[str, ...]], list[Issue]]:
+    columns: Sequence[str] = survey.field_columns.get("minerals", ())
+    if not columns:
+        return [()] * len(survey), []
+    vocabulary = minerals()
+    cache: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    codes: list[tuple[str, ...]] = []
+    issues: list[Issue] = []
+    cells_by_column = [_texts(survey, column) for column in columns]
+    for i, cells in enumerate(zip(*cells_by_column, strict=True)):
+        if cells not in cache:
+            spellings = [part for cell in cells if cell for part in split_list(cell)]
+            known, unknown = vocabulary.normalise(spellings)
+            cache[cells] = (tuple(known), tuple(unknown))
+        known_codes, unknown_names = cache[cells]
+        codes.append(known_codes)
+        if unknown_names:
+            issues.append(
+                issue(
+                    int(survey.row[i]),
+                    ", ".join(columns),
+                    "unknown_mineral",
+                    f"not in the mineral vocabulary: {', '.join(map(repr, unknown_names))}; "
+                    "known minerals are kept, correct the name or ask for a synonym",
+                )
+            )
+    return codes, issues
+
+
+def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], list[Issue]]:
+    column = _column(survey, "kind")
+    kinds: list[str | None] = []
+    issues: list[Issue] = []
+    for i, text in enumerate(_texts(survey, column)):
+        code = site_kinds().lookup(text.replace("\u2019", "'")) if text else None
+        if text and code is None:
+            issues.append(
+                issue(
+                    int(survey.row[i]),
+                    column,
+                    "unknown_kind",
+                    f"{text!r} is neither a mine (mine, site minier, chantier) nor a sales point "
+                    "(comptoir, point de vente, buying house, market)"
+                    + (f"; recorded as {rules.kind_default}" if rules.kind_default else ""),
+                )
+            )
+        kinds.append(code or rules.kind_default)
+    return kinds, issues
