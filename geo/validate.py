@@ -57,7 +57,7 @@ ISSUE_SEVERITY: dict[str, Severity] = {
 class CountryLookup(Protocol):
     """Vectorised point-in-country lookup: ISO3 code per point, None at sea or unknown."""
 
-    def __call__(self, lon: FloatArray, lat: FloatArray) -> ObjectArray: ...
+    def __call__(self, lon: FloatArray, lat: FloatArray, /) -> ObjectArray: ...
 
 
 @dataclass(frozen=True)
@@ -429,10 +429,14 @@ def _minerals(survey: Survey) -> tuple[list[tuple[str, ...]], list[Issue]]:
 
 def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], list[Issue]]:
     column = _column(survey, "kind")
+    texts = _texts(survey, column)
+    vocabulary = site_kinds()
+    # Few distinct spellings in a column: look each up once.
+    lookup = {text: vocabulary.lookup(text.replace("\u2019", "'")) for text in set(texts) if text}
     kinds: list[str | None] = []
     issues: list[Issue] = []
-    for i, text in enumerate(_texts(survey, column)):
-        code = site_kinds().lookup(text.replace("\u2019", "'")) if text else None
+    for i, text in enumerate(texts):
+        code = lookup.get(text)
         if text and code is None:
             issues.append(
                 issue(

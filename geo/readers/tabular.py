@@ -42,7 +42,7 @@ from geo.readers import columns as conventions
 from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
-from geo.survey import Issue, ReadOptions, Survey
+from geo.survey import Issue, JSONScalar, ReadOptions, Survey
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 30
@@ -52,20 +52,22 @@ _PROJECTED_MAGNITUDE = 360.0
 
 @dataclass
 class Table:
-    """Text cells by column, with the row numbers the sender sees and read-time issues."""
+    """Text cells by row, with the row numbers the sender sees and read-time issues."""
 
     columns: tuple[str, ...]
-    cells: list[list[str]]  # column-major: cells[j][i] is row i of column j
+    records: list[list[str]]  # records[i][j] is row i of column j; every record is full width
     row: list[int]
     decimal_comma: bool
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> list[str]:
-        return self.cells[self.columns.index(name)]
+        j = self.columns.index(name)
+        return [record[j] for record in self.records]
 
     def sample(self, name: str, size: int = 20) -> list[str]:
-        return list(islice((v for v in self.column(name) if v.strip()), size))
+        j = self.columns.index(name)
+        return list(islice((r[j] for r in self.records if r[j].strip()), size))
 
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
@@ -101,22 +103,17 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = next((record for record in reader if any(c.strip() for c in record)), None)
+        header = next((record for record in reader if "".join(record).strip()), None)
         if header is None:
             raise UnreadableFile("the CSV file has no header line")
         columns = unique_columns(header)
         records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
     except csv.Error as exc:
         raise UnreadableFile(f"the CSV file cannot be parsed: {exc}") from exc
-    cells = (
-        [list(column) for column in zip(*records, strict=True)]
-        if records
-        else [[] for _ in columns]
-    )
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}; decimal commas accepted in coordinates")
-    return Table(columns, cells, row_numbers, delimiter != ",", issues, notes)
+    return Table(columns, records, row_numbers, delimiter != ",", issues, notes)
 
 
 class _LineReader(Protocol):
@@ -139,11 +136,11 @@ def _read_records(
     last_line = reader.line_num
     for record in reader:
         start_line, last_line = last_line + 1, reader.line_num
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue  # blank lines and Excel's ";;;;" padding are not rows
         if len(records) >= max_rows:
             raise TooManyRows(f"the file has more than {max_rows:,} rows (the limit)")
-        if len(record) > width and any(c.strip() for c in record[width:]):
+        if len(record) > width and "".join(record[width:]).strip():
             issues.append(
                 Issue(
                     start_line,
@@ -187,15 +184,12 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     if plan.accuracy is not None:
         parsed = parse_numbers(table.column(plan.accuracy), decimal_comma=table.decimal_comma)
         accuracy = np.where(np.isnan(parsed.values), accuracy, parsed.values)
-    malformed = {issue.row for issue in table.issues}
-    properties = (
-        [dict(zip(table.columns, values, strict=True)) for values in zip(*table.cells, strict=True)]
-        if table.cells
-        else [{} for _ in table.row]
-    )
-    for i, number in enumerate(table.row):
-        if number in malformed:
-            properties[i] = {}
+    properties: list[dict[str, JSONScalar]] = [
+        dict(zip(table.columns, record, strict=True)) for record in table.records
+    ]
+    malformed = {issue.row for issue in table.issues if issue.code == "malformed_row"}
+    for i in (i for i, number in enumerate(table.row) if number in malformed):
+        properties[i] = {}  # its cells cannot be trusted to be in their columns
     convention = plan.convention if plan.convention in ("kobo", "odk") else None
     return Survey(
         format=f"{convention}-{base_format}" if convention else base_format,
@@ -209,9 +203,13 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
         coordinate_columns=plan.columns,
         accuracy_column=plan.accuracy or (plan.geopoint if plan.geopoint else None),
         field_columns=conventions.find_field_columns(table.columns, options.column_map),
-        issues=tuple(sorted(issues, key=lambda issue: issue.row)),
+        issues=tuple(sorted(issues, key=lambda issue: (issue.row, _position(table, issue)))),
         notes=tuple(table.notes),
     )
+
+
+def _position(table: Table, issue: Issue) -> int:
+    return table.columns.index(issue.column) if issue.column in table.columns else -1
 
 
 def _parse_plan(
@@ -301,7 +299,7 @@ def read_xlsx_table(data: bytes, options: ReadOptions) -> Table:
     )
     return Table(
         columns,
-        [[column[i] for i in filled] for column in cells],
+        [[column[i] for column in cells] for i in filled],
         [rows[i] for i in filled],
         decimal_comma=True,
         notes=notes,
