@@ -4,18 +4,24 @@ Each problem is an :class:`~geo.survey.Issue` with the row number the sender see
 a stable code and a message saying what to fix. Codes and severities are in
 :data:`ISSUE_SEVERITY`: an ``error`` rejects the row, a ``warning`` keeps it flagged.
 
-Coordinates are checked as whole arrays. The country lookup is called at most four times per
-survey, on the points as given and, for the points that are not where they should be, on the
-points with lon/lat swapped, with the latitude negated and with the longitude negated. When one
-of those lands in the declared country (or in the region when no country is declared, or on
-land when no region is given either) the row is rejected as ``swapped_lat_lon`` or
-``dropped_minus_sign`` and the message says where the corrected point would be: borderlens
-never fixes a coordinate silently. A point on land in the region but in a neighbour of the
-declared country is kept with a ``country_mismatch`` warning: border surveys do cross borders.
+Coordinates are checked as whole arrays. A point should lie in the declared country, else in
+the region, else on land. A point that does not is tried corrected: lon/lat swapped, latitude
+negated, longitude negated, one lookup call per correction on the points still unexplained (so
+at most four calls per survey, never one per row). Then:
 
-A point in the DRC south of the equator that lost its minus sign lands in the Central African
-Republic or Congo; without a declared country that is still in the region, so it cannot be
-caught. Declare the country to catch it.
+- a point that is *implausible* (at sea, out of range, outside the region; without a region,
+  outside the declared country) and that a correction brings into the region (or the declared
+  country) is rejected as ``swapped_lat_lon`` or ``dropped_minus_sign``, the message giving the
+  corrected point: borderlens never fixes a coordinate silently;
+- other implausible points are rejected as ``out_of_range``, ``at_sea`` or ``outside_region``
+  (without a region, a point on land outside the declared country is a ``country_mismatch``);
+- a point in the region but in another country than the declared one is kept with a
+  ``country_mismatch`` warning, because border surveys cross borders (a DRC team maps a
+  comptoir in Bangui); if a correction would put it in the declared country, the message says so.
+
+So with a region, a southern DRC point that lost its minus sign and lands in the CAR is flagged,
+not rejected. Rejecting it would also reject nearly every genuine CAR point of a DRC team: the
+CAR's mirror image across the equator is mostly DRC.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path, zip_member_path
 from geo.readers.sniff import Upload
-from geo.survey import JSONScalar, ReadOptions, Survey
+from geo.survey import FIELD_ROLES, JSONScalar, ReadOptions, Survey
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -92,11 +92,7 @@ def read_layers(
 
 def _field_map(options: ReadOptions) -> dict[str, str]:
     # Coordinate roles mean nothing where the file has a geometry; the field roles still apply.
-    return {
-        k: v
-        for k, v in (options.column_map or {}).items()
-        if k in ("name", "date", "minerals", "kind")
-    }
+    return {k: v for k, v in (options.column_map or {}).items() if k in FIELD_ROLES}
 
 
 def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) -> None:
