@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyproj
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.coords import (
@@ -148,6 +148,7 @@ def test_resolve_crs_refuses_what_it_cannot_know(text: str) -> None:
         resolve_crs(text)
 
 
+@settings(deadline=None)  # building a pyproj transformer can take longer than hypothesis' 200 ms
 @given(
     st.floats(min_value=18.0, max_value=24.0),
     st.floats(min_value=-10.0, max_value=12.0),
