@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -242,3 +242,52 @@ def site_attributes(
         for a, b, two in zip(first, second, has_second, strict=True)
     ]
     return ids, kinds, minerals
+
+
+# --------------------------------------------------------------------------- PostGIS
+LOCAL_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+SCRATCH_DB: Final = "borderlens_scratch"
+
+
+def default_dsn() -> str:
+    """``DATABASE_URL`` (SQLAlchemy's ``+psycopg`` suffix tolerated), else the local server."""
+    return os.environ.get("DATABASE_URL", LOCAL_DSN).replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
+
+
+def postgis_scratch(dsn: str) -> Any:
+    """A connection (autocommit) to a scratch database with PostGIS, created if needed.
+
+    Benchmarks only create TEMP tables there, so nothing outlives the connection.
+    """
+    import contextlib
+
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (SCRATCH_DB,)
+        ).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                admin.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
+    conn = psycopg.connect(psycopg.conninfo.make_conninfo(dsn, dbname=SCRATCH_DB), autocommit=True)
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return conn
+
+
+def copy_columns(conn: Any, table: str, columns: list[npt.NDArray[Any]]) -> None:
+    """COPY an ``id`` column (0, 1, ...) followed by the given columns into ``table``.
+
+    Floats are written with ``repr`` so PostGIS sees exactly the doubles Python has.
+    """
+    count = len(columns[0])
+    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        for start in range(0, count, 200_000):
+            block = [c[start : start + 200_000].tolist() for c in columns]
+            lines = (
+                "\t".join([str(start + k), *map(repr, values)])
+                for k, values in enumerate(zip(*block, strict=True))
+            )
+            copy.write("\n".join(lines) + "\n")

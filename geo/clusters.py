@@ -16,8 +16,9 @@ settled by ``Geod.inv``; every other decision is plain geometry:
 
 1. **Cells.** Space is cut into cubes whose diagonal is the "certainly within eps" chord,
    so any two sites in one cube are neighbours. A cube holding ``min_samples`` sites makes
-   all of them core without counting anything; only sites in sparser cubes are counted,
-   with a k-d tree (``query_ball_point(..., return_length=True)``, in C, no lists).
+   all of them core without counting anything; a site in a sparser cube is core when its
+   ``min_samples``-th nearest site is within eps (one bounded k-nearest query in a k-d
+   tree: no neighbour beyond the k-th is ever visited).
 2. **Core connectivity per cube.** The core sites of a cube are pairwise neighbours, so a
    cube is one node of the connectivity graph. Two cubes (at most two cubes apart on each
    axis) are joined when some pair of their core sites is within eps: first tried on the
@@ -102,35 +103,54 @@ def dbscan_geodesic(
     >>> dbscan_geodesic(lon, [0.0, 0.0, 0.0, 0.0], eps_m=4_000, min_samples=2).tolist()
     [0, 0, 0, -1]
     """
-    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
-    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
-    if lon_a.shape != lat_a.shape or lon_a.ndim != 1:
-        raise ValueError("lon and lat must be 1-D arrays of the same length")
+    return _dbscan(_Sites.of(lon, lat), eps_m, min_samples, workers)
+
+
+@dataclass(frozen=True)
+class _Sites:
+    """Finite sites in 3-D with their k-d tree: built once, reused by every eps tried."""
+
+    count: int
+    valid: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    xyz: FloatArray
+    tree: cKDTree
+
+    @classmethod
+    def of(cls, lon: npt.ArrayLike, lat: npt.ArrayLike) -> _Sites:
+        lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+        lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        if lon_a.shape != lat_a.shape or lon_a.ndim != 1:
+            raise ValueError("lon and lat must be 1-D arrays of the same length")
+        valid = np.flatnonzero(np.isfinite(lon_a) & np.isfinite(lat_a))
+        xyz = ecef_m(lon_a[valid], lat_a[valid])
+        return cls(lon_a.size, valid, lon_a[valid], lat_a[valid], xyz, cKDTree(xyz))
+
+
+def _dbscan(sites: _Sites, eps_m: float, min_samples: int, workers: int) -> IntArray:
     if not MIN_EPS_M <= eps_m <= MAX_EPS_M:
         raise ValueError(f"eps_m must be between {MIN_EPS_M} and {MAX_EPS_M} m")
     if min_samples < 1:
         raise ValueError("min_samples must be at least 1")
-    labels = np.full(lon_a.shape[0], NOISE, dtype=np.intp)
-    valid = np.flatnonzero(np.isfinite(lon_a) & np.isfinite(lat_a))
-    if valid.size:
-        labels[valid] = _Dbscan(lon_a[valid], lat_a[valid], eps_m, min_samples, workers).run()
+    labels = np.full(sites.count, NOISE, dtype=np.intp)
+    if sites.valid.size:
+        labels[sites.valid] = _Dbscan(sites, eps_m, min_samples, workers).run()
     return labels
 
 
 class _Dbscan:
     """One DBSCAN run over finite points (steps 1-3 of the module docstring)."""
 
-    def __init__(
-        self, lon: FloatArray, lat: FloatArray, eps_m: float, min_samples: int, workers: int
-    ) -> None:
-        self.lon, self.lat = lon, lat
+    def __init__(self, sites: _Sites, eps_m: float, min_samples: int, workers: int) -> None:
+        self.lon, self.lat = sites.lon, sites.lat
         self.eps_m = eps_m
         self.min_samples = min_samples
         self.workers = workers
         self.sure_chord = chord_within_m(eps_m)  # chord <= this: certainly within eps
         self.max_chord = eps_m  # chord > this: certainly not (chord <= geodesic)
-        self.xyz = ecef_m(lon, lat)
-        self.tree = cKDTree(self.xyz)
+        self.xyz = sites.xyz
+        self.tree = sites.tree
         side = self.sure_chord / np.sqrt(3.0)
         ijk = np.floor(self.xyz / side).astype(np.int64) + _AXIS_OFFSET
         self.cube_ijk = ijk
@@ -160,31 +180,38 @@ class _Dbscan:
 
     # Step 1 ---------------------------------------------------------------
     def core_mask(self) -> npt.NDArray[np.bool_]:
+        """Core sites: a full cube makes its sites core; others ask for their k-th neighbour.
+
+        A site is core when its ``min_samples``-th nearest site (itself first) is within
+        eps, so one k-nearest query (bounded by eps) decides it, however crowded the area:
+        no neighbour is counted beyond the k-th.
+        """
         cube_count = np.bincount(self.cube_of)
         core = cube_count[self.cube_of] >= self.min_samples
         rest = np.flatnonzero(~core)
         if rest.size:
-            counted = self.tree.query_ball_point(
-                self.xyz[rest], r=self.max_chord, return_length=True, workers=self.workers
+            chord, _ = self.tree.query(
+                self.xyz[rest],
+                k=[self.min_samples],
+                distance_upper_bound=self.max_chord,
+                workers=self.workers,
             )
-            maybe = rest[counted >= self.min_samples]
-            sure = self.tree.query_ball_point(
-                self.xyz[maybe], r=self.sure_chord, return_length=True, workers=self.workers
-            )
-            core[maybe[sure >= self.min_samples]] = True
-            self.settle_band_counts(maybe[sure < self.min_samples], core)
+            kth = np.asarray(chord)[:, 0]
+            core[rest[kth <= self.sure_chord]] = True
+            self.settle_band_counts(rest[(kth > self.sure_chord) & (kth <= self.max_chord)], core)
         return core
 
     def settle_band_counts(self, points: IntArray, core: npt.NDArray[np.bool_]) -> None:
-        """Exact neighbour counts for the few points with a neighbour in the chord band."""
+        """Exact neighbour counts for the few sites whose k-th neighbour is in the chord band."""
         if not points.size:
             return
         neighbours = self.tree.query_ball_point(self.xyz[points], r=self.max_chord)
         sizes = np.fromiter((len(n) for n in neighbours), dtype=np.intp, count=points.size)
         i = np.repeat(points, sizes)
         j = np.concatenate([np.asarray(n, dtype=np.intp) for n in neighbours])
-        counts = np.bincount(np.repeat(np.arange(points.size), sizes)[self.within_eps(i, j)])
-        counts = np.pad(counts, (0, points.size - counts.size))
+        counts = np.bincount(
+            np.repeat(np.arange(points.size), sizes)[self.within_eps(i, j)], minlength=points.size
+        )
         core[points[counts >= self.min_samples]] = True
 
     # Step 2 ---------------------------------------------------------------
@@ -402,8 +429,9 @@ def cluster_sites(
         raise ValueError("shrink must be between 0 and 1")
     tried: list[float] = []
     eps = eps_m
+    sites = _Sites.of(lon, lat)
     while True:
-        labels = dbscan_geodesic(lon, lat, eps_m=eps, min_samples=min_samples, workers=workers)
+        labels = _dbscan(sites, eps, min_samples, workers)
         verdict = detect_percolation(labels, lon, lat, eps_m=eps)
         tried.append(eps)
         if not (adapt and verdict.percolated) or eps * shrink < max(min_eps_m, MIN_EPS_M):
