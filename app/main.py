@@ -16,13 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, ogc, openapi, sites
+from app.api import health, maps, ogc, openapi, sites
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError, Problem, ProblemItem, problem_for
+from app.maps.assets import STATIC_PREFIX, web_dir
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError
@@ -73,8 +75,11 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Location"],
     )
-    for module in (ogc, sites, health, openapi):
+    for module in (ogc, sites, maps, health, openapi):
         app.include_router(module.router)
+    assets = web_dir(settings.cache_dir)
+    assets.mkdir(parents=True, exist_ok=True)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="vendor")
     return app
 
 

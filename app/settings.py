@@ -47,10 +47,11 @@ class Settings(BaseSettings):
         "beyond (a full COUNT(*) on every page of a large table is what makes other servers "
         "slow).",
     )
-    frame_ancestors: str = Field(
-        default="*",
-        description="Content-Security-Policy frame-ancestors for /maps pages (who may embed "
-        "them in an iframe).",
+    frame_ancestors: str | None = Field(
+        default=None,
+        description="Who may embed /maps pages in an iframe, as a CSP frame-ancestors list "
+        "(e.g. `https://example.org`). Unset: anyone, including offline file:// reports (a "
+        "`*` would exclude those).",
     )
     map_tiles: str = Field(
         default="OpenStreetMap",

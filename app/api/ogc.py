@@ -30,6 +30,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 JSON_TYPE = "application/json"
+CONTENT_CRS = {"Content-Crs": f"<{p.CRS84}>"}
 CollectionId = Annotated[
     str, Path(alias="collectionId", pattern=r"^[a-z0-9_-]+$", description="Collection id")
 ]
@@ -123,6 +124,7 @@ def read_items(
     params = _multi_params(request)
     p.reject_unknown(params, collection.item_params)
     _check_format(params)
+    p.check_crs(params)
     page_size = p.parse_limit(
         p.single(params, "limit"), settings.items_default_limit, settings.items_max_limit
     )
@@ -166,7 +168,7 @@ def read_items(
         + b"],"
         + dumps(meta)[1:]
     )
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers=CONTENT_CRS)
 
 
 @router.get(
@@ -185,8 +187,9 @@ def read_item(
 ) -> Response:
     collection = registry.get(collection_id)
     params = _multi_params(request)
-    p.reject_unknown(params, ("f",))
+    p.reject_unknown(params, ("f", "crs"))
     _check_format(params)
+    p.check_crs(params)
     feature = collection.read_one(session, feature_id, caller)
     if feature is None:
         raise NotFound(
@@ -198,7 +201,7 @@ def read_item(
         link(f"{base}/collections/{collection.id}", "collection", JSON_TYPE),
     ]
     body = feature[:-1] + ',"links":' + dumps(links).decode() + "}"
-    return Response(body.encode(), media_type=GEOJSON)
+    return Response(body.encode(), media_type=GEOJSON, headers=CONTENT_CRS)
 
 
 def _multi_params(request: Request) -> dict[str, list[str]]:

@@ -18,6 +18,8 @@ from app.errors import InvalidParameter, ProblemItem
 from app.queries import BBox, Interval, Keyset
 
 OPEN = ("", "..")
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
 
 
 def bad(parameter: str, message: str, code: str = "invalid_parameter") -> InvalidParameter:
@@ -46,6 +48,19 @@ def single(params: Mapping[str, list[str]], name: str) -> str | None:
     if len(values) > 1:
         raise bad(name, "given more than once")
     return values[0]
+
+
+def check_crs(params: Mapping[str, list[str]]) -> None:
+    """Accept ``crs`` / ``bbox-crs`` naming CRS84 (what clients such as GDAL send); other CRSs
+    (OGC API Features Part 2) are not offered yet and are refused by name."""
+    for name in ("crs", "bbox-crs"):
+        value = single(params, name)
+        if value is not None and value.strip() not in CRS84_SPELLINGS:
+            raise bad(
+                name,
+                f"only {CRS84} (lon/lat on WGS 84) is offered, not {value!r}",
+                code="unsupported_crs",
+            )
 
 
 def parse_limit(raw: str | None, default: int, maximum: int) -> int:

@@ -297,6 +297,30 @@ def _where(
     return [source_col == _active_id(), *features.common_filters(spec, query)]
 
 
+BORDERS_FOR_MAPS = features.FeatureSpec(
+    table=borders,
+    feature_id=borders.c.pair_code,
+    unique_key=borders.c.pair_code,
+    # About 200 m of simplification: invisible at the zooms a border map is read at, and it
+    # keeps an embedded map page light on the field's thin links. Measurements never use it.
+    geom=func.ST_SimplifyPreserveTopology(borders.c.geom, 0.002),
+    properties=_border_properties,
+    decimals=5,
+)
+
+
+def borders_for_map(session: Session) -> str:
+    """All active borders as a FeatureCollection text, simplified for display."""
+    page = features.fetch_page(
+        session,
+        BORDERS_FOR_MAPS,
+        [borders.c.source_id == _active_id()],
+        PageRequest(limit=10_000),
+        Caller(),
+    )
+    return '{"type":"FeatureCollection","features":[' + page.features_json + "]}"
+
+
 SPECS = {
     "countries": (COUNTRIES, countries.c.source_id),
     "borders": (BORDERS, borders.c.source_id),

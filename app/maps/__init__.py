@@ -1,0 +1,1 @@
+"""Folium maps rendered from FeatureCollections (no database access here)."""

@@ -1,0 +1,39 @@
+"""``/maps/sites`` over HTTP: filters like the items endpoint, HTML out, framing policy."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+def test_map_page_is_html_with_local_leaflet(client: TestClient) -> None:
+    response = client.get("/maps/sites")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/static/vendor/leaflet/1.9.4/dist/leaflet.js" in response.text
+    assert "Natural Earth" in response.text
+    assert "content-security-policy" not in response.headers, "embeddable anywhere by default"
+
+
+def test_static_assets_are_served(client: TestClient) -> None:
+    client.get("/maps/sites")
+    response = client.get("/static/vendor/leaflet/1.9.4/dist/leaflet.js")
+    assert response.status_code == 200
+    assert "Leaflet" in response.text[:500]
+
+
+def test_map_rejects_what_items_reject(client: TestClient) -> None:
+    for params in ({"bbox": "1,2"}, {"kind": "quarry"}, {"colour": "red"}, {"lang": "de"}):
+        response = client.get("/maps/sites", params=params)
+        assert response.status_code == 400, params
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_framing_policy_when_configured(app: FastAPI) -> None:
+    app.state.settings = app.state.settings.model_copy(
+        update={"frame_ancestors": "https://kimberleyprocess.example"}
+    )
+    response = TestClient(app).get("/maps/sites")
+    assert response.headers["content-security-policy"] == (
+        "frame-ancestors https://kimberleyprocess.example"
+    )

@@ -1,0 +1,117 @@
+"""A live server (uvicorn in a thread, real HTTP) on its own committed database copy,
+and a headless Chromium driven by Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.engine import make_engine, make_sessionmaker
+from app.settings import PROJECT_ROOT, Settings
+from tests.conftest import settings_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[LiveServer]:
+    """``uvicorn`` in its own process, as in production (GDAL holds the GIL while it reads,
+    so a server thread in the test process could never answer it)."""
+    database_url = database_copy("e2e")
+    settings = settings_for(database_url, cache_dir)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BORDERLENS_DATA_DIR": str(cache_dir),
+        "BORDERLENS_BOUNDARY_SOURCE": settings.boundary_source,
+        "BORDERLENS_MAP_TILES": "none",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "app.main:create_app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "the live server exited"
+        assert time.monotonic() < deadline, "the live server did not start"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    engine = make_engine(database_url, pool_size=2)
+    yield LiveServer(url, settings, make_sessionmaker(engine))
+    process.terminate()
+    process.wait(timeout=30)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("Chromium is not installed: run `borderlens setup --test` (as root)")
+    profile = tempfile.mkdtemp(prefix="bl-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--window-size=1200,800",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    )
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
