@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ from app.db import migrations
 from app.db.embedded import EmbeddedClusterError, ensure_postgres_installed
 from app.db.engine import database_url, make_engine, make_sessionmaker
 from app.errors import AppError
+from app.maps.assets import ensure_assets
 from app.services import boundaries as boundary_service
-from app.services import demo
+from app.services import boundary_sources, demo
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
@@ -82,6 +84,10 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    # uvicorn shuts down gracefully, then re-raises the signal it caught; SIGTERM's default
+    # action would end the process before the embedded cluster is stopped, so turn it into
+    # an exit that unwinds through `database()`.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         with database(settings) as (url, session):
             report = boundary_service.ensure_loaded(session, settings, BoundaryCache())
@@ -108,6 +114,12 @@ def serve(
             )
     except (EmbeddedClusterError, AppError, GeoError) as error:
         raise _fail(str(error)) from error
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum if signum != signal.SIGTERM else 0)
 
 
 @db_cli.command("upgrade")
@@ -221,6 +233,21 @@ def keys_revoke(
     except AppError as error:
         raise _fail(error.detail) from error
     console.print("revoked")
+
+
+@cli.command()
+def fetch() -> None:
+    """Fetch the pinned boundary datasets and map assets into the cache (for offline use)."""
+    settings = Settings()
+    try:
+        for source in boundary_sources.load_recipes():
+            path = boundary_sources.fetch(source, settings.cache_dir / "boundaries")
+            console.print(f"{source.id}: {path}")
+    except AppError as error:
+        raise _fail(error.detail) from error
+    if not ensure_assets(settings.cache_dir):
+        raise _fail("map assets could not be fetched (is npm installed?)")
+    console.print(f"map assets: {settings.cache_dir / 'web'}")
 
 
 @cli.command()
