@@ -30,7 +30,16 @@ from geo.geodesic import WGS84
 
 FloatArray = npt.NDArray[np.float64]
 
-SHARED_DIR: Final = Path(os.environ.get("BORDERLENS_SHARED_DIR", "/work/shared"))
+
+def _shared_dir() -> Path:
+    """``$BORDERLENS_SHARED_DIR``, else the ``shared`` folder beside the repository."""
+    if "BORDERLENS_SHARED_DIR" in os.environ:
+        return Path(os.environ["BORDERLENS_SHARED_DIR"])
+    beside_repo = Path(__file__).resolve().parents[2] / "shared"
+    return beside_repo if beside_repo.exists() else Path("/work/shared")
+
+
+SHARED_DIR: Final = _shared_dir()
 COUNTRIES_10M: Final = (
     SHARED_DIR / "data" / "boundaries" / "world-atlas-2.0.2_countries-10m.topojson.json"
 )

@@ -22,11 +22,16 @@ import resource
 import time
 import tracemalloc
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench import _synthetic
+if TYPE_CHECKING:
+    # bench/ has no __init__.py, so mypy (run on the folder) names this module
+    # `_synthetic`; importing it as `bench._synthetic` would make mypy see it twice.
+    import _synthetic
+else:
+    from bench import _synthetic
 from geo.borders import BorderIndex
 
 BASELINE_SQL = """
