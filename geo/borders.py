@@ -95,7 +95,7 @@ class NearestBorder:
     pair_code
         Object array of the nearest border's pair code (None where the input was NaN).
     nearest_lon, nearest_lat
-        The closest point on that border (degrees). The distance is converged to 10 µm;
+        The closest point on that border (degrees). The distance is converged to 0.1 mm;
         the point itself to about sqrt(2e-5 m x distance): 1.4 cm at 10 km, because near
         its minimum the distance hardly changes as the point slides along the border.
     """

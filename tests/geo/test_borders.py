@@ -248,7 +248,7 @@ def test_central_africa_equals_brute_force(
 
     found = index.nearest(lon, lat)
     np.testing.assert_allclose(found.distance_m, brute_force_m(index, lon, lat), rtol=0, atol=1e-4)
-    assert (found.distance_m[:80] <= 100.0 + 1e-6).all()
+    assert (found.distance_m[:80] <= 100.0 + 1e-4).all()
     # Around a tripoint all three borders come out nearest for some points.
     assert {"CAF-CMR", "CAF-TCD", "CMR-TCD"} <= set(found.pair_code[160:200])
     # The reported nearest point really is that far (independent Geod.inv).
@@ -271,7 +271,7 @@ def test_central_africa_both_sides_of_a_border(
     lon, lat, _ = WGS84.fwd(mid_lon, mid_lat, back + 180 + side, offset)
     found = index.nearest(np.asarray(lon), np.asarray(lat))
     # Nothing is farther than the offset; usually that segment is the nearest, exactly.
-    assert (found.distance_m <= offset + 1e-6).all()
+    assert (found.distance_m <= offset + 1e-4).all()
     same = found.pair_code == pair[seg]
     assert same.mean() > 0.95
     np.testing.assert_allclose(
@@ -284,4 +284,4 @@ def test_central_africa_both_sides_of_a_border(
         k = seg[i]
         dense = dense_distance_m(lon[i], lat[i], lon1[k], lat1[k], lon2[k], lat2[k])
         assert dense == pytest.approx(offset[i], abs=1e-3)
-        assert found.distance_m[i] <= dense + 1e-5
+        assert found.distance_m[i] <= dense + 1e-4
