@@ -543,7 +543,8 @@ def _spans_km(lon: FloatArray, lat: FloatArray, group: IntArray, groups: int) ->
 
     Only hull vertices (in the local plane) can be the farthest pair, so only they are
     compared, all pairs by ``Geod.inv``; hulls of more than 600 vertices are thinned evenly
-    to 600 (it changes a 1 000 km span by metres at most).
+    to 600 (the span may then come out short by up to the gap between kept vertices, which
+    on a hull that large is a small fraction of the span).
     """
     planes, hulls = _hulls(lon, lat, group, groups)
     xy, owner = shapely.get_coordinates(hulls, return_index=True)
