@@ -93,3 +93,4 @@ class FeaturePage:
     first_key: tuple[object, ...] | None
     last_key: tuple[object, ...] | None
     has_more: bool
+    number_matched: int | None = None

@@ -30,7 +30,7 @@ class Collection:
     description: str
     key_types: tuple[type, ...]
     temporal: bool
-    read_page: Callable[[Session, FeatureQuery, PageRequest, Caller], FeaturePage]
+    read_page: Callable[[Session, FeatureQuery, PageRequest, Caller, int | None], FeaturePage]
     read_count: Callable[[Session, FeatureQuery, int], int | None]
     read_one: Callable[[Session, str, Caller], str | None]
     extra_params: tuple[str, ...] = ()
@@ -88,7 +88,7 @@ def _boundary_collection(collection_id: str, title: str, description: str) -> Co
         description=description,
         key_types=(str,),
         temporal=False,
-        read_page=lambda s, q, r, c: boundary_repo.page(s, collection_id, q, r, c),
+        read_page=lambda s, q, r, c, cap: boundary_repo.page(s, collection_id, q, r, c, cap),
         read_count=lambda s, q, cap: boundary_repo.count(s, collection_id, q, cap),
         read_one=lambda s, fid, c: boundary_repo.get_feature(s, collection_id, fid, c),
     )
@@ -106,7 +106,7 @@ COLLECTIONS: dict[str, Collection] = {
         temporal=True,
         extra_params=("kind", "mineral", "country"),
         parse_extra=parse_site_filters,
-        read_page=lambda s, q, r, c: site_repo.page(s, _site_query(q), r, c),
+        read_page=lambda s, q, r, c, cap: site_repo.page(s, _site_query(q), r, c, count_cap=cap),
         read_count=lambda s, q, cap: site_repo.count(s, _site_query(q), cap),
         read_one=lambda s, fid, c: site_repo.get_feature(s, fid, c),
     ),

@@ -137,9 +137,12 @@ def read_items(
     keyset, matched = p.decode_cursor(p.single(params, "cursor"))
     if keyset is not None:
         registry.check_keyset_types(collection, keyset.values)
-    else:
-        matched = collection.read_count(session, query, settings.count_exact_up_to)
-    page = collection.read_page(session, query, PageRequest(page_size, keyset), caller)
+    # numberMatched is counted with the first page, in the same query, and carried in the
+    # cursor of the next/prev links: later pages cost no count at all.
+    count_cap = settings.count_exact_up_to if keyset is None else None
+    page = collection.read_page(session, query, PageRequest(page_size, keyset), caller, count_cap)
+    if keyset is None:
+        matched = page.number_matched
 
     base = base_url(request, settings)
     items_url = f"{base}/collections/{collection.id}/items"

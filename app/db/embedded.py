@@ -101,6 +101,15 @@ def service_account() -> pwd.struct_passwd | None:
     return pwd.getpwnam("borderlens")
 
 
+def shared_buffers_mb() -> int:
+    """A sixth of the machine's memory, between 128 MB and 2 GB (a laptop stays usable)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 256
+    return max(128, min(2048, total // (6 * 1024 * 1024)))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -281,11 +290,10 @@ class EmbeddedCluster:
         finally:
             pwfile.unlink(missing_ok=True)
         settings = (
-            "\n# borderlens embedded cluster\n"
+            "\n# borderlens embedded cluster (memory sizes are given at each start)\n"
             "listen_addresses = '127.0.0.1'\n"
             "unix_socket_directories = ''\n"
             "fsync = on\n"
-            "shared_buffers = '256MB'\n"
             "work_mem = '32MB'\n"
             "maintenance_work_mem = '256MB'\n"
             "max_connections = 100\n"
@@ -324,6 +332,7 @@ class EmbeddedCluster:
             port = free_port()
         self.log_file.touch()
         self._give_to_account(self.log_file)
+        shared_mb = shared_buffers_mb()
         self._run(
             [
                 self._install.tool("pg_ctl"),
@@ -333,7 +342,8 @@ class EmbeddedCluster:
                 "-l",
                 str(self.log_file),
                 "-o",
-                f"-p {port}",
+                f"-p {port} -c shared_buffers={shared_mb}MB "
+                f"-c effective_cache_size={shared_mb * 3}MB",
                 "-w",
                 "-t",
                 "60",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.queries import BBox, Caller, FeaturePage, FeatureQuery, Interval, PageRequest
@@ -40,7 +41,12 @@ class SortKey:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """How one table becomes GeoJSON features."""
+    """How one table becomes GeoJSON features.
+
+    Either ``properties`` are built per row at read time, or the table stores each feature's
+    text (``stored_json``, kept by a trigger) and ``properties`` only lists what is added for
+    some callers (e.g. restricted attributes).
+    """
 
     table: FromClause
     feature_id: ColumnElement[str]
@@ -49,6 +55,7 @@ class FeatureSpec:
     properties: Callable[[Caller], Properties]
     temporal: tuple[ColumnElement[object], ColumnElement[object]] | None = None
     decimals: int = 7
+    stored_json: ColumnElement[str] | None = None
 
 
 def _sql_text(value: str) -> ColumnElement[str]:
@@ -57,6 +64,8 @@ def _sql_text(value: str) -> ColumnElement[str]:
 
 
 def feature_json(spec: FeatureSpec, caller: Caller) -> ColumnElement[str]:
+    if spec.stored_json is not None:
+        return _stored_with_extras(spec.stored_json, spec.properties(caller))
     pairs: list[ColumnElement[object]] = []
     for name, expr in spec.properties(caller):
         pairs.extend((literal_column("'" + name + "'"), expr))
@@ -69,6 +78,19 @@ def feature_json(spec: FeatureSpec, caller: Caller) -> ColumnElement[str]:
         cast(func.json_build_object(*pairs), Text),
         _sql_text("}"),
     )
+
+
+def _stored_with_extras(stored: ColumnElement[str], extras: Properties) -> ColumnElement[str]:
+    """The stored feature text, with extra properties spliced in before its last ``}}``."""
+    if not extras:
+        return stored
+    parts: list[ColumnElement[typing.Any]] = [func.left(stored, -2)]
+    for name, expr in extras:
+        parts.extend(
+            (_sql_text(f',"{name}":'), func.coalesce(cast(func.to_json(expr), Text), "null"))
+        )
+    parts.append(_sql_text("}}"))
+    return func.concat(*parts)
 
 
 def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
@@ -132,6 +154,8 @@ def page_statement(
     caller: Caller,
     sort: Sequence[SortKey] = (),
 ) -> Select[*tuple[typing.Any, ...]]:
+    """The rows of one page plus one (to know whether another page follows), in fetch order:
+    columns ``f`` (the feature text) and ``k0``, ``k1``... (the sort key)."""
     keys = _sort_columns(spec, sort)
     clauses = list(where)
     backwards = bool(request.keyset and request.keyset.backwards)
@@ -139,12 +163,23 @@ def page_statement(
         clauses.append(_keyset_clause(keys, request.keyset.values, backwards))
     order = [key.column.desc() if key.descending != backwards else key.column.asc() for key in keys]
     return (
-        select(feature_json(spec, caller), *(key.column for key in keys))
+        select(
+            feature_json(spec, caller).label("f"),
+            *(key.column.label(f"k{i}") for i, key in enumerate(keys)),
+        )
         .select_from(spec.table)
         .where(*clauses)
         .order_by(*order)
         .limit(request.limit + 1)
     )
+
+
+def count_statement(
+    spec: FeatureSpec, where: Sequence[ColumnElement[bool]], cap: int
+) -> Select[int]:
+    """How many features match, counting no further than ``cap + 1``."""
+    limited = select(literal(1)).select_from(spec.table).where(*where).limit(cap + 1).subquery()
+    return select(func.count()).select_from(limited)
 
 
 def fetch_page(
@@ -154,18 +189,35 @@ def fetch_page(
     request: PageRequest,
     caller: Caller,
     sort: Sequence[SortKey] = (),
+    count_cap: int | None = None,
 ) -> FeaturePage:
-    rows = list(session.execute(page_statement(spec, where, request, caller, sort)))
+    """One page; with ``count_cap``, also the number of matches (None beyond the cap).
+
+    Rows come back as plain driver tuples: building a Row object per feature was a fifth of
+    the time of a 1 000-feature page. The count is skipped when the first page holds
+    everything.
+    """
+    result = typing.cast(
+        CursorResult[typing.Any],
+        session.execute(page_statement(spec, where, request, caller, sort)),
+    )
+    rows: list[typing.Any] = list(result.cursor.fetchall())
+    result.close()
     has_more = len(rows) > request.limit
     rows = rows[: request.limit]
     if request.keyset is not None and request.keyset.backwards:
         rows.reverse()
+    matched = None
+    if count_cap is not None:
+        everything = request.keyset is None and not has_more
+        matched = len(rows) if everything else count_matches(session, spec, where, count_cap)
     return FeaturePage(
         features_json=",".join(row[0] for row in rows),
         returned=len(rows),
         first_key=tuple(rows[0][1:]) if rows else None,
         last_key=tuple(rows[-1][1:]) if rows else None,
         has_more=has_more,
+        number_matched=matched,
     )
 
 
@@ -173,8 +225,7 @@ def count_matches(
     session: Session, spec: FeatureSpec, where: Sequence[ColumnElement[bool]], cap: int
 ) -> int | None:
     """Exact count when it is at most ``cap``; ``None`` beyond (counting further costs too much)."""
-    limited = select(literal(1)).select_from(spec.table).where(*where).limit(cap + 1).subquery()
-    count = session.execute(select(func.count()).select_from(limited)).scalar_one()
+    count = session.execute(count_statement(spec, where, cap)).scalar_one()
     return int(count) if count <= cap else None
 
 

@@ -39,30 +39,11 @@ def _restricted_for(caller: Caller) -> ColumnElement[Any]:
     return literal(None)
 
 
-def site_properties(caller: Caller) -> features.Properties:
-    c = sites.c
-    props: features.Properties = [
-        ("kind", c.kind),
-        ("name", c.name),
-        ("aliases", c.aliases),
-        ("minerals", c.minerals),
-        ("status", c.status),
-        ("country", c.country_iso3),
-        ("location_status", c.location_status),
-        ("claimants", c.claimants),
-        ("accuracy_m", c.accuracy_m),
-        ("location_origin", c.location_origin),
-        ("first_observed", c.first_observed),
-        ("last_observed", c.last_observed),
-        ("source", c.source),
-        ("attributes", c.properties),
-        ("boundary_source", c.boundary_source_id),
-        ("created_at", c.created_at),
-        ("updated_at", c.updated_at),
-    ]
-    if not caller.is_anonymous and caller.role in ("admin", "authority"):
-        props.append(("restricted", _restricted_for(caller)))
-    return props
+def site_extras(caller: Caller) -> features.Properties:
+    """What is added to the stored public feature for this caller (restricted attributes)."""
+    if caller.role in ("admin", "authority"):
+        return [("restricted", _restricted_for(caller))]
+    return []
 
 
 SITES = features.FeatureSpec(
@@ -70,8 +51,9 @@ SITES = features.FeatureSpec(
     feature_id=sites.c.public_id,
     unique_key=sites.c.id,
     geom=sites.c.geom,
-    properties=site_properties,
+    properties=site_extras,
     temporal=(sites.c.first_observed, sites.c.last_observed),
+    stored_json=sites.c.feature_json,
 )
 
 
@@ -93,8 +75,11 @@ def page(
     request: PageRequest,
     caller: Caller,
     sort: Sequence[features.SortKey] = (),
+    count_cap: int | None = None,
 ) -> FeaturePage:
-    return features.fetch_page(session, SITES, site_filters(query), request, caller, sort)
+    return features.fetch_page(
+        session, SITES, site_filters(query), request, caller, sort, count_cap
+    )
 
 
 def count(session: Session, query: SiteQuery, cap: int) -> int | None:
@@ -188,7 +173,7 @@ def bulk_update_geography(
 ) -> int:
     """Update derived columns of many sites: COPY into a temp table, one UPDATE ... FROM.
 
-    ``rows`` are ``(id, *values)`` in the order of ``columns``.
+    ``rows`` are ``(id, *values)`` in the order of ``columns``; returns how many changed.
     """
     if not rows:
         return 0
@@ -210,9 +195,12 @@ def bulk_update_geography(
             for row in rows:
                 copy.write_row(row)
         assignments = ", ".join(f"{name} = u.{name}" for name in columns)
+        # Rows whose values do not change are left alone: rewriting them would cost a new
+        # tuple each, bloat the table and undo its spatial clustering.
+        changed = " OR ".join(f"s.{name} IS DISTINCT FROM u.{name}" for name in columns)
         cursor.execute(
             f"UPDATE sites s SET {assignments}, updated_at = now() FROM site_update u "
-            f"WHERE s.id = u.id"
+            f"WHERE s.id = u.id AND ({changed})"
         )
         updated = cursor.rowcount
         cursor.execute("DROP TABLE site_update")
