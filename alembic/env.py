@@ -6,10 +6,10 @@ connection; the ``alembic`` command line resolves the URL like ``borderlens serv
 
 from __future__ import annotations
 
+from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection
 
-from alembic import context
 from app.db.models import Base
 
 config = context.config

@@ -8,7 +8,7 @@ environment (``borderlens serve`` does that after preparing the database).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -19,7 +19,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, maps, ogc, openapi, sites
+from app.api import health, maps, ogc, openapi, sites, uploads
+from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker
@@ -30,6 +31,8 @@ from app.settings import Settings
 from geo.errors import GeoError
 
 log = logging.getLogger(__name__)
+
+JSON_BODY_LIMIT = 1024 * 1024  # a GeoJSON Feature of one site is a few kB
 
 DESCRIPTION = (
     "Mine sites and mineral sales points along Central Africa's international borders, "
@@ -68,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.boundaries = BoundaryCache()
     _install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(BodySizeLimit, limit_for=_body_limit(settings))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -75,12 +79,21 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Location"],
     )
-    for module in (ogc, sites, maps, health, openapi):
+    for module in (ogc, sites, uploads, maps, health, openapi):
         app.include_router(module.router)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)
     app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="vendor")
     return app
+
+
+def _body_limit(settings: Settings) -> Callable[[str], int]:
+    def limit_for(path: str) -> int:
+        if path.rstrip("/") == "/uploads":
+            return settings.upload_max_bytes + MULTIPART_OVERHEAD
+        return JSON_BODY_LIMIT
+
+    return limit_for
 
 
 def create_app_from_env() -> FastAPI:

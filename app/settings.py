@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Location accuracy beyond which an uploaded row is kept but flagged.",
     )
+    region_countries: list[str] = Field(
+        default_factory=list,
+        description="ISO3 codes of the region uploads are checked against (a point outside is "
+        "rejected). Empty: the Central African action-plan countries and their named "
+        "neighbours.",
+    )
     site_match_distance_m: float = Field(
         default=100.0,
         gt=0,

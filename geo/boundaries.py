@@ -121,6 +121,26 @@ def read_country_polygons(
     return gpd.GeoDataFrame({"iso3": codes[order], "geometry": geometries[order]}, crs=CRS)
 
 
+def read_land(path: Path | str, *, layer: str = "land") -> MultiPolygon:
+    """World land as one valid MultiPolygon (lon/lat), from a Natural Earth TopoJSON.
+
+    Used to tell land outside the loaded countries from the sea: a point in no loaded
+    country is "outside" on land, "sea" otherwise.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BoundaryDataError(f"land file not found: {path}")
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise BoundaryDataError(f"{path.name}: no readable {layer!r} layer: {exc}") from exc
+    polygons = _valid_multipolygons(frame.geometry.to_numpy())
+    parts = list(shapely.get_parts(polygons[~shapely.is_missing(polygons)]))
+    if not parts:
+        raise BoundaryDataError(f"{path.name}: the {layer!r} layer has no polygons")
+    return MultiPolygon(parts)
+
+
 def _iso3_of_id(
     id_kind: Literal["iso3", "iso_numeric"],
     wanted: Sequence[str],

@@ -80,6 +80,11 @@ def central_africa_iso3(table: Sequence[Country] | None = None) -> tuple[str, ..
     return tuple(c.iso3 for c in table or read_country_table() if c.region == "central")
 
 
+#: What a country lookup answers for a point on land outside the loaded countries (the
+#: validation protocol speaks ISO3 codes; this is not one).
+ELSEWHERE = "elsewhere"
+
+
 def african_iso3(table: Sequence[Country] | None = None) -> tuple[str, ...]:
     return tuple(c.iso3 for c in table or read_country_table())
 
@@ -88,8 +93,10 @@ def african_iso3(table: Sequence[Country] | None = None) -> tuple[str, ...]:
 class Location:
     """Per-point answers of ``CountryLocator.locate``, aligned with the input arrays.
 
-    ``iso3``: the country's code, or None at sea and in disputed areas.
-    ``status``: ``"country"``, ``"sea"`` or ``"disputed"``.
+    ``iso3``: the country's code, or None at sea, outside the loaded countries and in disputed
+    areas.
+    ``status``: ``"country"``, ``"sea"``, ``"outside"`` (on land, in no loaded country) or
+    ``"disputed"``.
     ``claimants``: sorted ISO3 codes of the claimants where disputed, else an empty tuple.
     """
 
@@ -109,12 +116,19 @@ class CountryLocator:
        one (exactly on a shared border line, or inside an overlap smaller than the disputed-area
        tolerance, i.e. numerical noise) it goes to the country whose ISO3 code sorts first:
        a point on the CAF-CMR line is CAF.
-    3. Anything else is ``sea``. With a dataset whose polygons include the territorial sea
-       (the OSM-derived maritime source), a point within 12 nautical miles of a coast belongs
-       to that coastal country, not to the sea; with Natural Earth it is sea.
+    3. Anything else is ``sea``, unless a world ``land`` mask is given and the point is on
+       land: then it is ``outside`` (in a country that is not loaded, e.g. in Europe). With a
+       dataset whose polygons include the territorial sea (the OSM-derived maritime source), a
+       point within 12 nautical miles of a coast belongs to that coastal country, not to the
+       sea; with Natural Earth it is sea.
     """
 
-    def __init__(self, countries: gpd.GeoDataFrame, disputed_areas: Sequence[DisputedArea]) -> None:
+    def __init__(
+        self,
+        countries: gpd.GeoDataFrame,
+        disputed_areas: Sequence[DisputedArea],
+        land: shapely.Geometry | None = None,
+    ) -> None:
         ordered = countries.sort_values("iso3")
         self._iso3: ObjectArray = np.asarray(ordered["iso3"].to_numpy(), dtype=object)
         self._polygons = _prepared(ordered.geometry.to_numpy())
@@ -126,6 +140,10 @@ class CountryLocator:
         for i, area in enumerate(disputed_areas):
             self._claimants[i] = tuple(sorted(area.claimants))
 
+        land_parts = shapely.get_parts(land) if land is not None else np.array([], dtype=object)
+        self._land = _prepared(land_parts)
+        self._land_tree = shapely.STRtree(self._land)
+
     def locate(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> Location:
         """Locate points given as parallel lon/lat arrays (degrees, WGS 84)."""
         points = _points(lon, lat)
@@ -136,6 +154,10 @@ class CountryLocator:
         iso3 = np.full(n, None, dtype=object)
         iso3[in_country] = self._iso3[first_polygon[in_country]]
         status = np.where(in_country, "country", "sea").astype(object)
+        unplaced = np.flatnonzero(~in_country)
+        if len(unplaced) and len(self._land):
+            on_land = _first_hit(self._land_tree, self._land, points[unplaced]) >= 0
+            status[unplaced[on_land]] = "outside"
         claimants = np.empty(n, dtype=object)
         claimants.fill(())
 

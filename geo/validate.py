@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from geo.countries import ELSEWHERE
 from geo.dates import DateOrder, order_text, parse_dates
 from geo.survey import FloatArray, IntArray, Issue, Severity, Survey
 from geo.vocab import minerals, site_kinds, split_list
@@ -61,7 +62,8 @@ ISSUE_SEVERITY: dict[str, Severity] = {
 
 
 class CountryLookup(Protocol):
-    """Vectorised point-in-country lookup: ISO3 code per point, None at sea or unknown."""
+    """Vectorised point-in-country lookup: ISO3 code per point, None at sea or unknown, and
+    :data:`geo.countries.ELSEWHERE` on land outside the countries the lookup knows."""
 
     def __call__(self, lon: FloatArray, lat: FloatArray, /) -> ObjectArray: ...
 
@@ -320,6 +322,13 @@ def _placement_issue(
         return issue(row, column, "out_of_range", f"{point} is outside -180..180, -90..90")
     if country is None:
         return issue(row, column, "at_sea", f"{point} lies {_where(lon, lat)}")
+    if country == ELSEWHERE:
+        return issue(
+            row,
+            column,
+            "outside_region",
+            f"{point} lies on land outside the countries borderlens covers (Africa)",
+        )
     if rules.region and country not in rules.region:
         region = ", ".join(sorted(rules.region))
         return issue(row, column, "outside_region", f"{point} lies in {country}, outside {region}")

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from app.db import features
 from app.db.errors import translate_db_errors
-from app.db.models import Border, BoundaryEvent, BoundarySource, Country, DisputedArea
+from app.db.models import (
+    Border,
+    BoundaryEvent,
+    BoundarySource,
+    Country,
+    DisputedArea,
+    LandMask,
+)
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
 
 sources = typing.cast(Table, BoundarySource.__table__)
@@ -22,6 +29,7 @@ events = typing.cast(Table, BoundaryEvent.__table__)
 countries = typing.cast(Table, Country.__table__)
 borders = typing.cast(Table, Border.__table__)
 disputed = typing.cast(Table, DisputedArea.__table__)
+lands = typing.cast(Table, LandMask.__table__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ def store_source(
     country_rows: Sequence[CountryRow],
     border_rows: Sequence[BorderRow],
     disputed_rows: Sequence[DisputedRow],
+    land: tuple[str, bytes] | None = None,
 ) -> None:
     """Insert or replace one source and all its geometries (the caller owns the transaction)."""
     values = record.__dict__ | {"loaded_at": func.now()}
@@ -122,6 +131,12 @@ def store_source(
                     length_km=border.length_km,
                     geom=_geom(border.wkb),
                 )
+            )
+        session.execute(delete(lands).where(lands.c.source_id == record.id))
+        if land is not None:
+            origin, wkb = land
+            session.execute(
+                insert(lands).values(source_id=record.id, origin=origin, geom=_geom(wkb))
             )
         for area in disputed_rows:
             session.execute(
@@ -205,6 +220,13 @@ def disputed_shapes(session: Session, source_id: str) -> list[tuple[tuple[str, .
         )
     )
     return [(tuple(claimants), area, bytes(wkb)) for claimants, area, wkb in rows]
+
+
+def land_shape(session: Session, source_id: str) -> bytes | None:
+    wkb = session.execute(
+        select(func.ST_AsBinary(lands.c.geom)).where(lands.c.source_id == source_id)
+    ).scalar_one_or_none()
+    return bytes(wkb) if wkb is not None else None
 
 
 def border_pairs(session: Session) -> list[str]:
@@ -329,10 +351,16 @@ SPECS = {
 
 
 def page(
-    session: Session, collection: str, query: FeatureQuery, request: PageRequest, caller: Caller
+    session: Session,
+    collection: str,
+    query: FeatureQuery,
+    request: PageRequest,
+    caller: Caller,
+    count_cap: int | None = None,
 ) -> FeaturePage:
     spec, source_col = SPECS[collection]
-    return features.fetch_page(session, spec, _where(spec, query, source_col), request, caller)
+    where = _where(spec, query, source_col)
+    return features.fetch_page(session, spec, where, request, caller, count_cap=count_cap)
 
 
 def count(session: Session, collection: str, query: FeatureQuery, cap: int) -> int | None:

@@ -41,7 +41,7 @@ NAMING = {
 
 SITE_KINDS = ("mine", "sales_point")
 SITE_STATUSES = ("active", "inactive", "abandoned", "unknown")
-LOCATION_STATUSES = ("country", "sea", "disputed")
+LOCATION_STATUSES = ("country", "sea", "disputed", "outside")
 KEY_ROLES = ("admin", "researcher", "authority")
 
 
@@ -142,6 +142,19 @@ class DisputedArea(Base):
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
 
 
+class LandMask(Base):
+    """World land (Natural Earth), stored with each source: in no loaded country and on land
+    is "outside", not "sea"."""
+
+    __tablename__ = "land_masks"
+
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("boundary_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[str] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+
+
 class Site(Base):
     """A mine or a sales point (comptoir, buying house, market)."""
 
@@ -171,6 +184,8 @@ class Site(Base):
     )
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
+    # The public GeoJSON Feature, written by the borderlens_site_feature() trigger (0003).
+    feature_json: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_in("kind", SITE_KINDS), name="kind"),
@@ -189,6 +204,67 @@ class Site(Base):
         Index("ix_sites_country_iso3", "country_iso3"),
         Index("ix_sites_minerals", "minerals", postgresql_using="gin"),
         Index("ix_sites_observed", "first_observed", "last_observed"),
+    )
+
+
+class Upload(Base):
+    """A survey file as received: provenance, the options it was read with, and its report."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    filename: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(32))
+    source_crs: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(Text)
+    declared_country: Mapped[str | None] = mapped_column(String(3))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    uploader: Mapped[str] = mapped_column(Text)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    boundary_source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("boundary_sources.id", ondelete="SET NULL")
+    )
+    received_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", SITE_KINDS) + " OR kind IS NULL", name="kind"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        Index("ix_uploads_received_at", "received_at"),
+    )
+
+
+class Observation(Base):
+    """One visit: one accepted row of one upload, about one site."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    observed_on: Mapped[dt.date | None] = mapped_column(Date)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    accuracy_m: Mapped[float | None] = mapped_column(Double)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    minerals: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("outcome", ("created", "matched")), name="outcome"),
+        CheckConstraint(
+            "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90", name="lonlat_range"
+        ),
+        UniqueConstraint("upload_id", "row_number", name="uq_observations_upload_row"),
+        Index("ix_observations_site_id", "site_id"),
     )
 
 

@@ -21,6 +21,7 @@ LABELS: dict[str, dict[str, str]] = {
         "shown": "{shown} of {matched} sites shown",
         "sea": "at sea",
         "disputed": "disputed area",
+        "outside": "outside the covered countries",
     },
     "fr": {
         "title": "Sites miniers et points de vente",
@@ -38,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "shown": "{shown} sites affichés sur {matched}",
         "sea": "en mer",
         "disputed": "zone contestée",
+        "outside": "hors des pays couverts",
     },
     "pt": {
         "title": "Locais de mineração e pontos de venda",
@@ -55,6 +57,7 @@ LABELS: dict[str, dict[str, str]] = {
         "shown": "{shown} de {matched} locais mostrados",
         "sea": "no mar",
         "disputed": "área disputada",
+        "outside": "fora dos países cobertos",
     },
 }
 

@@ -61,6 +61,21 @@ def load_source(
     source = recipe(source_id)
     loaded = boundary_repo.loaded_source_ids(session)
     fetched = loaded.get(source.id) != source.sha256
+    active = boundary_repo.active_source(session)
+    if not fetched and active is not None and active.id == source.id:
+        # Already the active dataset, from the same file: nothing to do, nothing to re-measure.
+        state = (cache or BoundaryCache()).current(session)
+        assert state is not None
+        return LoadReport(
+            source.id,
+            source.version,
+            len(state.country_codes),
+            len(state.borders),
+            len(state.disputed),
+            0,
+            round(time.perf_counter() - started, 2),
+            fetched=False,
+        )
     counts: dict[str, int] = {}
     if fetched:
         counts = _store(session, settings, source)
@@ -92,6 +107,18 @@ def ensure_loaded(session: Session, settings: Settings, cache: BoundaryCache) ->
     if boundary_repo.active_source(session) is not None:
         return None
     return load_source(session, settings, settings.boundary_source, cache)
+
+
+LAND_SOURCE = "natural-earth-10m"
+
+
+def _land(settings: Settings) -> tuple[str, bytes]:
+    """World land from the pinned Natural Earth file (its ``land`` layer), whatever the source:
+    it only decides whether a point in no loaded country is on land or at sea."""
+    land_source = recipe(LAND_SOURCE)
+    path = boundary_sources.fetch(land_source, settings.cache_dir / "boundaries")
+    origin = f"{land_source.name} {land_source.version}, layer land"
+    return origin, shapely.to_wkb(geo_boundaries.read_land(path))
 
 
 def _store(
@@ -140,7 +167,9 @@ def _store(
         sha256=source.sha256,
         positional_uncertainty_m=source.positional_uncertainty_m,
     )
-    boundary_repo.store_source(session, record, country_rows, border_rows, disputed_rows)
+    boundary_repo.store_source(
+        session, record, country_rows, border_rows, disputed_rows, land=_land(settings)
+    )
     counts = {
         "countries": len(country_rows),
         "borders": len(border_rows),

@@ -52,9 +52,10 @@ def build_boundary_set(session: Session, source: boundary_repo.ActiveSource) -> 
         BorderLine(pair, a, b, typing.cast(MultiLineString, shapely.from_wkb(wkb)), length_km)
         for pair, a, b, length_km, wkb in boundary_repo.border_shapes(session, source.id)
     )
+    land = boundary_repo.land_shape(session, source.id)
     return BoundarySet(
         source=source,
-        locator=CountryLocator(countries, disputed),
+        locator=CountryLocator(countries, disputed, shapely.from_wkb(land) if land else None),
         borders=borders,
         disputed=disputed,
         country_codes=tuple(sorted(countries["iso3"])),

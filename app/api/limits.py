@@ -1,0 +1,59 @@
+"""Refuse oversized request bodies before they are read (a 1 GB upload must not be spooled).
+
+A declared ``Content-Length`` over the limit is answered 413 at once; a body without one is
+counted as it streams and cut off at the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.responses import problem_response
+from app.errors import PayloadTooLarge, Problem
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, int(declared), limit)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(
+                        f"the request body exceeds {limit:,} bytes", code="body_too_large"
+                    )
+            return message
+
+        await self.app(scope, counted, send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, declared: int, limit: int
+    ) -> None:
+        problem = Problem(
+            413,
+            "Payload too large",
+            "body_too_large",
+            f"the request declares {declared:,} bytes; the limit is {limit:,} bytes",
+            scope["path"],
+        )
+        await problem_response(problem, {"Connection": "close"})(scope, receive, send)

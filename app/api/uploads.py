@@ -1,0 +1,186 @@
+"""Survey uploads: ``POST /uploads`` (multipart), the list, one report, its rejected rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
+from app.api.responses import JSON
+from app.api.urls import base_url
+from app.db import uploads as upload_repo
+from app.errors import InvalidBody, NotFound, PayloadTooLarge, ProblemItem
+from app.services.ingest import UploadRequest, ingest
+
+router = APIRouter(tags=["Uploads"])
+COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
+
+
+def _column_map(raw: str | None) -> dict[str, str] | None:
+    if not raw:
+        return None
+    try:
+        mapping = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise InvalidBody(
+            'column_map must be a JSON object of role -> column, e.g. {"lon": "X", "lat": "Y"}',
+            code="invalid_column_map",
+            items=[
+                ProblemItem(
+                    "invalid_column_map", "not a JSON object of strings", column="column_map"
+                )
+            ],
+        )
+    unknown = sorted(set(mapping) - set(COLUMN_ROLES))
+    if unknown:
+        raise InvalidBody(
+            f"column_map: unknown roles {unknown}; roles are {', '.join(COLUMN_ROLES)}",
+            code="invalid_column_map",
+        )
+    return mapping
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="Upload a survey file (researcher or admin key)",
+    responses={200: {"description": "A repeat of an earlier upload, or a dry run"}},
+)
+def post_upload(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    boundaries: BoundariesDep,
+    caller: WriterDep,
+    file: Annotated[
+        UploadFile,
+        File(description="GPX, KML/KMZ, GeoJSON, zipped Shapefile, GeoPackage, CSV or XLSX"),
+    ],
+    kind: Annotated[
+        Literal["mine", "sales_point"] | None,
+        Form(description="Kind of every row without its own kind column"),
+    ] = None,
+    source: Annotated[
+        str | None, Form(max_length=300, description="Survey, team, campaign")
+    ] = None,
+    crs: Annotated[
+        str | None,
+        Form(description="EPSG code, WKT or 'UTM 34N' for projected coordinates without a .prj"),
+    ] = None,
+    country: Annotated[
+        str | None, Form(pattern=r"^[A-Z]{3}$", description="ISO3 of the country surveyed")
+    ] = None,
+    column_map: Annotated[
+        str | None, Form(description='JSON, e.g. {"lon": "X", "lat": "Y"}')
+    ] = None,
+    dry_run: Annotated[bool, Form(description="Validate and report; store nothing")] = False,
+    include_tracks: Annotated[bool, Form(description="GPX: track points are sites too")] = False,
+) -> JSON:
+    data = file.file.read(settings.upload_max_bytes + 1)
+    if len(data) > settings.upload_max_bytes:
+        raise PayloadTooLarge(
+            f"{file.filename}: larger than {settings.upload_max_bytes:,} bytes",
+            code="file_too_large",
+        )
+    outcome = ingest(
+        session,
+        boundaries,
+        settings,
+        UploadRequest(
+            data=data,
+            filename=file.filename or "upload",
+            kind=kind,
+            source=source,
+            crs=crs,
+            country=country,
+            column_map=_column_map(column_map),
+            include_tracks=include_tracks,
+            dry_run=dry_run,
+        ),
+        caller,
+    )
+    headers = {}
+    if outcome.upload_id:
+        headers["Location"] = f"{base_url(request, settings)}/uploads/{outcome.upload_id}"
+    return JSON(outcome.report, status_code=201 if outcome.stored else 200, headers=headers)
+
+
+@router.get("/uploads", summary="Recent uploads (researcher or admin key)")
+def list_uploads(
+    session: SessionDep,
+    caller: WriterDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    before: Annotated[int | None, Query(description="Paging: uploads older than this id")] = None,
+) -> JSON:
+    del caller
+    uploads = upload_repo.list_recent(session, limit, before)
+    body: dict[str, Any] = {
+        "uploads": [
+            {k: (v.isoformat() if k == "received_at" else v) for k, v in u.items() if k != "id"}
+            for u in uploads
+        ]
+    }
+    if len(uploads) == limit:
+        body["next"] = f"/uploads?limit={limit}&before={uploads[-1]['id']}"
+    return JSON(body)
+
+
+def _stored(session: SessionDep, upload_id: str) -> upload_repo.StoredUpload:
+    stored = upload_repo.get(session, upload_id)
+    if stored is None:
+        raise NotFound(f"no upload {upload_id!r}", code="unknown_upload")
+    return stored
+
+
+@router.get("/uploads/{upload_id}", summary="An upload's report")
+def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
+    del caller
+    return JSON(_stored(session, upload_id).report)
+
+
+@router.get(
+    "/uploads/{upload_id}/rejected.csv",
+    summary="The rejected rows as CSV, with the reasons, to fix and send again",
+    response_class=Response,
+)
+def rejected_rows(upload_id: str, session: SessionDep, caller: WriterDep) -> Response:
+    del caller
+    report = _stored(session, upload_id).report
+    return Response(
+        rejected_csv(report).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{upload_id}-rejected.csv"'},
+    )
+
+
+def rejected_csv(report: dict[str, Any]) -> str:
+    """One line per rejected row: its original values, then the row number and reasons."""
+    reasons: dict[int, list[dict[str, Any]]] = {}
+    for issue in report["issues"]:
+        if issue["severity"] == "error":
+            reasons.setdefault(issue["row"], []).append(issue)
+    columns: list[str] = []
+    for rejected in report["rejected"]:
+        for column in rejected["values"]:
+            if column not in columns:
+                columns.append(column)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*columns, "borderlens_row", "borderlens_problems"])
+    for rejected in report["rejected"]:
+        problems = "; ".join(
+            f"{i['column'] or 'row'}: {i['code']}: {i['message']}"
+            for i in reasons.get(rejected["row"], [])
+        )
+        values = rejected["values"]
+        writer.writerow([*(values.get(c, "") for c in columns), rejected["row"], problems])
+    return out.getvalue()

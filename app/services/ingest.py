@@ -1,0 +1,534 @@
+"""Ingest a survey upload: read, validate row by row, match or create sites, store, report.
+
+One transaction per upload: the upload row, its new sites and every observation commit
+together or not at all. Re-sending a file (same SHA-256) returns the first report and stores
+nothing. ``dry_run`` does everything but the writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.db import sites as site_repo
+from app.db import uploads as upload_repo
+from app.errors import Conflict, ProblemItem, Unprocessable
+from app.queries import Caller
+from app.services import site_geography
+from app.services.boundary_state import BoundarySet
+from app.settings import Settings
+from geo import matching
+from geo.countries import ELSEWHERE, central_africa_iso3
+from geo.readers import read_survey
+from geo.survey import Issue, ReadOptions, Survey
+from geo.validate import ValidationResult, ValidationRules, validate_survey
+
+Progress = Callable[[str], None]
+REPORT_ISSUES_IN_PROBLEM = 1000
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    data: bytes
+    filename: str
+    kind: str | None = None
+    source: str | None = None
+    crs: str | None = None
+    country: str | None = None
+    column_map: Mapping[str, str] | None = None
+    include_tracks: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    report: dict[str, Any]
+    stored: bool  # a new upload was stored (HTTP 201); else a repeat or a dry run (200)
+    upload_id: str | None
+
+
+@dataclass
+class _Rows:
+    """The accepted rows, aligned arrays (index k = k-th accepted row)."""
+
+    survey_index: np.ndarray
+    row: list[int]
+    lon: np.ndarray
+    lat: np.ndarray
+    accuracy_m: np.ndarray
+    names: list[str | None]
+    kinds: list[str | None]
+    dates: list[dt.date | None]
+    minerals: list[tuple[str, ...]]
+    attributes: list[dict[str, Any]]
+
+
+@dataclass
+class _Plan:
+    """Where each accepted row goes: an existing site, or a new site (grouped)."""
+
+    existing_site_id: np.ndarray  # -1 where the row starts or joins a new site
+    existing_public_id: list[str | None]
+    new_group: np.ndarray  # group label (a row index) for rows going to new sites, else -1
+    new_sites: list[site_repo.NewSite] = field(default_factory=list)
+    new_site_of_group: dict[int, int] = field(default_factory=dict)
+    anchor_of_group: dict[int, int] = field(default_factory=dict)  # the row that creates it
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ingest(
+    session: Session,
+    boundaries: BoundarySet,
+    settings: Settings,
+    request: UploadRequest,
+    caller: Caller,
+    progress: Progress | None = None,
+) -> IngestOutcome:
+    say = progress or (lambda _stage: None)
+    digest = sha256_of(request.data)
+    earlier = upload_repo.find_by_sha256(session, digest)
+    if earlier is not None and not request.dry_run:
+        return IngestOutcome(_repeat_report(earlier), stored=False, upload_id=earlier.public_id)
+
+    say("reading")
+    survey = read_survey(request.data, request.filename, options=_read_options(request, settings))
+    say("validating")
+    result = validate_survey(survey, rules=_rules(request, settings), locate=_locator(boundaries))
+    issues = list(result.issues)
+    accepted = _with_kind(survey, result, issues)
+    if len(accepted) == 0:
+        raise _nothing_usable(request, survey, issues)
+
+    rows = _accepted_rows(survey, result, accepted)
+    say("matching")
+    plan = _plan(session, boundaries, settings, request, survey, rows, caller)
+    received_at = dt.datetime.now(dt.UTC)
+    public_id = None if request.dry_run else new_upload_id()
+    report = _report(
+        request, survey, digest, issues, rows, plan, caller, boundaries, received_at, public_id
+    )
+    if earlier is not None:
+        report["upload"]["already_uploaded_as"] = earlier.public_id
+    if request.dry_run:
+        return IngestOutcome(report, stored=False, upload_id=None)
+
+    say("storing")
+    try:
+        _store(session, request, survey, digest, rows, plan, report, caller, boundaries)
+    except Conflict:
+        # The same file arrived twice at once and the other request committed first.
+        session.rollback()
+        stored = upload_repo.find_by_sha256(session, digest)
+        if stored is None:
+            raise
+        return IngestOutcome(_repeat_report(stored), stored=False, upload_id=stored.public_id)
+    session.commit()
+    say("done")
+    return IngestOutcome(report, stored=True, upload_id=public_id)
+
+
+def new_upload_id() -> str:
+    return "UP-" + site_repo.new_public_id().removeprefix("BL-")
+
+
+# -- reading and validating --------------------------------------------------------------
+
+
+def _read_options(request: UploadRequest, settings: Settings) -> ReadOptions:
+    return ReadOptions(
+        crs=request.crs,
+        column_map=request.column_map,
+        include_tracks=request.include_tracks,
+        max_rows=settings.upload_max_rows,
+        max_file_bytes=settings.upload_max_bytes,
+        max_uncompressed_bytes=settings.upload_max_uncompressed_bytes,
+    )
+
+
+def _rules(request: UploadRequest, settings: Settings) -> ValidationRules:
+    region = settings.region_countries or central_africa_iso3()
+    return ValidationRules(
+        declared_country=request.country,
+        region=frozenset(region) | ({request.country} if request.country else set()),
+        max_accuracy_m=settings.accuracy_threshold_m,
+        kind_default=request.kind,  # type: ignore[arg-type]
+    )
+
+
+def _locator(boundaries: BoundarySet) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def locate(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        location = boundaries.locator.locate(lon, lat)
+        iso3 = location.iso3.copy()
+        iso3[location.status == "outside"] = ELSEWHERE
+        return iso3
+
+    return locate
+
+
+def _with_kind(survey: Survey, result: ValidationResult, issues: list[Issue]) -> np.ndarray:
+    """Accepted rows that know whether they are a mine or a sales point (a site must)."""
+    keep = []
+    kind_column = (survey.field_columns.get("kind") or (None,))[0]
+    for i in result.accepted.tolist():
+        if result.kinds[i] is None:
+            issues.append(
+                Issue(
+                    int(survey.row[i]),
+                    kind_column,
+                    "missing_kind",
+                    "the row does not say whether it is a mine or a sales point; add a kind "
+                    "column (mine, chantier, comptoir, point de vente...) or send the upload "
+                    "with kind=mine or kind=sales_point",
+                )
+            )
+        else:
+            keep.append(i)
+    issues.sort(key=lambda issue: (issue.row, issue.severity != "error"))
+    return np.asarray(keep, dtype=np.intp)
+
+
+def _nothing_usable(request: UploadRequest, survey: Survey, issues: list[Issue]) -> Unprocessable:
+    errors = [issue for issue in issues if issue.severity == "error"]
+    items = [_problem_item(request.filename, issue) for issue in errors[:REPORT_ISSUES_IN_PROBLEM]]
+    return Unprocessable(
+        f"{request.filename}: none of its {len(survey)} rows can be stored "
+        f"({len(errors)} problems, the first at row {errors[0].row if errors else '?'}); "
+        "nothing was stored",
+        code="no_usable_rows",
+        items=items,
+        extra={
+            "file": request.filename,
+            "rows": len(survey),
+            "truncated": len(errors) > len(items),
+        },
+    )
+
+
+def _problem_item(filename: str, issue: Issue) -> ProblemItem:
+    return ProblemItem(
+        code=issue.code, message=f"{filename}: {issue.message}", row=issue.row, column=issue.column
+    )
+
+
+def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarray) -> _Rows:
+    index = accepted.tolist()
+    return _Rows(
+        survey_index=accepted,
+        row=[int(survey.row[i]) for i in index],
+        lon=survey.lon[accepted],
+        lat=survey.lat[accepted],
+        accuracy_m=survey.accuracy_m[accepted],
+        names=[result.names[i] for i in index],
+        kinds=[result.kinds[i] for i in index],
+        dates=[result.dates[i] for i in index],
+        minerals=[result.minerals[i] for i in index],
+        attributes=[dict(survey.properties[i]) for i in index],
+    )
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+def _plan(
+    session: Session,
+    boundaries: BoundarySet,
+    settings: Settings,
+    request: UploadRequest,
+    survey: Survey,
+    rows: _Rows,
+    caller: Caller,
+) -> _Plan:
+    n = len(rows.row)
+    candidates = upload_repo.candidate_sites(session, rows.lon.tolist(), rows.lat.tolist())
+    match = matching.match_existing(
+        rows.lon,
+        rows.lat,
+        rows.names,
+        rows.kinds,
+        (candidates.observation, candidates.lon, candidates.lat, candidates.name, candidates.kind),
+        distance_m=settings.site_match_distance_m,
+    )
+    existing = np.full(n, -1, dtype=np.int64)
+    existing_public: list[str | None] = [None] * n
+    hit = match >= 0
+    existing[hit] = candidates.site_id[match[hit]]
+    for k in np.flatnonzero(hit).tolist():
+        existing_public[k] = candidates.public_id[int(match[k])]
+
+    new_rows = np.flatnonzero(~hit)
+    groups = np.full(n, -1, dtype=np.intp)
+    if len(new_rows):
+        labels = matching.group_observations(
+            rows.lon[new_rows],
+            rows.lat[new_rows],
+            [rows.names[k] for k in new_rows],
+            [rows.kinds[k] for k in new_rows],
+            distance_m=settings.site_match_distance_m,
+        )
+        groups[new_rows] = new_rows[labels]
+    plan = _Plan(existing, existing_public, groups)
+    _new_sites(plan, boundaries, request, survey, rows, caller)
+    return plan
+
+
+def _new_sites(
+    plan: _Plan,
+    boundaries: BoundarySet,
+    request: UploadRequest,
+    survey: Survey,
+    rows: _Rows,
+    caller: Caller,
+) -> None:
+    leaders = sorted({int(g) for g in plan.new_group.tolist() if g >= 0})
+    if not leaders:
+        return
+    members: dict[int, list[int]] = {leader: [] for leader in leaders}
+    for k, group in enumerate(plan.new_group.tolist()):
+        if group >= 0:
+            members[group].append(k)
+    # The site sits where its most accurate observation put it.
+    accuracy_m = rows.accuracy_m.tolist()
+    anchors = [min(members[g], key=lambda k: _accuracy_key(accuracy_m[k])) for g in leaders]
+    geography = site_geography.measure(boundaries, rows.lon[anchors], rows.lat[anchors])
+    for i, (leader, anchor) in enumerate(zip(leaders, anchors, strict=True)):
+        group = members[leader]
+        dates = [d for d in (rows.dates[k] for k in group) if d is not None]
+        names = [n for n in (rows.names[k] for k in group) if n]
+        name = rows.names[anchor] or (names[0] if names else None)
+        accuracy = accuracy_m[anchor]
+        plan.new_site_of_group[leader] = len(plan.new_sites)
+        plan.anchor_of_group[leader] = anchor
+        plan.new_sites.append(
+            site_repo.NewSite(
+                kind=str(rows.kinds[anchor]),
+                name=name or f"{request.filename} row {rows.row[anchor]}",
+                lon=float(rows.lon[anchor]),
+                lat=float(rows.lat[anchor]),
+                location_status=geography.location_status[i],
+                country_iso3=geography.country_iso3[i],
+                claimants=list(geography.claimants[i]),
+                minerals=sorted({m for k in group for m in rows.minerals[k]}),
+                aliases=sorted({n for n in names if n != name}),
+                accuracy_m=None if math.isnan(accuracy) else float(accuracy),
+                location_origin=f"{survey.format} upload",
+                source=request.source or caller.name,
+                first_observed=min(dates) if dates else None,
+                last_observed=max(dates) if dates else None,
+                boundary_source_id=geography.boundary_source_id,
+            )
+        )
+
+
+def _accuracy_key(accuracy: float) -> float:
+    return math.inf if math.isnan(accuracy) else accuracy
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def _outcomes(rows: _Rows, plan: _Plan) -> list[dict[str, Any]]:
+    outcomes = []
+    for k, row in enumerate(rows.row):
+        group = int(plan.new_group[k])
+        if group < 0:
+            outcomes.append({"row": row, "outcome": "matched", "site": plan.existing_public_id[k]})
+            continue
+        site = plan.new_sites[plan.new_site_of_group[group]]
+        created = k == plan.anchor_of_group[group]
+        outcomes.append(
+            {"row": row, "outcome": "created" if created else "matched", "site": site.public_id}
+        )
+    return outcomes
+
+
+def _report(
+    request: UploadRequest,
+    survey: Survey,
+    digest: str,
+    issues: list[Issue],
+    rows: _Rows,
+    plan: _Plan,
+    caller: Caller,
+    boundaries: BoundarySet,
+    received_at: dt.datetime,
+    public_id: str | None,
+) -> dict[str, Any]:
+    accepted_rows = set(rows.row)
+    outcomes = _outcomes(rows, plan)
+    by_row = {o["row"]: o for o in outcomes}
+    rejected_rows = sorted({int(r) for r in survey.row.tolist()} - accepted_rows)
+    codes: dict[int, list[str]] = {}
+    for issue in issues:
+        codes.setdefault(issue.row, []).append(issue.code)
+    row_list = [
+        by_row[r] | ({"issues": codes[r]} if r in codes else {})
+        if r in by_row
+        else {"row": r, "outcome": "rejected", "issues": codes.get(r, [])}
+        for r in sorted(accepted_rows | set(rejected_rows))
+    ]
+    index_of_row = {int(r): i for i, r in enumerate(survey.row.tolist())}
+    return {
+        "upload": {
+            "id": public_id,
+            "filename": request.filename,
+            "sha256": digest,
+            "size_bytes": len(request.data),
+            "format": survey.format,
+            "source_crs": survey.source_crs,
+            "kind": request.kind,
+            "source": request.source,
+            "declared_country": request.country,
+            "uploader": caller.name,
+            "received_at": received_at.isoformat(),
+            "boundary_source": boundaries.source.id,
+            "dry_run": request.dry_run,
+        },
+        "counts": {
+            "rows": len(survey),
+            "accepted": len(rows.row),
+            "rejected": len(rejected_rows),
+            "warnings": sum(1 for issue in issues if issue.severity == "warning"),
+            "sites_created": len(plan.new_sites),
+            "sites_matched": len(
+                {o["site"] for o in outcomes if o["outcome"] == "matched"}
+                - {s.public_id for s in plan.new_sites}
+            ),
+            "observations": len(rows.row),
+        },
+        "columns": {
+            "coordinates": list(survey.coordinate_columns),
+            "accuracy": survey.accuracy_column,
+            **{role: list(cols) for role, cols in survey.field_columns.items()},
+        },
+        "notes": list(survey.notes),
+        "issues": [
+            {
+                "row": i.row,
+                "column": i.column,
+                "code": i.code,
+                "message": i.message,
+                "severity": i.severity,
+            }
+            for i in issues
+        ],
+        "rows": row_list,
+        "rejected": [
+            {"row": r, "values": survey.properties[index_of_row[r]]}
+            for r in rejected_rows
+            if r in index_of_row
+        ],
+    }
+
+
+def _repeat_report(earlier: upload_repo.StoredUpload) -> dict[str, Any]:
+    report = dict(earlier.report)
+    report["repeat"] = {
+        "detail": f"this file (sha256 {earlier.sha256[:12]}...) was already received as "
+        f"{earlier.public_id} on {earlier.received_at.isoformat()}; nothing new was stored",
+        "upload": earlier.public_id,
+    }
+    return report
+
+
+# -- storing -----------------------------------------------------------------------------------
+
+
+def _store(
+    session: Session,
+    request: UploadRequest,
+    survey: Survey,
+    digest: str,
+    rows: _Rows,
+    plan: _Plan,
+    report: dict[str, Any],
+    caller: Caller,
+    boundaries: BoundarySet,
+) -> int:
+    upload_id = upload_repo.insert_upload(
+        session,
+        {
+            "public_id": report["upload"]["id"],
+            "filename": request.filename,
+            "sha256": digest,
+            "size_bytes": len(request.data),
+            "format": survey.format,
+            "source_crs": survey.source_crs,
+            "kind": request.kind,
+            "source": request.source,
+            "declared_country": request.country,
+            "options": {
+                "crs": request.crs,
+                "column_map": dict(request.column_map or {}),
+                "include_tracks": request.include_tracks,
+            },
+            "api_key_id": caller.key_id,
+            "uploader": caller.name or "unknown",
+            "counts": report["counts"],
+            "report": report,
+            "boundary_source_id": boundaries.source.id,
+        },
+    )
+    ids = upload_repo.reserve_site_ids(session, len(plan.new_sites))
+    upload_repo.copy_rows(
+        session,
+        "sites",
+        upload_repo.SITE_COPY_COLUMNS,
+        [_site_row(site_id, site) for site_id, site in zip(ids, plan.new_sites, strict=True)],
+    )
+    outcomes = {o["row"]: o["outcome"] for o in report["rows"]}
+    observation_rows = []
+    for k, row in enumerate(rows.row):
+        group = int(plan.new_group[k])
+        site_id = int(plan.existing_site_id[k]) if group < 0 else ids[plan.new_site_of_group[group]]
+        accuracy = float(rows.accuracy_m[k])
+        observation_rows.append(
+            (
+                upload_id,
+                site_id,
+                row,
+                outcomes[row],
+                rows.dates[k],
+                upload_repo.point(float(rows.lon[k]), float(rows.lat[k])),
+                None if math.isnan(accuracy) else accuracy,
+                rows.names[k],
+                rows.kinds[k],
+                list(rows.minerals[k]),
+                rows.attributes[k],
+            )
+        )
+    upload_repo.copy_rows(
+        session, "observations", upload_repo.OBSERVATION_COPY_COLUMNS, observation_rows
+    )
+    upload_repo.refresh_matched_sites(session, upload_id)
+    return upload_id
+
+
+def _site_row(site_id: int, site: site_repo.NewSite) -> tuple[Any, ...]:
+    return (
+        site_id,
+        site.public_id,
+        site.kind,
+        site.name,
+        site.aliases,
+        site.minerals,
+        upload_repo.point(site.lon, site.lat),
+        site.country_iso3,
+        site.location_status,
+        site.claimants,
+        site.accuracy_m,
+        site.location_origin,
+        site.source,
+        site.first_observed,
+        site.last_observed,
+        site.boundary_source_id,
+    )
