@@ -31,7 +31,7 @@ from app.services import boundary_sources, demo
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
-from app.settings import Settings
+from app.settings import Settings, configuration_table
 from geo.errors import GeoError
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -323,6 +323,12 @@ def keys_revoke(
     except AppError as error:
         raise _fail(error.detail) from error
     console.print("revoked")
+
+
+@cli.command()
+def config() -> None:
+    """Print the configuration variables with their defaults (a Markdown table)."""
+    print(configuration_table())
 
 
 @cli.command()

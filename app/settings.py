@@ -101,3 +101,22 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, generated from the fields above (a test compares)."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if name == "database_url":
+            variable = "`DATABASE_URL`"
+            default = "unset (embedded cluster)"
+        else:
+            variable = f"`BORDERLENS_{name.upper()}`"
+            value = field.get_default(call_default_factory=True)
+            if isinstance(value, Path):
+                value = (
+                    value.relative_to(PROJECT_ROOT) if value.is_relative_to(PROJECT_ROOT) else value
+                )
+            default = "unset" if value in (None, []) else f"`{value}`"
+        lines.append(f"| {variable} | {default} | {field.description} |")
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from app.api.deps import get_session
+from app.api.deps import get_read_session, get_session
 from app.db import migrations
 from app.db.engine import make_engine, make_sessionmaker
 from app.main import create_app
@@ -115,6 +115,7 @@ def app(settings: Settings, session: Session) -> FastAPI:
     """The real application, its database session bound to the test's transaction."""
     application = create_app(settings)
     application.dependency_overrides[get_session] = lambda: session
+    application.dependency_overrides[get_read_session] = lambda: session
     return application
 
 

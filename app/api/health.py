@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import SessionDep
+from app.api.deps import ReadSessionDep
 from app.api.responses import JSON
 from app.db import boundaries as boundary_repo
 from app.db import health as health_repo
@@ -14,7 +14,7 @@ router = APIRouter(tags=["Service"])
 
 
 @router.get("/health", summary="Service health")
-def health(session: SessionDep) -> JSON:
+def health(session: ReadSessionDep) -> JSON:
     try:
         database = {"status": "ok", **health_repo.database_status(session)}
     except AppError as error:

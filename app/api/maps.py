@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api import collections as registry
 from app.api import params as p
-from app.api.deps import CallerDep, SessionDep, SettingsDep
+from app.api.deps import CallerDep, ReadSessionDep, SettingsDep
 from app.api.urls import base_url
 from app.db import boundaries as boundary_repo
 from app.db import sites as site_repo
@@ -34,7 +34,7 @@ def map_assets(request: Request, base: str) -> AssetUrls | None:
 @router.get("/maps/sites", response_class=HTMLResponse, summary="Map of the sites (HTML)")
 def sites_map(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     caller: CallerDep,
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat"),

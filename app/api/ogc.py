@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from app.api import collections as registry
 from app.api import params as p
-from app.api.deps import CallerDep, SessionDep, SettingsDep
+from app.api.deps import CallerDep, ReadSessionDep, SettingsDep
 from app.api.metadata import collection_document
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
 from app.api.urls import base_url
@@ -74,7 +74,7 @@ def conformance() -> JSON:
 
 
 @router.get("/collections", summary="Feature collections")
-def list_collections(request: Request, session: SessionDep, settings: SettingsDep) -> JSON:
+def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> JSON:
     base = base_url(request, settings)
     documents = [
         collection_document(request, session, settings, collection)
@@ -91,7 +91,7 @@ def list_collections(request: Request, session: SessionDep, settings: SettingsDe
 @router.get("/collections/{collectionId}", summary="One feature collection")
 def describe_collection(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     collection_id: CollectionId,
 ) -> JSON:
@@ -107,7 +107,7 @@ def describe_collection(
 )
 def read_items(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     caller: CallerDep,
     collection_id: CollectionId,
@@ -182,7 +182,7 @@ def read_items(
 )
 def read_item(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     caller: CallerDep,
     collection_id: CollectionId,
