@@ -191,6 +191,17 @@ def borders_load(
     console.print(table)
 
 
+@borders_cli.command("recompute")
+def borders_recompute() -> None:
+    """Re-measure every site (country, border distances, side confidence) in bulk."""
+    try:
+        with database(Settings()) as (_, session):
+            changed, seconds = boundary_service.recompute(session)
+    except AppError as error:
+        raise _fail(error.detail) from error
+    console.print(f"{changed} sites changed; {seconds:.1f} s")
+
+
 @borders_cli.command("history")
 def borders_history() -> None:
     """Recent boundary loads and switches."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,29 @@ class FeatureQuery:
 
 
 @dataclass(frozen=True)
+class BorderFilter:
+    """``border=CAF-CMR`` (one pair) or ``border=CMR`` (every border of Cameroon)."""
+
+    asked: str
+    pairs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SiteQuery(FeatureQuery):
-    """The ``sites`` collection's extra filters."""
+    """The ``sites`` collection's extra filters.
+
+    ``within_km`` alone: distance to the nearest international border. With ``border``: the
+    distance to that border (or the nearest of that country's borders), whether or not it is
+    the site's nearest. ``border`` alone: sites whose nearest border is that one.
+    """
 
     kinds: tuple[str, ...] = ()
     minerals: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
-    extra: dict[str, object] = field(default_factory=dict)
+    border: BorderFilter | None = None
+    within_km: float | None = None
+    sort_by_border_distance: bool = False
+    sort_descending: bool = False
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ def sites_map(
         bbox=p.parse_bbox(p.single(params, "bbox")),
         datetime=p.parse_datetime(p.single(params, "datetime")),
     )
-    query = registry.parse_site_filters(base_query, params)
+    query = registry.parse_site_filters(
+        base_query, params, lambda: boundary_repo.border_pairs(session)
+    )
     page = site_repo.page(session, query, PageRequest(most), caller)
     matched = site_repo.count(session, query, settings.count_exact_up_to)
     sites = orjson.loads('{"type":"FeatureCollection","features":[' + page.features_json + "]}")

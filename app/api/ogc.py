@@ -19,6 +19,7 @@ from app.api.deps import CallerDep, ReadSessionDep, SettingsDep
 from app.api.metadata import collection_document
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
 from app.api.urls import base_url
+from app.db import boundaries as boundary_repo
 from app.errors import NotFound
 from app.queries import FeatureQuery, Keyset, PageRequest
 
@@ -118,8 +119,19 @@ def read_items(
     kind: str | None = Query(None, description="sites: mine, sales_point (comma-separated)"),
     mineral: str | None = Query(None, description="sites: minerals, any language (diamond)"),
     country: str | None = Query(None, description="sites: ISO 3166-1 alpha-3 codes (CMR,CAF)"),
+    border: str | None = Query(
+        None,
+        description="sites: a border pair (CAF-CMR) or a country "
+        "(CMR): with within_km, distance to that border",
+    ),
+    within_km: float | None = Query(
+        None,
+        description="sites: geodesic km to the border (or to "
+        "the nearest international border without `border`)",
+    ),
+    sortby: str | None = Query(None, description="sites: border_distance_m or -border_distance_m"),
 ) -> Response:
-    del limit, bbox, datetime, cursor, kind, mineral, country  # parsed below, all together
+    del limit, bbox, datetime, cursor, kind, mineral, country, border, within_km, sortby
     collection = registry.get(collection_id)
     params = _multi_params(request)
     p.reject_unknown(params, collection.item_params)
@@ -133,10 +145,10 @@ def read_items(
         datetime=p.parse_datetime(p.single(params, "datetime")),
     )
     if collection.parse_extra is not None:
-        query = collection.parse_extra(query, params)
+        query = collection.parse_extra(query, params, lambda: boundary_repo.border_pairs(session))
     keyset, matched = p.decode_cursor(p.single(params, "cursor"))
     if keyset is not None:
-        registry.check_keyset_types(collection, keyset.values)
+        registry.check_keyset_types(collection, keyset.values, query)
     # numberMatched is counted with the first page, in the same query, and carried in the
     # cursor of the next/prev links: later pages cost no count at all.
     count_cap = settings.count_exact_up_to if keyset is None else None

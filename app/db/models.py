@@ -184,6 +184,13 @@ class Site(Base):
     )
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
+    # Border analytics (0005): geodesic metres to the nearest international border, which
+    # border, the country across it, and how sure the side is given the location accuracy.
+    border_distance_m: Mapped[float | None] = mapped_column(Double)
+    border_pair: Mapped[str | None] = mapped_column(String(7))
+    neighbour_iso3: Mapped[str | None] = mapped_column(String(3))
+    side_probability: Mapped[float | None] = mapped_column(Double)
+    side_confidence: Mapped[str | None] = mapped_column(String(16))
     # The public GeoJSON Feature, written by the borderlens_site_feature() trigger (0003).
     feature_json: Mapped[str] = mapped_column(Text)
 
@@ -204,6 +211,28 @@ class Site(Base):
         Index("ix_sites_country_iso3", "country_iso3"),
         Index("ix_sites_minerals", "minerals", postgresql_using="gin"),
         Index("ix_sites_observed", "first_observed", "last_observed"),
+        Index("ix_sites_border_distance_m", "border_distance_m"),
+        Index("ix_sites_border_pair_distance", "border_pair", "border_distance_m"),
+        Index("ix_sites_border_sort", text("coalesce(border_distance_m, 1e300)"), "id"),
+        CheckConstraint("border_distance_m IS NULL OR border_distance_m >= 0", name="distance"),
+    )
+
+
+class SiteBorderDistance(Base):
+    """A site's geodesic distance to one border within the stored radius (any border, not
+    only the nearest), for "within N km of that border" queries by index range scan."""
+
+    __tablename__ = "site_border_distances"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    pair_code: Mapped[str] = mapped_column(String(7), primary_key=True)
+    distance_m: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (
+        Index("ix_site_border_distances_pair_distance", "pair_code", "distance_m"),
+        CheckConstraint("distance_m >= 0", name="distance"),
     )
 
 

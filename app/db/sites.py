@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import typing
@@ -9,20 +10,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from geoalchemy2.shape import from_shape
-from shapely import Point
-from sqlalchemy import ColumnElement, Table, Text, any_, case, cast, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Table,
+    Text,
+    any_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from app.db import features
-from app.db.errors import translate_db_errors
-from app.db.models import Site
+from app.db import bulk, features
+from app.db.models import Site, SiteBorderDistance
 from app.queries import Caller, FeaturePage, PageRequest, SiteQuery
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 sites = typing.cast(Table, Site.__table__)
+near_table = typing.cast(Table, SiteBorderDistance.__table__)
 
 
 def new_public_id() -> str:
@@ -57,16 +69,75 @@ SITES = features.FeatureSpec(
 )
 
 
-def site_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
-    where = features.common_filters(SITES, query)
+# Sites without a distance (no borders loaded) sort last; the same expression is indexed
+# (ix_sites_border_sort), so "nearest to any border first" pages by an index scan.
+BORDER_SORT: ColumnElement[typing.Any] = func.coalesce(
+    sites.c.border_distance_m, literal_column("1e300")
+)
+
+
+@dataclass(frozen=True)
+class SitesPlan:
+    """How one query reads sites: the spec (maybe joined), its filters and its sort."""
+
+    spec: features.FeatureSpec
+    where: list[ColumnElement[bool]]
+    sort: list[features.SortKey]
+
+
+def _near_border(query: SiteQuery) -> typing.Any:
+    """Each site's distance to the asked border (nearest of its pairs), within the radius."""
+    assert query.border is not None and query.within_km is not None
+    return (
+        select(near_table.c.site_id, func.min(near_table.c.distance_m).label("distance_m"))
+        .where(
+            near_table.c.pair_code.in_(query.border.pairs),
+            near_table.c.distance_m <= query.within_km * 1000,
+        )
+        .group_by(near_table.c.site_id)
+        .subquery("near_border")
+    )
+
+
+def plan_query(query: SiteQuery) -> SitesPlan:
+    spec = SITES
     c = sites.c
+    where = features.common_filters(SITES, query)
     if query.kinds:
         where.append(c.kind.in_(query.kinds))
     if query.minerals:
         where.append(c.minerals.overlap(cast(literal(list(query.minerals)), ARRAY(Text))))
     if query.countries:
         where.append(c.country_iso3.in_(query.countries))
-    return where
+    distance: ColumnElement[typing.Any] = c.border_distance_m
+    if query.border is not None and query.within_km is not None:
+        near = _near_border(query)
+        distance = near.c.distance_m
+        asked = query.border.asked
+
+        def with_distance(caller: Caller) -> features.Properties:
+            return [
+                *site_extras(caller),
+                ("query_border", literal(asked)),
+                ("query_border_distance_m", func.round(cast(near.c.distance_m, Numeric), 1)),
+            ]
+
+        spec = dataclasses.replace(
+            SITES, table=sites.join(near, near.c.site_id == c.id), properties=with_distance
+        )
+    elif query.border is not None:
+        where.append(c.border_pair.in_(query.border.pairs))
+    elif query.within_km is not None:
+        where.append(c.border_distance_m <= query.within_km * 1000)
+    sort = []
+    if query.sort_by_border_distance:
+        key = BORDER_SORT if distance is c.border_distance_m else distance
+        sort.append(features.SortKey(key, query.sort_descending))
+    return SitesPlan(spec, where, sort)
+
+
+def site_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
+    return plan_query(query).where
 
 
 def page(
@@ -74,16 +145,17 @@ def page(
     query: SiteQuery,
     request: PageRequest,
     caller: Caller,
-    sort: Sequence[features.SortKey] = (),
     count_cap: int | None = None,
 ) -> FeaturePage:
+    plan = plan_query(query)
     return features.fetch_page(
-        session, SITES, site_filters(query), request, caller, sort, count_cap
+        session, plan.spec, plan.where, request, caller, plan.sort, count_cap
     )
 
 
 def count(session: Session, query: SiteQuery, cap: int) -> int | None:
-    return features.count_matches(session, SITES, site_filters(query), cap)
+    plan = plan_query(query)
+    return features.count_matches(session, plan.spec, plan.where, cap)
 
 
 def get_feature(session: Session, public_id: str, caller: Caller) -> str | None:
@@ -111,22 +183,82 @@ class NewSite:
     last_observed: dt.date | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     restricted: dict[str, Any] = field(default_factory=dict)
+    border_distance_m: float | None = None
+    border_pair: str | None = None
+    neighbour_iso3: str | None = None
+    side_probability: float | None = None
+    side_confidence: str | None = None
     boundary_source_id: str | None = None
     public_id: str = field(default_factory=new_public_id)
 
-    def row(self) -> dict[str, Any]:
-        values = {k: v for k, v in self.__dict__.items() if k not in ("lon", "lat")}
-        values["geom"] = from_shape(Point(self.lon, self.lat), srid=4326)
-        return values
+    def copy_row(self, site_id: int) -> tuple[Any, ...]:
+        values = {**self.__dict__, "id": site_id, "geom": bulk.ewkt_point(self.lon, self.lat)}
+        return tuple(values[column] for column in SITE_COLUMNS)
 
 
-def insert_sites(session: Session, new_sites: Sequence[NewSite]) -> list[str]:
-    """Insert many sites in one executemany round; returns their public ids."""
-    if not new_sites:
+SITE_COLUMNS = (
+    "id",
+    "public_id",
+    "kind",
+    "name",
+    "aliases",
+    "minerals",
+    "status",
+    "geom",
+    "country_iso3",
+    "location_status",
+    "claimants",
+    "accuracy_m",
+    "location_origin",
+    "source",
+    "first_observed",
+    "last_observed",
+    "properties",
+    "restricted",
+    "border_distance_m",
+    "border_pair",
+    "neighbour_iso3",
+    "side_probability",
+    "side_confidence",
+    "boundary_source_id",
+)
+
+
+def reserve_site_ids(session: Session, count: int) -> list[int]:
+    """Take ``count`` ids from the sites sequence, so related rows can refer to new sites
+    before they are copied in."""
+    if count == 0:
         return []
-    with translate_db_errors():
-        session.execute(insert(sites), [site.row() for site in new_sites])
-    return [site.public_id for site in new_sites]
+    rows = session.execute(
+        select(func.nextval("sites_id_seq")).select_from(func.generate_series(1, count))
+    )
+    return [int(value) for value in rows.scalars()]
+
+
+def insert_sites(session: Session, new_sites: Sequence[NewSite]) -> list[int]:
+    """Insert sites with COPY (the feature text is written by the table's trigger); returns
+    their ids, in order."""
+    ids = reserve_site_ids(session, len(new_sites))
+    bulk.copy_rows(
+        session,
+        "sites",
+        SITE_COLUMNS,
+        [site.copy_row(site_id) for site_id, site in zip(ids, new_sites, strict=True)],
+    )
+    return ids
+
+
+BORDER_DISTANCE_COLUMNS = ("site_id", "pair_code", "distance_m")
+
+
+def insert_border_distances(session: Session, rows: Sequence[tuple[int, str, float]]) -> None:
+    bulk.copy_rows(session, "site_border_distances", BORDER_DISTANCE_COLUMNS, rows)
+
+
+def replace_border_distances(session: Session, rows: Sequence[tuple[int, str, float]]) -> None:
+    """All sites' per-border distances at once (after a change of boundary source)."""
+    session.execute(text("TRUNCATE site_border_distances"))
+    insert_border_distances(session, rows)
 
 
 def public_ids_exist(session: Session, public_ids: Sequence[str]) -> set[str]:
@@ -154,9 +286,7 @@ class SitePoints:
 
 def all_points(session: Session) -> SitePoints:
     """Every site's id, lon, lat and accuracy, fetched with the raw driver (fast for 1 M rows)."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
+    with bulk.driver(session).cursor() as cursor:
         cursor.execute("SELECT id, ST_X(geom), ST_Y(geom), accuracy_m FROM sites ORDER BY id")
         rows = cursor.fetchall()
     if not rows:
@@ -165,7 +295,17 @@ def all_points(session: Session) -> SitePoints:
     return SitePoints(list(ids), list(lon), list(lat), list(accuracy))
 
 
-GEOGRAPHY_COLUMNS = ("country_iso3", "location_status", "claimants", "boundary_source_id")
+GEOGRAPHY_COLUMNS = (
+    "country_iso3",
+    "location_status",
+    "claimants",
+    "border_distance_m",
+    "border_pair",
+    "neighbour_iso3",
+    "side_probability",
+    "side_confidence",
+    "boundary_source_id",
+)
 
 
 def bulk_update_geography(
@@ -181,8 +321,7 @@ def bulk_update_geography(
     unknown = set(columns) - set(table_columns)
     if unknown:
         raise ValueError(f"not site columns: {sorted(unknown)}")
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
+    driver = bulk.driver(session)
     definitions = ", ".join(
         f"{name} {table_columns[name].type.compile(dialect=session.get_bind().dialect)}"
         for name in columns

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from psycopg.types.json import Jsonb
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.db import bulk
 from app.db.errors import translate_db_errors
 from app.db.models import Observation, Upload
 
@@ -102,14 +102,13 @@ class Candidates:
 
 def candidate_sites(session: Session, lon: Sequence[float], lat: Sequence[float]) -> Candidates:
     """Sites within ``CANDIDATE_MARGIN_DEG`` of each point, found with the spatial index."""
-    driver = _driver(session)
-    with driver.cursor() as cursor:
+    with bulk.driver(session).cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE incoming (idx integer, geom geometry(Point, 4326)) ON COMMIT DROP"
         )
         with cursor.copy("COPY incoming (idx, geom) FROM STDIN") as copy:
             for i, (point_lon, point_lat) in enumerate(zip(lon, lat, strict=True)):
-                copy.write_row((i, point(point_lon, point_lat)))
+                copy.write_row((i, bulk.ewkt_point(point_lon, point_lat)))
         cursor.execute(
             "SELECT i.idx, s.id, s.public_id, ST_X(s.geom), ST_Y(s.geom), s.name, s.kind "
             "FROM incoming i JOIN sites s ON ST_DWithin(s.geom, i.geom, %s)",
@@ -135,40 +134,6 @@ def candidate_sites(session: Session, lon: Sequence[float], lat: Sequence[float]
 # -- bulk writes ---------------------------------------------------------------------------
 
 
-def reserve_site_ids(session: Session, count: int) -> list[int]:
-    """Take ``count`` ids from the sites sequence, so observations can refer to new sites
-    before they are copied in."""
-    if count == 0:
-        return []
-    rows = session.execute(
-        select(func.nextval("sites_id_seq")).select_from(func.generate_series(1, count))
-    )
-    return [int(value) for value in rows.scalars()]
-
-
-def point(lon: float, lat: float) -> str:
-    """EWKT that PostGIS parses on COPY; ``repr`` keeps every bit of the float."""
-    return f"SRID=4326;POINT({lon!r} {lat!r})"
-
-
-SITE_COPY_COLUMNS = (
-    "id",
-    "public_id",
-    "kind",
-    "name",
-    "aliases",
-    "minerals",
-    "geom",
-    "country_iso3",
-    "location_status",
-    "claimants",
-    "accuracy_m",
-    "location_origin",
-    "source",
-    "first_observed",
-    "last_observed",
-    "boundary_source_id",
-)
 OBSERVATION_COPY_COLUMNS = (
     "upload_id",
     "site_id",
@@ -184,20 +149,8 @@ OBSERVATION_COPY_COLUMNS = (
 )
 
 
-def copy_rows(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """COPY rows into ``table`` (the fastest way in; the caller's transaction covers it).
-
-    Dict values go in as JSONB.
-    """
-    if not rows:
-        return
-    driver = _driver(session)
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with translate_db_errors(), driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([Jsonb(v) if isinstance(v, dict) else v for v in row])
+def insert_observations(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    bulk.copy_rows(session, "observations", OBSERVATION_COPY_COLUMNS, rows)
 
 
 def refresh_matched_sites(session: Session, upload_id: int) -> int:
@@ -236,9 +189,3 @@ def observation_counts(session: Session, site_ids: Sequence[int]) -> dict[int, i
         .group_by(observations.c.site_id)
     )
     return {int(site_id): int(n) for site_id, n in rows}
-
-
-def _driver(session: Session) -> Any:
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    return driver

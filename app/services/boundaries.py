@@ -177,3 +177,14 @@ def _store(
     }
     boundary_repo.record_event(session, source.id, "loaded", {"version": source.version, **counts})
     return counts
+
+
+def recompute(session: Session, cache: BoundaryCache | None = None) -> tuple[int, float]:
+    """Re-measure every site against the active boundaries; (sites changed, seconds)."""
+    started = time.perf_counter()
+    state = (cache or BoundaryCache()).current(session)
+    if state is None:
+        raise InvalidParameter("no boundary source is active; run `borderlens borders load`")
+    changed = site_geography.recompute_all(session, state)
+    session.commit()
+    return changed, time.perf_counter() - started

@@ -16,6 +16,7 @@ from shapely.geometry import MultiLineString, MultiPolygon
 from sqlalchemy.orm import Session
 
 from app.db import boundaries as boundary_repo
+from geo.borders import BorderIndex
 from geo.boundaries import BorderLine, DisputedArea
 from geo.countries import CountryLocator
 
@@ -27,6 +28,7 @@ class BoundarySet:
     borders: tuple[BorderLine, ...]
     disputed: tuple[DisputedArea, ...]
     country_codes: tuple[str, ...]
+    border_index: BorderIndex
 
     @property
     def key(self) -> tuple[str, object]:
@@ -59,7 +61,13 @@ def build_boundary_set(session: Session, source: boundary_repo.ActiveSource) -> 
         borders=borders,
         disputed=disputed,
         country_codes=tuple(sorted(countries["iso3"])),
+        border_index=BorderIndex.from_lines(borders) if borders else _no_borders(),
     )
+
+
+def _no_borders() -> BorderIndex:
+    """An index that is never queried (measure() checks for borders first)."""
+    return BorderIndex.from_segments(["XXX-YYY"], [0.0], [0.0], [0.0], [1e-9])
 
 
 class BoundaryCache:

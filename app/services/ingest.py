@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
+from app.db.bulk import ewkt_point
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
 from app.services import site_geography
@@ -80,6 +81,7 @@ class _Plan:
     new_sites: list[site_repo.NewSite] = field(default_factory=list)
     new_site_of_group: dict[int, int] = field(default_factory=dict)
     anchor_of_group: dict[int, int] = field(default_factory=dict)  # the row that creates it
+    geography: site_geography.SiteGeography | None = None  # of the new sites, in order
 
 
 def sha256_of(data: bytes) -> str:
@@ -299,7 +301,10 @@ def _new_sites(
     # The site sits where its most accurate observation put it.
     accuracy_m = rows.accuracy_m.tolist()
     anchors = [min(members[g], key=lambda k: _accuracy_key(accuracy_m[k])) for g in leaders]
-    geography = site_geography.measure(boundaries, rows.lon[anchors], rows.lat[anchors])
+    geography = site_geography.measure(
+        boundaries, rows.lon[anchors], rows.lat[anchors], rows.accuracy_m[anchors]
+    )
+    plan.geography = geography
     for i, (leader, anchor) in enumerate(zip(leaders, anchors, strict=True)):
         group = members[leader]
         dates = [d for d in (rows.dates[k] for k in group) if d is not None]
@@ -314,9 +319,6 @@ def _new_sites(
                 name=name or f"{request.filename} row {rows.row[anchor]}",
                 lon=float(rows.lon[anchor]),
                 lat=float(rows.lat[anchor]),
-                location_status=geography.location_status[i],
-                country_iso3=geography.country_iso3[i],
-                claimants=list(geography.claimants[i]),
                 minerals=sorted({m for k in group for m in rows.minerals[k]}),
                 aliases=sorted({n for n in names if n != name}),
                 accuracy_m=None if math.isnan(accuracy) else float(accuracy),
@@ -324,7 +326,7 @@ def _new_sites(
                 source=request.source or caller.name,
                 first_observed=min(dates) if dates else None,
                 last_observed=max(dates) if dates else None,
-                boundary_source_id=geography.boundary_source_id,
+                **geography.fields(i),  # type: ignore[arg-type]
             )
         )
 
@@ -478,13 +480,9 @@ def _store(
             "boundary_source_id": boundaries.source.id,
         },
     )
-    ids = upload_repo.reserve_site_ids(session, len(plan.new_sites))
-    upload_repo.copy_rows(
-        session,
-        "sites",
-        upload_repo.SITE_COPY_COLUMNS,
-        [_site_row(site_id, site) for site_id, site in zip(ids, plan.new_sites, strict=True)],
-    )
+    ids = site_repo.insert_sites(session, plan.new_sites)
+    if plan.geography is not None:
+        site_repo.insert_border_distances(session, plan.geography.border_rows(ids))
     outcomes = {o["row"]: o["outcome"] for o in report["rows"]}
     observation_rows = []
     for k, row in enumerate(rows.row):
@@ -498,7 +496,7 @@ def _store(
                 row,
                 outcomes[row],
                 rows.dates[k],
-                upload_repo.point(float(rows.lon[k]), float(rows.lat[k])),
+                ewkt_point(float(rows.lon[k]), float(rows.lat[k])),
                 None if math.isnan(accuracy) else accuracy,
                 rows.names[k],
                 rows.kinds[k],
@@ -506,29 +504,6 @@ def _store(
                 rows.attributes[k],
             )
         )
-    upload_repo.copy_rows(
-        session, "observations", upload_repo.OBSERVATION_COPY_COLUMNS, observation_rows
-    )
+    upload_repo.insert_observations(session, observation_rows)
     upload_repo.refresh_matched_sites(session, upload_id)
     return upload_id
-
-
-def _site_row(site_id: int, site: site_repo.NewSite) -> tuple[Any, ...]:
-    return (
-        site_id,
-        site.public_id,
-        site.kind,
-        site.name,
-        site.aliases,
-        site.minerals,
-        upload_repo.point(site.lon, site.lat),
-        site.country_iso3,
-        site.location_status,
-        site.claimants,
-        site.accuracy_m,
-        site.location_origin,
-        site.source,
-        site.first_observed,
-        site.last_observed,
-        site.boundary_source_id,
-    )

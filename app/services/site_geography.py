@@ -1,11 +1,14 @@
-"""What a site derives from the boundaries: its country (or sea, or disputed area).
+"""What a site derives from the boundaries: country (or sea, outside, disputed area), the
+nearest international border and its distance, the country across it, how sure its side is,
+and its distance to every border nearby.
 
-Computed by the geo engine for whole arrays of points, at write time and in bulk after a
-change of boundary source, so reads never compute geometry.
+Computed by the geo engine for whole arrays of points, when sites are stored and in bulk after
+a change of boundary source, so reads never compute geometry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,39 +17,124 @@ from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
 from app.services.boundary_state import BoundarySet
+from geo.proximity import PairDistances, pair_distances
+from geo.sides import side_of_border
+
+# Distances to every border within this radius are stored; "within N km of that border"
+# queries accept N up to it. Central Africa's sites lie within a few hundred km of a border.
+STORED_RADIUS_KM = 300.0
 
 
 @dataclass(frozen=True)
 class SiteGeography:
+    """Parallel arrays, one entry per measured point, plus the per-border distances."""
+
     country_iso3: npt.NDArray[np.object_]
     location_status: npt.NDArray[np.object_]
     claimants: npt.NDArray[np.object_]
+    border_distance_m: npt.NDArray[np.float64]
+    border_pair: npt.NDArray[np.object_]
+    neighbour_iso3: npt.NDArray[np.object_]
+    side_probability: npt.NDArray[np.float64]
+    side_confidence: npt.NDArray[np.object_]
+    near_borders: PairDistances
     boundary_source_id: str
 
-    def row(self, i: int) -> tuple[object, ...]:
-        return (
-            self.country_iso3[i],
-            self.location_status[i],
-            list(self.claimants[i]),
-            self.boundary_source_id,
+    def fields(self, i: int) -> dict[str, object]:
+        """The site columns for point ``i``."""
+        distance = float(self.border_distance_m[i])
+        probability = float(self.side_probability[i])
+        return {
+            "country_iso3": self.country_iso3[i],
+            "location_status": self.location_status[i],
+            "claimants": list(self.claimants[i]),
+            "border_distance_m": None if np.isnan(distance) else distance,
+            "border_pair": self.border_pair[i],
+            "neighbour_iso3": self.neighbour_iso3[i],
+            "side_probability": None if np.isnan(probability) else probability,
+            "side_confidence": self.side_confidence[i],
+            "boundary_source_id": self.boundary_source_id,
+        }
+
+    def border_rows(self, site_ids: npt.ArrayLike) -> list[tuple[int, str, float]]:
+        """``(site_id, pair_code, distance_m)`` rows, ``site_ids`` aligned with the points."""
+        ids = np.asarray(site_ids)[self.near_borders.point]
+        return list(
+            zip(
+                ids.tolist(),
+                self.near_borders.pair_code.tolist(),
+                self.near_borders.distance_m.tolist(),
+                strict=True,
+            )
         )
 
 
-def measure(state: BoundarySet, lon: npt.ArrayLike, lat: npt.ArrayLike) -> SiteGeography:
-    location = state.locator.locate(lon, lat)
+def _neighbours(
+    pairs: npt.NDArray[np.object_], country: npt.NDArray[np.object_]
+) -> npt.NDArray[np.object_]:
+    """The country across each site's nearest border (None when the site is in neither)."""
+    codes = np.array([p if isinstance(p, str) else "-" for p in pairs], dtype="U7")
+    split = np.char.partition(codes, "-")
+    a, b = split[:, 0].astype(object), split[:, 2].astype(object)
+    out = np.full(len(pairs), None, dtype=object)
+    out[country == a] = b[country == a]
+    out[country == b] = a[country == b]
+    out[[not isinstance(p, str) for p in pairs]] = None
+    return out
+
+
+def measure(
+    state: BoundarySet,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    accuracy_m: Sequence[float | None] | npt.NDArray[np.float64] | None = None,
+) -> SiteGeography:
+    lon_a = np.asarray(lon, dtype=float)
+    lat_a = np.asarray(lat, dtype=float)
+    # numpy reads None as NaN in a float array: "accuracy unknown".
+    accuracy = (
+        np.full(len(lon_a), np.nan) if accuracy_m is None else np.asarray(accuracy_m, dtype=float)
+    )
+    location = state.locator.locate(lon_a, lat_a)
+    if len(state.borders):
+        nearest = state.border_index.nearest(lon_a, lat_a)
+        distance, pair = nearest.distance_m, nearest.pair_code
+        near = pair_distances(state.border_index, lon_a, lat_a, radius_m=STORED_RADIUS_KM * 1000)
+    else:
+        distance = np.full(len(lon_a), np.nan)
+        pair = np.full(len(lon_a), None, dtype=object)
+        near = pair_distances_none()
+    probability, label = side_of_border(distance, accuracy, state.source.positional_uncertainty_m)
     return SiteGeography(
         country_iso3=location.iso3,
         location_status=location.status,
         claimants=location.claimants,
+        border_distance_m=distance,
+        border_pair=pair,
+        neighbour_iso3=_neighbours(pair, location.iso3),
+        side_probability=probability,
+        side_confidence=label,
+        near_borders=near,
         boundary_source_id=state.source.id,
     )
 
 
+def pair_distances_none() -> PairDistances:
+    return PairDistances(
+        np.array([], dtype=np.intp), np.array([], dtype=object), np.array([], dtype=float)
+    )
+
+
 def recompute_all(session: Session, state: BoundarySet) -> int:
-    """Re-derive every site's geography against ``state``; returns how many were updated."""
+    """Re-measure every site against ``state`` in bulk; returns how many sites changed."""
     points = site_repo.all_points(session)
     if not points.ids:
         return 0
-    geography = measure(state, np.asarray(points.lon), np.asarray(points.lat))
-    rows = [(site_id, *geography.row(i)) for i, site_id in enumerate(points.ids)]
-    return site_repo.bulk_update_geography(session, site_repo.GEOGRAPHY_COLUMNS, rows)
+    geography = measure(state, points.lon, points.lat, points.accuracy_m)
+    rows = [
+        (site_id, *(geography.fields(i)[c] for c in site_repo.GEOGRAPHY_COLUMNS))
+        for i, site_id in enumerate(points.ids)
+    ]
+    changed = site_repo.bulk_update_geography(session, site_repo.GEOGRAPHY_COLUMNS, rows)
+    site_repo.replace_border_distances(session, geography.border_rows(points.ids))
+    return changed

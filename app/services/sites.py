@@ -63,7 +63,12 @@ def create_sites(
 ) -> list[CreatedSite]:
     """Store many drafts at once: one vectorised measure, one insert, one commit."""
     codes = [_mineral_codes(draft.minerals) for draft in drafts]
-    geography = site_geography.measure(boundaries, [d.lon for d in drafts], [d.lat for d in drafts])
+    geography = site_geography.measure(
+        boundaries,
+        [d.lon for d in drafts],
+        [d.lat for d in drafts],
+        [d.accuracy_m for d in drafts],
+    )
     new_sites = []
     created = []
     for i, draft in enumerate(drafts):
@@ -74,9 +79,6 @@ def create_sites(
             name=draft.name,
             lon=draft.lon,
             lat=draft.lat,
-            location_status=geography.location_status[i],
-            country_iso3=country,
-            claimants=list(geography.claimants[i]),
             minerals=codes[i],
             aliases=[a.strip() for a in draft.aliases if a.strip()],
             status=draft.status,
@@ -87,11 +89,12 @@ def create_sites(
             last_observed=draft.observed_on,
             properties=draft.attributes,
             restricted=draft.restricted,
-            boundary_source_id=geography.boundary_source_id,
+            **geography.fields(i),  # type: ignore[arg-type]
         )
         new_sites.append(site)
         created.append(CreatedSite(site.public_id, warnings))
-    site_repo.insert_sites(session, new_sites)
+    ids = site_repo.insert_sites(session, new_sites)
+    site_repo.insert_border_distances(session, geography.border_rows(ids))
     session.commit()
     return created
 
