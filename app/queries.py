@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,4 @@ class FeaturePage:
     last_key: tuple[object, ...] | None
     has_more: bool
     number_matched: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)  # collection-level members

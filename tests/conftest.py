@@ -7,6 +7,7 @@ end-to-end tests that need committed data get copies of their own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from app.api.deps import get_read_session, get_session
+from app.api.deps import get_read_session, get_session, get_session_factory
 from app.db import migrations
 from app.db.engine import make_engine, make_sessionmaker
 from app.main import create_app
@@ -116,6 +117,9 @@ def app(settings: Settings, session: Session) -> FastAPI:
     application = create_app(settings)
     application.dependency_overrides[get_session] = lambda: session
     application.dependency_overrides[get_read_session] = lambda: session
+    application.dependency_overrides[get_session_factory] = lambda: (
+        lambda: contextlib.nullcontext(session)
+    )
     return application
 
 

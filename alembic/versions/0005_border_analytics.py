@@ -88,6 +88,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_sites_border_distance_m", "sites", ["border_distance_m"])
     op.create_index("ix_sites_border_pair_distance", "sites", ["border_pair", "border_distance_m"])
+    # "Nearest to a border first" pages by this index (sites without a distance last).
+    op.create_index(
+        "ix_sites_border_sort", "sites", [sa.text("coalesce(border_distance_m, 1e300)"), "id"]
+    )
     op.execute(FEATURE_FUNCTION)
     # Existing sites get their figures from `borderlens borders recompute` (the service
     # measures in Python); the feature text is rewritten then.

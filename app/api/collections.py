@@ -7,26 +7,28 @@ from __future__ import annotations
 
 import collections.abc as abc
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from app.api import cluster_collection
 from app.api import params as p
+from app.api.reading import ReadContext, parse_border
 from app.db import boundaries as boundary_repo
 from app.db import sites as site_repo
 from app.errors import InvalidParameter, NotFound
-from app.queries import BorderFilter, Caller, FeaturePage, FeatureQuery, PageRequest, SiteQuery
+from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
 from geo.countries import read_country_table
 from geo.vocab import minerals
 
 SITE_KINDS = ("mine", "sales_point")
-PAIR = re.compile(r"[A-Z]{3}-[A-Z]{3}")
-ISO3 = re.compile(r"[A-Z]{3}")
 COMMON_ITEM_PARAMS = ("limit", "bbox", "datetime", "cursor", "f", "crs", "bbox-crs")
+
+
+ExtraParser = Callable[
+    [FeatureQuery, Mapping[str, list[str]], Callable[[], abc.Collection[str]]], FeatureQuery
+]
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,11 @@ class Collection:
     description: str
     key_types: tuple[type, ...]
     temporal: bool
-    read_page: Callable[[Session, FeatureQuery, PageRequest, Caller, int | None], FeaturePage]
-    read_count: Callable[[Session, FeatureQuery, int], int | None]
-    read_one: Callable[[Session, str, Caller], str | None]
+    read_page: Callable[[ReadContext, FeatureQuery, PageRequest], FeaturePage]
+    read_one: Callable[[ReadContext, str], str | None]
     extra_params: tuple[str, ...] = ()
-    parse_extra: (
-        Callable[
-            [FeatureQuery, Mapping[str, list[str]], Callable[[], abc.Collection[str]]], FeatureQuery
-        ]
-        | None
-    ) = None
+    parse_extra: ExtraParser | None = None
+    key_types_for: Callable[[FeatureQuery], tuple[type | tuple[type, ...], ...]] | None = None
 
     @property
     def item_params(self) -> tuple[str, ...]:
@@ -72,33 +69,6 @@ def _country_code(value: str) -> str | None:
 
 def _kind(value: str) -> str | None:
     return value if value in SITE_KINDS else None
-
-
-def _border(raw: str | None, known_pairs: Callable[[], abc.Collection[str]]) -> BorderFilter | None:
-    """``CAF-CMR`` (either order) or ``CMR``, checked against the active borders."""
-    if raw is None:
-        return None
-    asked = raw.strip().upper()
-    pairs = set(known_pairs())
-    if PAIR.fullmatch(asked):
-        pair = "-".join(sorted(asked.split("-")))
-        if pair not in pairs:
-            raise p.bad(
-                "border",
-                f"no border {asked!r} in the active boundaries",
-                code="unknown_filter_value",
-            )
-        return BorderFilter(pair, (pair,))
-    if ISO3.fullmatch(asked):
-        own = tuple(sorted(code for code in pairs if asked in code.split("-")))
-        if not own:
-            raise p.bad(
-                "border",
-                f"{asked!r} has no international border in the active boundaries",
-                code="unknown_filter_value",
-            )
-        return BorderFilter(asked, own)
-    raise p.bad("border", "give a border pair such as CAF-CMR, or one country such as CMR")
 
 
 def _within_km(raw: str | None, with_border: bool) -> float | None:
@@ -135,7 +105,7 @@ def parse_site_filters(
     params: Mapping[str, list[str]],
     known_pairs: Callable[[], abc.Collection[str]],
 ) -> SiteQuery:
-    border = _border(p.single(params, "border"), known_pairs)
+    border = parse_border(p.single(params, "border"), known_pairs)
     sort, descending = _sortby(p.single(params, "sortby"))
     return SiteQuery(
         bbox=base.bbox,
@@ -154,6 +124,12 @@ def parse_site_filters(
     )
 
 
+def _site_key_types(query: FeatureQuery) -> tuple[type | tuple[type, ...], ...]:
+    if isinstance(query, SiteQuery) and query.sort_by_border_distance:
+        return ((int, float), int)
+    return (int,)
+
+
 def _site_query(query: FeatureQuery) -> SiteQuery:
     return query if isinstance(query, SiteQuery) else SiteQuery(query.bbox, query.datetime)
 
@@ -165,9 +141,12 @@ def _boundary_collection(collection_id: str, title: str, description: str) -> Co
         description=description,
         key_types=(str,),
         temporal=False,
-        read_page=lambda s, q, r, c, cap: boundary_repo.page(s, collection_id, q, r, c, cap),
-        read_count=lambda s, q, cap: boundary_repo.count(s, collection_id, q, cap),
-        read_one=lambda s, fid, c: boundary_repo.get_feature(s, collection_id, fid, c),
+        read_page=lambda ctx, q, r: boundary_repo.page(
+            ctx.session, collection_id, q, r, ctx.caller, ctx.count_cap
+        ),
+        read_one=lambda ctx, fid: boundary_repo.get_feature(
+            ctx.session, collection_id, fid, ctx.caller
+        ),
     )
 
 
@@ -183,9 +162,11 @@ COLLECTIONS: dict[str, Collection] = {
         temporal=True,
         extra_params=("kind", "mineral", "country", "border", "within_km", "sortby"),
         parse_extra=parse_site_filters,
-        read_page=lambda s, q, r, c, cap: site_repo.page(s, _site_query(q), r, c, cap),
-        read_count=lambda s, q, cap: site_repo.count(s, _site_query(q), cap),
-        read_one=lambda s, fid, c: site_repo.get_feature(s, fid, c),
+        read_page=lambda ctx, q, r: site_repo.page(
+            ctx.session, _site_query(q), r, ctx.caller, ctx.count_cap
+        ),
+        read_one=lambda ctx, fid: site_repo.get_feature(ctx.session, fid, ctx.caller),
+        key_types_for=_site_key_types,
     ),
     "borders": _boundary_collection(
         "borders",
@@ -198,6 +179,23 @@ COLLECTIONS: dict[str, Collection] = {
         "Countries",
         "Country polygons of the active boundary dataset, with English, French and "
         "Portuguese names.",
+    ),
+    "clusters": Collection(
+        id="clusters",
+        title="Clusters of sites",
+        description=(
+            "Groups of sites each within eps_km (geodesic) of another member, at least "
+            "min_sites strong; cross-border when members lie in two or more countries. Default "
+            "5 km and 3 sites, recomputed when sites change; eps shrinks (and says so) when one "
+            "cluster would swallow the map."
+        ),
+        key_types=(int, str),
+        temporal=False,
+        extra_params=cluster_collection.EXTRA_PARAMS,
+        parse_extra=cluster_collection.parse_cluster_filters,
+        read_page=cluster_collection.read_page,
+        read_one=cluster_collection.read_one,
+        key_types_for=cluster_collection.key_types,
     ),
     "disputed-areas": _boundary_collection(
         "disputed-areas",
@@ -220,9 +218,9 @@ def get(collection_id: str) -> Collection:
 def check_keyset_types(
     collection: Collection, values: tuple[Any, ...], query: FeatureQuery
 ) -> None:
-    types: tuple[type | tuple[type, ...], ...] = collection.key_types
-    if isinstance(query, SiteQuery) and query.sort_by_border_distance:
-        types = ((int, float), *types)
+    types: tuple[type | tuple[type, ...], ...] = (
+        collection.key_types_for(query) if collection.key_types_for else collection.key_types
+    )
     ok = len(values) == len(types) and all(
         isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=False)
     )

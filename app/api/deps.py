@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,7 +43,16 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_session_factory(request: Request) -> Callable[[], AbstractContextManager[Session]]:
+    """Opens a write session on demand (for reads that may refresh derived data)."""
+    factory: Callable[[], AbstractContextManager[Session]] = request.app.state.sessionmaker
+    return factory
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+SessionFactoryDep = Annotated[
+    Callable[[], AbstractContextManager[Session]], Depends(get_session_factory)
+]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -75,7 +85,7 @@ def require_writer(caller: CallerDep) -> Caller:
 WriterDep = Annotated[Caller, Depends(require_writer)]
 
 
-def get_boundaries(request: Request, session: SessionDep) -> BoundarySet:
+def get_boundaries(request: Request, session: ReadSessionDep) -> BoundarySet:
     cache: BoundaryCache = request.app.state.boundaries
     state = cache.current(session)
     if state is None:

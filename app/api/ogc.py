@@ -15,8 +15,9 @@ from fastapi.responses import Response
 
 from app.api import collections as registry
 from app.api import params as p
-from app.api.deps import CallerDep, ReadSessionDep, SettingsDep
+from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document
+from app.api.reading import ReadContext
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
 from app.api.urls import base_url
 from app.db import boundaries as boundary_repo
@@ -111,6 +112,7 @@ def read_items(
     session: ReadSessionDep,
     settings: SettingsDep,
     caller: CallerDep,
+    open_writer: SessionFactoryDep,
     collection_id: CollectionId,
     limit: int | None = Query(None, description="Features per page (1 to 10000, default 10)"),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)"),
@@ -149,14 +151,20 @@ def read_items(
     keyset, matched = p.decode_cursor(p.single(params, "cursor"))
     if keyset is not None:
         registry.check_keyset_types(collection, keyset.values, query)
-    # numberMatched is counted with the first page, in the same query, and carried in the
-    # cursor of the next/prev links: later pages cost no count at all.
-    count_cap = settings.count_exact_up_to if keyset is None else None
-    page = collection.read_page(session, query, PageRequest(page_size, keyset), caller, count_cap)
+    # numberMatched is counted with the first page and carried in the cursor of the
+    # next/prev links: later pages cost no count at all.
+    base = base_url(request, settings)
+    context = ReadContext(
+        session,
+        caller,
+        base,
+        settings.count_exact_up_to if keyset is None else None,
+        open_writer,
+    )
+    page = collection.read_page(context, query, PageRequest(page_size, keyset))
     if keyset is None:
         matched = page.number_matched
 
-    base = base_url(request, settings)
     items_url = f"{base}/collections/{collection.id}/items"
     links = [
         link(_with_cursor(items_url, params, p.single(params, "cursor")), "self", GEOJSON),
@@ -172,7 +180,7 @@ def read_items(
         token = p.encode_cursor(Keyset(page.first_key, backwards=True), matched)
         links.append(link(_with_cursor(items_url, params, token), "prev", GEOJSON, "Previous page"))
 
-    meta: dict[str, Any] = {"numberReturned": page.returned}
+    meta: dict[str, Any] = {"numberReturned": page.returned, **page.extra}
     if matched is not None:
         meta["numberMatched"] = matched
     meta["timeStamp"] = _now()
@@ -197,6 +205,7 @@ def read_item(
     session: ReadSessionDep,
     settings: SettingsDep,
     caller: CallerDep,
+    open_writer: SessionFactoryDep,
     collection_id: CollectionId,
     feature_id: FeatureId,
 ) -> Response:
@@ -205,12 +214,12 @@ def read_item(
     p.reject_unknown(params, ("f", "crs"))
     _check_format(params)
     p.check_crs(params)
-    feature = collection.read_one(session, feature_id, caller)
+    base = base_url(request, settings)
+    feature = collection.read_one(ReadContext(session, caller, base, None, open_writer), feature_id)
     if feature is None:
         raise NotFound(
             f"no feature {feature_id!r} in collection {collection.id!r}", code="unknown_feature"
         )
-    base = base_url(request, settings)
     links = [
         link(f"{base}/collections/{collection.id}/items/{feature_id}", "self", GEOJSON),
         link(f"{base}/collections/{collection.id}", "collection", JSON_TYPE),

@@ -213,7 +213,8 @@ class Site(Base):
         Index("ix_sites_observed", "first_observed", "last_observed"),
         Index("ix_sites_border_distance_m", "border_distance_m"),
         Index("ix_sites_border_pair_distance", "border_pair", "border_distance_m"),
-        Index("ix_sites_border_sort", text("coalesce(border_distance_m, 1e300)"), "id"),
+        # Also ix_sites_border_sort on (coalesce(border_distance_m, 1e300), id), made by
+        # migration 0005 only: alembic cannot compare expression indexes.
         CheckConstraint("border_distance_m IS NULL OR border_distance_m >= 0", name="distance"),
     )
 
@@ -295,6 +296,68 @@ class Observation(Base):
         UniqueConstraint("upload_id", "row_number", name="uq_observations_upload_row"),
         Index("ix_observations_site_id", "site_id"),
     )
+
+
+class DatasetState(Base):
+    """One row: a counter bumped by every statement that writes sites (trigger, 0006), so
+    derived results (clusters) know when they are stale."""
+
+    __tablename__ = "dataset_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sites_version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class ClusterRun(Base):
+    """One clustering of all sites with one set of parameters."""
+
+    __tablename__ = "cluster_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    eps_m: Mapped[float] = mapped_column(Double)
+    min_sites: Mapped[int] = mapped_column(Integer)
+    adapt: Mapped[bool] = mapped_column(Boolean)
+    eps_used_m: Mapped[float] = mapped_column(Double)
+    eps_tried_m: Mapped[list[float]] = mapped_column(ARRAY(Double))
+    percolation: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sites_version: Mapped[int] = mapped_column(BigInteger)
+    site_count: Mapped[int] = mapped_column(Integer)
+    boundary_source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("boundary_sources.id", ondelete="SET NULL")
+    )
+    computed_at: Mapped[dt.datetime] = _now()
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("cluster_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    cluster_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_count: Mapped[int] = mapped_column(Integer)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    minerals: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    span_km: Mapped[float] = mapped_column(Double)
+    cross_border: Mapped[bool] = mapped_column(Boolean)
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+
+
+class ClusterMember(Base):
+    __tablename__ = "cluster_members"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("cluster_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    cluster_id: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_cluster_members_cluster", "run_id", "cluster_id"),)
 
 
 class ApiKey(Base):

@@ -37,3 +37,20 @@ def test_framing_policy_when_configured(app: FastAPI) -> None:
     assert response.headers["content-security-policy"] == (
         "frame-ancestors https://kimberleyprocess.example"
     )
+
+
+def test_border_band_and_highlight(client: TestClient) -> None:
+    response = client.get(
+        "/maps/sites", params={"border": "CAF-CMR", "within_km": "25", "lang": "fr"}
+    )
+    assert response.status_code == 200, response.text
+    assert "moins de 25 km de CAF-CMR" in response.text  # (Folium escapes the À)
+    assert "#e67e22" in response.text, "the asked border is highlighted"
+
+
+def test_clusters_map(client: TestClient) -> None:
+    response = client.get("/maps/clusters", params={"lang": "pt", "eps_km": "2"})
+    assert response.status_code == 200, response.text
+    assert "Agrupamentos de locais" in response.text
+    assert client.get("/maps/clusters", params={"eps_km": "0"}).status_code == 400
+    assert client.get("/maps/clusters", params={"kind": "mine"}).status_code == 400

@@ -54,11 +54,15 @@ def test_each_sample_lands_at_the_right_place(
     client: TestClient, api_key: Headers, name: str
 ) -> None:
     fields = {"kind": "mine", **UPLOAD_FIELDS.get(name, {})}
-    if name in ("kobo_survey.csv", "odk_central.csv", "sites.geojson", "field_team.gpkg",
-                "google_earth.kmz"):
+    if name in (
+        "kobo_survey.csv",
+        "odk_central.csv",
+        "sites.geojson",
+        "field_team.gpkg",
+        "google_earth.kmz",
+    ):
         fields.pop("kind")  # their rows say what they are
-    response = upload(client, api_key("researcher"), name, (SAMPLES / name).read_bytes(),
-                      **fields)
+    response = upload(client, api_key("researcher"), name, (SAMPLES / name).read_bytes(), **fields)
     assert response.status_code == 201, response.text
     report = response.json()
     expected = [row for row in EXPECTED if row["file"] == name]
@@ -73,8 +77,13 @@ def test_each_sample_lands_at_the_right_place(
 
 
 def test_utm_zip_is_read_through_its_prj(client: TestClient, api_key: Headers) -> None:
-    response = upload(client, api_key("researcher"), "sites_utm34n.zip",
-                      (SAMPLES / "sites_utm34n.zip").read_bytes(), kind="mine")
+    response = upload(
+        client,
+        api_key("researcher"),
+        "sites_utm34n.zip",
+        (SAMPLES / "sites_utm34n.zip").read_bytes(),
+        kind="mine",
+    )
     assert response.json()["upload"]["source_crs"] == "EPSG:32634"
 
 
@@ -84,9 +93,14 @@ def test_mixed_bad_rows_keep_exactly_the_good_ones(
     app.state.settings = app.state.settings.model_copy(
         update={"region_countries": ["CAF", "CMR", "COD", "COG", "TCD"]}
     )
-    response = upload(client, api_key("researcher"), "mixed_bad_rows.csv",
-                      (SAMPLES / "mixed_bad_rows.csv").read_bytes(), country="COD",
-                      kind="sales_point")
+    response = upload(
+        client,
+        api_key("researcher"),
+        "mixed_bad_rows.csv",
+        (SAMPLES / "mixed_bad_rows.csv").read_bytes(),
+        country="COD",
+        kind="sales_point",
+    )
     assert response.status_code == 201, response.text
     report = response.json()
     expected_issues = list(
@@ -106,9 +120,14 @@ def test_mixed_bad_rows_keep_exactly_the_good_ones(
 
 def test_rejected_rows_download_as_csv(client: TestClient, api_key: Headers) -> None:
     headers = api_key("researcher")
-    report = upload(client, headers, "mixed_bad_rows.csv",
-                    (SAMPLES / "mixed_bad_rows.csv").read_bytes(), country="COD",
-                    kind="sales_point").json()
+    report = upload(
+        client,
+        headers,
+        "mixed_bad_rows.csv",
+        (SAMPLES / "mixed_bad_rows.csv").read_bytes(),
+        country="COD",
+        kind="sales_point",
+    ).json()
     response = client.get(f"/uploads/{report['upload']['id']}/rejected.csv", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -146,10 +165,10 @@ def test_two_uploads_of_one_place_make_one_site(
             f"{name},chantier,{lon},{lat},{date},diamant\n"
         ).encode()
 
-    first = upload(client, headers, "team_a.csv", survey("Chantier Bania", 16.0521, 3.8410,
-                                                         "2021-03-16"))
-    second = upload(client, headers, "team_b.csv", survey("BANIA", 16.0524, 3.8412,
-                                                          "2023-01-10"))
+    first = upload(
+        client, headers, "team_a.csv", survey("Chantier Bania", 16.0521, 3.8410, "2021-03-16")
+    )
+    second = upload(client, headers, "team_b.csv", survey("BANIA", 16.0524, 3.8412, "2023-01-10"))
     assert first.status_code == second.status_code == 201
     site = first.json()["rows"][0]["site"]
     assert second.json()["rows"][0] == {"row": 2, "outcome": "matched", "site": site}
@@ -181,8 +200,13 @@ def test_a_mine_and_the_comptoir_next_door_stay_two_sites(
 
 def test_dry_run_stores_nothing(client: TestClient, api_key: Headers, session: Session) -> None:
     before = counts(session)
-    response = upload(client, api_key("researcher"), "sites.geojson",
-                      (SAMPLES / "sites.geojson").read_bytes(), dry_run="true")
+    response = upload(
+        client,
+        api_key("researcher"),
+        "sites.geojson",
+        (SAMPLES / "sites.geojson").read_bytes(),
+        dry_run="true",
+    )
     assert response.status_code == 200
     assert response.json()["upload"]["dry_run"] is True
     assert response.json()["counts"]["sites_created"] == 5
@@ -240,8 +264,11 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <gpx version="1.1" creator="x"><wpt lat="4.2" lon="15.7"><name>&lol3;</name></wpt></gpx>"""
 
 HOSTILE = {
-    "zip bomb": ("bomb.kmz", zip_bytes({"doc.kml": b"<kml>" + b" " * 60_000_000 + b"</kml>"}),
-                 (413, 422)),
+    "zip bomb": (
+        "bomb.kmz",
+        zip_bytes({"doc.kml": b"<kml>" + b" " * 60_000_000 + b"</kml>"}),
+        (413, 422),
+    ),
     "path traversal": ("evil.zip", zip_bytes({"../../etc/x.shp": b"x", "a.dbf": b"x"}), (422,)),
     "billion laughs": ("laughs.gpx", BILLION_LAUGHS, (422,)),
     "csv named gpx": ("survey.gpx", b"name,lat,lon\nx,4.2,15.7\n", (415,)),
@@ -261,17 +288,19 @@ def test_hostile_files_are_refused_and_leave_no_trace(
     assert response.status_code in statuses, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert (problem["code"] and name.split(".")[0] in problem["detail"] + json.dumps(
-        problem.get("errors", [])
-    )) or problem["detail"]
+    assert (
+        problem["code"]
+        and name.split(".")[0] in problem["detail"] + json.dumps(problem.get("errors", []))
+    ) or problem["detail"]
     assert counts(session) == before
 
 
-def test_declared_gigabyte_is_refused_before_reading(
-    client: TestClient, api_key: Headers
-) -> None:
-    headers = {**api_key("researcher"), "Content-Length": str(1024**3),
-               "Content-Type": "multipart/form-data; boundary=x"}
+def test_declared_gigabyte_is_refused_before_reading(client: TestClient, api_key: Headers) -> None:
+    headers = {
+        **api_key("researcher"),
+        "Content-Length": str(1024**3),
+        "Content-Type": "multipart/form-data; boundary=x",
+    }
     response = client.post("/uploads", content=b"--x--", headers=headers)
     assert response.status_code == 413
     assert response.json()["code"] == "body_too_large"

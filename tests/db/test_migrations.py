@@ -14,6 +14,7 @@ from app.db.models import Base
 from tests.support.pg import Server
 
 TABLES = {"sites", "countries", "borders", "boundary_sources", "api_keys"}
+EXPRESSION_INDEXES = {"ix_sites_border_sort"}
 
 
 @pytest.fixture
@@ -49,10 +50,16 @@ def test_models_match_migrations(fresh_engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from geoalchemy2 import alembic_helpers
 
+    def include(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
+        # Alembic cannot compare expression indexes; this one exists only in migration 0005.
+        if kind == "index" and name in EXPRESSION_INDEXES:
+            return False
+        return bool(alembic_helpers.include_object(obj, name, kind, reflected, other))
+
     migrations.upgrade(fresh_engine)
     with fresh_engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"include_object": alembic_helpers.include_object, "compare_type": True}
+            conn, opts={"include_object": include, "compare_type": True}
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []

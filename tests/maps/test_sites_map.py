@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.maps.assets import local_urls
-from app.maps.sites_map import MapOptions, display_collection, render_sites_map
+from app.maps.common import MapOptions, display_collection
+from app.maps.sites_map import render_sites_map
 
 
 def feature(name: str, kind: str = "mine", **props: Any) -> dict[str, Any]:

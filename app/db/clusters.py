@@ -1,0 +1,211 @@
+"""Cluster runs: the sites version counter, stored runs, their clusters and members."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from app.db import bulk
+from app.db.models import Cluster, ClusterMember, ClusterRun, DatasetState
+
+runs = typing.cast(Table, ClusterRun.__table__)
+clusters = typing.cast(Table, Cluster.__table__)
+members = typing.cast(Table, ClusterMember.__table__)
+state = typing.cast(Table, DatasetState.__table__)
+
+# Any 64-bit number unique to "recompute the default clustering" (pg_advisory_xact_lock).
+REFRESH_LOCK = 0x626C_636C_7573_7472
+
+
+def sites_version(session: Session) -> int:
+    return int(session.execute(select(state.c.sites_version).where(state.c.id == 1)).scalar_one())
+
+
+def lock_refresh(session: Session) -> None:
+    """Serialise recomputations (held until the transaction ends)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    eps_m: float
+    min_sites: int
+    adapt: bool
+    eps_used_m: float
+    eps_tried_m: list[float]
+    percolation: dict[str, Any]
+    sites_version: int
+    site_count: int
+    boundary_source_id: str | None
+    computed_at: Any
+
+
+def latest_run(session: Session, eps_m: float, min_sites: int, adapt: bool) -> RunRecord | None:
+    row = session.execute(
+        select(*runs.c)
+        .where(runs.c.eps_m == eps_m, runs.c.min_sites == min_sites, runs.c.adapt == adapt)
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return RunRecord(**row._mapping) if row else None
+
+
+@dataclass(frozen=True)
+class ClusteringInput:
+    """Every site, as parallel arrays."""
+
+    site_id: np.ndarray
+    public_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    country: np.ndarray
+    kind: np.ndarray
+    minerals: np.ndarray
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
+
+
+def clustering_input(session: Session) -> ClusteringInput:
+    with bulk.driver(session).cursor() as cursor:
+        cursor.execute(
+            "SELECT id, public_id, ST_X(geom), ST_Y(geom), country_iso3, kind, minerals "
+            "FROM sites ORDER BY id"
+        )
+        rows = cursor.fetchall()
+    ids, public, lon, lat, country, kind, minerals = (
+        zip(*rows, strict=True) if rows else ((), (), (), (), (), (), ())
+    )
+    return ClusteringInput(
+        site_id=np.asarray(ids, dtype=np.int64),
+        public_id=_objects(public),
+        lon=np.asarray(lon, dtype=float),
+        lat=np.asarray(lat, dtype=float),
+        country=_objects(country),
+        kind=_objects(kind),
+        minerals=_objects([tuple(m) for m in minerals]),
+    )
+
+
+def membership(session: Session, run_id: int) -> dict[str, frozenset[str]]:
+    """cluster id -> the public ids of its sites."""
+    rows = session.execute(
+        text(
+            "SELECT m.cluster_id, array_agg(s.public_id) FROM cluster_members m "
+            "JOIN sites s ON s.id = m.site_id WHERE m.run_id = :run GROUP BY m.cluster_id"
+        ),
+        {"run": run_id},
+    )
+    return {cluster_id: frozenset(ids) for cluster_id, ids in rows}
+
+
+@dataclass(frozen=True)
+class StoredCluster:
+    cluster_id: str
+    member_ids: tuple[str, ...]
+    countries: tuple[str, ...]
+    kinds: tuple[str, ...]
+    minerals: tuple[str, ...]
+    count: int
+    span_km: float
+    cross_border: bool
+    geometry: Any
+
+
+def insert_run(session: Session, values: dict[str, Any]) -> int:
+    return int(session.execute(insert(runs).values(values).returning(runs.c.id)).scalar_one())
+
+
+def store_clusters(
+    session: Session, run_id: int, stored: Sequence[StoredCluster], site_ids: dict[str, int]
+) -> None:
+    bulk.copy_rows(
+        session,
+        "clusters",
+        (
+            "run_id",
+            "cluster_id",
+            "member_count",
+            "countries",
+            "kinds",
+            "minerals",
+            "span_km",
+            "cross_border",
+            "geom",
+        ),
+        [
+            (
+                run_id,
+                c.cluster_id,
+                c.count,
+                list(c.countries),
+                list(c.kinds),
+                list(c.minerals),
+                c.span_km,
+                c.cross_border,
+                shapely.to_wkb(shapely.set_srid(c.geometry, 4326), hex=True, include_srid=True),
+            )
+            for c in stored
+        ],
+    )
+    bulk.copy_rows(
+        session,
+        "cluster_members",
+        ("run_id", "site_id", "cluster_id"),
+        [(run_id, site_ids[public], c.cluster_id) for c in stored for public in c.member_ids],
+    )
+
+
+def delete_older_runs(session: Session, run: RunRecord) -> None:
+    session.execute(
+        delete(runs).where(
+            runs.c.eps_m == run.eps_m,
+            runs.c.min_sites == run.min_sites,
+            runs.c.adapt == run.adapt,
+            runs.c.id < run.id,
+        )
+    )
+
+
+def load_clusters(session: Session, run_id: int) -> list[StoredCluster]:
+    rows = session.execute(
+        select(
+            clusters.c.cluster_id,
+            select(func.array_agg(text("s.public_id")))
+            .select_from(text("cluster_members m JOIN sites s ON s.id = m.site_id"))
+            .where(text("m.run_id = clusters.run_id AND m.cluster_id = clusters.cluster_id"))
+            .scalar_subquery(),
+            clusters.c.countries,
+            clusters.c.kinds,
+            clusters.c.minerals,
+            clusters.c.member_count,
+            clusters.c.span_km,
+            clusters.c.cross_border,
+            func.ST_AsBinary(clusters.c.geom),
+        ).where(clusters.c.run_id == run_id)
+    )
+    return [
+        StoredCluster(
+            cluster_id=row[0],
+            member_ids=tuple(sorted(row[1] or ())),
+            countries=tuple(row[2]),
+            kinds=tuple(row[3]),
+            minerals=tuple(row[4]),
+            count=int(row[5]),
+            span_km=float(row[6]),
+            cross_border=bool(row[7]),
+            geometry=shapely.from_wkb(bytes(row[8])),
+        )
+        for row in rows
+    ]

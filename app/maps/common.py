@@ -1,0 +1,240 @@
+"""Pieces every borderlens map is made of: base map, border lines, site markers, legend,
+boundary attribution. Input is plain GeoJSON; no database access here."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from folium.plugins import MarkerCluster
+from jinja2 import Template
+
+from app.maps.assets import AssetUrls
+from app.maps.labels import labels
+from geo.countries import read_country_table
+from geo.vocab import minerals
+
+KIND_COLOURS = {"mine": "#c0392b", "sales_point": "#1f6fb2"}
+BORDER_STYLE = {"color": "#444444", "weight": 1.5, "opacity": 0.8}
+HIGHLIGHT_STYLE = {"color": "#e67e22", "weight": 4, "opacity": 0.95}
+DEFAULT_CENTRE = (4.0, 18.0)  # lat, lon: the CAR and its neighbours
+MAX_ZOOM = 18
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    lang: str = "en"
+    tiles: str | None = "OpenStreetMap"
+    attribution: str = ""
+    note: str | None = None
+    title: str | None = None
+    highlight_pairs: tuple[str, ...] = ()
+    extra_layers: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+
+def country_name(iso3: str | None, lang: str) -> str:
+    names = {c.iso3: c.name(lang) for c in read_country_table()}
+    return names.get(iso3 or "", iso3 or "")
+
+
+def display_collection(sites: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The few properties a popup shows, already translated (keeps the page small)."""
+    words = labels(lang)
+    vocabulary = minerals()
+    features = []
+    for feature in sites["features"]:
+        props = feature["properties"]
+        status = props.get("location_status")
+        country = (
+            country_name(props.get("country"), lang)
+            if status == "country"
+            else words.get(status or "", status or "")
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "id": feature["id"],
+                "geometry": feature["geometry"],
+                "properties": {
+                    "id": feature["id"],
+                    "name": props.get("name", ""),
+                    "kind": props["kind"],
+                    "kind_label": words.get(props["kind"], props["kind"]),
+                    "minerals_label": ", ".join(
+                        vocabulary.term(code).label(lang) for code in props.get("minerals") or []
+                    ),
+                    "country_label": country,
+                    "last_observed": props.get("last_observed") or "",
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def base_map(options: MapOptions, assets: AssetUrls | None) -> folium.Map:
+    tiles = None if options.tiles in (None, "", "none") else options.tiles
+    # An explicit max_zoom: without a tile layer the map has none, and the cluster plugin
+    # refuses to start.
+    fmap = folium.Map(
+        location=DEFAULT_CENTRE,
+        zoom_start=5,
+        tiles=tiles,
+        control_scale=True,
+        max_zoom=MAX_ZOOM,
+        maxZoom=MAX_ZOOM,  # Folium gives max_zoom to the tile layer only, not to the map
+    )
+    if assets is not None:
+        # Only Leaflet is needed: markers are circle markers, so jQuery, Bootstrap and the
+        # awesome-markers icon fonts that Folium loads by default are left out.
+        fmap.default_js = [("leaflet", assets.leaflet_js)]
+        fmap.default_css = [("leaflet_css", assets.leaflet_css)]
+    return fmap
+
+
+def marker_cluster(assets: AssetUrls | None) -> MarkerCluster:
+    cluster = MarkerCluster(  # type: ignore[no-untyped-call]
+        name="sites",
+        options={
+            "disableClusteringAtZoom": 9,
+            "showCoverageOnHover": False,
+            "maxClusterRadius": 40,
+        },
+    )
+    if assets is not None:
+        cluster.default_js = [("markerclusterjs", assets.markercluster_js)]
+        cluster.default_css = [
+            ("markerclustercss", assets.markercluster_css[0]),
+            ("markerclusterdefaultcss", assets.markercluster_css[1]),
+        ]
+    return cluster
+
+
+class SitesLayer(MacroElement):
+    """Circle markers with one popup each, added to the marker cluster.
+
+    Folium's ``GeoJsonPopup`` binds the popup to the GeoJSON group; Leaflet.markercluster
+    takes the markers out of that group, which is never on the map, so the popups would never
+    open. Binding per marker avoids that. Popup HTML is escaped in Python.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, {
+                    radius: 7, weight: 1, color: "#222222", fillOpacity: 0.9,
+                    fillColor: {{ this.colours|tojson }}[feature.properties.kind] || "#777777"
+                });
+            },
+            onEachFeature: function (feature, layer) {
+                layer.bindPopup(feature.properties.popup_html);
+                layer.bindTooltip(feature.properties.tooltip_html);
+            }
+        });
+        {{ this._parent.get_name() }}.addLayer({{ this.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, collection: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "SitesLayer"
+        self.data = collection
+        self.colours = KIND_COLOURS
+
+
+def popup_html(props: dict[str, Any], lang: str) -> str:
+    words = labels(lang)
+    rows = (
+        (words["kind"], props["kind_label"]),
+        (words["minerals"], props["minerals_label"]),
+        (words["country"], props["country_label"]),
+        (words["last_observed"], props["last_observed"]),
+    )
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
+        f"<td>{html.escape(str(value))}</td></tr>"
+        for label, value in rows
+        if value
+    )
+    return f"<b>{html.escape(props['name'])}</b><table>{cells}</table>"
+
+
+def with_popups(collection: dict[str, Any], lang: str) -> dict[str, Any]:
+    for feature in collection["features"]:
+        props = feature["properties"]
+        props["popup_html"] = popup_html(props, lang)
+        props["tooltip_html"] = html.escape(props["name"])
+    return collection
+
+
+def border_layer(borders: dict[str, Any], options: MapOptions) -> folium.GeoJson:
+    highlighted = set(options.highlight_pairs)
+    return folium.GeoJson(
+        borders,
+        name=labels(options.lang)["borders"],
+        style_function=lambda feature: (
+            HIGHLIGHT_STYLE
+            if feature["properties"].get("pair_code") in highlighted
+            else BORDER_STYLE
+        ),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["pair_code"], aliases=[labels(options.lang)["border"]]
+        ),
+    )
+
+
+class Attribution(MacroElement):
+    """Adds the boundary dataset's attribution (ODbL requires it wherever data is shown)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "BoundaryAttribution"
+        self.text = text
+
+
+def legend(options: MapOptions, entries: list[tuple[str, str]] | None = None) -> Element:
+    """A legend box: (label, colour) entries (default: the two kinds of site) and a note."""
+    words = labels(options.lang)
+    shown = entries or [(words[kind], colour) for kind, colour in KIND_COLOURS.items()]
+    rows = "".join(
+        f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+        f"background:{colour};margin-right:6px'></span>{html.escape(label)}</div>"
+        for label, colour in shown
+    )
+    note = f"<div class='bl-note'>{html.escape(options.note)}</div>" if options.note else ""
+    title = html.escape(options.title or words["title"])
+    return Element(
+        "<div id='bl-legend' style='position:absolute;z-index:1000;bottom:28px;left:10px;"
+        "background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;"
+        f"font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)'><b>{title}</b>{rows}{note}"
+        "</div>"
+    )
+
+
+def bounds_of(collection: dict[str, Any]) -> list[list[float]] | None:
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(coordinates: Any) -> None:
+        if coordinates and isinstance(coordinates[0], int | float):
+            lons.append(coordinates[0])
+            lats.append(coordinates[1])
+        else:
+            for part in coordinates:
+                walk(part)
+
+    for feature in collection["features"]:
+        if feature.get("geometry"):
+            walk(feature["geometry"]["coordinates"])
+    if not lons:
+        return None
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
