@@ -35,8 +35,7 @@ def _shared_dir() -> Path:
     """``$BORDERLENS_SHARED_DIR``, else the ``shared`` folder beside the repository."""
     if "BORDERLENS_SHARED_DIR" in os.environ:
         return Path(os.environ["BORDERLENS_SHARED_DIR"])
-    beside_repo = Path(__file__).resolve().parents[2] / "shared"
-    return beside_repo if beside_repo.exists() else Path("/work/shared")
+    return Path(__file__).resolve().parents[2] / "shared"
 
 
 SHARED_DIR: Final = _shared_dir()

@@ -22,16 +22,11 @@ import resource
 import time
 import tracemalloc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    # bench/ has no __init__.py, so mypy (run on the folder) names this module
-    # `_synthetic`; importing it as `bench._synthetic` would make mypy see it twice.
-    import _synthetic
-else:
-    from bench import _synthetic
+from bench import _synthetic
 from geo.borders import BorderIndex
 
 BASELINE_SQL = """

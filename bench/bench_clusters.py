@@ -20,18 +20,13 @@ import argparse
 import resource
 import time
 import tracemalloc
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyproj
 from sklearn.metrics import adjusted_rand_score
 
-if TYPE_CHECKING:
-    # bench/ has no __init__.py, so mypy (run on the folder) names this module
-    # `_synthetic`; importing it as `bench._synthetic` would make mypy see it twice.
-    import _synthetic
-else:
-    from bench import _synthetic
+from bench import _synthetic
 from geo.clusters import cluster_sites, dbscan_geodesic, detect_percolation, summarise
 
 REGION_AEQD = "+proj=aeqd +lat_0=5 +lon_0=20 +datum=WGS84 +units=m +no_defs"

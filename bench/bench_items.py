@@ -267,9 +267,9 @@ def service_sql(box: tuple[float, float, float, float]) -> list[tuple[str, tuple
         page_statement(site_repo.SITES, where, PageRequest(PAGE), ANONYMOUS),
         count_statement(site_repo.SITES, where, Settings().count_exact_up_to),
     )
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
     compiled = [
-        str(s.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-        for s in statements
+        str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for s in statements
     ]
     return [(sql.replace("%", "%%"), ()) for sql in compiled]
 

@@ -14,59 +14,30 @@ Acceptance (issue 4): |ours - PostGIS| <= max(0.1 % of the distance, 5 m) for th
 random points, including points within 100 m of a border on both sides and points near the
 CAF-CMR-TCD and CAF-COD-SSD tripoints.
 
-Database access lives in the ``pg`` fixture below only: it creates (once) a scratch
-database on the server named by ``BORDERLENS_TEST_DATABASE_URL`` (default: the local
-PostgreSQL), enables PostGIS and uses TEMP tables, so nothing outlives the session.
-Switching to the project's fixture is a one-line change there.
+Database access lives in the ``pg`` fixture below: a copy of the suite's test database on the
+real PostGIS the whole suite uses, with TEMP tables only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import psycopg
 import pytest
 
 from bench import _synthetic
 from geo.borders import BorderIndex
 from geo.geodesic import WGS84
 
-psycopg = pytest.importorskip("psycopg")
-
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-SCRATCH_DB = "borderlens_scratch"
-
-
-def _scratch_connection(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL at {dsn}: {error}")
-    with admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (SCRATCH_DB,)
-        ).fetchone()
-        if not exists:
-            # Another session may create it between the check and here.
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                admin.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
-    conn = psycopg.connect(psycopg.conninfo.make_conninfo(dsn, dbname=SCRATCH_DB), autocommit=True)
-    try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except psycopg.Error as error:
-        conn.close()
-        pytest.skip(f"PostGIS is not available on {dsn}: {error}")
-    return conn
-
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """A connection to a PostGIS database that tolerates TEMP tables (the switch point)."""
-    conn = _scratch_connection(os.environ.get("BORDERLENS_TEST_DATABASE_URL", DEFAULT_DSN))
-    with conn:
+def pg(database_copy: Callable[[str], str]) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection to the suite's real PostGIS (a throw-away copy of the test template);
+    the cross-check uses TEMP tables only."""
+    url = database_copy("distance").replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
         yield conn
 
 

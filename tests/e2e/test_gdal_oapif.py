@@ -3,6 +3,9 @@ every collection, and every feature of ``sites`` across many pages."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pyogrio
 import pytest
 
@@ -71,3 +74,19 @@ def test_gdal_reads_borders(served: LiveServer) -> None:
     frame = pyogrio.read_dataframe(f"OAPIF:{served.url}", layer="borders")
     assert "CAF-CMR" in set(frame["pair_code"])
     assert (frame["length_km"] > 0).all()
+
+
+def test_gdal_reads_the_border_query(served: LiveServer) -> None:
+    """The authority's question, pasted as a collection URL into a GIS client."""
+    query = "border=CAF-CMR&within_km=25&kind=sales_point&mineral=diamond"
+    frame = pyogrio.read_dataframe(f"OAPIF:{served.url}/collections/sites?{query}", PAGE_SIZE=5)
+    expected: set[str] = set()
+    url: str | None = f"{served.url}/collections/sites/items?{query}&limit=3"
+    while url:
+        with urllib.request.urlopen(url) as response:
+            page = json.load(response)
+        expected |= {f["properties"]["name"] for f in page["features"]}
+        url = next((x["href"] for x in page["links"] if x["rel"] == "next"), None)
+    assert expected, "the served sites include diamond sales points near CAF-CMR"
+    assert set(frame["name"]) == expected
+    assert (frame["query_border_distance_m"] <= 25_000).all()
