@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
@@ -23,13 +24,29 @@ def ewkt_point(lon: float, lat: float) -> str:
     return f"SRID=4326;POINT({lon!r} {lat!r})"
 
 
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
 def copy_rows(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    types: Sequence[str],
 ) -> None:
-    """COPY rows into ``table``; dict values go in as JSONB."""
+    """COPY rows into ``table``. ``types`` names each column's PostgreSQL type, so psycopg
+    picks one dumper per column instead of looking one up for every value (several times
+    faster on 100 000 rows); jsonb values are dicts, dumped with orjson."""
     if not rows:
         return
+    jsonb = [i for i, kind in enumerate(types) if kind == "jsonb"]
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with translate_db_errors(), driver(session).cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(list(types))
         for row in rows:
-            copy.write_row([Jsonb(v) if isinstance(v, dict) else v for v in row])
+            if jsonb:
+                row = list(row)
+                for i in jsonb:
+                    row[i] = Jsonb(row[i], dumps=_json)
+            copy.write_row(row)

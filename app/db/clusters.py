@@ -158,12 +158,14 @@ def store_clusters(
             )
             for c in stored
         ],
+        ("int8", "text", "int4", "text[]", "text[]", "text[]", "float8", "bool", "text"),
     )
     bulk.copy_rows(
         session,
         "cluster_members",
         ("run_id", "site_id", "cluster_id"),
         [(run_id, site_ids[public], c.cluster_id) for c in stored for public in c.member_ids],
+        ("int8", "int8", "text"),
     )
 
 

@@ -149,8 +149,23 @@ OBSERVATION_COPY_COLUMNS = (
 )
 
 
+OBSERVATION_COPY_TYPES = (
+    "int8",
+    "int8",
+    "int4",
+    "text",
+    "date",
+    "text",
+    "float8",
+    "text",
+    "text",
+    "text[]",
+    "jsonb",
+)
+
+
 def insert_observations(session: Session, rows: Sequence[Sequence[Any]]) -> None:
-    bulk.copy_rows(session, "observations", OBSERVATION_COPY_COLUMNS, rows)
+    bulk.copy_rows(session, "observations", OBSERVATION_COPY_COLUMNS, rows, OBSERVATION_COPY_TYPES)
 
 
 def refresh_matched_sites(session: Session, upload_id: int) -> int:

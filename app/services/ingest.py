@@ -112,7 +112,7 @@ def ingest(
         raise _nothing_usable(request, survey, issues)
 
     rows = _accepted_rows(survey, result, accepted)
-    say("matching")
+    say("matching and measuring")
     plan = _plan(session, boundaries, settings, request, survey, rows, caller)
     received_at = dt.datetime.now(dt.UTC)
     public_id = None if request.dry_run else new_upload_id()
@@ -140,7 +140,7 @@ def ingest(
 
 
 def new_upload_id() -> str:
-    return "UP-" + site_repo.new_public_id().removeprefix("BL-")
+    return site_repo.new_public_ids(1, prefix="UP-")[0]
 
 
 # -- reading and validating --------------------------------------------------------------
@@ -305,6 +305,7 @@ def _new_sites(
         boundaries, rows.lon[anchors], rows.lat[anchors], rows.accuracy_m[anchors]
     )
     plan.geography = geography
+    public_ids = site_repo.new_public_ids(len(leaders))
     for i, (leader, anchor) in enumerate(zip(leaders, anchors, strict=True)):
         group = members[leader]
         dates = [d for d in (rows.dates[k] for k in group) if d is not None]
@@ -315,6 +316,7 @@ def _new_sites(
         plan.anchor_of_group[leader] = anchor
         plan.new_sites.append(
             site_repo.NewSite(
+                public_id=public_ids[i],
                 kind=str(rows.kinds[anchor]),
                 name=name or f"{request.filename} row {rows.row[anchor]}",
                 lon=float(rows.lon[anchor]),

@@ -71,10 +71,12 @@ def create_sites(
     )
     new_sites = []
     created = []
+    public_ids = site_repo.new_public_ids(len(drafts))
     for i, draft in enumerate(drafts):
         country = geography.country_iso3[i]
         warnings = _country_warnings(draft, country, geography.location_status[i])
         site = site_repo.NewSite(
+            public_id=public_ids[i],
             kind=draft.kind,
             name=draft.name,
             lon=draft.lon,
