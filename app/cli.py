@@ -99,7 +99,7 @@ def serve(
             if report:
                 console.print(f"boundaries loaded: {report.as_dict()}")
             if demo_data:
-                loaded = demo.load_demo_sites(session, BoundaryCache())
+                loaded = demo.load_demo_sites(session, settings, BoundaryCache())
                 console.print(f"demo sites loaded: {loaded}" if loaded else "demo: sites exist")
             source = boundary_repo.active_source(session)
             session.close()

@@ -314,6 +314,10 @@ def replace_border_distances(session: Session, rows: Sequence[tuple[int, str, fl
     insert_border_distances(session, rows)
 
 
+def count_all(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(sites)).scalar_one())
+
+
 def public_ids_exist(session: Session, public_ids: Sequence[str]) -> set[str]:
     rows = session.execute(select(sites.c.public_id).where(sites.c.public_id.in_(public_ids)))
     return set(rows.scalars())

@@ -1,52 +1,30 @@
-"""The demo dataset: a few dozen fictitious sites at real places along CAR's borders."""
+"""The demo dataset: 30 fictitious sites at real places along the CAR's borders, loaded as an
+ordinary upload (so it has provenance, a report, and border figures like any survey)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Site
+from app.db import sites as site_repo
 from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
-from app.services.sites import SiteDraft, create_sites
-from app.settings import PROJECT_ROOT
+from app.services.ingest import UploadRequest, ingest
+from app.settings import PROJECT_ROOT, Settings
 
 DEMO_FILE = PROJECT_ROOT / "data" / "demo" / "sites.geojson"
 DEMO_CALLER = Caller(role="admin", name="borderlens demo")
+DEMO_SOURCE = "borderlens demo dataset (fictitious sites at real places)"
 
 
-def demo_drafts() -> list[SiteDraft]:
-    collection = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
-    drafts = []
-    for feature in collection["features"]:
-        props = feature["properties"]
-        lon, lat = feature["geometry"]["coordinates"][:2]
-        drafts.append(
-            SiteDraft(
-                kind=props["kind"],
-                name=props["name"],
-                lon=lon,
-                lat=lat,
-                minerals=props["minerals"],
-                aliases=props["aliases"],
-                status=props["status"],
-                accuracy_m=props["accuracy_m"],
-                location_origin=props["location_origin"],
-                observed_on=dt.date.fromisoformat(props["observed_on"]),
-                source=props["source"],
-            )
-        )
-    return drafts
-
-
-def load_demo_sites(session: Session, cache: BoundaryCache) -> int:
-    """Load the demo sites when there are no sites at all; returns how many were stored."""
-    if session.execute(select(func.count()).select_from(Site)).scalar_one():
+def load_demo_sites(session: Session, settings: Settings, cache: BoundaryCache) -> int:
+    """Upload the demo sites when there are no sites at all; returns how many were created."""
+    if site_repo.count_all(session):
         return 0
     boundaries = cache.current(session)
     if boundaries is None:
         return 0
-    return len(create_sites(session, boundaries, demo_drafts(), DEMO_CALLER))
+    request = UploadRequest(
+        data=DEMO_FILE.read_bytes(), filename=DEMO_FILE.name, source=DEMO_SOURCE
+    )
+    outcome = ingest(session, boundaries, settings, request, DEMO_CALLER)
+    return int(outcome.report["counts"]["sites_created"])

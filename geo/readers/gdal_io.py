@@ -78,6 +78,11 @@ def plain(value: Any) -> JSONScalar:
         return None
     if isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, list | tuple | np.ndarray):
+        # GDAL list fields (a GeoJSON array, a GPKG StringList): "diamant; or", which the
+        # mineral and alias parsers split again, rather than numpy's "['diamant' 'or']".
+        items = [plain(item) for item in value]
+        return "; ".join(str(item) for item in items if item is not None)
     return str(value)
 
 

@@ -9,10 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
-from app.services.demo import demo_drafts
-from app.services.sites import create_sites
+from app.services.demo import load_demo_sites
 from app.settings import PROJECT_ROOT
 from tests.e2e.conftest import LiveServer
 
@@ -51,9 +49,7 @@ def test_notebook_agrees_with_a_live_service(
     path: Path, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with live_server.sessions() as session:
-        state = BoundaryCache().current(session)
-        assert state is not None
-        create_sites(session, state, demo_drafts(), Caller(role="admin", name="notebook"))
+        assert load_demo_sites(session, live_server.settings, BoundaryCache()) == 30
     monkeypatch.setenv("BORDERLENS_URL", live_server.url)
     notebook = run(path)
     assert errors(notebook) == []

@@ -310,3 +310,16 @@ def test_any_csv_of_good_rows_reads_back_exactly(
     assert survey.lat.tolist() == [float(str(lat)) for _, _, lat in rows]
     assert [p["name"] for p in survey.properties] == [name for name, _, _ in rows]
     assert not survey.issues
+
+
+def test_list_properties_become_readable_lists() -> None:
+    """GeoJSON arrays (GDAL list fields) arrive as "a; b", which the field parsers split."""
+    data = (
+        b'{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        b'"geometry": {"type": "Point", "coordinates": [15.79, 4.26]}, '
+        b'"properties": {"name": "Comptoir", "kind": "comptoir", '
+        b'"minerals": ["diamant", "or"], "observed_on": "2021-03-14"}}]}'
+    )
+    survey = read_survey(data, "sites.geojson", options=ReadOptions())
+    assert survey.properties[0]["minerals"] == "diamant; or"
+    assert survey.field_columns["date"] == ("observed_on",)
