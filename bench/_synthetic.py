@@ -253,15 +253,19 @@ def site_attributes(
 
 
 # --------------------------------------------------------------------------- PostGIS
-LOCAL_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DB: Final = "borderlens_scratch"
 
 
 def default_dsn() -> str:
-    """``DATABASE_URL`` (SQLAlchemy's ``+psycopg`` suffix tolerated), else the local server."""
-    return os.environ.get("DATABASE_URL", LOCAL_DSN).replace(
-        "postgresql+psycopg://", "postgresql://"
-    )
+    """``DATABASE_URL`` (SQLAlchemy's ``+psycopg`` suffix tolerated), else the project's own
+    embedded cluster (started if needed, as ``borderlens serve`` does)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from app.db.embedded import EmbeddedCluster
+        from app.settings import Settings
+
+        url = EmbeddedCluster(Settings().data_dir).start("postgres")
+    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def postgis_scratch(dsn: str) -> Any:

@@ -30,6 +30,9 @@ from geo.errors import BoundaryDataError
 GEOD = Geod(ellps="WGS84")
 MIN_OVERLAP_AREA_KM2 = 1.0
 MIN_BORDER_PIECE_M = 10.0
+# Overlap strips thinner than this (mean width 2 x area / perimeter) are digitising
+# disagreements along a border, not claims; see _through_thin_strips.
+MAX_STRIP_WIDTH_M = 2_000.0
 CRS = "EPSG:4326"
 # A point computed on a line (a segment's midpoint) is within ~1e-15° of it; 1e-9° is 0.1 mm.
 _ON_LINE_DEG = 1e-9
@@ -245,7 +248,10 @@ def derive_borders(
       obliquely.
     - Where two polygons overlap (a disputed area, see ``find_disputed_areas``) each outline
       runs along its own side of the overlap, so the border has a gap there: the overlap is
-      reported as a ``DisputedArea`` and its outline stands in for the border. Outline stretches
+      reported as a ``DisputedArea`` and its outline stands in for the border. Except where a
+      pair's overlap is nothing but strips thinner than ``MAX_STRIP_WIDTH_M`` (two
+      digitisations of one line, e.g. Angola / Congo at Cabinda): the border then runs through
+      the strips along the outline of the country whose code sorts first. Outline stretches
       that both countries share but that have *both* countries on the same side are removed too:
       when one polygon covers the other (Morocco's polygon covering Western Sahara), the covered
       country's coast and its border with third countries are not a border between the two.
@@ -258,6 +264,17 @@ def derive_borders(
     pairs_with_overlap, overlaps = _overlaps(geometries, first, second)
     if len(pairs_with_overlap):
         shared[pairs_with_overlap] = _without_overlap_outline(shared[pairs_with_overlap], overlaps)
+        through = _through_thin_strips(
+            overlaps, outlines[_first_by_code(codes, first, second)[pairs_with_overlap]]
+        )
+        joined = ~shapely.is_missing(through)
+        targets = pairs_with_overlap[joined]
+        # union() with a missing geometry gives a missing one: a pair whose whole border is
+        # strips (AGO-COG) has no shared outline left at all.
+        empty = shapely.is_missing(shared[targets])
+        shared[targets] = np.where(
+            empty, through[joined], shapely.union(shared[targets], through[joined])
+        )
 
     lines = _merged_lines(shared, min_piece_length_m)
     found = np.flatnonzero(~shapely.is_missing(lines))
@@ -275,6 +292,45 @@ def derive_borders(
             )
         )
     return sorted(borders, key=lambda border: border.pair_code)
+
+
+def _first_by_code(
+    codes: npt.NDArray[np.object_], first: IndexArray, second: IndexArray
+) -> IndexArray:
+    """Per candidate pair, the country (index) whose ISO3 code sorts first."""
+    return np.where(codes[first].astype(str) <= codes[second].astype(str), first, second)
+
+
+def _through_thin_strips(overlaps: GeometryArray, outline_a: GeometryArray) -> GeometryArray:
+    """Border pieces through the pair's thin overlap strips, along the first country's outline.
+
+    A strip a few hundred metres wide running along a border (Angola / Congo at Cabinda in the
+    OSM-derived data: 206 km² in nine strips, no shared outline at all) is two digitisations of
+    one line, not a claim: without this the pair would have no border line there. The strip is
+    still reported as a disputed area (a point inside it lies in both polygons). Wide overlaps
+    (Abyei, ~40 km) are real disputes and stay gaps in the border, as documented above.
+    """
+    pieces, owner = _flat_parts(overlaps)
+    polygonal = (shapely.get_type_id(pieces) == _POLYGON) & ~shapely.is_empty(pieces)
+    pieces, owner = pieces[polygonal], owner[polygonal]
+    out = np.empty(len(overlaps), dtype=object)
+    if not len(pieces):
+        return out
+    area_perimeter = np.array([GEOD.geometry_area_perimeter(p) for p in pieces])
+    width_m = 2 * np.abs(area_perimeter[:, 0]) / np.maximum(area_perimeter[:, 1], 1e-9)
+    # Only pairs whose overlap is nothing but thin strips: where any piece is wide (Abyei,
+    # Western Sahara) the pair is a real claim, and even its slivers are left alone.
+    claimed = np.zeros(len(overlaps), dtype=bool)
+    claimed[owner[width_m >= MAX_STRIP_WIDTH_M]] = True
+    thin = ~claimed[owner]
+    if not thin.any():
+        return out
+    along = shapely.intersection(outline_a[owner[thin]], shapely.boundary(pieces[thin]))
+    lines, line_owner = _flat_parts(along)
+    linear = (shapely.get_type_id(lines) == _LINESTRING) & ~shapely.is_empty(lines)
+    if linear.any():
+        shapely.multilinestrings(lines[linear], indices=owner[thin][line_owner[linear]], out=out)
+    return out
 
 
 def _without_overlap_outline(shared: GeometryArray, overlaps: GeometryArray) -> GeometryArray:
