@@ -82,16 +82,30 @@ class SimpleBorder:
     geometry: BaseGeometry
 
 
-def load_countries(path: Path = COUNTRIES_10M) -> dict[str, BaseGeometry]:
+def countries_10m_path() -> Path:
+    """The shared copy when present, else the project's pinned copy (the same bytes)."""
+    if COUNTRIES_10M.is_file():
+        return COUNTRIES_10M
+    from app.services.boundary_sources import fetch, load_recipes
+    from app.settings import Settings
+
+    source = next(s for s in load_recipes() if s.id == "natural-earth-10m")
+    return fetch(source, Settings().cache_dir / "boundaries")
+
+
+def load_countries(path: Path | None = None) -> dict[str, BaseGeometry]:
     """Country polygons (lon/lat) of Central Africa and its neighbours, by ISO alpha-3.
+
+    ``path`` defaults to Natural Earth 1:10m (:func:`countries_10m_path`).
 
     Raises
     ------
     FileNotFoundError
-        When the shared boundaries file is not there.
+        When the boundaries file is not there.
     """
     import pyogrio
 
+    path = path or countries_10m_path()
     if not path.exists():
         raise FileNotFoundError(f"boundary file not found: {path}")
     frame = pyogrio.read_dataframe(path, layer="countries")

@@ -32,6 +32,7 @@ from geo.boundaries import (
 )
 from geo.countries import african_iso3
 from geo.errors import BoundaryDataError
+from tests.support.reference_data import africa_ne10m_geojson, natural_earth_10m
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data" / "boundaries"
@@ -53,7 +54,7 @@ def _require(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def ne_africa() -> gpd.GeoDataFrame:
     return read_country_polygons(
-        _require(NE_10M),
+        natural_earth_10m(),
         format="topojson",
         id_field="id",
         id_kind="iso_numeric",
@@ -103,7 +104,7 @@ def test_natural_earth_reads_every_african_country_as_valid_multipolygons(
 
 def test_reading_restricts_to_the_requested_countries() -> None:
     frame = read_country_polygons(
-        _require(NE_10M),
+        natural_earth_10m(),
         format="topojson",
         id_field="id",
         id_kind="iso_numeric",
@@ -116,7 +117,7 @@ def test_missing_countries_are_named() -> None:
     # The decoded Africa file leaves out Mauritius and Seychelles.
     with pytest.raises(BoundaryDataError, match="MUS, SYC"):
         read_country_polygons(
-            _require(NE_AFRICA_GEOJSON),
+            africa_ne10m_geojson(),
             format="geojson",
             id_field="iso_a3",
             id_kind="iso3",
@@ -127,7 +128,7 @@ def test_missing_countries_are_named() -> None:
 def test_unknown_iso3_cannot_be_translated_to_a_numeric_id() -> None:
     with pytest.raises(BoundaryDataError, match="XXX"):
         read_country_polygons(
-            _require(NE_10M),
+            natural_earth_10m(),
             format="topojson",
             id_field="id",
             id_kind="iso_numeric",
@@ -142,7 +143,7 @@ def test_missing_file_and_missing_field_are_boundary_data_errors(tmp_path: Path)
         )
     with pytest.raises(BoundaryDataError, match="A3"):
         read_country_polygons(
-            _require(NE_AFRICA_GEOJSON),
+            africa_ne10m_geojson(),
             format="geojson",
             id_field="A3",
             id_kind="iso3",

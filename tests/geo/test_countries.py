@@ -32,6 +32,7 @@ from geo.countries import (
     read_country_table,
 )
 from geo.errors import InvalidCoordinates
+from tests.support.reference_data import natural_earth_10m
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data" / "boundaries"
@@ -79,6 +80,7 @@ def test_country_csv_has_the_documented_columns() -> None:
 
 
 def test_every_natural_earth_african_id_maps_to_its_iso3() -> None:
+    # Natural Earth's own ISO_A3 is only in the shared decoded copy; ours would be circular.
     frame = pyogrio.read_dataframe(_require(NE_AFRICA_GEOJSON), read_geometry=False)
     numeric = iso3_by_numeric()
     for ne_id, ne_iso3 in zip(frame["id"], frame["iso_a3"], strict=True):
@@ -93,7 +95,7 @@ def test_every_natural_earth_african_id_maps_to_its_iso3() -> None:
 @pytest.fixture(scope="module")
 def ne_africa() -> gpd.GeoDataFrame:
     return read_country_polygons(
-        _require(NE_10M),
+        natural_earth_10m(),
         format="topojson",
         id_field="id",
         id_kind="iso_numeric",
