@@ -7,9 +7,10 @@ Ours: ``geo.borders.BorderIndex.nearest`` over Natural Earth 1:10m borders of Ce
 Africa (7 494 segments), timed from lon/lat arrays to the answer (the index is built once,
 its build time printed apart).
 
-Baseline: PostGIS ``ST_Distance(geography)`` against the same borders split into 2-point
-segments (a TEMP table with a GiST index), minimised over every segment that can be
-nearest (exact; see ``BASELINE_SQL``). Only the query is timed, not loading the sites.
+Baseline: PostGIS ``ST_Distance(geography)`` against the same borders cut into 2-point
+segments no longer than ``--segmentize-m`` (250 m by default; 0 keeps the raw vertex pairs)
+in a TEMP table with a GiST index, minimised over every segment that can be nearest (exact;
+see ``BASELINE_SQL``). Only the query is timed, not loading the sites.
 ``--baseline-sample N`` times the baseline on a random sample of N sites when there are
 more, and extrapolates its sites/s (the output says so); errors are compared on that
 sample.

@@ -12,15 +12,14 @@ from jinja2 import Template
 
 from app.maps.assets import AssetUrls
 from app.maps.common import (
-    Attribution,
+    KIND_COLOURS,
     MapOptions,
     SitesLayer,
     base_map,
     border_layer,
-    bounds_of,
     country_name,
     display_collection,
-    legend,
+    finish,
     with_popups,
 )
 from app.maps.labels import labels
@@ -102,20 +101,10 @@ def render_clusters_map(
     if collection["features"]:
         sites.add_child(SitesLayer(with_popups(collection, options.lang)))
     sites.add_to(fmap)
-    if options.attribution:
-        fmap.add_child(Attribution(options.attribution))
     words = labels(options.lang)
     entries = [
         (words["cross_border"], CROSS_BORDER_FILL),
         (words["local_cluster"], LOCAL_FILL),
-        (words["mine"], "#c0392b"),
-        (words["sales_point"], "#1f6fb2"),
+        *((words[kind], colour) for kind, colour in KIND_COLOURS.items()),
     ]
-    root: Any = fmap.get_root()
-    root.html.add_child(legend(options, entries))
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    bounds = bounds_of(clusters) or bounds_of(borders)
-    if bounds:
-        fmap.fit_bounds(bounds, padding=(20, 20), max_zoom=11)
-    rendered: str = root.render()
-    return rendered
+    return finish(fmap, options, entries, [clusters, borders], max_zoom=11)

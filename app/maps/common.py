@@ -238,3 +238,25 @@ def bounds_of(collection: dict[str, Any]) -> list[list[float]] | None:
     if not lons:
         return None
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def finish(
+    fmap: folium.Map,
+    options: MapOptions,
+    legend_entries: list[tuple[str, str]] | None,
+    fit_to: list[dict[str, Any]],
+    max_zoom: int,
+) -> str:
+    """Attribution, legend, layer switcher, the view fitted to the first collection with
+    something in it; returns the page's HTML."""
+    if options.attribution:
+        fmap.add_child(Attribution(options.attribution))
+    root: Any = fmap.get_root()
+    root.html.add_child(legend(options, legend_entries))
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    for collection in fit_to:
+        if bounds := bounds_of(collection):
+            fmap.fit_bounds(bounds, padding=(20, 20), max_zoom=max_zoom)
+            break
+    rendered: str = root.render()
+    return rendered

@@ -10,14 +10,12 @@ import folium
 
 from app.maps.assets import AssetUrls
 from app.maps.common import (
-    Attribution,
     MapOptions,
     SitesLayer,
     base_map,
     border_layer,
-    bounds_of,
     display_collection,
-    legend,
+    finish,
     marker_cluster,
     with_popups,
 )
@@ -38,13 +36,4 @@ def render_sites_map(
     cluster.add_to(fmap)
     if collection["features"]:
         cluster.add_child(SitesLayer(with_popups(collection, options.lang)))
-    if options.attribution:
-        fmap.add_child(Attribution(options.attribution))
-    root: Any = fmap.get_root()
-    root.html.add_child(legend(options))
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    bounds = bounds_of(collection) or bounds_of(borders)
-    if bounds:
-        fmap.fit_bounds(bounds, padding=(20, 20), max_zoom=10)
-    rendered: str = root.render()
-    return rendered
+    return finish(fmap, options, None, [collection, borders], max_zoom=10)

@@ -126,7 +126,7 @@ def ingest(
 
     say("storing")
     try:
-        _store(session, request, survey, digest, rows, plan, report, caller, boundaries)
+        _store(session, request, rows, plan, report, caller)
     except Conflict:
         # The same file arrived twice at once and the other request committed first.
         session.rollback()
@@ -450,38 +450,37 @@ def _repeat_report(earlier: upload_repo.StoredUpload) -> dict[str, Any]:
 def _store(
     session: Session,
     request: UploadRequest,
-    survey: Survey,
-    digest: str,
     rows: _Rows,
     plan: _Plan,
     report: dict[str, Any],
     caller: Caller,
-    boundaries: BoundarySet,
 ) -> int:
-    upload_id = upload_repo.insert_upload(
-        session,
-        {
-            "public_id": report["upload"]["id"],
-            "filename": request.filename,
-            "sha256": digest,
-            "size_bytes": len(request.data),
-            "format": survey.format,
-            "source_crs": survey.source_crs,
-            "kind": request.kind,
-            "source": request.source,
-            "declared_country": request.country,
-            "options": {
-                "crs": request.crs,
-                "column_map": dict(request.column_map or {}),
-                "include_tracks": request.include_tracks,
-            },
-            "api_key_id": caller.key_id,
-            "uploader": caller.name or "unknown",
-            "counts": report["counts"],
-            "report": report,
-            "boundary_source_id": boundaries.source.id,
-        },
+    upload = report["upload"]
+    provenance = (
+        "filename",
+        "sha256",
+        "size_bytes",
+        "format",
+        "source_crs",
+        "kind",
+        "source",
+        "declared_country",
     )
+    values = {key: upload[key] for key in provenance}
+    values.update(
+        public_id=upload["id"],
+        uploader=upload["uploader"] or "unknown",
+        boundary_source_id=upload["boundary_source"],
+        options={
+            "crs": request.crs,
+            "column_map": dict(request.column_map or {}),
+            "include_tracks": request.include_tracks,
+        },
+        api_key_id=caller.key_id,
+        counts=report["counts"],
+        report=report,
+    )
+    upload_id = upload_repo.insert_upload(session, values)
     ids = site_repo.insert_sites(session, plan.new_sites)
     if plan.geography is not None:
         site_repo.insert_border_distances(session, plan.geography.border_rows(ids))
