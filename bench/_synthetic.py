@@ -270,18 +270,6 @@ def site_attributes(
 SCRATCH_DB: Final = "borderlens_scratch"
 
 
-def default_dsn() -> str:
-    """``DATABASE_URL`` (SQLAlchemy's ``+psycopg`` suffix tolerated), else the project's own
-    embedded cluster (started if needed, as ``borderlens serve`` does)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from app.db.embedded import EmbeddedCluster
-        from app.settings import Settings
-
-        url = EmbeddedCluster(Settings().data_dir).start("postgres")
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 def postgis_scratch(dsn: str) -> Any:
     """A connection (autocommit) to a scratch database with PostGIS, created if needed.
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench import _synthetic
+from bench._database import bench_database, libpq
 from geo.borders import BorderIndex
 
 BASELINE_SQL = """
@@ -208,7 +209,18 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"border index: {len(index):,} segments, {len(index.pair_codes)} borders, {built_s:.2f} s"
     )
-    conn = _synthetic.postgis_scratch(args.database_url or _synthetic.default_dsn())
+    with bench_database(args.database_url, "postgres") as url:
+        conn = _synthetic.postgis_scratch(libpq(url))
+        try:
+            compare(args, index, borders, conn)
+        finally:
+            conn.close()
+    print(
+        f"\nprocess peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
+    )
+
+
+def compare(args: argparse.Namespace, index: BorderIndex, borders: Any, conn: Any) -> None:
     load_segments(conn, index, args.segmentize_m)
     segments = conn.execute("SELECT count(*) FROM bench_border_segment").fetchone()[0]
     print(
@@ -219,9 +231,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     for sites in args.sites or [100_000]:
         report(run(sites, index, borders, conn, args.baseline_sample, args.seed))
-    print(
-        f"\nprocess peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
-    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import pyproj
 from sklearn.metrics import adjusted_rand_score
 
 from bench import _synthetic
+from bench._database import bench_database, libpq
 from geo.clusters import cluster_sites, dbscan_geodesic, detect_percolation, summarise
 
 REGION_AEQD = "+proj=aeqd +lat_0=5 +lon_0=20 +datum=WGS84 +units=m +no_defs"
@@ -137,15 +138,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sites", type=int, action="append", help="number of sites (repeatable)")
     parser.add_argument("--eps-m", type=float, default=5_000.0)
     parser.add_argument("--min-samples", type=int, default=5)
-    parser.add_argument("--database-url", default=_synthetic.default_dsn())
+    parser.add_argument(
+        "--database-url", help="PostgreSQL with PostGIS (default: $DATABASE_URL, else embedded)"
+    )
     parser.add_argument("--seed", type=int, default=_synthetic.DEFAULT_SEED)
     args = parser.parse_args(argv)
 
     countries = _synthetic.load_countries()
     borders = _synthetic.shared_borders(countries)
-    conn = _synthetic.postgis_scratch(args.database_url)
-    for sites in args.sites or [100_000]:
-        run(sites, borders, countries, conn, args.eps_m, args.min_samples, args.seed)
+    with bench_database(args.database_url, "postgres") as url:
+        conn = _synthetic.postgis_scratch(libpq(url))
+        try:
+            for sites in args.sites or [100_000]:
+                run(sites, borders, countries, conn, args.eps_m, args.min_samples, args.seed)
+        finally:
+            conn.close()
     print(
         f"\nprocess peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
     )

@@ -28,25 +28,16 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
 from app.db import migrations
-from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine
 from app.queries import Caller
 from app.services import boundaries as boundary_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
 from app.settings import Settings
+from bench._database import bench_database
 from bench.bench_read_survey import kobo_csv
 
 CALLER = Caller(role="admin", name="bench")
-
-
-def fresh_database(args: argparse.Namespace) -> str:
-    if args.database_url or os.environ.get("DATABASE_URL"):
-        return str(args.database_url or os.environ["DATABASE_URL"])
-    cluster = EmbeddedCluster(Settings().data_dir)
-    cluster.start("postgres")
-    cluster.drop_database("bench_ingest")
-    return cluster.start("bench_ingest")
 
 
 def timed_ingest(session: Session, settings: Settings, data: bytes, name: str) -> float:
@@ -97,26 +88,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    url = fresh_database(args)
+    with bench_database(args.database_url, "bench_ingest", fresh=True) as url:
+        compare(url, args.rows)
+
+
+def compare(url: str, rows: int) -> None:
     settings = Settings(
         database_url=url,
         boundary_source="natural-earth-10m",
-        upload_max_rows=max(args.rows, 200_000),
+        upload_max_rows=max(rows, 200_000),
     )
     engine = make_engine(url, pool_size=1)
     migrations.upgrade(engine)
-    data = kobo_csv(args.rows)
-    repeat = kobo_csv(args.rows, seed=3).replace(b'"Site ', b'"Site revisit ')
+    data = kobo_csv(rows)
+    repeat = kobo_csv(rows, seed=3).replace(b'"Site ', b'"Site revisit ')
     with Session(engine) as session:
         boundary_service.ensure_loaded(session, settings, BoundaryCache())
-        print(f"{args.rows:,}-row KoBo CSV ({len(data) / 1e6:.1f} MB), {os.cpu_count()} CPUs\n")
+        print(f"{rows:,}-row KoBo CSV ({len(data) / 1e6:.1f} MB), {os.cpu_count()} CPUs\n")
         first = timed_ingest(session, settings, data, "first_survey.csv")
         timed_ingest(session, settings, repeat, "second_visit.csv")
     engine.dispose()
     floor = copy_floor(url, data)
     print(
         f"\nbaseline: COPY of the same rows into a bare table: {floor:.2f} s "
-        f"= {args.rows / floor:,.0f} rows/s"
+        f"= {rows / floor:,.0f} rows/s"
     )
     print(f"ratio ingest / bare COPY (rows/s): {floor / first:.2f}")
 

@@ -33,12 +33,12 @@ from sqlalchemy.dialects import postgresql
 
 from app.db import migrations
 from app.db import sites as site_repo
-from app.db.embedded import EmbeddedCluster
 from app.db.features import count_statement, page_statement
 from app.queries import ANONYMOUS, BBox, PageRequest, SiteQuery
 from app.services import boundaries as boundary_service
 from app.services.boundary_state import BoundaryCache
 from app.settings import PROJECT_ROOT, Settings
+from bench._database import bench_database, libpq
 
 REGION = (8.0, -12.0, 32.0, 14.0)  # lon/lat box the synthetic sites fill
 PAGE = 1000
@@ -93,12 +93,6 @@ def random_box(rng: random.Random) -> tuple[float, float, float, float]:
     return (x, y, x + 1, y + 1)
 
 
-def database_url(args: argparse.Namespace) -> str:
-    if args.database_url or os.environ.get("DATABASE_URL"):
-        return str(args.database_url or os.environ["DATABASE_URL"])
-    return EmbeddedCluster(Settings().data_dir).start("bench_items")
-
-
 def prepare(url: str, n_sites: int, recluster: bool) -> None:
     engine = create_engine(url)
     migrations.upgrade(engine)
@@ -109,19 +103,23 @@ def prepare(url: str, n_sites: int, recluster: bool) -> None:
         with Session(bind=conn) as session:
             boundary_service.ensure_loaded(session, settings, BoundaryCache())
     engine.dispose()
+    regenerated = False
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM sites").fetchone()[0]  # type: ignore[index]
         if have != n_sites:
             print(f"generating {n_sites:,} synthetic sites (have {have:,}) ...", flush=True)
             started = time.perf_counter()
-            conn.execute("TRUNCATE sites")
+            # The bench database is the benchmark's own: observations and border figures of
+            # the sites it replaces go with them.
+            conn.execute("TRUNCATE sites CASCADE")
             x0, y0, x1, y1 = REGION
             conn.execute(
                 SYNTHETIC_SITES_SQL,
                 {"x0": x0, "y0": y0, "dx": x1 - x0, "dy": y1 - y0, "n": n_sites},
             )
             print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
-    if recluster or needs_clustering(url):
+            regenerated = True
+    if recluster or regenerated or needs_clustering(url):
         # What `borderlens db optimize` does: neighbours on the same disk pages.
         print("clustering sites on the spatial index ...", flush=True)
         with psycopg.connect(libpq(url), autocommit=True) as conn:
@@ -135,10 +133,6 @@ def needs_clustering(url: str) -> bool:
             "SELECT indisclustered FROM pg_index WHERE indexrelid = 'idx_sites_geom'::regclass"
         ).fetchone()
     return not (row and row[0])
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def free_port() -> int:
@@ -292,7 +286,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = database_url(args)
+    with bench_database(args.database_url, "bench_items") as url:
+        compare(url, args)
+
+
+def compare(url: str, args: argparse.Namespace) -> None:
     prepare(url, args.sites, args.recluster)
     print(
         f"{args.sites:,} sites; pages of {PAGE} features in random 1° boxes; "
