@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -31,19 +31,19 @@ def _json(value: Any) -> bytes:
 def copy_rows(
     session: Session,
     table: str,
-    columns: Sequence[str],
+    columns: Mapping[str, str],
     rows: Sequence[Sequence[Any]],
-    types: Sequence[str],
 ) -> None:
-    """COPY rows into ``table``. ``types`` names each column's PostgreSQL type, so psycopg
-    picks one dumper per column instead of looking one up for every value (several times
-    faster on 100 000 rows); jsonb values are dicts, dumped with orjson."""
+    """COPY rows into ``table``. ``columns`` maps each column, in row order, to its PostgreSQL
+    type, so psycopg picks one dumper per column instead of looking one up for every value
+    (several times faster on 100 000 rows); jsonb values are dicts, dumped with orjson."""
     if not rows:
         return
+    types = list(columns.values())
     jsonb = [i for i, kind in enumerate(types) if kind == "jsonb"]
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with translate_db_errors(), driver(session).cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(list(types))
+        copy.set_types(types)
         for row in rows:
             if jsonb:
                 row = list(row)

@@ -133,17 +133,17 @@ def store_clusters(
     bulk.copy_rows(
         session,
         "clusters",
-        (
-            "run_id",
-            "cluster_id",
-            "member_count",
-            "countries",
-            "kinds",
-            "minerals",
-            "span_km",
-            "cross_border",
-            "geom",
-        ),
+        {
+            "run_id": "int8",
+            "cluster_id": "text",
+            "member_count": "int4",
+            "countries": "text[]",
+            "kinds": "text[]",
+            "minerals": "text[]",
+            "span_km": "float8",
+            "cross_border": "bool",
+            "geom": "text",
+        },
         [
             (
                 run_id,
@@ -158,14 +158,12 @@ def store_clusters(
             )
             for c in stored
         ],
-        ("int8", "text", "int4", "text[]", "text[]", "text[]", "float8", "bool", "text"),
     )
     bulk.copy_rows(
         session,
         "cluster_members",
-        ("run_id", "site_id", "cluster_id"),
+        {"run_id": "int8", "site_id": "int8", "cluster_id": "text"},
         [(run_id, site_ids[public], c.cluster_id) for c in stored for public in c.member_ids],
-        ("int8", "int8", "text"),
     )
 
 

@@ -8,7 +8,7 @@ import secrets
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import (
@@ -212,35 +212,36 @@ class NewSite:
 
     def copy_row(self, site_id: int) -> tuple[Any, ...]:
         values = {**self.__dict__, "id": site_id, "geom": bulk.ewkt_point(self.lon, self.lat)}
-        return tuple(values[column] for column in SITE_COLUMNS)
+        return tuple(values[column] for column in SITE_COPY_COLUMNS)
 
 
-SITE_COLUMNS = (
-    "id",
-    "public_id",
-    "kind",
-    "name",
-    "aliases",
-    "minerals",
-    "status",
-    "geom",
-    "country_iso3",
-    "location_status",
-    "claimants",
-    "accuracy_m",
-    "location_origin",
-    "source",
-    "first_observed",
-    "last_observed",
-    "properties",
-    "restricted",
-    "border_distance_m",
-    "border_pair",
-    "neighbour_iso3",
-    "side_probability",
-    "side_confidence",
-    "boundary_source_id",
-)
+# Columns a new site is copied in with, and their PostgreSQL types (geometry travels as EWKT).
+SITE_COPY_COLUMNS: Final = {
+    "id": "int8",
+    "public_id": "text",
+    "kind": "text",
+    "name": "text",
+    "aliases": "text[]",
+    "minerals": "text[]",
+    "status": "text",
+    "geom": "text",
+    "country_iso3": "text",
+    "location_status": "text",
+    "claimants": "text[]",
+    "accuracy_m": "float8",
+    "location_origin": "text",
+    "source": "text",
+    "first_observed": "date",
+    "last_observed": "date",
+    "properties": "jsonb",
+    "restricted": "jsonb",
+    "border_distance_m": "float8",
+    "border_pair": "text",
+    "neighbour_iso3": "text",
+    "side_probability": "float8",
+    "side_confidence": "text",
+    "boundary_source_id": "text",
+}
 
 
 def reserve_site_ids(session: Session, count: int) -> list[int]:
@@ -261,41 +262,13 @@ def insert_sites(session: Session, new_sites: Sequence[NewSite]) -> list[int]:
     bulk.copy_rows(
         session,
         "sites",
-        SITE_COLUMNS,
+        SITE_COPY_COLUMNS,
         [site.copy_row(site_id) for site_id, site in zip(ids, new_sites, strict=True)],
-        SITE_COLUMN_TYPES,
     )
     return ids
 
 
-# PostgreSQL types of SITE_COLUMNS for COPY (geometry travels as EWKT text).
-SITE_COLUMN_TYPES = (
-    "int8",
-    "text",
-    "text",
-    "text",
-    "text[]",
-    "text[]",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text[]",
-    "float8",
-    "text",
-    "text",
-    "date",
-    "date",
-    "jsonb",
-    "jsonb",
-    "float8",
-    "text",
-    "text",
-    "float8",
-    "text",
-    "text",
-)
-BORDER_DISTANCE_COLUMNS = ("site_id", "pair_code", "distance_m")
+BORDER_DISTANCE_COLUMNS: Final = {"site_id": "int8", "pair_code": "text", "distance_m": "float8"}
 
 
 def insert_border_distances(session: Session, rows: Sequence[tuple[int, str, float]]) -> None:
@@ -304,7 +277,6 @@ def insert_border_distances(session: Session, rows: Sequence[tuple[int, str, flo
         "site_border_distances",
         BORDER_DISTANCE_COLUMNS,
         rows,
-        ("int8", "text", "float8"),
     )
 
 

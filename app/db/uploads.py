@@ -6,7 +6,7 @@ import datetime as dt
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import Table, func, insert, select, text
@@ -134,38 +134,24 @@ def candidate_sites(session: Session, lon: Sequence[float], lat: Sequence[float]
 # -- bulk writes ---------------------------------------------------------------------------
 
 
-OBSERVATION_COPY_COLUMNS = (
-    "upload_id",
-    "site_id",
-    "row_number",
-    "outcome",
-    "observed_on",
-    "geom",
-    "accuracy_m",
-    "name",
-    "kind",
-    "minerals",
-    "attributes",
-)
-
-
-OBSERVATION_COPY_TYPES = (
-    "int8",
-    "int8",
-    "int4",
-    "text",
-    "date",
-    "text",
-    "float8",
-    "text",
-    "text",
-    "text[]",
-    "jsonb",
-)
+# Columns an observation is copied in with, and their PostgreSQL types (geometry as EWKT).
+OBSERVATION_COPY_COLUMNS: Final = {
+    "upload_id": "int8",
+    "site_id": "int8",
+    "row_number": "int4",
+    "outcome": "text",
+    "observed_on": "date",
+    "geom": "text",
+    "accuracy_m": "float8",
+    "name": "text",
+    "kind": "text",
+    "minerals": "text[]",
+    "attributes": "jsonb",
+}
 
 
 def insert_observations(session: Session, rows: Sequence[Sequence[Any]]) -> None:
-    bulk.copy_rows(session, "observations", OBSERVATION_COPY_COLUMNS, rows, OBSERVATION_COPY_TYPES)
+    bulk.copy_rows(session, "observations", OBSERVATION_COPY_COLUMNS, rows)
 
 
 def refresh_matched_sites(session: Session, upload_id: int) -> int:
