@@ -17,9 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES_DIR = REPO / "data" / "samples"
 SHARED_DIR = REPO.parent / "shared"
 SHARED_SAMPLES_DIR = SHARED_DIR / "data" / "samples"
-NE_AFRICA_GEOJSON = (
-    SHARED_DIR / "data" / "boundaries" / "africa_countries_ne10m_decoded_from_world-atlas.geojson"
-)
 
 Locate = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.object_]]
 
@@ -42,23 +39,19 @@ def shared_samples_dir() -> Path:
 def africa_locate() -> Locate:
     """ISO3 per lon/lat over Natural Earth 1:10m Africa, as ``validate_survey`` wants it.
 
-    The shared decoded copy is used when present, else the project's own pinned Natural Earth
-    source (cached under ``.borderlens``, fetched through npm when missing): the same polygons.
+    The shared decoded copy is used when present, else the same polygons derived from the
+    project's own pinned Natural Earth source.
     """
     from geo.boundaries import find_disputed_areas, read_country_polygons
     from geo.countries import CountryLocator, african_iso3
+    from tests.support.reference_data import africa_ne10m_geojson
 
     # Natural Earth files Mauritius and the Seychelles under "Seven seas", not Africa.
     wanted = sorted(set(african_iso3()) - {"MUS", "SYC"})
-    if NE_AFRICA_GEOJSON.is_file():
-        countries = read_country_polygons(
-            NE_AFRICA_GEOJSON, format="geojson", id_field="iso_a3", id_kind="iso3", countries=wanted
-        )
-    else:
-        countries = read_country_polygons(
-            _natural_earth_10m(), format="topojson", id_field="id", id_kind="iso_numeric",
-            countries=wanted,
-        )  # fmt: skip
+    countries = read_country_polygons(
+        africa_ne10m_geojson(), format="geojson", id_field="iso_a3", id_kind="iso3",
+        countries=wanted,
+    )  # fmt: skip
     locator = CountryLocator(countries, find_disputed_areas(countries))
 
     def locate(
@@ -67,13 +60,3 @@ def africa_locate() -> Locate:
         return locator.locate(lon, lat).iso3
 
     return locate
-
-
-def _natural_earth_10m() -> Path:
-    from app.services.boundary_sources import BoundaryFetchError, fetch, load_recipes
-
-    source = next(s for s in load_recipes() if s.id == "natural-earth-10m")
-    try:
-        return fetch(source, REPO / ".borderlens" / "cache" / "boundaries")
-    except BoundaryFetchError as exc:
-        pytest.skip(f"no Natural Earth boundaries: {NE_AFRICA_GEOJSON} absent and {exc}")

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, box
 
-from app.services.boundary_sources import NpmUnavailable, default_source, fetch, load_recipes
 from geo.boundaries import (
     BorderLine,
     DisputedArea,
@@ -32,23 +31,16 @@ from geo.boundaries import (
 )
 from geo.countries import african_iso3
 from geo.errors import BoundaryDataError
-from tests.support.reference_data import africa_ne10m_geojson, natural_earth_10m
+from tests.support.reference_data import (
+    africa_ne10m_geojson,
+    default_source_countries,
+    natural_earth_10m,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data" / "boundaries"
-NE_10M = SHARED / "world-atlas-2.0.2_countries-10m.topojson.json"
-NE_AFRICA_GEOJSON = SHARED / "africa_countries_ne10m_decoded_from_world-atlas.geojson"
-CACHE_DIR = REPO / ".borderlens" / "cache" / "boundaries"
 GEOD = Geod(ellps="WGS84")
 
 # Published (CIA World Factbook) lengths of CAR's borders, km.
 PUBLISHED_KM = {"CAF-CMR": 901, "CAF-COD": 1747, "CAF-COG": 487, "CAF-TCD": 1556}
-
-
-def _require(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared reference data not present: {path}")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +61,7 @@ def ne_borders(ne_africa: gpd.GeoDataFrame) -> dict[str, BorderLine]:
 
 @pytest.fixture(scope="module")
 def osm_africa() -> gpd.GeoDataFrame:
-    source = default_source(load_recipes())
-    try:
-        path = fetch(source, CACHE_DIR)
-    except NpmUnavailable as exc:
-        pytest.skip(f"cannot fetch {source.spec} through npm: {exc}")
-    return read_country_polygons(
-        path,
-        format=source.format,
-        id_field=source.id_field,
-        id_kind=source.id_kind,
-        countries=african_iso3(),
-        layer=source.layer,
-    )
+    return default_source_countries(african_iso3())
 
 
 @pytest.fixture(scope="module")

