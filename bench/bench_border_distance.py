@@ -10,7 +10,7 @@ its build time printed apart).
 Baseline: PostGIS ``ST_Distance(geography)`` against the same borders cut into 2-point
 segments no longer than ``--segmentize-m`` (250 m by default; 0 keeps the raw vertex pairs)
 in a TEMP table with a GiST index, minimised over every segment that can be nearest (exact;
-see ``BASELINE_SQL``). Only the query is timed, not loading the sites.
+see ``bench._postgis_nearest``). Only the query is timed, not loading the sites.
 ``--baseline-sample N`` times the baseline on a random sample of N sites when there are
 more, and extrapolates its sites/s (the output says so); errors are compared on that
 sample.
@@ -29,23 +29,8 @@ import numpy as np
 
 from bench import _synthetic
 from bench._database import bench_database, libpq
+from bench._postgis_nearest import load_segments, nearest_distance_m
 from geo.borders import BorderIndex
-
-BASELINE_SQL = """
-WITH first AS (
-    SELECT p.id, p.geog,
-           (SELECT ST_Distance(p.geog, s.geog) FROM bench_border_segment s
-             ORDER BY s.geog <-> p.geog LIMIT 1) AS d0
-      FROM bench_site p
-)
-SELECT f.id,
-       (SELECT min(ST_Distance(f.geog, s.geog)) FROM bench_border_segment s
-         WHERE ST_DWithin(s.geog, f.geog, f.d0 * 1.0001 + 1.0)) AS distance_m
-  FROM first f
- ORDER BY f.id
-"""
-# d0 is a true distance to one segment (the one the index ranks first), so every segment
-# nearer than d0 passes ST_DWithin and the minimum is exact whatever the index's ranking.
 
 
 @dataclass(frozen=True)
@@ -60,49 +45,6 @@ class Row:
     max_error_within_10km_m: float
     max_error_within_50km_m: float
     lower_by_over_1m: int
-
-
-def load_segments(conn: Any, index: BorderIndex, segmentize_m: float) -> None:
-    _, lon1, lat1, lon2, lat2 = index.segments()
-    conn.execute("DROP TABLE IF EXISTS bench_vertex_pair")
-    conn.execute(
-        "CREATE TEMP TABLE bench_vertex_pair"
-        " (id int, lon1 float8, lat1 float8, lon2 float8, lat2 float8)"
-    )
-    _synthetic.copy_columns(conn, "bench_vertex_pair", [lon1, lat1, lon2, lat2])
-    conn.execute("DROP TABLE IF EXISTS bench_border_segment")
-    edge = "ST_MakeLine(ST_Point(lon1, lat1, 4326), ST_Point(lon2, lat2, 4326))::geography"
-    if segmentize_m > 0:
-        # The same borders, cut along their own great circles into 2-point segments no longer
-        # than segmentize_m: PostGIS measures each segment to its sphere-nearest point, an
-        # error that grows with the segment's length (up to 8.7 m on the raw vertex pairs).
-        edge = (
-            f"(ST_DumpSegments(ST_Segmentize({edge}, {float(segmentize_m)})::geometry))"
-            ".geom::geography"
-        )
-    conn.execute(
-        f"CREATE TEMP TABLE bench_border_segment AS SELECT row_number() OVER () AS id,"
-        f" {edge} AS geog FROM bench_vertex_pair"
-    )
-    conn.execute("CREATE INDEX ON bench_border_segment USING gist (geog)")
-    conn.execute("ANALYZE bench_border_segment")
-
-
-def postgis_nearest(conn: Any, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:
-    """Baseline distances and the seconds the query took (loading not included)."""
-    conn.execute("DROP TABLE IF EXISTS bench_site_lon_lat")
-    conn.execute("CREATE TEMP TABLE bench_site_lon_lat (id int, lon float8, lat float8)")
-    _synthetic.copy_columns(conn, "bench_site_lon_lat", [lon, lat])
-    conn.execute("DROP TABLE IF EXISTS bench_site")
-    conn.execute(
-        "CREATE TEMP TABLE bench_site AS"
-        " SELECT id, ST_Point(lon, lat, 4326)::geography AS geog FROM bench_site_lon_lat"
-    )
-    conn.execute("ANALYZE bench_site")
-    start = time.perf_counter()
-    rows = conn.execute(BASELINE_SQL).fetchall()
-    elapsed = time.perf_counter() - start
-    return np.array([r[1] for r in rows], dtype=np.float64), elapsed
 
 
 def measure_ours(
@@ -135,7 +77,7 @@ def run(
         if sample and sample < sites
         else np.arange(sites)
     )
-    theirs, baseline_s = postgis_nearest(conn, lon[chosen], lat[chosen])
+    theirs, baseline_s = nearest_distance_m(conn, lon[chosen], lat[chosen])
     error = np.abs(ours[chosen] - theirs)
 
     def worst_within(limit_m: float) -> float:

@@ -14,13 +14,13 @@ Acceptance (issue 4): |ours - PostGIS| <= max(0.1 % of the distance, 5 m) for th
 random points, including points within 100 m of a border on both sides and points near the
 CAF-CMR-TCD and CAF-COD-SSD tripoints.
 
-Database access lives in the ``pg`` fixture below: a copy of the suite's test database on the
-real PostGIS the whole suite uses, with TEMP tables only.
+The query and the segment table are ``bench._postgis_nearest`` (the border benchmark's
+baseline is the same computation). Database access lives in the ``pg`` fixture below: a copy
+of the suite's test database on the real PostGIS the whole suite uses, TEMP tables only.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -28,6 +28,7 @@ import psycopg
 import pytest
 
 from bench import _synthetic
+from bench._postgis_nearest import load_segments, nearest_distance_m
 from geo.borders import BorderIndex
 from geo.geodesic import WGS84
 
@@ -55,64 +56,11 @@ def index(borders: list[_synthetic.SimpleBorder]) -> BorderIndex:
     return BorderIndex.from_lines(borders)
 
 
-def copy_floats(
-    conn: psycopg.Connection[tuple[object, ...]], table: str, columns: list[np.ndarray]
-) -> None:
-    """COPY an id column plus float columns (written with repr: exact round trip)."""
-    buffer = io.StringIO()
-    for i, values in enumerate(zip(*(c.tolist() for c in columns), strict=True)):
-        buffer.write("\t".join([str(i), *map(repr, values)]) + "\n")
-    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
-        copy.write(buffer.getvalue())
-
-
-def load_segments(conn: psycopg.Connection[tuple[object, ...]], index: BorderIndex) -> None:
-    """Write the index's own segments as geography LINESTRINGs with a GiST index."""
-    _, lon1, lat1, lon2, lat2 = index.segments()
-    conn.execute("DROP TABLE IF EXISTS border_vertex_pair")
-    conn.execute(
-        "CREATE TEMP TABLE border_vertex_pair"
-        " (id int, lon1 float8, lat1 float8, lon2 float8, lat2 float8)"
-    )
-    copy_floats(conn, "border_vertex_pair", [lon1, lat1, lon2, lat2])
-    conn.execute("DROP TABLE IF EXISTS border_segment")
-    conn.execute(
-        "CREATE TEMP TABLE border_segment AS"
-        " SELECT id, ST_MakeLine(ST_Point(lon1, lat1, 4326), ST_Point(lon2, lat2, 4326))"
-        "::geography AS geog FROM border_vertex_pair"
-    )
-    conn.execute("CREATE INDEX ON border_segment USING gist (geog)")
-    conn.execute("ANALYZE border_segment")
-
-
-POSTGIS_NEAREST_SQL = """
-WITH first AS (
-    SELECT p.id, p.geog,
-           (SELECT ST_Distance(p.geog, s.geog) FROM border_segment s
-             ORDER BY s.geog <-> p.geog LIMIT 1) AS d0
-      FROM site p
-)
-SELECT f.id,
-       (SELECT min(ST_Distance(f.geog, s.geog)) FROM border_segment s
-         WHERE ST_DWithin(s.geog, f.geog, f.d0 * 1.0001 + 1.0)) AS distance_m
-  FROM first f
- ORDER BY f.id
-"""
-
-
 def postgis_distance_m(
     conn: psycopg.Connection[tuple[object, ...]], lon: np.ndarray, lat: np.ndarray
 ) -> np.ndarray:
-    conn.execute("DROP TABLE IF EXISTS site_lon_lat")
-    conn.execute("CREATE TEMP TABLE site_lon_lat (id int, lon float8, lat float8)")
-    copy_floats(conn, "site_lon_lat", [lon, lat])
-    conn.execute("DROP TABLE IF EXISTS site")
-    conn.execute(
-        "CREATE TEMP TABLE site AS"
-        " SELECT id, ST_Point(lon, lat, 4326)::geography AS geog FROM site_lon_lat"
-    )
-    rows = conn.execute(POSTGIS_NEAREST_SQL).fetchall()
-    return np.array([row[1] for row in rows], dtype=np.float64)
+    distance_m, _seconds = nearest_distance_m(conn, lon, lat)
+    return distance_m
 
 
 def tripoint(index: BorderIndex, a: str, b: str) -> tuple[float, float]:
