@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -19,7 +19,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, maps, ogc, openapi, sites, uploads
+from app.api import health, html, maps, ogc, openapi, sites, uploads
+from app.api.deps import check_session_cookie
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(check_session_cookie)],
     )
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()
@@ -84,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in (ogc, sites, uploads, maps, health, openapi):
         app.include_router(module.router)
+    html.install(app, settings)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)
     app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="vendor")

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
@@ -22,6 +23,8 @@ from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
 from app.api.urls import base_url
 from app.db import boundaries as boundary_repo
 from app.errors import NotFound
+from app.html import pages as html
+from app.html.negotiation import pick_language, wants_html
 from app.queries import FeatureQuery, Keyset, PageRequest
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -46,59 +49,66 @@ def link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str,
     return item
 
 
-@router.get("/", summary="Landing page")
-def landing_page(request: Request, settings: SettingsDep) -> JSON:
+@router.get("/", summary="Landing page", response_model=None)
+def landing_page(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
-    return JSON(
-        {
-            "title": "borderlens",
-            "description": (
-                "Mine sites and mineral sales points along Central Africa's international "
-                "borders: geo-referenced, measured against the borders, shared as OGC API "
-                "Features."
-            ),
-            "links": [
-                link(f"{base}/", "self", JSON_TYPE, "This document"),
-                link(f"{base}/api", "service-desc", OPENAPI_30, "The API definition"),
-                link(f"{base}/api.html", "service-doc", "text/html", "The API documentation"),
-                link(f"{base}/conformance", "conformance", JSON_TYPE, "Conformance classes"),
-                link(f"{base}/collections", "data", JSON_TYPE, "The feature collections"),
-                link(f"{base}/maps/sites", "alternate", "text/html", "Map of the sites"),
-                link(f"{base}/health", "status", JSON_TYPE, "Service health"),
-            ],
-        }
-    )
+    document: dict[str, Any] = {
+        "title": "borderlens",
+        "description": (
+            "Mine sites and mineral sales points along Central Africa's international "
+            "borders: geo-referenced, measured against the borders, shared as OGC API "
+            "Features."
+        ),
+        "links": [
+            link(f"{base}/", "self", JSON_TYPE, "This document"),
+            link(f"{base}/api", "service-desc", OPENAPI_30, "The API definition"),
+            link(f"{base}/api.html", "service-doc", "text/html", "The API documentation"),
+            link(f"{base}/conformance", "conformance", JSON_TYPE, "Conformance classes"),
+            link(f"{base}/collections", "data", JSON_TYPE, "The feature collections"),
+            link(f"{base}/maps/sites", "alternate", "text/html", "Map of the sites"),
+            link(f"{base}/health", "status", JSON_TYPE, "Service health"),
+        ],
+    }
+    if wants_html(request):
+        return html.render_landing(request, document, pick_language(request))
+    return JSON(document)
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance() -> JSON:
+@router.get("/conformance", summary="Conformance classes", response_model=None)
+def conformance(request: Request) -> Response:
+    if wants_html(request):
+        return html.render_conformance(request, {"conformsTo": CONFORMANCE}, pick_language(request))
     return JSON({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", summary="Feature collections")
-def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> JSON:
+@router.get("/collections", summary="Feature collections", response_model=None)
+def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     documents = [
         collection_document(request, session, settings, collection)
         for collection in registry.COLLECTIONS.values()
     ]
-    return JSON(
-        {
-            "links": [link(f"{base}/collections", "self", JSON_TYPE, "The feature collections")],
-            "collections": documents,
-        }
-    )
+    document = {
+        "links": [link(f"{base}/collections", "self", JSON_TYPE, "The feature collections")],
+        "collections": documents,
+    }
+    if wants_html(request):
+        return html.render_collections(request, document, pick_language(request))
+    return JSON(document)
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection")
+@router.get("/collections/{collectionId}", summary="One feature collection", response_model=None)
 def describe_collection(
     request: Request,
     session: ReadSessionDep,
     settings: SettingsDep,
     collection_id: CollectionId,
-) -> JSON:
+) -> Response:
     collection = registry.get(collection_id)
-    return JSON(collection_document(request, session, settings, collection))
+    document = collection_document(request, session, settings, collection)
+    if wants_html(request):
+        return html.render_collection(request, document, pick_language(request))
+    return JSON(document)
 
 
 @router.get(
@@ -136,7 +146,7 @@ def read_items(
     del limit, bbox, datetime, cursor, kind, mineral, country, border, within_km, sortby
     collection = registry.get(collection_id)
     params = _multi_params(request)
-    p.reject_unknown(params, collection.item_params)
+    p.reject_unknown(params, (*collection.item_params, "lang"))
     _check_format(params)
     p.check_crs(params)
     page_size = p.parse_limit(
@@ -191,6 +201,8 @@ def read_items(
         + b"],"
         + dumps(meta)[1:]
     )
+    if wants_html(request):
+        return html.render_items(request, orjson.loads(body), pick_language(request))
     return Response(body, media_type=GEOJSON, headers=CONTENT_CRS)
 
 
@@ -211,7 +223,7 @@ def read_item(
 ) -> Response:
     collection = registry.get(collection_id)
     params = _multi_params(request)
-    p.reject_unknown(params, ("f", "crs"))
+    p.reject_unknown(params, ("f", "crs", "lang"))
     _check_format(params)
     p.check_crs(params)
     base = base_url(request, settings)
@@ -225,6 +237,8 @@ def read_item(
         link(f"{base}/collections/{collection.id}", "collection", JSON_TYPE),
     ]
     body = feature[:-1] + ',"links":' + dumps(links).decode() + "}"
+    if wants_html(request):
+        return html.render_item(request, orjson.loads(body), pick_language(request))
     return Response(body.encode(), media_type=GEOJSON, headers=CONTENT_CRS)
 
 
@@ -237,8 +251,8 @@ def _multi_params(request: Request) -> dict[str, list[str]]:
 
 def _check_format(params: dict[str, list[str]]) -> None:
     fmt = p.single(params, "f")
-    if fmt is not None and fmt not in ("json", "geojson"):
-        raise p.bad("f", f"this endpoint serves json/geojson only, not {fmt!r}")
+    if fmt is not None and fmt not in ("json", "geojson", "html"):
+        raise p.bad("f", f"this endpoint serves json, geojson or html, not {fmt!r}")
 
 
 def _with_cursor(url: str, params: dict[str, list[str]], cursor: str | None) -> str:

@@ -74,6 +74,14 @@ def authenticate(session: Session, presented: str) -> Caller:
     return Caller(role=record.role, key_id=record.id, name=record.name, countries=record.countries)
 
 
+def caller_for_id(session: Session, key_id: int) -> Caller | None:
+    """The caller of a key named by id (a signed-in session); None once revoked or deleted."""
+    record = key_repo.find_by_id(session, key_id)
+    if record is None or record.revoked_at is not None:
+        return None
+    return Caller(role=record.role, key_id=record.id, name=record.name, countries=record.countries)
+
+
 def revoke_key(session: Session, key_or_prefix: str) -> None:
     match = KEY_PATTERN.fullmatch(key_or_prefix.strip())
     prefix = match["prefix"] if match else key_or_prefix.strip()
