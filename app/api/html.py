@@ -31,6 +31,8 @@ def _local(next_url: str | None) -> str:
     """Only redirect to a path of this service (never ``//other.example`` or a full URL)."""
     if not next_url or not next_url.startswith("/") or next_url.startswith(("//", "/\\")):
         return "/"
+    if next_url.startswith(("/signin", "/signout")):
+        return "/"
     return next_url
 
 
@@ -59,7 +61,11 @@ def signin(
 
 
 @router.post("/signout")
-def signout(request: Request, csrf_token: Annotated[str, Form(max_length=200)]) -> Response:
+def signout(
+    request: Request,
+    csrf_token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
     web_session.check_csrf(request, csrf_token)
     web_session.sign_out(request)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(_local(next), status_code=303)

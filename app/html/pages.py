@@ -87,6 +87,7 @@ def _render(
             signed_in=web_session.signed_in(request),
             csrf_token=web_session.csrf_token(request) if web_session.signed_in(request) else None,
             languages=[(code, _with_params(here, lang=code)) for code in LANGUAGES],
+            here_path=_with_params(request.url.path + "?" + request.url.query, lang=lang),
             json_url=_with_params(here, f="json", lang=None),
             html_link=lambda href: _html_link(request, href),
             **context,
