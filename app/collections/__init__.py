@@ -10,6 +10,7 @@ from app.collections import (
     clusters,
     countries,
     disputed_areas,
+    observations,
     sites,
 )
 from app.collections.base import Provider
@@ -17,6 +18,7 @@ from app.errors import NotFound
 
 PROVIDERS: tuple[Provider, ...] = (
     sites.PROVIDER,
+    observations.PROVIDER,
     borders.PROVIDER,
     countries.PROVIDER,
     disputed_areas.PROVIDER,

@@ -26,6 +26,7 @@ from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
 from geo.vocab import minerals, site_kinds
 
+GEOJSON = "application/geo+json"
 # Beyond this no border is "near": the widest band the maps draw and the API accepts.
 MAX_WITHIN_KM = 20_000.0
 
@@ -179,6 +180,10 @@ class SitesProvider(Provider):
 
     def links(self, base_url: str) -> list[Link]:
         return [Link(f"{base_url}/maps/sites", "alternate", "text/html", "Map of the sites")]
+
+    def item_links(self, base_url: str, feature_id: str) -> list[Link]:
+        visits = f"{base_url}/collections/observations/items?site={feature_id}"
+        return [Link(visits, "related", GEOJSON, "Observations (visits) of this site")]
 
 
 def _as_sites(query: FeatureQuery) -> SiteQuery:
