@@ -18,12 +18,13 @@ from app.services import keys as key_service
 from app.settings import Settings
 
 router = APIRouter(tags=["Sign-in"], include_in_schema=False)
+CONFORMANCE = ["http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Session cookies, the sign-in routes and the pages' own static files."""
+    """Session cookies and the pages' own static files (the routes are included with the
+    other API modules)."""
     web_session.install(app, settings)
-    app.include_router(router)
     app.mount(pages.STATIC_PREFIX, StaticFiles(packages=[("app.html", "static")]), name="html")
 
 

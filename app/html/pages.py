@@ -8,18 +8,19 @@ document and the page language (``en``, ``fr`` or ``pt``) and returns an ``HTMLR
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.requests import Request
 
-from app.api.maps import map_assets
 from app.api.urls import base_url
 from app.html import session as web_session
-from app.html.negotiation import LANGUAGES
+from app.html.negotiation import LANGUAGES, pick_language, wants_html
 from app.html.templating import environment
+from app.maps.assets import AssetUrls, ensure_assets, local_urls
 
 BRAND = "borderlens"
 STATIC_PREFIX = "/static/html"
@@ -28,6 +29,27 @@ SITE_COLUMNS = ("name", "kind", "minerals", "country", "border_pair", "border_di
 GENERIC_COLUMNS_MAX = 6
 #: Representations vary with these request headers (caches must key on them).
 VARY = "Accept, Accept-Language, Cookie"
+
+
+Renderer = Callable[[Request, dict[str, Any], str], HTMLResponse]
+
+
+def negotiated(request: Request, response: Response, render: Renderer) -> Response:
+    """``response`` (the JSON representation), or the HTML page ``render`` makes from the very
+    document it carries when the request asks for HTML. The route's one line of wiring."""
+    if not wants_html(request):
+        response.headers.append("Vary", "Accept")
+        return response
+    return render(request, orjson.loads(response.body), pick_language(request))
+
+
+def _map_assets(request: Request, base: str) -> AssetUrls | None:
+    """Local Leaflet URLs once the pinned assets are cached (checked once per process, the
+    same flag the /maps pages use); None: the page goes without its map, never to a CDN."""
+    state = request.app.state
+    if not hasattr(state, "map_assets_ok"):
+        state.map_assets_ok = ensure_assets(state.settings.cache_dir)
+    return local_urls(base) if state.map_assets_ok else None
 
 
 def _with_params(url: str, **changes: str | None) -> str:
@@ -74,7 +96,7 @@ def _render(
 ) -> HTMLResponse:
     base = base_url(request, request.app.state.settings)
     here = str(request.url)
-    assets = map_assets(request, base) if context.get("map_data") is not None else None
+    assets = _map_assets(request, base) if context.get("map_data") is not None else None
     page = (
         environment()
         .get_template(template)
