@@ -17,10 +17,12 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.requests import Request
 
 from app.api.urls import base_url
+from app.html import i18n
 from app.html import session as web_session
 from app.html.negotiation import LANGUAGES, pick_language, wants_html
 from app.html.templating import environment
 from app.maps.assets import AssetUrls, ensure_assets, local_urls
+from geo.vocab import minerals
 
 BRAND = "borderlens"
 STATIC_PREFIX = "/static/html"
@@ -89,6 +91,12 @@ def _map_json(document: dict[str, Any]) -> str:
     }
     # orjson escapes nothing HTML-special; "<" is the one character that can end the block.
     return orjson.dumps(plain).decode().replace("<", "\\u003c")
+
+
+def _vocabulary_json(lang: str) -> str:
+    """Mineral labels in ``lang`` for the observations table the page script fills in."""
+    labels = {code: i18n.mineral_label(code, lang) for code in minerals().codes}
+    return orjson.dumps({"lang": lang, "minerals": labels}).decode().replace("<", "\\u003c")
 
 
 def _render(
@@ -165,29 +173,24 @@ def render_items(request: Request, document: dict[str, Any], lang: str) -> HTMLR
     )
 
 
-def render_item(
-    request: Request,
-    document: dict[str, Any],
-    lang: str,
-    observations: dict[str, Any] | None = None,
-) -> HTMLResponse:
-    """One feature; sites get the site page (border figures, side confidence, observations).
-
-    ``observations`` is the FeatureCollection of the site's visits when the caller has it.
-    """
+def render_item(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
+    """One feature; sites get the site page (border figures with their boundary source, side
+    confidence, a map, and the visits the site's ``related`` link leads to, which the page
+    script lists in a table whose headings the server wrote)."""
     collection_id = str(request.path_params.get("collectionId", ""))
     links = {link["rel"]: link["href"] for link in document.get("links", [])}
+    is_site = collection_id == "sites"
     return _render(
         request,
-        "site.html" if collection_id == "sites" else "item.html",
+        "site.html" if is_site else "item.html",
         lang,
         document=document,
         feature=document,
         properties=document.get("properties") or {},
         collection_id=collection_id,
         collection_href=links.get("collection"),
-        observations=(observations or {}).get("features"),
         map_data=_map_json(document),
+        vocabulary=_vocabulary_json(lang) if is_site else None,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -141,6 +142,37 @@ def test_site_page_map(site_server: tuple[LiveServer, str], browser: webdriver.C
     assert int(holder.get_attribute("data-borders-loaded") or 0) >= 1, "borders drawn around it"
     assert browser.find_elements(By.CSS_SELECTOR, "#bl-map path.leaflet-interactive")
     assert browser.execute_script("return typeof L") == "object", "Leaflet served locally"
+
+
+def test_site_page_lists_its_observations(
+    site_server: tuple[LiveServer, str], browser: webdriver.Chrome
+) -> None:
+    server, key = site_server
+    survey = "name,lon,lat,date,kind,minerals\n" + "".join(
+        f"Bania,16.1,3.9,{day},mine,diamant|or\n" for day in ("2023-05-02", "2024-02-10")
+    )
+    for name, rows in (("one.csv", survey.splitlines()[:2]), ("two.csv", survey.splitlines()[::2])):
+        response = httpx.post(
+            f"{server.url}/uploads",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": (name, ("\n".join(rows) + "\n").encode(), "text/csv")},
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+    visits = httpx.get(f"{server.url}/collections/observations/items", timeout=30).json()
+    site_id = visits["features"][0]["properties"]["site"]
+    browser.get(f"{server.url}/collections/sites/items/{site_id}?lang=fr")
+    table = WebDriverWait(browser, 30).until(
+        lambda d: (
+            d.find_element(By.ID, "observations").get_attribute("data-loaded")
+            and d.find_element(By.ID, "observations")
+        )
+    )
+    assert table.get_attribute("data-loaded") == "2"
+    rows = [r.text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert "2 mai 2023" in rows[0] and "10 février 2024" in rows[1]
+    assert "diamant, or" in rows[0], "mineral labels from the vocabulary, in French"
+    assert "Envoi" in table.find_element(By.TAG_NAME, "thead").text
 
 
 def signed_in_name(driver: webdriver.Chrome) -> str | None:
