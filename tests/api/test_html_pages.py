@@ -252,3 +252,24 @@ def test_revoked_key_ends_the_session(client: TestClient, session: Session) -> N
     body = site_feature(*BATOURI_CMR)
     response = client.post("/collections/sites/items", json=body, headers={"X-CSRF-Token": token})
     assert response.status_code == 401, "the revoked key's session no longer writes"
+
+
+def test_every_collection_and_its_first_item_render(
+    client: TestClient, api_key: Callable[..., dict[str, str]]
+) -> None:
+    add_sites(client, api_key("researcher"), 3)
+    collections = client.get("/collections").json()["collections"]
+    assert len(collections) >= 6
+    for collection in collections:
+        items = client.get(f"/collections/{collection['id']}/items", params={"limit": 2})
+        assert items.status_code == 200, collection["id"]
+        page = client.get(
+            f"/collections/{collection['id']}/items", params={"limit": 2, "f": "html", "lang": "pt"}
+        )
+        assert page.status_code == 200, (collection["id"], page.text[:300])
+        assert parse(page.text).lang == "pt"
+        for feature in items.json()["features"][:1]:
+            path = f"/collections/{collection['id']}/items/{feature['id']}"
+            one = client.get(path, params={"f": "html"})
+            assert one.status_code == 200, path
+            assert str(feature["id"]) in one.text
