@@ -103,7 +103,8 @@ def _render(
     request: Request, template: str, lang: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     base = base_url(request, request.app.state.settings)
-    here = str(request.url)
+    # Built on the public base URL (BORDERLENS_PUBLIC_URL behind a proxy), not the internal one.
+    here = f"{base}{request.url.path}?{request.url.query}"
     assets = _map_assets(request, base) if context.get("map_data") is not None else None
     page = (
         environment()

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.main import create_app
 from app.services import keys as key_service
+from app.settings import Settings
 from tests.support.sites import BATOURI_CMR, BERBERATI_CAF, OUESSO_COG, site_feature
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
@@ -273,3 +276,18 @@ def test_every_collection_and_its_first_item_render(
             one = client.get(path, params={"f": "html"})
             assert one.status_code == 200, path
             assert str(feature["id"]) in one.text
+
+
+def test_cookie_is_secure_behind_an_https_public_url(
+    settings: Settings, session: Session, app: FastAPI
+) -> None:
+    secure = create_app(settings.model_copy(update={"public_url": "https://borderlens.example"}))
+    secure.dependency_overrides = app.dependency_overrides
+    client = TestClient(secure, base_url="https://testserver")
+    created = key_service.create_key(session, name="Team C", role="authority", countries=[])
+    token = _form_token(client.get("/signin").text)
+    signed = client.post(
+        "/signin", data={"key": created.key, "csrf_token": token}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+    assert "secure" in signed.headers["set-cookie"].lower()
