@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, maps, ogc, openapi, sites, uploads
+from app.api import health, maps, ogc, openapi, schema_routes, sites, uploads
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Location"],
     )
-    for module in (ogc, sites, uploads, maps, health, openapi):
+    for module in (ogc, schema_routes, sites, uploads, maps, health, openapi):
         app.include_router(module.router)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from geo.countries import read_country_table
 from geo.vocab import minerals
 
 SITE_KINDS = ("mine", "sales_point")
-COMMON_ITEM_PARAMS = ("limit", "bbox", "datetime", "cursor", "f", "crs", "bbox-crs")
+COMMON_ITEM_PARAMS = ("limit", "bbox", "datetime", "cursor", "f", "crs", "bbox-crs", "profile")
 
 
 ExtraParser = Callable[

@@ -9,6 +9,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app.api.collections import Collection
+from app.api.feature_schemas import REL_SCHEMA, SCHEMA_MEDIA_TYPE
 from app.api.responses import GEOJSON
 from app.api.urls import base_url
 from app.db import boundaries as boundary_repo
@@ -55,6 +56,18 @@ def collection_document(
     links: list[dict[str, str]] = [
         {"href": href, "rel": "self", "type": "application/json", "title": collection.title},
         {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": "Features"},
+        {
+            "href": f"{href}/schema",
+            "rel": REL_SCHEMA,
+            "type": SCHEMA_MEDIA_TYPE,
+            "title": "Schema of the features' properties (OGC API - Features Part 5)",
+        },
+        {
+            "href": f"{href}/feature-schema",
+            "rel": "describedby",
+            "type": SCHEMA_MEDIA_TYPE,
+            "title": "JSON Schema of one GeoJSON Feature",
+        },
     ]
     document: dict[str, Any] = {
         "id": collection.id,

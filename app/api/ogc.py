@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from app.api import collections as registry
 from app.api import params as p
+from app.api import profiles
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document
 from app.api.reading import ReadContext
@@ -132,12 +133,14 @@ def read_items(
         "the nearest international border without `border`)",
     ),
     sortby: str | None = Query(None, description="sites: border_distance_m or -border_distance_m"),
+    profile: str | None = Query(None, description=profiles.DESCRIPTION),
 ) -> Response:
-    del limit, bbox, datetime, cursor, kind, mineral, country, border, within_km, sortby
+    del limit, bbox, datetime, cursor, kind, mineral, country, border, within_km, sortby, profile
     collection = registry.get(collection_id)
     params = _multi_params(request)
     p.reject_unknown(params, collection.item_params)
     _check_format(params)
+    profile_asked = profiles.parse_profile(params)
     p.check_crs(params)
     page_size = p.parse_limit(
         p.single(params, "limit"), settings.items_default_limit, settings.items_max_limit
@@ -187,7 +190,7 @@ def read_items(
     meta["links"] = links
     body = (
         b'{"type":"FeatureCollection","features":['
-        + page.features_json.encode()
+        + profiles.apply(page.features_json, profile_asked).encode()
         + b"],"
         + dumps(meta)[1:]
     )
@@ -208,11 +211,14 @@ def read_item(
     open_writer: SessionFactoryDep,
     collection_id: CollectionId,
     feature_id: FeatureId,
+    profile: str | None = Query(None, description=profiles.DESCRIPTION),
 ) -> Response:
+    del profile
     collection = registry.get(collection_id)
     params = _multi_params(request)
-    p.reject_unknown(params, ("f", "crs"))
+    p.reject_unknown(params, ("f", "crs", profiles.PARAMETER))
     _check_format(params)
+    profile_asked = profiles.parse_profile(params)
     p.check_crs(params)
     base = base_url(request, settings)
     feature = collection.read_one(ReadContext(session, caller, base, None, open_writer), feature_id)
@@ -224,6 +230,7 @@ def read_item(
         link(f"{base}/collections/{collection.id}/items/{feature_id}", "self", GEOJSON),
         link(f"{base}/collections/{collection.id}", "collection", JSON_TYPE),
     ]
+    feature = profiles.apply(feature, profile_asked)
     body = feature[:-1] + ',"links":' + dumps(links).decode() + "}"
     return Response(body.encode(), media_type=GEOJSON, headers=CONTENT_CRS)
 
