@@ -116,11 +116,16 @@ SITES = FeatureSchema(
             nullable=True,
             only_for="callers allowed to read restricted attributes",
         ),
+        _text(
+            "query_border",
+            "The border (pair or country) named in the query",
+            only_for="requests with border and within_km",
+        ),
         _real(
             "query_border_distance_m",
             "Geodesic distance to the border named in the query",
             "m",
-            only_for="requests with a border filter",
+            only_for="requests with border and within_km",
         ),
     ),
 )
