@@ -18,28 +18,49 @@ GeoJSON users. A QGIS user asks for the profile once, on the landing URL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from typing import Any
 
 import orjson
 
-from app.api import params as p
-from app.api.feature_schemas import FLAT
+from app.collections.base import Item, Parameter, ParseContext
+from app.collections.parsing import bad
+from app.queries import FeaturePage
 
+FLAT = "flat"
 PROFILES = (FLAT,)
-PARAMETER = "profile"
-DESCRIPTION = (
-    "`flat`: array and object properties served as their JSON text, for tabular clients "
-    "such as QGIS 3.22 (which cannot export list fields). Default: GeoJSON arrays and objects."
+NAME = "profile"
+STRUCTURED = ("array", "object")
+
+
+def _parse(raw: str, _ctx: ParseContext | None = None) -> str:
+    if raw not in PROFILES:
+        raise bad(NAME, f"known profiles: {', '.join(PROFILES)}; not {raw[:50]!r}")
+    return raw
+
+
+PARAMETER = Parameter(
+    NAME,
+    "`flat`: every array or object property is served as its JSON text, for tabular clients "
+    "such as QGIS 3.22 (which cannot export list fields); add it to the landing URL QGIS is "
+    "given. Default: GeoJSON arrays and objects.",
+    {"type": "string", "enum": list(PROFILES)},
+    _parse,
 )
 
 
-def parse_profile(params: Mapping[str, list[str]]) -> str | None:
-    raw = p.single(params, PARAMETER)
-    if raw is None or raw == "":
-        return None
-    if raw not in PROFILES:
-        raise p.bad(PARAMETER, f"known profiles: {', '.join(PROFILES)}; not {raw!r}")
-    return raw
+def profile_of(items: list[tuple[str, str]]) -> str | None:
+    """The profile named in a query string (other parameters are not looked at)."""
+    raw = next((value for name, value in items if name == NAME), None)
+    return _parse(raw) if raw is not None else None
+
+
+def property_schema(schema: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    """A property's JSON Schema in the profile asked for."""
+    if profile == FLAT and schema.get("type") in STRUCTURED:
+        flat = {"type": "string", "contentMediaType": "application/json"}
+        return flat | {k: v for k, v in schema.items() if k == "description"}
+    return schema
 
 
 def _flat_properties(feature: dict[str, object]) -> None:
@@ -58,3 +79,15 @@ def apply(features_json: str, profile: str | None) -> str:
     for feature in features:
         _flat_properties(feature)
     return orjson.dumps(features).decode()[1:-1]
+
+
+def page_in(page: FeaturePage, profile: str | None) -> FeaturePage:
+    if profile is None:
+        return page
+    return dataclasses.replace(page, features_json=apply(page.features_json, profile))
+
+
+def item_in(item: Item, profile: str | None) -> Item:
+    if profile is None:
+        return item
+    return dataclasses.replace(item, feature_json=apply(item.feature_json, profile))
