@@ -10,9 +10,9 @@ filtered collection URL (``?kind=mine``) to every request it makes, the schema's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app import collections as registry
@@ -27,6 +27,13 @@ router = APIRouter(tags=["OGC API - Features"])
 SCHEMA_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {feature_schemas.SCHEMA_MEDIA_TYPE: {}}}
 }
+Profile = Annotated[
+    str | None,
+    Query(
+        description=profiles.PARAMETER.description,
+        json_schema_extra={"enum": list(profiles.PROFILES)},
+    ),
+]
 Render = Callable[[Provider, str, str | None], dict[str, Any]]
 RENDERERS: dict[str, Render] = {
     "schema": feature_schemas.part5_schema,
@@ -49,8 +56,9 @@ def _schema(request: Request, settings: SettingsDep, collection_id: str, leaf: s
     responses=SCHEMA_RESPONSE,
 )
 def collection_schema(
-    request: Request, settings: SettingsDep, collection_id: CollectionId
+    request: Request, settings: SettingsDep, collection_id: CollectionId, profile: Profile = None
 ) -> Response:
+    del profile  # read from the query with the others ignored (see the module docstring)
     return _schema(request, settings, collection_id, "schema")
 
 
@@ -61,6 +69,7 @@ def collection_schema(
     responses=SCHEMA_RESPONSE,
 )
 def collection_feature_schema(
-    request: Request, settings: SettingsDep, collection_id: CollectionId
+    request: Request, settings: SettingsDep, collection_id: CollectionId, profile: Profile = None
 ) -> Response:
+    del profile
     return _schema(request, settings, collection_id, "feature-schema")
