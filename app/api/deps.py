@@ -13,11 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.html import session as web_session
 from app.queries import Caller
+from app.roles import WRITERS
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.settings import Settings
-
-WRITER_ROLES = ("admin", "researcher")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -83,7 +82,7 @@ async def check_session_cookie(request: Request, session: ReadSessionDep) -> Non
 def require_writer(caller: CallerDep) -> Caller:
     if caller.is_anonymous:
         raise NotAuthenticated("writing needs an API key (researcher or admin)")
-    if caller.role not in WRITER_ROLES:
+    if caller.role not in WRITERS:
         raise Forbidden(
             f"a {caller.role} key cannot write; researcher or admin keys can", code="wrong_role"
         )
