@@ -99,9 +99,11 @@ def _vocabulary_json(lang: str) -> str:
     return orjson.dumps({"lang": lang, "minerals": labels}).decode().replace("<", "\\u003c")
 
 
-def _render(
+def render_page(
     request: Request, template: str, lang: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    """``template`` (extending ``base.html``: header, language switcher, sign-in state, CSRF
+    token for forms when signed in) rendered in ``lang``, for any page of the service."""
     base = base_url(request, request.app.state.settings)
     # Built on the public base URL (BORDERLENS_PUBLIC_URL behind a proxy), not the internal one.
     here = f"{base}{request.url.path}?{request.url.query}"
@@ -128,19 +130,19 @@ def _render(
 
 
 def render_landing(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
-    return _render(request, "landing.html", lang, document=document)
+    return render_page(request, "landing.html", lang, document=document)
 
 
 def render_conformance(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
-    return _render(request, "conformance.html", lang, document=document)
+    return render_page(request, "conformance.html", lang, document=document)
 
 
 def render_collections(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
-    return _render(request, "collections.html", lang, document=document)
+    return render_page(request, "collections.html", lang, document=document)
 
 
 def render_collection(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
-    return _render(request, "collection.html", lang, document=document, collection=document)
+    return render_page(request, "collection.html", lang, document=document, collection=document)
 
 
 def _columns(collection_id: str, features: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -159,7 +161,7 @@ def render_items(request: Request, document: dict[str, Any], lang: str) -> HTMLR
     collection_id = str(request.path_params.get("collectionId", ""))
     features = document.get("features", [])
     links = {link["rel"]: link["href"] for link in document.get("links", [])}
-    return _render(
+    return render_page(
         request,
         "items.html",
         lang,
@@ -181,7 +183,7 @@ def render_item(request: Request, document: dict[str, Any], lang: str) -> HTMLRe
     collection_id = str(request.path_params.get("collectionId", ""))
     links = {link["rel"]: link["href"] for link in document.get("links", [])}
     is_site = collection_id == "sites"
-    return _render(
+    return render_page(
         request,
         "site.html" if is_site else "item.html",
         lang,
@@ -199,7 +201,7 @@ def render_signin(
     request: Request, lang: str, next_url: str, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """The sign-in form (``error``: ``invalid_key`` or ``revoked_key``, shown translated)."""
-    return _render(
+    return render_page(
         request,
         "signin.html",
         lang,
