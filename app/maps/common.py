@@ -95,8 +95,8 @@ def base_map(options: MapOptions, assets: AssetUrls | None) -> folium.Map:
         contributors = labels(options.lang)["OpenStreetMap contributors"]
         attr = f'&copy; <a href="{OSM_COPYRIGHT}">{html.escape(contributors)}</a>'
     # An explicit max_zoom: without a tile layer the map has none, and the cluster plugin
-    # refuses to start. Zoom and scale controls are added by ``Controls`` (in the page's
-    # language, the scale in the legend's corner below it).
+    # refuses to start. Zoom and scale controls are added by ``Controls``, in the page's
+    # language.
     fmap = folium.Map(
         location=DEFAULT_CENTRE,
         zoom_start=5,
@@ -252,13 +252,15 @@ class Controls(MacroElement):
 
 
 class Legend(MacroElement):
-    """The legend as a Leaflet control in the bottom-left corner, above the scale bar: Leaflet
-    stacks the controls of a corner, so nothing there ever covers it. Also names the layer
-    switcher, which Leaflet titles in English, once every control is on the map."""
+    """The legend as a Leaflet control in the top-right corner, under the layer switcher:
+    Leaflet stacks the controls of a corner (an opened switcher pushes it down), the scale bar
+    and the attribution are in the bottom corners, and the attribution, which spans the whole
+    width of a narrow map, stays below it. Also names the layer switcher, which Leaflet
+    titles in English, once every control is on the map."""
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "bottomleft"});
+        var {{ this.get_name() }} = L.control({position: "topright"});
         {{ this.get_name() }}.onAdd = function () {
             var box = L.DomUtil.create("div", "leaflet-control bl-legend");
             box.id = "bl-legend";

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from app.maps.labels import LANGUAGES, labels
 
 
 def test_map_page_is_html_with_local_leaflet(client: TestClient) -> None:
@@ -56,3 +61,13 @@ def test_clusters_map(client: TestClient) -> None:
     assert "Agrupamentos de locais" in response.text
     assert client.get("/maps/clusters", params={"eps_km": "0"}).status_code == 400
     assert client.get("/maps/clusters", params={"kind": "mine"}).status_code == 400
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("page", ["/maps/sites", "/maps/clusters"])
+def test_map_pages_declare_their_language(client: TestClient, page: str, lang: str) -> None:
+    text = client.get(page, params={"lang": lang}).text
+    assert text.count("<html") == 1 and f'<html lang="{lang}">' in text
+    words = labels(lang)
+    for key in ("zoom_in", "zoom_out", "layers", "Boundaries"):
+        assert json.dumps(words[key])[1:-1] in text, key
