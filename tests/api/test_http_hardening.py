@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Mount, Route
 
+from app import collections
 from app.main import create_app
 from app.maps.assets import ensure_assets, local_urls
 from app.settings import PROJECT_ROOT, Settings
@@ -61,6 +62,17 @@ def route_table(app: FastAPI) -> dict[str, set[str]]:
 
 ROUTES = route_table(ROUTE_TABLE_APP)
 GET_TEMPLATES = sorted(path for path, methods in ROUTES.items() if "GET" in methods)
+# Each GET template, once per collection where it names one (a collection added later is
+# covered too).
+GET_CASES = [
+    pytest.param(template, collection, id=f"{template}[{collection}]" if collection else template)
+    for template in GET_TEMPLATES
+    for collection in (
+        [provider.id for provider in collections.PROVIDERS]
+        if "{collectionId}" in template
+        else [""]
+    )
+]
 
 
 def _regex(template: str) -> re.Pattern[str]:
@@ -81,8 +93,9 @@ def expected_allow(path: str) -> set[str]:
 
 
 @pytest.fixture
-def concrete(client: TestClient, api_key: Headers) -> Callable[[str], str]:
-    """A template made concrete with values that exist (a site, an upload, a static file)."""
+def concrete(client: TestClient, api_key: Headers) -> Callable[..., str]:
+    """A template made concrete with values that exist (a site, an upload, a static file,
+    the first feature of the collection asked for)."""
     researcher = api_key("researcher")
     created = client.post(
         "/collections/sites/items",
@@ -105,10 +118,15 @@ def concrete(client: TestClient, api_key: Headers) -> Callable[[str], str]:
         "path": local_urls("").leaflet_js.split("/", 3)[3],
     }
 
-    def make(template: str) -> str:
+    def make(template: str, collection: str = "sites") -> str:
         if template.endswith("/{path}"):
             return template.replace("{path}", values["path"])
-        return re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "unknown"), template)
+        chosen = {**values, "collectionId": collection}
+        if collection != "sites" and "{featureId}" in template:
+            first = client.get(f"/collections/{collection}/items", params={"limit": 1})
+            features = first.json().get("features") or [{"id": "unknown"}]
+            chosen["featureId"] = str(features[0]["id"])
+        return re.sub(r"\{(\w+)\}", lambda m: chosen.get(m[1], "unknown"), template)
 
     return make
 
@@ -120,11 +138,15 @@ def test_the_route_table_is_read() -> None:
     assert any(t.startswith("/static/vendor/") for t in GET_TEMPLATES), "mounted files too"
 
 
-@pytest.mark.parametrize("template", GET_TEMPLATES)
+@pytest.mark.parametrize(("template", "collection"), GET_CASES)
 def test_head_is_get_without_a_body(
-    template: str, client: TestClient, api_key: Headers, concrete: Callable[[str], str]
+    template: str,
+    collection: str,
+    client: TestClient,
+    api_key: Headers,
+    concrete: Callable[..., str],
 ) -> None:
-    path = concrete(template)
+    path = concrete(template, collection or "sites")
     admin = api_key("admin")
     got = client.get(path, headers=admin)
     head = client.head(path, headers=admin)
@@ -140,7 +162,7 @@ def test_head_is_get_without_a_body(
 
 @pytest.mark.parametrize("template", sorted(ROUTES))
 def test_refused_methods_get_405_with_allow(
-    template: str, client: TestClient, concrete: Callable[[str], str]
+    template: str, client: TestClient, concrete: Callable[..., str]
 ) -> None:
     path = concrete(template)
     allowed = expected_allow(path)
@@ -155,7 +177,7 @@ def test_refused_methods_get_405_with_allow(
 
 @pytest.mark.parametrize("template", sorted(ROUTES))
 def test_plain_options_lists_the_methods(
-    template: str, client: TestClient, concrete: Callable[[str], str]
+    template: str, client: TestClient, concrete: Callable[..., str]
 ) -> None:
     path = concrete(template)
     response = client.options(path)
@@ -180,7 +202,7 @@ def test_cors_preflight_still_answered_by_cors(client: TestClient) -> None:
 
 @pytest.mark.parametrize("template", GET_TEMPLATES)
 def test_every_response_has_the_security_headers(
-    template: str, client: TestClient, concrete: Callable[[str], str]
+    template: str, client: TestClient, concrete: Callable[..., str]
 ) -> None:
     path = concrete(template)
     for response in (
