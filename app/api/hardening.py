@@ -2,7 +2,8 @@
 
 - **Host**: a request whose ``Host`` header names a host the service does not answer for gets a
   400 problem, so links, ``Location`` and page URLs are never built from a made-up host
-  (``BORDERLENS_ALLOWED_HOSTS``; loopback names and the public URL's host always pass).
+  (``BORDERLENS_ALLOWED_HOSTS``; loopback names and the public URL's host always pass;
+  ``/health``, which has no links, answers any host).
   Starlette's ``TrustedHostMiddleware`` is not used: it answers plain text and splits
   ``[::1]:8000`` at the first colon.
 - **HEAD** is GET without the body (RFC 9110 §9.3.2) on every route, static files included:
@@ -33,6 +34,9 @@ from app.settings import Settings
 
 ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Answered whatever the Host: it holds no link, and health probes of orchestrators address
+# the container by its IP.
+ANY_HOST_PATHS = frozenset({"/health"})
 # The origin only, and only over HTTPS: tile servers (OpenStreetMap's among them) refuse
 # requests without a Referer, but no page path or query leaves the service.
 REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -161,7 +165,9 @@ class HttpHardening:
         application = scope["app"]
         settings: Settings = application.state.settings
         send = self._with_headers(send, settings)
-        if not host_is_allowed(request_host(scope), settings):
+        if scope["path"] not in ANY_HOST_PATHS and not host_is_allowed(
+            request_host(scope), settings
+        ):
             problem = problem_for(
                 UnknownHost(
                     "the Host header names a host this service does not answer for "

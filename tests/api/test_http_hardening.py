@@ -281,12 +281,18 @@ def public_client(app: FastAPI) -> TestClient:
 
 @pytest.mark.parametrize("host", REFUSED_HOSTS)
 def test_unknown_hosts_get_400(host: str, public_client: TestClient) -> None:
-    for path in ("/", "/collections/sites/items", "/maps/sites", "/static/vendor/x.js"):
+    for path in ("/", "/collections/sites/items", "/maps/sites", "/static/vendor/x.js", "/api"):
         response = public_client.get(path, headers={"Host": host})
         assert response.status_code == 400, (host, path)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "unknown_host"
         assert host not in response.text and "evil" not in response.text
+
+
+def test_health_answers_probes_by_ip_and_names_no_host(public_client: TestClient) -> None:
+    response = public_client.get("/health", headers={"Host": "10.42.0.17:8000"})
+    assert response.status_code in (200, 503)
+    assert "10.42.0.17" not in response.text and "http" not in response.text
 
 
 @pytest.mark.parametrize("host", ALLOWED_HOSTS)
