@@ -81,7 +81,9 @@ def tile_origins(tiles: str | None) -> list[str]:
     """Where the base layer's tile images come from, as CSP sources (``{s}`` -> ``*``)."""
     if tiles in (None, "", "none"):
         return []
-    parts = urlsplit(str(folium.TileLayer(tiles).tiles))
+    # A URL template as is; a provider name through Folium (xyzservices), as the map does.
+    url = tiles if "://" in tiles else str(folium.TileLayer(tiles).tiles)
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return []
     host = parts.netloc.replace("{s}", "*")

@@ -71,3 +71,12 @@ def test_map_pages_declare_their_language(client: TestClient, page: str, lang: s
     words = labels(lang)
     for key in ("zoom_in", "zoom_out", "layers", "Boundaries"):
         assert json.dumps(words[key])[1:-1] in text, key
+
+
+def test_map_policy_names_the_configured_tile_host(app: FastAPI) -> None:
+    client = TestClient(app)
+    policy = client.get("/maps/sites").headers["content-security-policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in policy
+    app.state.settings = app.state.settings.model_copy(update={"map_tiles": "none"})
+    policy = client.get("/maps/clusters").headers["content-security-policy"]
+    assert "img-src 'self' data:;" in policy
