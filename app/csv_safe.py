@@ -8,7 +8,7 @@ with a leading ``'``, which spreadsheets take as "this is text" and do not displ
 
 Real numbers are left alone: ``-2.5``, ``-12``, ``+3``, ``-1e-5`` and decimal-comma ``-2,5``
 are values a spreadsheet reads as numbers, never as formulas, and a survey's coordinates must
-come back as they were sent. The full-width look-alikes (``＝ ＋ － ＠``), which some
+come back as they were sent. The full-width look-alikes (U+FF1D, U+FF0B, U+FF0D, U+FF20), which some
 spreadsheets fold to their ASCII forms, are treated like the ASCII marks.
 
 Usage::
