@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m bench.bench_upload_memory [--database-url URL]``. It 
 files at the 50 MB upload limit into a temporary folder and imports each with the real CLI in
 its own process, after a one-row file for the process's fixed cost (same code path as
 ``POST /uploads``: read, validate, match, store the report and the rejected rows), then
-prints the child's peak RSS (``ru_maxrss``), its wall time, and the stored sizes of the report and of the packed rejected rows:
+prints the child's peak RSS (``ru_maxrss``), its wall time, and the stored sizes of the
+report and of the packed rejected rows:
 
 - ``wide``: field case rel-08 (10 000 columns, 1 good row, 2 000 rows with bad coordinates),
   padded to the limit: refused before its rows are read (413 ``too_many_columns``);
