@@ -74,7 +74,7 @@ def rejected_heavy_csv(rows: int, columns: int = 20, good_every: int = 100) -> b
 def rows_for(target_bytes: int, columns: int = 20) -> int:
     """How many :func:`rejected_heavy_csv` rows make about ``target_bytes``."""
     sample = rejected_heavy_csv(1000, columns)
-    return int(target_bytes * 0.97 * 1000 / len(sample))
+    return int(target_bytes * 0.93 * 1000 / len(sample))  # later rows have longer numbers
 
 
 def run_import(path: Path, url: str) -> tuple[int, float, int, str]:
