@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Upload
+from tests.support.sites import BERBERATI_CAF, site_feature
 
 Headers = Callable[..., dict[str, str]]
 
@@ -130,6 +131,19 @@ def test_a_sites_public_source_is_never_the_key_name(
     report = post(client, api_key("researcher"), survey("S", lon=17.2), **fields).json()
     site = next(r["site"] for r in report["rows"] if r["outcome"] == "created")
     feature = client.get(f"/collections/sites/items/{site}").json()
+    assert feature["properties"].get("source") == expected
+    assert "test researcher" not in str(feature)
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, None), ("Mission IPIS", "Mission IPIS")])
+def test_a_site_posted_directly_has_no_key_named_source(
+    client: TestClient, api_key: Headers, chosen: str | None, expected: str | None
+) -> None:
+    extra = {"source": chosen} if chosen else {}
+    body = site_feature(*BERBERATI_CAF, name="Comptoir posted", **extra)
+    response = client.post("/collections/sites/items", json=body, headers=api_key("researcher"))
+    assert response.status_code == 201, response.text
+    feature = client.get(f"/collections/sites/items/{response.json()['id']}").json()
     assert feature["properties"].get("source") == expected
     assert "test researcher" not in str(feature)
 
