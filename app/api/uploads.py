@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
@@ -15,6 +15,7 @@ from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
 from app.services import upload_access
 from app.services.ingest import UploadRequest, ingest
+from geo.vocab import SiteKind
 
 router = APIRouter(tags=["Uploads"])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
@@ -65,7 +66,7 @@ def post_upload(
         File(description="GPX, KML/KMZ, GeoJSON, zipped Shapefile, GeoPackage, CSV or XLSX"),
     ],
     kind: Annotated[
-        Literal["mine", "sales_point"] | None,
+        SiteKind | None,
         Form(description="Kind of every row without its own kind column"),
     ] = None,
     source: Annotated[

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.db import uploads as upload_repo
 from app.errors import InvalidParameter, NotFound
 from app.queries import Caller
+from app.roles import ADMIN
 from app.services.upload_report import rejected_csv_chunks
 
 # A researcher's key that is somehow without an id owns nothing (never matches a key id).
@@ -26,7 +27,7 @@ _NOBODY = -1
 
 def owner_scope(caller: Caller) -> int | None:
     """The ``owner`` argument of :mod:`app.db.uploads` for this caller."""
-    if caller.role == "admin":
+    if caller.role == ADMIN:
         return upload_repo.ANY_OWNER
     return caller.key_id if caller.key_id is not None else _NOBODY
 
