@@ -431,10 +431,11 @@ def _report(
 
 
 def _bounded_issues(report: dict[str, Any], issues: list[Issue], limit: int) -> dict[str, Any]:
-    """The report's issues, at most ``limit`` of them, with totals per code (see
-    :mod:`app.services.upload_report`); a note says when the list is cut."""
+    """The report's issues and rejected rows, at most ``limit`` of each, with totals per code
+    (see :mod:`app.services.upload_report`); a note says when a list is cut."""
     summary = upload_report.issue_summary(issues, limit)
-    if summary["issues_truncated"]:
+    summary["rows"], summary["rows_truncated"] = upload_report.bounded_rows(report["rows"], limit)
+    if summary["issues_truncated"] or summary["rows_truncated"]:
         report["notes"].append(upload_report.truncation_note(len(issues), limit))
     return summary
 

@@ -3,8 +3,9 @@
 Two parts, stored apart on purpose:
 
 - the **report** (JSON, returned by ``POST /uploads`` and ``GET /uploads/{id}``, stored as
-  JSONB): counts, the total of issues per code, and at most ``limit`` issues (the first ones,
-  by row), each message cut at :data:`MESSAGE_CHARS`. A 2 000-row file with 10 000 columns
+  JSONB): counts, the total of issues per code, at most ``limit`` issues (the first ones, by
+  row), each message cut at :data:`MESSAGE_CHARS`, every accepted row's site and at most
+  ``limit`` rejected rows' outcomes. A 2 000-row file with 10 000 columns
   used to put every rejected row's values into this one JSONB value and passed PostgreSQL's
   256 MB limit (field case rel-08); the report now grows with the number of *distinct codes*,
   not with the file.
@@ -70,10 +71,25 @@ def issue_summary(issues: Sequence[Issue], limit: int) -> dict[str, Any]:
     }
 
 
+def bounded_rows(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Every accepted row's outcome (its site) and the first ``limit`` rejected rows; True
+    when rejected rows were left out (they are all in rejected.csv)."""
+    kept: list[dict[str, Any]] = []
+    rejected = 0
+    for row in rows:
+        if row["outcome"] == "rejected":
+            rejected += 1
+            if rejected > limit:
+                continue
+        kept.append(row)
+    return kept, rejected > limit
+
+
 def truncation_note(total: int, limit: int) -> str:
     return (
-        f"{total:,} issues; the first {limit:,} are listed, issue_counts has every code's "
-        "total and rejected.csv every rejected row with all its reasons"
+        f"{total:,} issues; the first {limit:,} issues and rejected rows are listed, "
+        "issue_counts has every code's total and rejected.csv every rejected row with all "
+        "its reasons"
     )
 
 
