@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db import migrations
@@ -88,13 +89,16 @@ def run_import(path: Path, url: str) -> tuple[int, float, int, str]:
 
 
 def prepare(url: str) -> None:
-    """Migrate and load the Natural Earth boundaries once (as ``serve`` does)."""
+    """Migrate and load the Natural Earth boundaries once (as ``serve`` does); empty the
+    survey tables (this database is the benchmark's own), so every run starts alike."""
     settings = Settings(database_url=url, boundary_source="natural-earth-10m")
     engine = make_engine(url, pool_size=1)
     try:
         migrations.upgrade(engine)
         with Session(engine) as session:
             boundary_service.ensure_loaded(session, settings, BoundaryCache())
+            session.execute(text("TRUNCATE uploads, observations, sites CASCADE"))
+            session.commit()
     finally:
         engine.dispose()
 
