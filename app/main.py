@@ -81,9 +81,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Location"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["Location", "ETag", "Link", "Content-Crs"],
     )
     app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
     # One module per OGC API part (and the service's own routes); each declares the
