@@ -142,6 +142,8 @@ def test_site_page_map(site_server: tuple[LiveServer, str], browser: webdriver.C
     assert int(holder.get_attribute("data-borders-loaded") or 0) >= 1, "borders drawn around it"
     assert browser.find_elements(By.CSS_SELECTOR, "#bl-map path.leaflet-interactive")
     assert browser.execute_script("return typeof L") == "object", "Leaflet served locally"
+    refused = [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert refused == [], "nothing on the page breaks the service's CSP"
 
 
 def test_site_page_lists_its_observations(
