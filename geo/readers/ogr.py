@@ -23,7 +23,7 @@ import shapely
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
 from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
-from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path, zip_member_path
+from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
 from geo.survey import FIELD_ROLES, JSONScalar, ReadOptions, Survey
 
@@ -162,14 +162,14 @@ def _accuracy(properties: list[dict[str, JSONScalar]], column: str | None) -> np
 
 def read_gpx(upload: Upload, options: ReadOptions) -> Survey:
     """GPX 1.0/1.1: waypoints are sites; route and track points only with ``include_tracks``."""
-    with upload_path(upload.data, ".gpx") as path:
-        present = {name for name, _ in list_layers(path)}
-        wanted = _GPX_SITE_LAYERS + (_GPX_TRACK_LAYERS if options.include_tracks else ())
-        notes: list[str] = []
-        if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
-            notes.append("the file has tracks or routes; their points are not read as sites")
-        sources = [(str(path), name) for name in wanted if name in present]
-        return read_layers(sources, options, "gpx", notes)
+    path = upload_path(upload.workdir, upload.data, ".gpx")
+    present = {name for name, _ in list_layers(path)}
+    wanted = _GPX_SITE_LAYERS + (_GPX_TRACK_LAYERS if options.include_tracks else ())
+    notes: list[str] = []
+    if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
+        notes.append("the file has tracks or routes; their points are not read as sites")
+    sources = [(str(path), name) for name in wanted if name in present]
+    return read_layers(sources, options, "gpx", notes)
 
 
 def _has_features(path: str, layers: Sequence[str], present: set[str]) -> bool:
@@ -183,8 +183,8 @@ def _has_features(path: str, layers: Sequence[str], present: set[str]) -> bool:
 
 def _read_all_layers(upload: Upload, options: ReadOptions, suffix: str, fmt: str) -> Survey:
     notes: list[str] = []
-    with upload_path(upload.data, suffix) as path:
-        return read_layers(_point_layers([str(path)], notes), options, fmt, notes)
+    path = upload_path(upload.workdir, upload.data, suffix)
+    return read_layers(_point_layers([str(path)], notes), options, fmt, notes)
 
 
 def _point_layers(paths: Sequence[str], notes: list[str]) -> list[tuple[str, str]]:
@@ -213,17 +213,17 @@ def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
     """KMZ (Google Earth, SW Maps): every ``.kml`` in the archive, ``doc.kml`` first.
 
     GDAL's LIBKML opening the ``.kmz`` itself drops ExtendedData declared by a ``<Schema>``
-    (GDAL 3.12), so each member is opened as ``/vsizip/.../member.kml``. Reading every member
-    also covers KMZs whose ``doc.kml`` only links to ``layers/*.kml`` (what LIBKML writes).
+    (GDAL 3.12), so each checked, extracted member is opened as a ``.kml`` file. Reading every
+    member also covers KMZs whose ``doc.kml`` only links to ``layers/*.kml`` (what LIBKML
+    writes).
     """
     assert upload.archive is not None
     members = sorted(
         upload.archive.with_suffix(".kml"), key=lambda name: (name.casefold() != "doc.kml", name)
     )
     notes: list[str] = []
-    with upload_path(upload.data, ".kmz") as path:
-        paths = [zip_member_path(path, member) for member in members]
-        return read_layers(_point_layers(paths, notes), options, "kmz", notes)
+    paths = [str(upload.archive.path(member)) for member in members]
+    return read_layers(_point_layers(paths, notes), options, "kmz", notes)
 
 
 def read_geojson(upload: Upload, options: ReadOptions) -> Survey:
@@ -247,6 +247,5 @@ def read_shapefile_zip(upload: Upload, options: ReadOptions) -> Survey:
         if missing:
             raise UnreadableFile(f"the zip holds {shp!r} without its {' and '.join(missing)}")
     notes: list[str] = []
-    with upload_path(upload.data, ".zip") as path:
-        paths = [zip_member_path(path, shp) for shp in shapefiles]
-        return read_layers(_point_layers(paths, notes), options, "shapefile", notes)
+    paths = [str(upload.archive.path(shp)) for shp in shapefiles]
+    return read_layers(_point_layers(paths, notes), options, "shapefile", notes)

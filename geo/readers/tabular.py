@@ -21,6 +21,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -40,7 +41,7 @@ from geo.coords import (
 from geo.errors import CRSRequired, NoCoordinateColumns, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
 from geo.readers.columns import CoordinatePlan
-from geo.readers.gdal_io import list_layers, read_layer, upload_path
+from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
 from geo.survey import Issue, JSONScalar, ReadOptions, Survey
 
@@ -269,24 +270,26 @@ def read_csv(upload: Upload, options: ReadOptions) -> Survey:
 
 def read_xlsx(upload: Upload, options: ReadOptions) -> Survey:
     """The first sheet of an XLSX workbook (KoBo's XLSX export puts the main table first)."""
-    return table_to_survey(read_xlsx_table(upload.data, options), options, "xlsx")
+    assert upload.archive is not None
+    # GDAL reads a workbook as a zip: it gets one rewritten from the checked parts.
+    path = upload.archive.repack(upload.workdir / "upload.xlsx")
+    return table_to_survey(read_xlsx_table(path, options), options, "xlsx")
 
 
-def read_xlsx_table(data: bytes, options: ReadOptions) -> Table:
-    """Read the first sheet through GDAL's XLSX driver, every cell as its text."""
+def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
+    """Read the first sheet of the workbook at ``path`` through GDAL, every cell as its text."""
     open_options = {"FIELD_TYPES": "STRING", "HEADERS": "FORCE"}
-    with upload_path(data, ".xlsx") as path:
-        sheets = [name for name, _ in list_layers(path)]
-        if not sheets:
-            raise UnreadableFile("the workbook has no sheet")
-        meta, fids, _geometry, fields = read_layer(
-            path,
-            sheets[0],
-            read_geometry=False,
-            return_fids=True,
-            max_features=options.max_rows + 1,
-            **open_options,
-        )
+    sheets = [name for name, _ in list_layers(path)]
+    if not sheets:
+        raise UnreadableFile("the workbook has no sheet")
+    meta, fids, _geometry, fields = read_layer(
+        path,
+        sheets[0],
+        read_geometry=False,
+        return_fids=True,
+        max_features=options.max_rows + 1,
+        **open_options,
+    )
     columns = unique_columns([str(name) for name in meta["fields"]])
     cells = [["" if value is None else str(value) for value in array.tolist()] for array in fields]
     rows = [int(fid) for fid in fids] if fids is not None else []
