@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.errors import FileTooLarge, FormatMismatch, GeoError, UnreadableFile, UnsupportedFormat
+from geo.errors import FileTooLarge, FormatMismatch, GeoError, ReaderFailure, UnsupportedFormat
 from geo.readers import ogr, tabular
 from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
 from geo.survey import ReadOptions, Survey
@@ -116,7 +116,7 @@ def read_survey(data: bytes, filename: str, *, options: ReadOptions) -> Survey:
         except Exception as exc:
             log.warning("the %s reader failed on %r", spec.format, filename, exc_info=exc)
             detail = _scrub(str(exc), filename, workdir)[:300]
-            raise UnreadableFile(
+            raise ReaderFailure(
                 f"{filename}: cannot be read as {spec.format} ({type(exc).__name__}: {detail})"
             ) from exc
 
@@ -136,11 +136,14 @@ def _read(
     return spec.read(upload, options)
 
 
+_MESSAGE_LIMIT = 2000
 _TEMP_PATH = re.compile(r"(?:/vsi[a-z]+/)?\{?" + re.escape(tempfile.gettempdir()) + r"/[^\s'\",;]*")
 
 
 def _for_sender(message: str, filename: str, workdir: Path) -> str:
-    """``message`` naming ``filename`` and no server path."""
+    """``message`` naming ``filename`` and no server path, at most ~2 000 characters."""
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[:_MESSAGE_LIMIT] + " …"
     text = _scrub(message, filename, workdir)
     return text if filename in text else f"{filename}: {text}"
 

@@ -12,9 +12,10 @@ routes are read as rows only with ``include_tracks``.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyproj
@@ -25,7 +26,7 @@ from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
-from geo.survey import FIELD_ROLES, JSONScalar, ReadOptions, Survey
+from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -57,12 +58,22 @@ class _Rows:
 
 
 def read_layers(
-    sources: Sequence[tuple[str, str]], options: ReadOptions, fmt: str, notes: list[str]
+    sources: Sequence[tuple[str, str]],
+    options: ReadOptions,
+    fmt: str,
+    notes: list[str],
+    *,
+    zero_is_empty: Collection[str] = (),
 ) -> Survey:
-    """Read point rows from ``(gdal_path, layer)`` sources, numbering features across them."""
+    """Read point rows from ``(gdal_path, layer)`` sources, numbering features across them.
+
+    Empty points (``POINT EMPTY``, ``POINT Z EMPTY``, an empty MultiPoint) and features
+    without geometry are rows without coordinates. For the paths in ``zero_is_empty`` a point
+    at exactly 0, 0 is one too: GDAL's KML drivers turn an empty ``<Point/>`` into 0, 0.
+    """
     rows = _Rows()
     for path, layer in sources:
-        _read_one_layer(path, layer, options, rows)
+        _read_one_layer(path, layer, options, rows, zero_is_empty=path in zero_is_empty)
     if rows.skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(rows.skipped.items()))
         notes.append(f"features that are not points were not read as sites: {kinds}")
@@ -95,7 +106,9 @@ def _field_map(options: ReadOptions) -> dict[str, str]:
     return {k: v for k, v in (options.column_map or {}).items() if k in FIELD_ROLES}
 
 
-def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) -> None:
+def _read_one_layer(
+    path: str, layer: str, options: ReadOptions, rows: _Rows, *, zero_is_empty: bool
+) -> None:
     remaining = options.max_rows - rows.features
     meta, _fids, wkb, field_data = read_layer(path, layer, max_features=remaining + 1)
     names = [str(name) for name in meta["fields"]]
@@ -104,14 +117,23 @@ def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) ->
         raise TooManyRows(f"the file has more than {options.max_rows:,} features (the limit)")
     if n == 0:
         return
-    geometries = shapely.from_wkb(wkb) if wkb is not None else np.full(n, None, dtype=object)
-    geometries = _single_points(geometries)
+    geometries = (
+        shapely.from_wkb(wkb, on_invalid="ignore")
+        if wkb is not None
+        else np.full(n, None, dtype=object)
+    )
+    geometries = _without_empty_points(_single_points(geometries))
     type_ids = shapely.get_type_id(geometries)
     keep = (type_ids == _POINT) | (type_ids == -1)
     for type_id in type_ids[~keep]:
         rows.skipped[_GEOMETRY_NAMES.get(int(type_id), "other")] += 1
     crs = _layer_crs(meta.get("crs"), options, layer)
-    lon, lat = to_wgs84(shapely.get_x(geometries[keep]), shapely.get_y(geometries[keep]), crs)
+    # get_x of a missing geometry is NaN (get_x of an empty point would raise: none is left).
+    x, y = shapely.get_x(geometries[keep]), shapely.get_y(geometries[keep])
+    if zero_is_empty:
+        zero = (x == 0) & (y == 0)
+        x[zero], y[zero] = np.nan, np.nan
+    lon, lat = to_wgs84(x, y, crs)
     rows.row.append(rows.features + 1 + np.flatnonzero(keep))
     rows.lon.append(lon)
     rows.lat.append(lat)
@@ -120,6 +142,16 @@ def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) ->
     rows.columns.update(dict.fromkeys(names))
     rows.crs_labels[crs_label(crs)] = None
     rows.features += n
+
+
+def _without_empty_points(geometries: np.ndarray) -> np.ndarray:
+    """Empty points and multipoints (a form saved before the GPS had a fix) become None."""
+    type_ids = shapely.get_type_id(geometries)
+    empty = shapely.is_empty(geometries) & ((type_ids == _POINT) | (type_ids == _MULTIPOINT))
+    if empty.any():
+        geometries = geometries.copy()
+        geometries[empty] = None
+    return geometries
 
 
 def _single_points(geometries: np.ndarray) -> np.ndarray:
@@ -169,7 +201,87 @@ def read_gpx(upload: Upload, options: ReadOptions) -> Survey:
     if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
         notes.append("the file has tracks or routes; their points are not read as sites")
     sources = [(str(path), name) for name in wanted if name in present]
-    return read_layers(sources, options, "gpx", notes)
+    return _gpx_waypoints_as_written(read_layers(sources, options, "gpx", notes), upload.data)
+
+
+_GPX_WPT = re.compile(rb"<(?:[\w.-]+:)?wpt\b([^>]*)>")
+_GPX_ATTRIBUTE = re.compile(rb"""\b(lat|lon)\s*=\s*(["'])(.*?)\2""", re.DOTALL)
+_DECIMAL = re.compile(rb"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+def _gpx_waypoints_as_written(survey: Survey, data: bytes) -> Survey:
+    """Waypoints with the positions their ``lat``/``lon`` attributes really hold.
+
+    GDAL drops a ``<wpt>`` whose ``lat`` or ``lon`` is missing or empty (the row would vanish
+    unreported) and reads ``lat="abc"`` or ``lat="4,1"`` as 0 or 4 (C ``atof``). Here the
+    dropped waypoints come back as rows without coordinates, in their place, and misread ones
+    lose their position with an ``unparseable_coordinate`` issue. When the waypoints counted in
+    the text do not match what GDAL read (a ``<wpt`` inside a comment), nothing is changed.
+    """
+    written: list[tuple[bytes, bytes]] = []
+    for match in _GPX_WPT.finditer(data):
+        attributes = {m[1]: m[3] for m in _GPX_ATTRIBUTE.finditer(match[1])}
+        written.append((attributes.get(b"lat", b""), attributes.get(b"lon", b"")))
+    read = [i for i, (lat, lon) in enumerate(written) if lat and lon]
+    misread = {
+        rank
+        for rank, i in enumerate(read)
+        if not (_DECIMAL.match(written[i][0]) and _DECIMAL.match(written[i][1]))
+    }
+    waypoint_rows = int(np.count_nonzero(survey.row <= len(read)))
+    if (len(read) == len(written) and not misread) or waypoint_rows != len(read):
+        return survey
+    return _renumber_waypoints(survey, written, read, misread)
+
+
+def _renumber_waypoints(
+    survey: Survey,
+    written: list[tuple[bytes, bytes]],
+    read: list[int],
+    misread: set[int],
+) -> Survey:
+    """``survey`` with the waypoints GDAL dropped put back (no position) and misread ones blanked.
+
+    ``written`` holds each ``<wpt>``'s (lat, lon) text in file order, ``read`` the indices of
+    those GDAL read (its waypoint rows 1..len(read), in order), ``misread`` the ranks among
+    those whose text is no decimal number.
+    """
+    number = survey.row.copy()
+    lon, lat = survey.lon.copy(), survey.lat.copy()
+    waypoint = number <= len(read)
+    number[waypoint] = np.asarray(read, dtype=np.int64)[number[waypoint] - 1] + 1
+    number[~waypoint] += len(written) - len(read)  # track points after the waypoints
+    issues = list(survey.issues)
+    waypoint_index = np.flatnonzero(waypoint)
+    for rank in sorted(misread):
+        index = int(waypoint_index[rank])
+        lon[index] = lat[index] = np.nan
+        if not all(part.strip() for part in written[read[rank]]):
+            continue  # blank: no position, which validation reports as missing
+        as_written = b", ".join(written[read[rank]]).decode("utf-8", "replace")
+        issues.append(
+            Issue(
+                int(number[index]),
+                "geometry",
+                "unparseable_coordinate",
+                f"waypoint lat, lon {as_written!r} is not a pair of decimal degrees",
+            )
+        )
+    kept = set(read)
+    dropped = np.asarray([i + 1 for i in range(len(written)) if i not in kept], dtype=np.int64)
+    blank = np.full(len(dropped), np.nan)
+    rows = np.concatenate([number, dropped])
+    order = np.argsort(rows, kind="stable")
+    properties = [*survey.properties, *({} for _ in dropped)]
+    return replace(
+        survey,
+        row=rows[order],
+        lon=np.concatenate([lon, blank])[order],
+        lat=np.concatenate([lat, blank])[order],
+        accuracy_m=np.concatenate([survey.accuracy_m, blank])[order],
+        properties=[properties[k] for k in order.tolist()],
+        issues=tuple(sorted(issues, key=lambda issue: issue.row)),
+    )
 
 
 def _has_features(path: str, layers: Sequence[str], present: set[str]) -> bool:
@@ -206,7 +318,29 @@ def _may_hold_points(geometry_type: str) -> bool:
 
 def read_kml(upload: Upload, options: ReadOptions) -> Survey:
     """KML: every folder (layer) is read; Placemarks with a Point are sites."""
-    return _read_all_layers(upload, options, ".kml", "kml")
+    notes: list[str] = []
+    path = str(upload_path(upload.workdir, upload.data, ".kml"))
+    empty = {path} if _kml_zero_means_empty(upload.data) else set()
+    return read_layers(_point_layers([path], notes), options, "kml", notes, zero_is_empty=empty)
+
+
+_KML_EMPTY_POINT = re.compile(
+    rb"<(?:\w+:)?Point\b[^>]*/>|<(?:\w+:)?Point\b[^>]*>\s*</(?:\w+:)?Point>"
+    rb"|<(?:\w+:)?coordinates\b[^>]*/>|<(?:\w+:)?coordinates\b[^>]*>\s*</(?:\w+:)?coordinates>"
+)
+_KML_ZERO_POINT = re.compile(
+    rb"<(?:\w+:)?coordinates\b[^>]*>\s*[+-]?0*\.?0*\s*,\s*[+-]?0*\.?0*\s*(?:,[^<]*)?"
+    rb"</(?:\w+:)?coordinates>"
+)
+
+
+def _kml_zero_means_empty(data: bytes) -> bool:
+    """True when every 0, 0 GDAL reads from this KML comes from an empty ``<Point>``.
+
+    GDAL gives an empty ``<Point/>`` or ``<coordinates></coordinates>`` the position 0, 0. A
+    file that holds such empty points and no written ``0,0`` can only mean "no fix" by it.
+    """
+    return bool(_KML_EMPTY_POINT.search(data)) and not _KML_ZERO_POINT.search(data)
 
 
 def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
@@ -222,8 +356,11 @@ def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
         upload.archive.with_suffix(".kml"), key=lambda name: (name.casefold() != "doc.kml", name)
     )
     notes: list[str] = []
-    paths = [str(upload.archive.path(member)) for member in members]
-    return read_layers(_point_layers(paths, notes), options, "kmz", notes)
+    paths = {str(upload.archive.path(member)): member for member in members}
+    empty = {path for path in paths if _kml_zero_means_empty(upload.archive.read(paths[path]))}
+    return read_layers(
+        _point_layers(list(paths), notes), options, "kmz", notes, zero_is_empty=empty
+    )
 
 
 def read_geojson(upload: Upload, options: ReadOptions) -> Survey:

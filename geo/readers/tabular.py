@@ -62,12 +62,16 @@ class Table:
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
+        self._position = {name: j for j, name in enumerate(self.columns)}
+
     def column(self, name: str) -> list[str]:
-        j = self.columns.index(name)
+        j = self._position[name]
         return [record[j] for record in self.records]
 
     def sample(self, name: str, size: int = 20) -> list[str]:
-        j = self.columns.index(name)
+        j = self._position[name]
         return list(islice((r[j] for r in self.records if r[j].strip()), size))
 
 
@@ -90,7 +94,10 @@ def sniff_delimiter(text: str) -> str:
     lines = [line for line in islice(io.StringIO(text), _SNIFF_LINES) if line.strip()]
 
     def score(delimiter: str) -> tuple[float, int]:
-        counts = [len(record) for record in csv.reader(lines, delimiter=delimiter)]
+        try:
+            counts = [len(record) for record in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            return (0.0, 0)  # a field beyond csv's limit for this delimiter: not it
         if not counts or counts[0] < 2:
             return (0.0, 0)
         return (sum(c == counts[0] for c in counts) / len(counts), counts[0])
@@ -110,7 +117,9 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         columns = unique_columns(header)
         records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
     except csv.Error as exc:
-        raise UnreadableFile(f"the CSV file cannot be parsed: {exc}") from exc
+        raise UnreadableFile(
+            f"the CSV file cannot be parsed at line {reader.line_num}: {exc}", row=reader.line_num
+        ) from exc
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}; decimal commas accepted in coordinates")
@@ -175,7 +184,7 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
         raise NoCoordinateColumns(
             "no coordinate columns found (looked for lon/lat, longitude/latitude, x/y, KoBo "
             "_<name>_latitude, ODK <name>-Latitude and geopoint strings); columns are: "
-            f"{', '.join(table.columns)}. Give a column mapping (lon, lat or geopoint)."
+            f"{_listed(table.columns)}. Give a column mapping (lon, lat or geopoint)."
         )
     issues = list(table.issues)
     lon, lat, accuracy = _parse_plan(table, plan, issues)
@@ -209,8 +218,13 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     )
 
 
+def _listed(columns: Sequence[str], limit: int = 40) -> str:
+    shown = ", ".join(columns[:limit])
+    return shown if len(columns) <= limit else f"{shown} … ({len(columns):,} columns)"
+
+
 def _position(table: Table, issue: Issue) -> int:
-    return table.columns.index(issue.column) if issue.column in table.columns else -1
+    return table._position.get(issue.column, -1) if issue.column is not None else -1
 
 
 def _parse_plan(
