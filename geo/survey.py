@@ -126,6 +126,10 @@ class Survey:
         Per-row problems found while reading (unparseable coordinate, malformed row).
     notes
         File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    encoding
+        The text encoding the values were read in (``"UTF-8"``, ``"windows-1252"``,
+        ``"UTF-16"``, a Shapefile's declared code page), decided from the bytes when the file
+        does not declare it; several joined by ``", "`` when parts of a file differ.
     """
 
     format: str
@@ -141,6 +145,7 @@ class Survey:
     field_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
+    encoding: str = "UTF-8"
 
     def __post_init__(self) -> None:
         n = len(self.row)

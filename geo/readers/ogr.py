@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -24,8 +25,10 @@ import shapely
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
 from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
+from geo.readers.archives import SafeZip
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
+from geo.readers.tabular import decode_undeclared
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
 
 _POINT, _MULTIPOINT = 0, 4
@@ -53,6 +56,7 @@ class _Rows:
     properties: list[dict[str, JSONScalar]] = field(default_factory=list)
     columns: dict[str, None] = field(default_factory=dict)  # ordered set of field names
     crs_labels: dict[str, None] = field(default_factory=dict)
+    encodings: dict[str, None] = field(default_factory=dict)  # ordered set of labels
     skipped: Counter[str] = field(default_factory=Counter)
     features: int = 0
 
@@ -64,16 +68,27 @@ def read_layers(
     notes: list[str],
     *,
     zero_is_empty: Collection[str] = (),
+    encodings: Mapping[str, TextEncoding] | None = None,
 ) -> Survey:
     """Read point rows from ``(gdal_path, layer)`` sources, numbering features across them.
 
     Empty points (``POINT EMPTY``, ``POINT Z EMPTY``, an empty MultiPoint) and features
     without geometry are rows without coordinates. For the paths in ``zero_is_empty`` a point
     at exactly 0, 0 is one too: GDAL's KML drivers turn an empty ``<Point/>`` into 0, 0.
+
+    ``encodings`` gives, per path, the encoding decided for it (a Shapefile's DBF); other
+    sources are read as GDAL's UTF-8, and text that is not valid UTF-8 is read again as
+    Windows-1252 (then Latin-1), with a note.
     """
     rows = _Rows()
     for path, layer in sources:
-        _read_one_layer(path, layer, options, rows, zero_is_empty=path in zero_is_empty)
+        preset = (encodings or {}).get(path, TextEncoding())
+        _read_one_layer(
+            path, layer, options, rows, zero_is_empty=path in zero_is_empty, encoding=preset
+        )
+        rows.encodings[preset.label] = None
+        if preset.note:
+            notes.append(preset.note)
     if rows.skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(rows.skipped.items()))
         notes.append(f"features that are not points were not read as sites: {kinds}")
@@ -97,8 +112,21 @@ def read_layers(
         coordinate_columns=("geometry",),
         accuracy_column=accuracy_column,
         field_columns=conventions.find_field_columns(columns, _field_map(options)),
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),
+        encoding=", ".join(rows.encodings) or "UTF-8",
     )
+
+
+@dataclass
+class TextEncoding:
+    """How to decode a source's text: pyogrio's ``encoding`` (None: GDAL's UTF-8), its label.
+
+    ``note`` says why, for the sender, when the encoding was not declared by the file.
+    """
+
+    codec: str | None = None
+    label: str = "UTF-8"
+    note: str | None = None
 
 
 def _field_map(options: ReadOptions) -> dict[str, str]:
@@ -107,10 +135,16 @@ def _field_map(options: ReadOptions) -> dict[str, str]:
 
 
 def _read_one_layer(
-    path: str, layer: str, options: ReadOptions, rows: _Rows, *, zero_is_empty: bool
+    path: str,
+    layer: str,
+    options: ReadOptions,
+    rows: _Rows,
+    *,
+    zero_is_empty: bool,
+    encoding: TextEncoding,
 ) -> None:
     remaining = options.max_rows - rows.features
-    meta, _fids, wkb, field_data = read_layer(path, layer, max_features=remaining + 1)
+    meta, _fids, wkb, field_data = _read_decoded(path, layer, remaining + 1, encoding)
     names = [str(name) for name in meta["fields"]]
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     if n > remaining:
@@ -142,6 +176,33 @@ def _read_one_layer(
     rows.columns.update(dict.fromkeys(names))
     rows.crs_labels[crs_label(crs)] = None
     rows.features += n
+
+
+def _read_decoded(
+    path: str, layer: str, max_features: int, encoding: TextEncoding
+) -> tuple[dict[str, Any], Any, Any, Any]:
+    """``read_layer``; text that is not what it was expected to be is read again.
+
+    ``encoding`` is updated to what was finally used (Windows-1252, else Latin-1, which
+    decodes any byte).
+    """
+    for codec, label in ((encoding.codec, encoding.label), *_FALLBACKS):
+        try:
+            result = read_layer(path, layer, max_features=max_features, encoding=codec)
+        except UnicodeDecodeError:
+            continue
+        if codec != encoding.codec:
+            encoding.note = f"text fields are not {_expected(encoding)}; read as {label}"
+            encoding.codec, encoding.label = codec, label
+        return result
+    raise AssertionError("Latin-1 decodes every byte")  # pragma: no cover
+
+
+_FALLBACKS = (("cp1252", "windows-1252"), ("latin-1", "ISO-8859-1"))
+
+
+def _expected(encoding: TextEncoding) -> str:
+    return "valid UTF-8" if encoding.codec in (None, "UTF-8") else f"valid {encoding.label}"
 
 
 def _without_empty_points(geometries: np.ndarray) -> np.ndarray:
@@ -194,14 +255,16 @@ def _accuracy(properties: list[dict[str, JSONScalar]], column: str | None) -> np
 
 def read_gpx(upload: Upload, options: ReadOptions) -> Survey:
     """GPX 1.0/1.1: waypoints are sites; route and track points only with ``include_tracks``."""
-    path = upload_path(upload.workdir, upload.data, ".gpx")
+    data, encoding = as_utf8(upload.data, xml=True)
+    path = upload_path(upload.workdir, data, ".gpx")
     present = {name for name, _ in list_layers(path)}
     wanted = _GPX_SITE_LAYERS + (_GPX_TRACK_LAYERS if options.include_tracks else ())
     notes: list[str] = []
     if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
         notes.append("the file has tracks or routes; their points are not read as sites")
     sources = [(str(path), name) for name in wanted if name in present]
-    return _gpx_waypoints_as_written(read_layers(sources, options, "gpx", notes), upload.data)
+    survey = read_layers(sources, options, "gpx", notes, encodings={str(path): encoding})
+    return _gpx_waypoints_as_written(survey, data)
 
 
 _GPX_WPT = re.compile(rb"<(?:[\w.-]+:)?wpt\b([^>]*)>")
@@ -299,6 +362,31 @@ def _read_all_layers(upload: Upload, options: ReadOptions, suffix: str, fmt: str
     return read_layers(_point_layers([str(path)], notes), options, fmt, notes)
 
 
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
+def as_utf8(data: bytes, *, xml: bool) -> tuple[bytes, TextEncoding]:
+    """Text for GDAL, as UTF-8 when the file declares no encoding, and how it was read.
+
+    UTF-8 when the bytes are UTF-8; an XML encoding declaration or a UTF-16 byte-order mark is
+    left to GDAL; otherwise the text is Windows-1252 (else Latin-1), re-encoded as UTF-8.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return data, TextEncoding()
+    declared = _XML_ENCODING.match(data[:1024]) if xml else None
+    if declared:
+        return data, TextEncoding(None, declared[1].decode("ascii"))
+    text, label = decode_undeclared(data)
+    if label == "UTF-16":
+        return data, TextEncoding(None, label)
+    note = f"the file declares no encoding and is not UTF-8; read as {label}"
+    return text.encode("utf-8"), TextEncoding(None, label, note)
+
+
 def _point_layers(paths: Sequence[str], notes: list[str]) -> list[tuple[str, str]]:
     """(path, layer) of every layer that may hold points; the others are noted."""
     sources = []
@@ -319,9 +407,17 @@ def _may_hold_points(geometry_type: str) -> bool:
 def read_kml(upload: Upload, options: ReadOptions) -> Survey:
     """KML: every folder (layer) is read; Placemarks with a Point are sites."""
     notes: list[str] = []
-    path = str(upload_path(upload.workdir, upload.data, ".kml"))
-    empty = {path} if _kml_zero_means_empty(upload.data) else set()
-    return read_layers(_point_layers([path], notes), options, "kml", notes, zero_is_empty=empty)
+    data, encoding = as_utf8(upload.data, xml=True)
+    path = str(upload_path(upload.workdir, data, ".kml"))
+    empty = {path} if _kml_zero_means_empty(data) else set()
+    return read_layers(
+        _point_layers([path], notes),
+        options,
+        "kml",
+        notes,
+        zero_is_empty=empty,
+        encodings={path: encoding},
+    )
 
 
 _KML_EMPTY_POINT = re.compile(
@@ -356,16 +452,31 @@ def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
         upload.archive.with_suffix(".kml"), key=lambda name: (name.casefold() != "doc.kml", name)
     )
     notes: list[str] = []
-    paths = {str(upload.archive.path(member)): member for member in members}
-    empty = {path for path in paths if _kml_zero_means_empty(upload.archive.read(paths[path]))}
+    encodings: dict[str, TextEncoding] = {}
+    empty: set[str] = set()
+    for member in members:
+        path = upload.archive.path(member)
+        data, encodings[str(path)] = as_utf8(path.read_bytes(), xml=True)
+        path.write_bytes(data)
+        if _kml_zero_means_empty(data):
+            empty.add(str(path))
     return read_layers(
-        _point_layers(list(paths), notes), options, "kmz", notes, zero_is_empty=empty
+        _point_layers(list(encodings), notes),
+        options,
+        "kmz",
+        notes,
+        zero_is_empty=empty,
+        encodings=encodings,
     )
 
 
 def read_geojson(upload: Upload, options: ReadOptions) -> Survey:
     """GeoJSON (RFC 7946 lon/lat; a legacy ``crs`` member is honoured by GDAL)."""
-    return _read_all_layers(upload, options, ".geojson", "geojson")
+    notes: list[str] = []
+    data, encoding = as_utf8(upload.data, xml=False)
+    path = str(upload_path(upload.workdir, data, ".geojson"))
+    sources = _point_layers([path], notes)
+    return read_layers(sources, options, "geojson", notes, encodings={path: encoding})
 
 
 def read_gpkg(upload: Upload, options: ReadOptions) -> Survey:
@@ -384,5 +495,62 @@ def read_shapefile_zip(upload: Upload, options: ReadOptions) -> Survey:
         if missing:
             raise UnreadableFile(f"the zip holds {shp!r} without its {' and '.join(missing)}")
     notes: list[str] = []
-    paths = [str(upload.archive.path(shp)) for shp in shapefiles]
-    return read_layers(_point_layers(paths, notes), options, "shapefile", notes)
+    paths = {str(upload.archive.path(shp)): shp for shp in shapefiles}
+    encodings = {
+        path: _dbf_encoding(upload.archive, shp[:-4], members) for path, shp in paths.items()
+    }
+    return read_layers(
+        _point_layers(list(paths), notes), options, "shapefile", notes, encodings=encodings
+    )
+
+
+_UTF8_NAMES = {"utf-8", "utf8", "65001"}
+
+
+def _dbf_encoding(archive: SafeZip, stem: str, members: Mapping[str, str]) -> TextEncoding:
+    """How to decode one Shapefile's DBF text (issue: accents wrong without a ``.cpg``).
+
+    A ``.cpg`` is honoured, unless it says UTF-8 and the text is not. A DBF header's code page
+    byte (LDID) is honoured by GDAL. Without either, the text is UTF-8 when it decodes as
+    UTF-8 (QGIS writes UTF-8 and the ``.cpg`` gets left out of the zip), else Windows-1252
+    (GDAL's own default, ISO-8859-1, garbles the ``'`` and ``œ`` of French Windows).
+    """
+    dbf = archive.read(members[(stem + ".dbf").casefold()])
+    cpg_name = members.get((stem + ".cpg").casefold())
+    declared = (
+        archive.read(cpg_name, limit=64).decode("ascii", "replace").strip() if cpg_name else ""
+    )
+    if declared.isdigit():
+        declared = f"windows-{declared}" if declared.startswith("125") else f"cp{declared}"
+    utf8 = _dbf_text_is_utf8(dbf)
+    if declared:
+        if declared.casefold() in _UTF8_NAMES and not utf8:
+            note = f"the .cpg says {declared} but the text is not; read as Windows-1252"
+            return TextEncoding("cp1252", "windows-1252", note)
+        return TextEncoding(None, declared)
+    if len(dbf) > 29 and dbf[29] != 0:
+        return TextEncoding(None, f"DBF code page {dbf[29]:#04x}")
+    if utf8:
+        return TextEncoding("UTF-8", "UTF-8", "no .cpg with the Shapefile; its text is UTF-8")
+    return TextEncoding(
+        "cp1252",
+        "windows-1252",
+        "no .cpg with the Shapefile and its text is not UTF-8; read as Windows-1252",
+    )
+
+
+def _dbf_text_is_utf8(dbf: bytes) -> bool:
+    """Whether the DBF's field names and records decode as UTF-8 (its header is binary)."""
+    if len(dbf) < 32:
+        return True
+    header_length = int.from_bytes(dbf[8:10], "little")
+    descriptors = dbf[32 : max(32, header_length - 1)]
+    names = b"".join(
+        descriptors[k : k + 11].split(b"\0", 1)[0] for k in range(0, len(descriptors), 32)
+    )
+    try:
+        names.decode("utf-8")
+        dbf[header_length:].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

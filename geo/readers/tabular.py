@@ -61,6 +61,7 @@ class Table:
     decimal_comma: bool
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    encoding: str = "UTF-8"
 
     def __post_init__(self) -> None:
         # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
@@ -77,16 +78,37 @@ class Table:
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Text of a CSV and a note when it was not UTF-8 (Excel's UTF-16 or Windows-1252)."""
+    text, encoding = decode_undeclared(data)
+    return text, ENCODING_NOTES.get(encoding)
+
+
+ENCODING_NOTES = {
+    "UTF-16": "read as UTF-16 (Excel 'Unicode text')",
+    "windows-1252": "not UTF-8; read as Windows-1252",
+    "ISO-8859-1": "not UTF-8; read as Latin-1",
+}
+
+
+def decode_undeclared(data: bytes) -> tuple[str, str]:
+    """Text whose encoding nothing declares, and the encoding used.
+
+    A UTF-16 byte-order mark decides; else UTF-8 when the bytes are valid UTF-8 (which legacy
+    text with accents almost never is), else the legacy code page of the region's French
+    Windows, Windows-1252, else Latin-1 (which decodes any byte).
+    """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "read as UTF-16 (Excel 'Unicode text')"
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            pass
     try:
-        return data.decode("utf-8-sig"), None
+        return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1252"), "not UTF-8; read as Windows-1252"
+        return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "not UTF-8; read as Latin-1"
+        return data.decode("latin-1"), "ISO-8859-1"
 
 
 def sniff_delimiter(text: str) -> str:
@@ -107,7 +129,8 @@ def sniff_delimiter(text: str) -> str:
 
 def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     """Read CSV bytes into a :class:`Table`, refusing more than ``options.max_rows`` rows."""
-    text, note = decode_text(data)
+    text, encoding = decode_undeclared(data)
+    note = ENCODING_NOTES.get(encoding)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -123,7 +146,7 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}; decimal commas accepted in coordinates")
-    return Table(columns, records, row_numbers, delimiter != ",", issues, notes)
+    return Table(columns, records, row_numbers, delimiter != ",", issues, notes, encoding)
 
 
 class _LineReader(Protocol):
@@ -215,6 +238,7 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
         field_columns=conventions.find_field_columns(table.columns, options.column_map),
         issues=tuple(sorted(issues, key=lambda issue: (issue.row, _position(table, issue)))),
         notes=tuple(table.notes),
+        encoding=table.encoding,
     )
 
 
