@@ -80,6 +80,10 @@ class ReadOptions:
         Sum of the declared uncompressed sizes of a zip's members.
     max_compression_ratio
         Largest uncompressed/compressed ratio accepted for a zip member larger than 1 MiB.
+    empty_values
+        Cell texts that mean "no answer" (compared without case or surrounding blanks); None
+        uses :data:`geo.vocab.EMPTY_VALUES` (``n/a``, ``NA``, ``-``, ``null``, ``#N/A``...). A
+        cell holding one is empty in every column, for every format.
     """
 
     crs: str | None = None
@@ -89,6 +93,7 @@ class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    empty_values: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,6 +30,7 @@ from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
 from geo.readers.tabular import decode_undeclared
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
+from geo.vocab import empty_value_test
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -92,6 +93,10 @@ def read_layers(
     if rows.skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(rows.skipped.items()))
         notes.append(f"features that are not points were not read as sites: {kinds}")
+    is_empty = empty_value_test(options.empty_values)
+    for props in rows.properties:
+        for key in [key for key, value in props.items() if is_empty(value)]:
+            del props[key]  # "n/a" is no answer, as a null field is
     columns = tuple(rows.columns)
     accuracy_column = conventions.find_accuracy(columns)
     if options.column_map and "accuracy" in options.column_map:

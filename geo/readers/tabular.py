@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -44,6 +44,7 @@ from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
 from geo.survey import Issue, JSONScalar, ReadOptions, Survey
+from geo.vocab import empty_value_test
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 30
@@ -201,7 +202,12 @@ def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
 
 
 def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Survey:
-    """Find and parse the coordinates of ``table``; the survey keeps every column as text."""
+    """Find and parse the coordinates of ``table``; the survey keeps every column as text.
+
+    Cells holding an empty-value token (``n/a``, ``NA``, ``-``... see ``options``) are blanked
+    first, so every column treats them as empty.
+    """
+    _blank_empty_values(table, options)
     plan = conventions.find_coordinates(table.columns, table.sample, options.column_map)
     if plan is None:
         raise NoCoordinateColumns(
@@ -210,7 +216,7 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
             f"{_listed(table.columns)}. Give a column mapping (lon, lat or geopoint)."
         )
     issues = list(table.issues)
-    lon, lat, accuracy = _parse_plan(table, plan, issues)
+    lon, lat, accuracy = _parse_plan(table, plan, issues, empty_value_test(options.empty_values))
     crs = _table_crs(plan, lon, lat, options)
     if crs is not None:
         lon, lat = to_wgs84(lon, lat, crs)
@@ -242,6 +248,14 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     )
 
 
+def _blank_empty_values(table: Table, options: ReadOptions) -> None:
+    is_empty = empty_value_test(options.empty_values)
+    for record in table.records:
+        for j, cell in enumerate(record):
+            if cell and is_empty(cell):
+                record[j] = ""
+
+
 def _listed(columns: Sequence[str], limit: int = 40) -> str:
     shown = ", ".join(columns[:limit])
     return shown if len(columns) <= limit else f"{shown} … ({len(columns):,} columns)"
@@ -252,11 +266,11 @@ def _position(table: Table, issue: Issue) -> int:
 
 
 def _parse_plan(
-    table: Table, plan: CoordinatePlan, issues: list[Issue]
+    table: Table, plan: CoordinatePlan, issues: list[Issue], is_empty: Callable[[object], bool]
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = len(table.row)
     if plan.geopoint is not None:
-        points = parse_geopoints(table.column(plan.geopoint))
+        points = parse_geopoints(table.column(plan.geopoint), is_empty=is_empty)
         _report(issues, table.row, plan.geopoint, points.errors)
         return points.lon, points.lat, points.accuracy_m
     assert plan.lon is not None and plan.lat is not None
