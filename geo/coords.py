@@ -38,42 +38,42 @@ WGS84 = pyproj.CRS.from_epsg(4326)
 # ASCII-ish symbol the grammar knows (°, ', "). Letters (d/deg, m/min, s/sec) and the ``:``
 # separator are read by the grammar itself; every Unicode space is a space.
 DEGREE_MARKS = (
-    "\u00b0",  # ° degree sign
-    "\u00ba",  # º masculine ordinal, typed for a degree sign
-    "\u02da",  # ˚ ring above
-    "\u1d52",  # ᵒ modifier letter small o
-    "\u2070",  # ⁰ superscript zero
-    "\u2218",  # ∘ ring operator
-    "\u25e6",  # ◦ white bullet
-    "\u00f8",  # ø (Scandinavian keyboards' neighbour of the degree key)
+    "\u00b0",  # degree sign
+    "\u00ba",  # masculine ordinal, typed for a degree sign
+    "\u02da",  # ring above
+    "\u1d52",  # modifier letter small o
+    "\u2070",  # superscript zero
+    "\u2218",  # ring operator
+    "\u25e6",  # white bullet
+    "\u00f8",  # (Scandinavian keyboards' neighbour of the degree key)
 )
 MINUTE_MARKS = (
     "'",
-    "\u2032",  # ′ prime
-    "\u2019",  # ’ right single quotation mark
-    "\u2018",  # ‘ left single quotation mark
-    "\u201b",  # ‛ single high-reversed-9 quotation mark
-    "\u00b4",  # ´ acute accent
-    "`",  # grave accent
-    "\u02b9",  # ʹ modifier letter prime
-    "\u02bc",  # ʼ modifier letter apostrophe
-    "\u02ca",  # ˊ modifier letter acute accent
-    "\u2035",  # ‵ reversed prime
-    "\uff07",  # ＇ fullwidth apostrophe
-    "\ua78c",  # ꞌ latin small letter saltillo
+    "\u2032",  # prime
+    "\u2019",  # right single quotation mark
+    "\u2018",  # left single quotation mark
+    "\u201b",  # single high-reversed-9 quotation mark
+    "\u00b4",  # acute accent
+    "`",  # accent
+    "\u02b9",  # modifier letter prime
+    "\u02bc",  # modifier letter apostrophe
+    "\u02ca",  # modifier letter acute accent
+    "\u2035",  # reversed prime
+    "\uff07",  # fullwidth apostrophe
+    "\ua78c",  # latin small letter saltillo
 )
 SECOND_MARKS = (
     '"',
-    "\u2033",  # ″ double prime
-    "\u201d",  # ” right double quotation mark
-    "\u201c",  # “ left double quotation mark
-    "\u201e",  # „ double low-9 quotation mark
-    "\u201f",  # ‟ double high-reversed-9 quotation mark
-    "\u02ba",  # ʺ modifier letter double prime
-    "\u02dd",  # ˝ double acute accent
-    "\u2036",  # ‶ reversed double prime
-    "\u3003",  # 〃 ditto mark
-    "\uff02",  # ＂ fullwidth quotation mark
+    "\u2033",  # double prime
+    "\u201d",  # right double quotation mark
+    "\u201c",  # left double quotation mark
+    "\u201e",  # double low-9 quotation mark
+    "\u201f",  # double high-reversed-9 quotation mark
+    "\u02ba",  # modifier letter double prime
+    "\u02dd",  # double acute accent
+    "\u2036",  # reversed double prime
+    "\u3003",  # ditto mark
+    "\uff02",  # fullwidth quotation mark
 )
 _SYMBOLS = str.maketrans(
     {

@@ -79,18 +79,18 @@ def test_every_notation_round_trips(case: tuple[str, str, float]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("4°46ʹ45.84ʺN", 4.7794),  # modifier letter prime / double prime
-        ("4°46'45.84˝N", 4.7794),  # double acute accent as seconds
+        ("4°46\u02b945.84\u02baN", 4.7794),  # modifier letter prime / double prime
+        ("4°46'45.84\u02ddN", 4.7794),  # double acute accent as seconds
         ("4d 46m 45.84s N", 4.7794),
         ("4d46m45.84s", 4.7794),
         ("4 deg 46 min 45.84 sec N", 4.7794),
         ("4:46:45.84 N", 4.7794),
-        ("4ᵒ46′45.84″N", 4.7794),
-        ("N 4°46‘45.84“", 4.7794),
-        ("4°46’45.84”N", 4.7794),
-        ("4°46＇45.84＂N", 4.7794),
-        ("6°25′15.72″ S", -6.421033),
-        ("S 6°25.262′", -6.421033),
+        ("4\u1d5246\u203245.84\u2033N", 4.7794),
+        ("N 4°46\u201845.84\u201c", 4.7794),
+        ("4°46\u201945.84\u201dN", 4.7794),
+        ("4°46\uff0745.84\uff02N", 4.7794),
+        ("6°25\u203215.72\u2033 S", -6.421033),
+        ("S 6°25.262\u2032", -6.421033),
         ("6°25'15.72S", -6.421033),
     ],
 )
