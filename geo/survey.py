@@ -131,6 +131,9 @@ class Survey:
         Per-row problems found while reading (unparseable coordinate, malformed row).
     notes
         File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    date_system
+        The spreadsheet date system bare serial day numbers count in: 1904 for a workbook
+        that says so (``date1904``), else 1900.
     encoding
         The text encoding the values were read in (``"UTF-8"``, ``"windows-1252"``,
         ``"UTF-16"``, a Shapefile's declared code page), decided from the bytes when the file
@@ -151,6 +154,7 @@ class Survey:
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
     encoding: str = "UTF-8"
+    date_system: Literal[1900, 1904] = 1900
 
     def __post_init__(self) -> None:
         n = len(self.row)

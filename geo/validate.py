@@ -56,6 +56,7 @@ ISSUE_SEVERITY: dict[str, Severity] = {
     "low_accuracy": "warning",
     "unparseable_date": "error",
     "ambiguous_date": "warning",
+    "excel_serial_date": "warning",
     "unknown_mineral": "warning",
     "unknown_kind": "warning",
 }
@@ -392,11 +393,17 @@ def _dates(survey: Survey, rules: ValidationRules) -> tuple[list[date | None], l
     column = _column(survey, "date")
     if column is None:
         return [None] * len(survey), []
-    parsed = parse_dates(survey.values(column), order=rules.date_order)
+    parsed = parse_dates(
+        survey.values(column), order=rules.date_order, date_system=survey.date_system
+    )
     rows = survey.row
     issues = [
         issue(int(rows[i]), column, "unparseable_date", message)
         for i, message in parsed.errors.items()
+    ]
+    issues += [
+        issue(int(rows[i]), column, "excel_serial_date", message)
+        for i, message in parsed.serials.items()
     ]
     if parsed.order is not None:
         how = order_text(parsed.order)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import pyproj
@@ -40,6 +41,7 @@ from geo.coords import (
 )
 from geo.errors import CRSRequired, NoCoordinateColumns, TooManyRows, UnreadableFile
 from geo.readers import columns as conventions
+from geo.readers.archives import SafeZip
 from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
@@ -325,7 +327,19 @@ def read_xlsx(upload: Upload, options: ReadOptions) -> Survey:
     assert upload.archive is not None
     # GDAL reads a workbook as a zip: it gets one rewritten from the checked parts.
     path = upload.archive.repack(upload.workdir / "upload.xlsx")
-    return table_to_survey(read_xlsx_table(path, options), options, "xlsx")
+    survey = table_to_survey(read_xlsx_table(path, options), options, "xlsx")
+    return replace(survey, date_system=_workbook_date_system(upload.archive))
+
+
+_DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*[\"'](?:1|true)[\"']")
+
+
+def _workbook_date_system(archive: SafeZip) -> Literal[1900, 1904]:
+    """1904 when ``xl/workbook.xml`` says ``date1904="1"`` (old Mac Excel), else 1900."""
+    name = next((n for n in archive.names if n.casefold() == "xl/workbook.xml"), None)
+    if name is None:
+        return 1900
+    return 1904 if _DATE1904.search(archive.read(name, limit=1024 * 1024)) else 1900
 
 
 def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
