@@ -131,6 +131,9 @@ class Survey:
         Per-row problems found while reading (unparseable coordinate, malformed row).
     notes
         File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    kind_hints
+        Empty, or per row the kind (``"mine"``/``"sales_point"``/None) the file's own structure
+        gives it: the KML folder (or style) it sits in, when that is named for a kind.
     date_system
         The spreadsheet date system bare serial day numbers count in: 1904 for a workbook
         that says so (``date1904``), else 1900.
@@ -155,12 +158,15 @@ class Survey:
     notes: tuple[str, ...] = ()
     encoding: str = "UTF-8"
     date_system: Literal[1900, 1904] = 1900
+    kind_hints: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.row)
         sizes = {len(self.lon), len(self.lat), len(self.accuracy_m), len(self.properties)}
         if sizes != {n}:
             raise ValueError(f"survey columns disagree in length: {sorted(sizes | {n})}")
+        if self.kind_hints and len(self.kind_hints) != n:
+            raise ValueError("kind_hints must be empty or have one entry per row")
 
     def __len__(self) -> int:
         return len(self.row)

@@ -166,6 +166,9 @@ def split_list(value: str) -> list[str]:
 def site_kinds() -> Vocabulary:
     """The two kinds of site, with the words survey teams use for them (EN/FR/PT).
 
+    One table for kind columns and for the kind a file's own structure gives (KML folders
+    and styles named ``Chantiers``, ``Comptoirs``, ``Garimpos``, ``Points de vente``...).
+
     ``mine``: mine, site minier, chantier...; ``sales_point``: comptoir, point de vente, buying
     house, market, marché...
     """
@@ -184,6 +187,19 @@ def site_kinds() -> Vocabulary:
             "carrière",
             "quarry",
             "puits",
+            # Plurals and the names survey teams give KML folders and styles.
+            "mines",
+            "mining sites",
+            "mine sites",
+            "sites miniers",
+            "chantiers",
+            "chantiers miniers",
+            "carrières",
+            "garimpo",
+            "garimpos",
+            "minas",
+            "lavra",
+            "lavras",
         ),
     )
     sales_point = Term(
@@ -201,6 +217,20 @@ def site_kinds() -> Vocabulary:
             "marché",
             "selling point",
             "trading post",
+            # Plurals and the names survey teams give KML folders and styles.
+            "sales points",
+            "selling points",
+            "buying houses",
+            "buying offices",
+            "markets",
+            "comptoirs",
+            "comptoirs d'achat",
+            "points de vente",
+            "bureaux d'achat",
+            "marchés",
+            "pontos de venda",
+            "compradores",
+            "casas de compra",
         ),
     )
     return Vocabulary("site_kinds", (mine, sales_point))

@@ -30,7 +30,7 @@ from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
 from geo.readers.tabular import decode_undeclared
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
-from geo.vocab import empty_value_test
+from geo.vocab import empty_value_test, site_kinds
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -58,6 +58,7 @@ class _Rows:
     columns: dict[str, None] = field(default_factory=dict)  # ordered set of field names
     crs_labels: dict[str, None] = field(default_factory=dict)
     encodings: dict[str, None] = field(default_factory=dict)  # ordered set of labels
+    kind_hints: list[str | None] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     features: int = 0
 
@@ -119,6 +120,7 @@ def read_layers(
         field_columns=conventions.find_field_columns(columns, _field_map(options)),
         notes=tuple(dict.fromkeys(notes)),
         encoding=", ".join(rows.encodings) or "UTF-8",
+        kind_hints=tuple(rows.kind_hints) if any(rows.kind_hints) else (),
     )
 
 
@@ -178,9 +180,15 @@ def _read_one_layer(
     rows.lat.append(lat)
     layer_rows = field_rows(names, list(field_data), n)
     rows.properties.extend(props for props, kept in zip(layer_rows, keep, strict=True) if kept)
+    rows.kind_hints.extend([kind_named(layer)] * int(np.count_nonzero(keep)))
     rows.columns.update(dict.fromkeys(names))
     rows.crs_labels[crs_label(crs)] = None
     rows.features += n
+
+
+def kind_named(name: str) -> str | None:
+    """The site kind a layer (KML folder) name gives, from :func:`geo.vocab.site_kinds`."""
+    return site_kinds().lookup(name.replace("\u2019", "'").replace("_", " "))
 
 
 def _read_decoded(
