@@ -501,7 +501,7 @@ def _lone_outliers(
 ) -> list[Issue]:
     """Rows far from every other row of the upload, in a country none of them is in."""
     located = candidates & np.fromiter(
-        (code is not None and code != ELSEWHERE for code in iso3), dtype=bool, count=len(iso3)
+        (code is not None for code in iso3), dtype=bool, count=len(iso3)
     )
     index = np.flatnonzero(located)
     if len(index) < 3:
@@ -537,12 +537,17 @@ def _lone_outliers(
                 row,
                 ", ".join(survey.coordinate_columns),
                 "lone_outlier",
-                f"{_point(lon[k], lat[k])} lies in {iso3[index[k]]}, {distance_km:,.0f} km from "
+                f"{_point(lon[k], lat[k])} lies {_in_country(iso3[index[k]])}, "
+                f"{distance_km:,.0f} km from "
                 f"every other row of this upload (which lie in {', '.join(sorted(countries))}): "
                 f"a lost minus sign or swapped digits? Kept, flagged.{hint}",
             )
         )
     return issues
+
+
+def _in_country(code: str) -> str:
+    return "outside the countries borderlens covers" if code == ELSEWHERE else f"in {code}"
 
 
 def _nearest_km(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> float:
