@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from app import roles
+
 
 @dataclass(frozen=True)
 class BBox:
@@ -42,11 +44,19 @@ class Caller:
         return self.role is None
 
     def sees_restricted(self, country_iso3: str | None) -> bool:
-        if self.role == "admin":
-            return True
-        if self.role != "authority":
-            return False
-        return not self.countries or country_iso3 in self.countries
+        scope = self.restricted_scope
+        return scope is None or (bool(scope) and country_iso3 in scope)
+
+    @property
+    def restricted_scope(self) -> tuple[str, ...] | None:
+        """Countries whose restricted attributes this caller reads: None for all, () none."""
+        if self.role == roles.ADMIN or (self.role == roles.AUTHORITY and not self.countries):
+            return None
+        return self.countries if self.role == roles.AUTHORITY else ()
+
+    @property
+    def may_read_restricted(self) -> bool:
+        return self.role in roles.RESTRICTED_READERS
 
 
 ANONYMOUS = Caller()
@@ -67,11 +77,29 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
+class SortBy:
+    """One ``sortby`` term: a sortable queryable, ascending unless ``descending``."""
+
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class CqlFilter:
+    """A parsed ``filter`` (CQL2 as its JSON form) and the CRS its geometries are in."""
+
+    ast: dict[str, object]
+    crs: str
+
+
+@dataclass(frozen=True)
 class FeatureQuery:
-    """Filters shared by every collection (OGC API Features Part 1)."""
+    """Filters shared by every collection (OGC API Features Parts 1 and 3, and sorting)."""
 
     bbox: BBox | None = None
     datetime: Interval | None = None
+    filter: CqlFilter | None = None
+    sortby: tuple[SortBy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,8 +124,6 @@ class SiteQuery(FeatureQuery):
     countries: tuple[str, ...] = ()
     border: BorderFilter | None = None
     within_km: float | None = None
-    sort_by_border_distance: bool = False
-    sort_descending: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
+    case,
     cast,
     func,
     literal,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -56,6 +59,13 @@ class FeatureSpec:
     temporal: tuple[ColumnElement[object], ColumnElement[object]] | None = None
     decimals: int = 7
     stored_json: ColumnElement[str] | None = None
+
+
+def json_real(column: ColumnElement[typing.Any]) -> ColumnElement[object]:
+    """A double precision column as JSON that is a real number on every row: ``15.0``, never
+    ``15`` (clients that type fields from the first page would make it an integer field).
+    ``borderlens_json_real`` is defined by migration 0009."""
+    return func.borderlens_json_real(column)
 
 
 def _sql_text(value: str) -> ColumnElement[str]:
@@ -93,6 +103,19 @@ def _stored_with_extras(stored: ColumnElement[str], extras: Properties) -> Colum
     return func.concat(*parts)
 
 
+def restricted_for(
+    caller: Caller, value: ColumnElement[typing.Any], country: ColumnElement[typing.Any]
+) -> ColumnElement[typing.Any]:
+    """``value`` where the caller may read restricted attributes of the row's country, else
+    NULL (admins and unscoped authorities everywhere; scoped authorities in their countries)."""
+    scope = caller.restricted_scope
+    if scope is None:
+        return value
+    if not scope:
+        return literal(None)
+    return case((country == any_(cast(literal(list(scope)), ARRAY(Text))), value))
+
+
 def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
     def envelope(min_lon: float, max_lon: float) -> ColumnElement[object]:
         return func.ST_MakeEnvelope(min_lon, bbox.min_lat, max_lon, bbox.max_lat, 4326)
@@ -122,11 +145,10 @@ def common_filters(spec: FeatureSpec, query: FeatureQuery) -> list[ColumnElement
     where: list[ColumnElement[bool]] = []
     if query.bbox is not None:
         where.append(bbox_clause(spec.geom, query.bbox))
-    if query.datetime is not None:
-        if spec.temporal is None:
-            where.append(literal(False))
-        else:
-            where.append(interval_clause(spec.temporal, query.datetime))
+    # A collection without a time matches every ``datetime`` (17-069r4 /req/core/fc-time-response:
+    # the filter applies to the features' temporal property; there is none to exclude them).
+    if query.datetime is not None and spec.temporal is not None:
+        where.append(interval_clause(spec.temporal, query.datetime))
     return where
 
 
@@ -235,10 +257,16 @@ def fetch_one(
     feature_id: str,
     caller: Caller,
     where: Sequence[ColumnElement[bool]] = (),
+    *,
+    by_id: bool = True,
 ) -> str | None:
-    statement = (
-        select(feature_json(spec, caller))
-        .select_from(spec.table)
-        .where(spec.feature_id == feature_id, *where)
-    )
+    """One feature; ``by_id=False`` when ``where`` already selects it (by indexed columns)."""
+    clauses = [spec.feature_id == feature_id, *where] if by_id else list(where)
+    statement = select(feature_json(spec, caller)).select_from(spec.table).where(*clauses)
     return session.execute(statement).scalar_one_or_none()
+
+
+def select_extent(geom: ColumnElement[object]) -> Select[typing.Any]:
+    """``SELECT xmin, ymin, xmax, ymax`` of a geometry column (NULLs when there are no rows)."""
+    box = func.ST_Extent(geom)
+    return select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
