@@ -45,7 +45,7 @@ DEGREE_MARKS = (
     "\u2070",  # superscript zero
     "\u2218",  # ring operator
     "\u25e6",  # white bullet
-    "\u00f8",  # (Scandinavian keyboards' neighbour of the degree key)
+    "\u00f8",  # o with stroke: the degree sign of DOS code pages 437/850 read as Latin-1
 )
 MINUTE_MARKS = (
     "'",
