@@ -12,15 +12,20 @@ routes are read as rows only with ``include_tracks``.
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pyproj
 import shapely
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
 from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
@@ -30,7 +35,7 @@ from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
 from geo.readers.tabular import decode_undeclared
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
-from geo.vocab import empty_value_test, site_kinds
+from geo.vocab import empty_value_test, fold, site_kinds
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -423,7 +428,7 @@ def read_kml(upload: Upload, options: ReadOptions) -> Survey:
     data, encoding = as_utf8(upload.data, xml=True)
     path = str(upload_path(upload.workdir, data, ".kml"))
     empty = {path} if _kml_zero_means_empty(data) else set()
-    return read_layers(
+    survey = read_layers(
         _point_layers([path], notes),
         options,
         "kml",
@@ -431,6 +436,7 @@ def read_kml(upload: Upload, options: ReadOptions) -> Survey:
         zero_is_empty=empty,
         encodings={path: encoding},
     )
+    return _with_style_kinds(survey, [data])
 
 
 _KML_EMPTY_POINT = re.compile(
@@ -473,7 +479,7 @@ def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
         path.write_bytes(data)
         if _kml_zero_means_empty(data):
             empty.add(str(path))
-    return read_layers(
+    survey = read_layers(
         _point_layers(list(encodings), notes),
         options,
         "kmz",
@@ -481,6 +487,83 @@ def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
         zero_is_empty=empty,
         encodings=encodings,
     )
+    return _with_style_kinds(survey, (Path(path).read_bytes() for path in encodings))
+
+
+def _with_style_kinds(survey: Survey, documents: Iterable[bytes]) -> Survey:
+    """Rows whose folder names no kind take the kind their Placemark's style is named for.
+
+    GDAL does not hand over a Placemark's ``styleUrl``, so the KML is read once more for
+    (name, position, style) and rows are matched on name and position; a match that is not
+    unique, or styles that name both kinds, give nothing.
+    """
+    hints = list(survey.kind_hints or (None,) * len(survey))
+    if all(hints):
+        return survey
+    styled: dict[tuple[str, float, float], set[str]] = {}
+    for data in documents:
+        if b"styleUrl" not in data:
+            continue
+        for name, style, lon, lat in _placemark_styles(data):
+            kind = kind_in_words(style)
+            if kind is not None:
+                styled.setdefault((name, round(lon, 6), round(lat, 6)), set()).add(kind)
+    if not styled:
+        return survey
+    for i, props in enumerate(survey.properties):
+        if hints[i] is None and np.isfinite(survey.lon[i]) and np.isfinite(survey.lat[i]):
+            key = (str(props.get("Name", "")), round(float(survey.lon[i]), 6),
+                   round(float(survey.lat[i]), 6))  # fmt: skip
+            kinds = styled.get(key, set())
+            if len(kinds) == 1:
+                hints[i] = next(iter(kinds))
+    return replace(survey, kind_hints=tuple(hints) if any(hints) else ())
+
+
+def _placemark_styles(data: bytes) -> list[tuple[str, str, float, float]]:
+    """(name, style id, lon, lat) of each point Placemark with a ``styleUrl``."""
+    found: list[tuple[str, str, float, float]] = []
+    try:
+        for _event, element in iterparse(io.BytesIO(data), events=("end",), forbid_dtd=True):
+            if _local(element.tag) != "Placemark":
+                continue
+            parts = {_local(child.tag): (child.text or "").strip() for child in element.iter()}
+            element.clear()
+            style = parts.get("styleUrl", "").rsplit("#", 1)[-1]
+            numbers = parts.get("coordinates", "").split(",")
+            try:
+                lon, lat = float(numbers[0]), float(numbers[1])
+            except (ValueError, IndexError):
+                continue
+            if style:
+                found.append((parts.get("name", ""), style, lon, lat))
+    except (ParseError, DefusedXmlException):
+        return found  # GDAL read what it could; the styles are a hint, not a requirement
+    return found
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def kind_in_words(text: str) -> str | None:
+    """The one site kind named by a folder or style name (``icon-comptoir-rouge``), or None.
+
+    The whole name is looked up first, then its runs of up to three words; a name that names
+    both kinds, or none, gives None.
+    """
+    whole = kind_named(text)
+    if whole is not None:
+        return whole
+    words = re.split(r"[^a-z0-9']+", fold(text.replace("\u2019", "'")))
+    words = [word for word in words if word]
+    kinds = {
+        kind
+        for size in (3, 2, 1)
+        for start in range(len(words) - size + 1)
+        if (kind := site_kinds().lookup(" ".join(words[start : start + size]))) is not None
+    }
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def read_geojson(upload: Upload, options: ReadOptions) -> Survey:

@@ -429,6 +429,32 @@ def test_a_kind_column_beats_the_folder() -> None:
     assert result.kinds == ["mine"]
 
 
+@pytest.mark.parametrize(
+    ("style", "kind"),
+    [("Chantiers", "mine"), ("icon-comptoir-rouge", "sales_point"), ("garimpo_azul", "mine"),
+     ("style-point-de-vente", "sales_point"), ("Mines", "mine"), ("icon-1899-0288D1", None),
+     ("mine-et-comptoir", None)],
+)  # fmt: skip
+@pytest.mark.parametrize("container", ["kml", "kmz"])
+def test_a_kml_style_named_for_a_kind_gives_it(
+    style: str, kind: str | None, container: str
+) -> None:
+    kml = (
+        f'{KML_HEAD}<Style id="{style}"><IconStyle><scale>1</scale></IconStyle></Style>'
+        f"<Placemark><name>A</name><styleUrl>#{style}</styleUrl><Point><coordinates>18.5,4.3"
+        "</coordinates></Point></Placemark><Placemark><name>B</name><Point><coordinates>"
+        "18.6,4.4</coordinates></Point></Placemark></Document></kml>"
+    ).encode()
+    if container == "kmz":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("doc.kml", kml)
+        kml = buffer.getvalue()
+    survey = read(kml, f"s.{container}")
+    result = validate_survey(survey, rules=ValidationRules(), locate=BoxLocator())
+    assert result.kinds == [kind, None]
+
+
 # -- item 12: a lone outlier is questioned -----------------------------------------------------
 
 # Boxes standing for countries (as in test_validate), with one far away for swapped digits.
