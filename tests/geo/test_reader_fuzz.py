@@ -1,4 +1,4 @@
-"""No bytes a sender can send make ``read_survey`` fail with anything but a ``GeoError``.
+"""No bytes a sender can send make reading (and validating) fail but with a ``GeoError``.
 
 Issue 8 item 2: each format's sample file, mutated the ways damaged and hostile files are
 (bytes flipped, truncated, NULs inserted, ranges deleted or repeated, invalid UTF-8, huge
@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from geo.errors import GeoError, ReaderFailure
 from geo.readers import ReadOptions, read_survey
+from geo.validate import ValidationRules, validate_survey
 from tests.geo.conftest import SAMPLES_DIR
+from tests.geo.test_validate import BoxLocator
 
 SAMPLES = {
     "gpx": "handheld.gpx",
@@ -93,6 +95,12 @@ def read_or_refuse(data: bytes, name: str) -> None:
     n = len(survey)
     assert len(survey.lon) == len(survey.lat) == len(survey.properties) == n
     assert np.all(np.isnan(survey.lon) | (np.abs(survey.lon) < np.inf))
+    # What was read validates too: every row accepted or reported, nothing raised.
+    result = validate_survey(
+        survey, rules=ValidationRules(kind_default="mine"), locate=BoxLocator()
+    )
+    reported = {issue.row for issue in result.errors}
+    assert set(survey.row[result.accepted].tolist()).isdisjoint(reported)
 
 
 @pytest.mark.parametrize("fmt", sorted(SAMPLES))
