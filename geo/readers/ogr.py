@@ -28,7 +28,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
-from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
+from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile, check_columns
 from geo.readers import columns as conventions
 from geo.readers.archives import SafeZip
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
@@ -158,6 +158,7 @@ def _read_one_layer(
     remaining = options.max_rows - rows.features
     meta, _fids, wkb, field_data = _read_decoded(path, layer, remaining + 1, encoding)
     names = [str(name) for name in meta["fields"]]
+    check_columns(len(rows.columns | dict.fromkeys(names)), options.max_columns)
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     if n > remaining:
         raise TooManyRows(f"the file has more than {options.max_rows:,} features (the limit)")
