@@ -226,9 +226,10 @@ def test_qgis_gets_the_flat_profile_without_asking(client: TestClient) -> None:
     flat = client.get("/collections/borders/items", headers=qgis)
     assert "User-Agent" in flat.headers["vary"]
     default = client.get("/collections/borders/items", headers={"User-Agent": "GDAL/3.6.2"})
-    assert flat.json()["features"] == client.get(
-        "/collections/borders/items", params={"profile": "flat"}
-    ).json()["features"]
+    assert (
+        flat.json()["features"]
+        == client.get("/collections/borders/items", params={"profile": "flat"}).json()["features"]
+    )
     assert default.json()["features"] == client.get("/collections/borders/items").json()["features"]
     schema = client.get("/collections/sites/feature-schema", headers=qgis).json()
     minerals = schema["properties"]["properties"]["properties"]["minerals"]
