@@ -72,7 +72,12 @@ ISSUE_SEVERITY: dict[str, Severity] = {
     "excel_serial_date": "warning",
     "lone_outlier": "warning",
     "mojibake": "warning",
+    "name_too_long": "error",
 }
+
+#: Longest site name accepted (uploads and the API alike): a survey's names are a few words; a
+#: cell of kilobytes is a shifted column or a pasted document, not a name.
+MAX_NAME_LENGTH = 300
 
 
 class CountryLookup(Protocol):
@@ -168,6 +173,7 @@ def validate_survey(
     kinds, kind_issues = _kinds(survey, rules)
     names = _names(survey)
     issues.extend(date_issues + mineral_issues + kind_issues + _mojibake_issues(survey, names))
+    issues.extend(_name_issues(survey, names))
     rejected = {i.row for i in issues if i.severity == "error"}
     issues.extend(_lone_outliers(survey, iso3, rules, ~np.isin(survey.row, list(rejected))))
     accepted = np.flatnonzero(~np.isin(survey.row, list(rejected)))
@@ -406,6 +412,21 @@ def _texts(survey: Survey, column: str | None) -> list[str]:
 
 def _names(survey: Survey) -> list[str | None]:
     return [text or None for text in _texts(survey, _column(survey, "name"))]
+
+
+def _name_issues(survey: Survey, names: list[str | None]) -> list[Issue]:
+    column = _column(survey, "name")
+    return [
+        issue(
+            int(survey.row[i]),
+            column,
+            "name_too_long",
+            f"the name has {len(name):,} characters; at most {MAX_NAME_LENGTH} are kept "
+            "(is a column shifted?)",
+        )
+        for i, name in enumerate(names)
+        if name is not None and len(name) > MAX_NAME_LENGTH
+    ]
 
 
 def _dates(survey: Survey, rules: ValidationRules) -> tuple[list[date | None], list[Issue]]:

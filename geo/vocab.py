@@ -116,6 +116,12 @@ EMPTY_VALUES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
+def empty_values_from_text(raw: str) -> frozenset[str]:
+    """An upload's own "no answer" words, comma-separated (``"n/a, -, ?"``); a blank cell is
+    always empty, whatever the list."""
+    return frozenset({"", *(word.strip() for word in raw.split(","))})
+
+
 def empty_value_test(tokens: Iterable[str] | None = None) -> Callable[[object], bool]:
     """A test saying whether a cell is empty: None, blank, or one of ``tokens``.
 

@@ -155,3 +155,35 @@ def test_rel05_no_reader_error_is_a_500(
     if response.status_code != 200:
         assert name in response.json()["detail"]
         assert tempfile.gettempdir() not in response.text
+
+
+def test_an_upload_names_its_own_empty_values(client: TestClient, api_key: Headers) -> None:
+    """The default "no answer" table is replaced by the upload's own list (issue 8 item 5)."""
+    data = (
+        b"name,lat,lon,date,minerals\n"
+        b"A,4.3177,17.4699,sans,or\n"  # 'sans' means "no answer" in this file
+        b"B,sans,sans,2024-03-05,or\n"
+        b"C,4.32,17.47,2024-03-05,sans\n"
+    )
+    headers = api_key("researcher")
+    default = post(client, headers, "own.csv", data, kind="mine", dry_run="true").json()
+    assert default["counts"]["rejected"] == 2  # 'sans' is no date and no coordinate by default
+    own = post(
+        client, headers, "own.csv", data, kind="mine", dry_run="true", empty_values="sans, x"
+    ).json()
+    assert own["counts"]["accepted"] == 2 and own["counts"]["rejected"] == 1
+    codes = {i["row"]: i["code"] for i in own["issues"] if i["severity"] == "error"}
+    assert codes == {3: "missing_coordinates"}
+    assert not [i for i in own["issues"] if i["code"] == "unknown_mineral"]
+
+
+@pytest.mark.parametrize("length", [301, 5_000, 100_000])  # past 128 KiB: rel-05, a 422
+def test_a_name_longer_than_a_name_rejects_the_row(
+    client: TestClient, api_key: Headers, length: int
+) -> None:
+    data = f"name,lat,lon\n{'x' * length},4.3177,17.4699\nGood,4.32,17.47\n".encode()
+    report = post(client, api_key("researcher"), "long.csv", data, kind="mine", dry_run="true")
+    body = report.json()
+    assert report.status_code == 200, body
+    assert body["counts"]["accepted"] == 1
+    assert [i["code"] for i in body["issues"] if i["row"] == 2] == ["name_too_long"]

@@ -80,7 +80,7 @@ def test_the_documented_codes_and_their_severities() -> None:
         "country_mismatch", "low_accuracy", "ambiguous_date", "unknown_mineral", "unknown_kind",
         "excel_serial_date", "lone_outlier", "mojibake",
     }  # fmt: skip
-    assert len(ISSUE_SEVERITY) == 18
+    assert len(ISSUE_SEVERITY) == 19
 
 
 def test_good_points_pass_and_are_located() -> None:
