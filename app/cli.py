@@ -34,7 +34,7 @@ from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
-from geo.vocab import SITE_KINDS
+from geo.vocab import SITE_KINDS, empty_values_from_text
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 borders_cli = typer.Typer(help="Boundary datasets and derived borders.", no_args_is_help=True)
@@ -230,6 +230,10 @@ def import_files(
         bool, typer.Option("--dry-run", help="Validate only; store nothing.")
     ] = False,
     include_tracks: Annotated[bool, typer.Option(help="GPX: track points are sites too.")] = False,
+    empty_values: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated 'no answer' words replacing the default list."),
+    ] = None,
 ) -> None:
     """Import survey files, each in its own transaction, with the same checks as POST /uploads."""
     if kind is not None and kind not in SITE_KINDS:
@@ -259,6 +263,7 @@ def import_files(
                 country=country.upper() if country else None,
                 include_tracks=include_tracks,
                 dry_run=dry_run,
+                empty_values=empty_values_from_text(empty_values) if empty_values else None,
             )
             try:
                 outcome = ingest(session, boundaries, settings, request, caller, progress=step)

@@ -15,7 +15,7 @@ from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
 from app.services import upload_access
 from app.services.ingest import UploadRequest, ingest
-from geo.vocab import SiteKind
+from geo.vocab import SiteKind, empty_values_from_text
 
 router = APIRouter(tags=["Uploads"])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
@@ -84,6 +84,14 @@ def post_upload(
     ] = None,
     dry_run: Annotated[bool, Form(description="Validate and report; store nothing")] = False,
     include_tracks: Annotated[bool, Form(description="GPX: track points are sites too")] = False,
+    empty_values: Annotated[
+        str | None,
+        Form(
+            max_length=2000,
+            description="Comma-separated words that mean 'no answer' in this file, replacing "
+            "the default list (n/a, NA, -, null, #N/A, none, ...)",
+        ),
+    ] = None,
 ) -> JSON:
     data = file.file.read(settings.upload_max_bytes + 1)
     if len(data) > settings.upload_max_bytes:
@@ -105,6 +113,7 @@ def post_upload(
             column_map=_column_map(column_map),
             include_tracks=include_tracks,
             dry_run=dry_run,
+            empty_values=empty_values_from_text(empty_values) if empty_values else None,
         ),
         caller,
     )

@@ -7,7 +7,6 @@ project's own fetcher, so those tests are marked slow.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -194,11 +193,10 @@ def test_natural_earth_has_no_disputed_areas(ne_africa: gpd.GeoDataFrame) -> Non
     assert find_disputed_areas(ne_africa) == []
 
 
-def test_all_of_africa_from_natural_earth_takes_seconds(ne_africa: gpd.GeoDataFrame) -> None:
-    started = time.perf_counter()
+def test_all_of_africa_from_natural_earth(ne_africa: gpd.GeoDataFrame) -> None:
+    # Speed is measured by bench/, never asserted here: a loaded machine is not a slow engine.
     borders = derive_borders(ne_africa)
     find_disputed_areas(ne_africa)
-    assert time.perf_counter() - started < 10
     assert len(borders) > 100
 
 
@@ -245,13 +243,10 @@ def test_overlap_edges_with_a_third_country_are_not_a_border_between_claimants(
 
 
 @pytest.mark.slow
-def test_all_of_africa_from_the_default_source_takes_seconds(
-    osm_africa: gpd.GeoDataFrame,
-) -> None:
-    started = time.perf_counter()
-    derive_borders(osm_africa)
+def test_all_of_africa_from_the_default_source(osm_africa: gpd.GeoDataFrame) -> None:
+    borders = derive_borders(osm_africa)
     find_disputed_areas(osm_africa)
-    assert time.perf_counter() - started < 30
+    assert len(borders) > 100
 
 
 # --- synthetic geometry --------------------------------------------------------------------
