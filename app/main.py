@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -19,7 +19,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import core, health, maps, openapi, schema_routes, sites, uploads
+from app.api import core, health, html, maps, openapi, schema_routes, sites, uploads
+from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(check_session_cookie)],
     )
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()
@@ -89,9 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    for module in (core, schema_routes, sites, uploads, maps, health, openapi):
+    for module in (core, schema_routes, sites, uploads, maps, health, openapi, html):
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
+    html.install(app, settings)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)
     app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="vendor")

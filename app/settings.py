@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         gt=0,
         description="An observation joins an existing site within this distance (and a "
         "compatible name or kind).",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Secret that signs the sign-in session cookie. Unset: generated once and "
+        "kept in `<data dir>/secret_key` (mode 0600).",
     )
 
     @field_validator("database_url")

@@ -27,6 +27,8 @@ from app.collections.base import Item, ParseContext, Provider, ReadContext
 from app.collections.parsing import has_control_characters
 from app.db import boundaries as boundary_repo
 from app.errors import NotFound
+from app.html import pages as html
+from app.html.pages import negotiated
 from app.queries import FeaturePage, Keyset, PageRequest
 from geo.countries import read_country_table
 
@@ -45,10 +47,10 @@ CollectionId = Annotated[
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
 
 
-@router.get("/", summary="Landing page")
-def landing_page(request: Request, settings: SettingsDep) -> JSON:
+@router.get("/", summary="Landing page", response_model=None)
+def landing_page(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
-    return JSON(
+    document = JSON(
         {
             "title": "borderlens",
             "description": (
@@ -67,31 +69,35 @@ def landing_page(request: Request, settings: SettingsDep) -> JSON:
             ],
         }
     )
+    return negotiated(request, document, html.render_landing)
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance(request: Request) -> JSON:
-    return JSON({"conformsTo": request.app.state.conformance})
+@router.get("/conformance", summary="Conformance classes", response_model=None)
+def conformance(request: Request) -> Response:
+    document = JSON({"conformsTo": request.app.state.conformance})
+    return negotiated(request, document, html.render_conformance)
 
 
-@router.get("/collections", summary="Feature collections")
-def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> JSON:
+@router.get("/collections", summary="Feature collections", response_model=None)
+def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     documents = [collection_document(session, base, c) for c in registry.PROVIDERS]
-    return JSON(
+    document = JSON(
         {
             "links": [link(f"{base}/collections", "self", JSON_TYPE, "The feature collections")],
             "collections": documents,
         }
     )
+    return negotiated(request, document, html.render_collections)
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection")
+@router.get("/collections/{collectionId}", summary="One feature collection", response_model=None)
 def describe_collection(
     request: Request, session: ReadSessionDep, settings: SettingsDep, collection_id: CollectionId
-) -> JSON:
+) -> Response:
     provider = registry.get(collection_id)
-    return JSON(collection_document(session, base_url(request, settings), provider))
+    document = JSON(collection_document(session, base_url(request, settings), provider))
+    return negotiated(request, document, html.render_collection)
 
 
 def parse_context(session: ReadSessionDep) -> ParseContext:
@@ -131,7 +137,8 @@ def read_items(
     page = provider.page(context, query, PageRequest(limit, keyset))
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
-    return items_response(request, base, provider, page, keyset, total)
+    response = items_response(request, base, provider, page, keyset, total)
+    return negotiated(request, response, html.render_items)
 
 
 @router.get(
@@ -161,7 +168,7 @@ def read_item(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
     item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
-    return item_response(base, provider, feature_id, item)
+    return negotiated(request, item_response(base, provider, feature_id, item), html.render_item)
 
 
 # -- response shaping -------------------------------------------------------------------

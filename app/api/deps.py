@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
-from app.queries import ANONYMOUS, Caller
+from app.html import session as web_session
+from app.queries import Caller
 from app.roles import WRITERS
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache, BoundarySet
@@ -59,7 +60,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_caller(request: Request, session: ReadSessionDep) -> Caller:
     header = request.headers.get("authorization")
     if header is None:
-        return ANONYMOUS
+        return await web_session.cookie_caller(request, session)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated(
@@ -69,6 +70,13 @@ async def get_caller(request: Request, session: ReadSessionDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def check_session_cookie(request: Request, session: ReadSessionDep) -> None:
+    """Every route: a sign-in cookie is checked (key not revoked; CSRF token on unsafe
+    methods) even where the route itself does not ask who the caller is."""
+    if request.headers.get("authorization") is None:
+        await web_session.cookie_caller(request, session)
 
 
 def require_writer(caller: CallerDep) -> Caller:

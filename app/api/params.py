@@ -19,14 +19,15 @@ import orjson
 
 from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
-from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, text_value
+from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, one_of, text_value
 from app.queries import BBox, FeatureQuery, Interval, Keyset, SortBy
 from app.settings import Settings
 
 OPEN = ("", "..")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
-FORMATS = ("json", "geojson")
+FORMATS = ("json", "geojson", "html")
+LANGUAGES = ("en", "fr", "pt")
 
 
 def parse_query(
@@ -228,6 +229,16 @@ def format_parameter(formats: Sequence[str] = FORMATS) -> Parameter:
     return Parameter("f", "Response format", {"type": "string", "enum": list(formats)}, parse)
 
 
+def language_parameter() -> Parameter:
+    return Parameter(
+        "lang",
+        "Language of the HTML page (f=html or Accept: text/html): en, fr or pt; without it, "
+        "Accept-Language, then English",
+        {"type": "string", "enum": list(LANGUAGES)},
+        lambda raw, _ctx: one_of("lang", raw, LANGUAGES),
+    )
+
+
 def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, ...]:
     """Every parameter the items of ``provider`` accept: the common ones, then its own."""
     maximum = settings.items_max_limit
@@ -263,6 +274,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
             lambda raw, _ctx: decode_cursor(text_value("cursor", raw, 2000)),
         ),
         format_parameter(),
+        language_parameter(),
         parse_crs84("crs"),
         profiles.PARAMETER,
     )
@@ -273,7 +285,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
 def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
     """What one item accepts."""
     del settings
-    return (format_parameter(), parse_crs84("crs"), profiles.PARAMETER)
+    return (format_parameter(), language_parameter(), parse_crs84("crs"), profiles.PARAMETER)
 
 
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:

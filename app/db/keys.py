@@ -71,6 +71,11 @@ def find_by_prefix(session: Session, prefix: str) -> KeyRecord | None:
     return _record(row) if row else None
 
 
+def find_by_id(session: Session, key_id: int) -> KeyRecord | None:
+    row = session.execute(select(*_COLUMNS).where(keys.c.id == key_id)).one_or_none()
+    return _record(row) if row else None
+
+
 def list_keys(session: Session) -> list[KeyRecord]:
     return [_record(row) for row in session.execute(select(*_COLUMNS).order_by(keys.c.id))]
 

@@ -72,7 +72,19 @@ def authenticate(session: Session, presented: str) -> Caller:
         raise NotAuthenticated("the API key is not valid", code="invalid_key")
     if record.revoked_at is not None:
         raise NotAuthenticated("the API key has been revoked", code="revoked_key")
+    return _caller(record)
+
+
+def _caller(record: key_repo.KeyRecord) -> Caller:
     return Caller(role=record.role, key_id=record.id, name=record.name, countries=record.countries)
+
+
+def caller_for_id(session: Session, key_id: int) -> Caller | None:
+    """The caller of a key named by id (a signed-in session); None once revoked or deleted."""
+    record = key_repo.find_by_id(session, key_id)
+    if record is None or record.revoked_at is not None:
+        return None
+    return _caller(record)
 
 
 def revoke_key(session: Session, key_or_prefix: str) -> None:

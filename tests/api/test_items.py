@@ -174,7 +174,8 @@ BAD_PARAMS: dict[str, dict[str, str]] = {
     "backwards interval": {"datetime": "2021-01-01/2020-01-01"},
     "forged cursor": {"cursor": "not-a-cursor"},
     "cursor of another type": {"cursor": "eyJrIjpbImEiXSwiYiI6ZmFsc2UsIm4iOm51bGx9"},
-    "html format": {"f": "html"},
+    "unknown format": {"f": "xml"},
+    "unknown language": {"f": "html", "lang": "de"},
 }
 
 
