@@ -11,12 +11,13 @@ from app.api.feature_schemas import REL_SCHEMA, SCHEMA_MEDIA_TYPE
 from app.api.responses import GEOJSON
 from app.collections.base import Extent, Link, Provider
 from app.db import boundaries as boundary_repo
+from app.db import clusters as cluster_repo
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 EXTENT_TTL_S = 60.0
 
-_extent_cache: dict[str, tuple[float, Extent]] = {}
+_extent_cache: dict[tuple[str, int], tuple[float, Extent]] = {}
 
 
 def link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
@@ -31,13 +32,17 @@ def link_dict(value: Link) -> dict[str, str]:
 
 
 def _extent(session: Session, provider: Provider) -> dict[str, Any]:
-    """The provider's extent, cached briefly: it costs a scan on big tables."""
-    cached = _extent_cache.get(provider.id)
+    """The provider's extent, cached briefly (it costs a scan on big tables) and only for the
+    version of the sites it was computed on: a write shows in the next document."""
+    key = (provider.id, cluster_repo.sites_version(session))
+    cached = _extent_cache.get(key)
     if cached and time.monotonic() - cached[0] < EXTENT_TTL_S:
         extent = cached[1]
     else:
         extent = provider.extent(session)
-        _extent_cache[provider.id] = (time.monotonic(), extent)
+        if len(_extent_cache) > 64:  # old versions are never asked for again
+            _extent_cache.clear()
+        _extent_cache[key] = (time.monotonic(), extent)
     document: dict[str, Any] = {}
     if extent.bbox is not None:
         document["spatial"] = {"bbox": [list(extent.bbox)], "crs": CRS84}
