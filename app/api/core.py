@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import params as p
+from app.api.contract import returns
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -44,7 +45,7 @@ CollectionId = Annotated[
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
 
 
-@router.get("/", summary="Landing page")
+@router.get("/", summary="Landing page", responses=returns("LandingPage"))
 def landing_page(request: Request, settings: SettingsDep) -> JSON:
     base = base_url(request, settings)
     return JSON(
@@ -68,12 +69,12 @@ def landing_page(request: Request, settings: SettingsDep) -> JSON:
     )
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=returns("ConfClasses"))
 def conformance(request: Request) -> JSON:
     return JSON({"conformsTo": request.app.state.conformance})
 
 
-@router.get("/collections", summary="Feature collections")
+@router.get("/collections", summary="Feature collections", responses=returns("Collections"))
 def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> JSON:
     base = base_url(request, settings)
     documents = [collection_document(session, base, c) for c in registry.PROVIDERS]
@@ -85,7 +86,11 @@ def list_collections(request: Request, session: ReadSessionDep, settings: Settin
     )
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection")
+@router.get(
+    "/collections/{collectionId}",
+    summary="One feature collection",
+    responses=returns("Collection"),
+)
 def describe_collection(
     request: Request, session: ReadSessionDep, settings: SettingsDep, collection_id: CollectionId
 ) -> JSON:
@@ -104,7 +109,7 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
     "/collections/{collectionId}/items",
     summary="Features of a collection",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses=returns("FeatureCollection", GEOJSON),
 )
 def read_items(
     request: Request,
@@ -136,7 +141,7 @@ def read_items(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses=returns("Feature", GEOJSON),
 )
 def read_item(
     request: Request,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
-from app.api import params
+from app.api import contract, params
 from app.api.responses import OPENAPI_30, dumps
 from app.collections.base import Provider
 from app.settings import Settings
@@ -57,9 +57,13 @@ def _downgrade(node: Any) -> Any:
 
 
 def openapi_30(app: FastAPI) -> dict[str, Any]:
-    document: dict[str, Any] = _downgrade(app.openapi())
-    document["openapi"] = "3.0.3"
+    document: dict[str, Any] = copy.deepcopy(app.openapi())
+    contract.annotate_routes(document, app)
     document["paths"] = _per_collection(document["paths"], app.state.settings)
+    # after the expansion: the declared parameters' schemas are written JSON Schema style too
+    document = _downgrade(document)
+    document["openapi"] = "3.0.3"
+    contract.annotate_operations(document)
     return document
 
 
@@ -104,7 +108,12 @@ def _for_collection(
     return concrete
 
 
-@router.get("/api", summary="API definition (OpenAPI 3.0)", response_class=Response)
+@router.get(
+    "/api",
+    summary="API definition (OpenAPI 3.0)",
+    response_class=Response,
+    responses={200: {"content": {OPENAPI_30: {"schema": {"type": "object"}}}}},
+)
 def api_definition(request: Request) -> Response:
     return Response(dumps(openapi_30(request.app)), media_type=OPENAPI_30)
 

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from app.api.contract import problems, returns
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.responses import JSON
 from app.api.urls import base_url
@@ -18,6 +19,8 @@ from app.errors import InvalidBody, NotFound, PayloadTooLarge, ProblemItem
 from app.services.ingest import UploadRequest, ingest
 
 router = APIRouter(tags=["Uploads"])
+JSON_TYPE = "application/json"
+CSV = "text/csv"
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
 
 
@@ -53,7 +56,10 @@ def _column_map(raw: str | None) -> dict[str, str] | None:
     "/uploads",
     status_code=201,
     summary="Upload a survey file (researcher or admin key)",
-    responses={200: {"description": "A repeat of an earlier upload, or a dry run"}},
+    responses={
+        **returns("UploadReport", JSON_TYPE, 200, 201),
+        **problems(415),
+    },
 )
 def post_upload(
     request: Request,
@@ -114,7 +120,9 @@ def post_upload(
     return JSON(outcome.report, status_code=201 if outcome.stored else 200, headers=headers)
 
 
-@router.get("/uploads", summary="Recent uploads (researcher or admin key)")
+@router.get(
+    "/uploads", summary="Recent uploads (researcher or admin key)", responses=returns("Uploads")
+)
 def list_uploads(
     session: SessionDep,
     caller: WriterDep,
@@ -141,7 +149,7 @@ def _stored(session: SessionDep, upload_id: str) -> upload_repo.StoredUpload:
     return stored
 
 
-@router.get("/uploads/{upload_id}", summary="An upload's report")
+@router.get("/uploads/{upload_id}", summary="An upload's report", responses=returns("UploadReport"))
 def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
     del caller
     return JSON(_stored(session, upload_id).report)
@@ -151,13 +159,14 @@ def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
     "/uploads/{upload_id}/rejected.csv",
     summary="The rejected rows as CSV, with the reasons, to fix and send again",
     response_class=Response,
+    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}},
 )
 def rejected_rows(upload_id: str, session: SessionDep, caller: WriterDep) -> Response:
     del caller
     report = _stored(session, upload_id).report
     return Response(
         rejected_csv(report).encode("utf-8-sig"),
-        media_type="text/csv; charset=utf-8",
+        media_type=f"{CSV}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{upload_id}-rejected.csv"'},
     )
 
