@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import params as p
+from app.api import profiles
 from app.api.contract import returns
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
@@ -133,6 +134,7 @@ def read_items(
     context = ReadContext(session, caller, base, cap, open_writer)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
+    page = profiles.page_in(page, values.get(profiles.NAME))
     total = page.number_matched if keyset is None else matched
     return items_response(request, base, provider, page, keyset, total)
 
@@ -154,7 +156,7 @@ def read_item(
 ) -> Response:
     provider = registry.get(collection_id)
     declared = p.item_parameters_single(settings)
-    p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
+    values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     base = base_url(request, settings)
     item = None
     if not has_control_characters(feature_id):  # no id holds one; PostgreSQL refuses NUL
@@ -163,6 +165,7 @@ def read_item(
         raise NotFound(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
+    item = profiles.item_in(item, values.get(profiles.NAME))
     return item_response(base, provider, feature_id, item)
 
 
