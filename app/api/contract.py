@@ -97,7 +97,9 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
     if "path" in places:
         statuses.add(404)
     if "requestBody" in operation:
-        statuses.update((413, 422))
+        # 400: bytes that do not parse (not JSON, a broken multipart); 413: over the size
+        # limit; 422: parsed but refused
+        statuses.update((400, 413, 422))
     return statuses
 
 
@@ -144,6 +146,13 @@ def annotate_routes(document: dict[str, Any], app: FastAPI) -> None:
     }
 
 
+def _json_is_an_object(response: dict[str, Any]) -> None:
+    """A JSON body declared without a schema is at least an object (every document served is)."""
+    for media_type, media in response.get("content", {}).items():
+        if "json" in media_type and not media.get("schema"):
+            media["schema"] = {"type": "object"}
+
+
 def annotate_operations(document: dict[str, Any]) -> None:
     """Add what each operation's parameters and body imply, and give every error status its
     problem body (after the expansion per collection, so each path has its own parameters)."""
@@ -161,6 +170,7 @@ def _annotate_operation(operation: dict[str, Any]) -> None:
     statuses = _request_statuses(operation) | {int(s) for s in responses if s.isdigit()}
     for status in sorted(statuses):
         if status < 400:
+            _json_is_an_object(responses.get(str(status), {}))
             continue
         response = responses.setdefault(str(status), {})
         response.setdefault("description", http.HTTPStatus(status).phrase)
