@@ -38,6 +38,10 @@ def _downgrade(node: Any) -> Any:
             else:
                 node[combinator] = rest
             node["nullable"] = True
+    if "contentMediaType" in node:
+        # 3.1 describes a file by its media type; 3.0 by format (multipart upload fields)
+        node.pop("contentMediaType")
+        node["format"] = "byte" if node.pop("contentEncoding", None) == "base64" else "binary"
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if isinstance(node.get("examples"), list) and "example" not in node:
