@@ -14,6 +14,7 @@ from app.api.contract import problems, returns
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.responses import JSON
 from app.api.urls import base_url
+from app.collections.parsing import BIGINT_MAX, has_control_characters
 from app.db import uploads as upload_repo
 from app.errors import InvalidBody, NotFound, PayloadTooLarge, ProblemItem
 from app.services.ingest import UploadRequest, ingest
@@ -128,7 +129,10 @@ def list_uploads(
     session: SessionDep,
     caller: WriterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    before: Annotated[int | None, Query(description="Paging: uploads older than this id")] = None,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="Paging: uploads older than this id"),
+    ] = None,
 ) -> JSON:
     del caller
     uploads = upload_repo.list_recent(session, limit, before)
@@ -144,7 +148,8 @@ def list_uploads(
 
 
 def _stored(session: SessionDep, upload_id: str) -> upload_repo.StoredUpload:
-    stored = upload_repo.get(session, upload_id)
+    # no id holds a control character (and PostgreSQL refuses NUL)
+    stored = None if has_control_characters(upload_id) else upload_repo.get(session, upload_id)
     if stored is None:
         raise NotFound(f"no upload {upload_id!r}", code="unknown_upload")
     return stored
