@@ -134,7 +134,7 @@ def read_items(
     context = ReadContext(session, caller, base, cap, open_writer)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
-    page = profiles.page_in(page, values.get(profiles.NAME))
+    page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
     return items_response(request, base, provider, page, keyset, total)
 
@@ -165,11 +165,15 @@ def read_item(
         raise NotFound(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
-    item = profiles.item_in(item, values.get(profiles.NAME))
+    item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
     return item_response(base, provider, feature_id, item)
 
 
 # -- response shaping -------------------------------------------------------------------
+
+
+def _agent(request: Request) -> str | None:
+    return request.headers.get("user-agent")
 
 
 def item_response(base: str, provider: Provider, feature_id: str, item: Item) -> Response:
@@ -180,7 +184,7 @@ def item_response(base: str, provider: Provider, feature_id: str, item: Item) ->
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
     body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = dict(CONTENT_CRS)
+    headers = {**CONTENT_CRS, "Vary": "User-Agent"}
     if item.etag is not None:
         headers["ETag"] = item.etag
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
@@ -222,7 +226,7 @@ def items_response(
         + b"],"
         + dumps(meta)[1:]
     )
-    headers = {**CONTENT_CRS, **_link_header(links)}
+    headers = {**CONTENT_CRS, **_link_header(links), "Vary": "User-Agent"}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

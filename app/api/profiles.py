@@ -13,7 +13,8 @@ or an object is served as a string holding its JSON text (``["gold","diamond"]``
 value is served as in the default profile. Nothing is lost (the text parses back to the list),
 and every field has one scalar type. The default profile keeps real arrays and objects for
 GeoJSON users. A QGIS user asks for the profile once, on the landing URL
-(``http://host/?profile=flat``): QGIS appends the landing URL's query to every request.
+(``http://host/?profile=flat``): QGIS appends the landing URL's query to every request; and a
+client announcing itself as QGIS gets ``flat`` without asking, so the plain URL works too.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ PARAMETER = Parameter(
     {"type": "string", "enum": list(PROFILES)},
     _parse,
 )
+
+
+#: Clients that get ``flat`` unless they ask otherwise (QGIS sends ``Mozilla/5.0 QGIS/32215/...``),
+#: so the plain landing URL works in QGIS. Responses say ``Vary: User-Agent`` for caches.
+FLAT_BY_DEFAULT_FOR = ("QGIS/",)
+
+
+def chosen(asked: str | None, user_agent: str | None) -> str | None:
+    """The profile to serve: the one asked for, else ``flat`` for QGIS, else the default."""
+    if asked is not None:
+        return asked
+    if user_agent and any(marker in user_agent for marker in FLAT_BY_DEFAULT_FOR):
+        return FLAT
+    return None
 
 
 def profile_of(items: list[tuple[str, str]]) -> str | None:

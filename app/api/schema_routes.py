@@ -43,10 +43,15 @@ RENDERERS: dict[str, Render] = {
 
 def _schema(request: Request, settings: SettingsDep, collection_id: str, leaf: str) -> Response:
     provider = registry.get(collection_id)
-    profile = profiles.profile_of(request.query_params.multi_items())
+    asked = profiles.profile_of(request.query_params.multi_items())
+    profile = profiles.chosen(asked, request.headers.get("user-agent"))
     href = f"{base_url(request, settings)}/collections/{provider.id}/{leaf}"
     document = RENDERERS[leaf](provider, href, profile)
-    return Response(dumps(document), media_type=feature_schemas.SCHEMA_MEDIA_TYPE)
+    return Response(
+        dumps(document),
+        media_type=feature_schemas.SCHEMA_MEDIA_TYPE,
+        headers={"Vary": "User-Agent"},
+    )
 
 
 @router.get(

@@ -219,3 +219,18 @@ def test_the_schemas_follow_the_profile(client: TestClient, collection: str) -> 
             assert members[name]["contentMediaType"] == "application/json"
         for name in set(members) - structured - {"geometry"}:
             assert members[name]["type"] == declared[name]["type"]
+
+
+def test_qgis_gets_the_flat_profile_without_asking(client: TestClient) -> None:
+    qgis = {"User-Agent": "Mozilla/5.0 QGIS/32215/Debian GNU/Linux 12 (bookworm)"}
+    flat = client.get("/collections/borders/items", headers=qgis)
+    assert "User-Agent" in flat.headers["vary"]
+    default = client.get("/collections/borders/items", headers={"User-Agent": "GDAL/3.6.2"})
+    assert (
+        flat.json()["features"]
+        == client.get("/collections/borders/items", params={"profile": "flat"}).json()["features"]
+    )
+    assert default.json()["features"] == client.get("/collections/borders/items").json()["features"]
+    schema = client.get("/collections/sites/feature-schema", headers=qgis).json()
+    minerals = schema["properties"]["properties"]["properties"]["minerals"]
+    assert minerals["type"] == "string"
