@@ -148,6 +148,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        # 400 here is a body the framework could not parse (bytes that are not JSON or form)
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         problem = Problem(exc.status_code, str(exc.detail), code, str(exc.detail), request.url.path)
         return problem_response(problem)

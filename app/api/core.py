@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from app import collections as registry
 from app.api import params as p
 from app.api import profiles
+from app.api.contract import negotiable
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -47,7 +48,7 @@ CollectionId = Annotated[
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
 
 
-@router.get("/", summary="Landing page", response_model=None)
+@router.get("/", summary="Landing page", response_model=None, responses=negotiable("LandingPage"))
 def landing_page(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     document = JSON(
@@ -72,13 +73,23 @@ def landing_page(request: Request, settings: SettingsDep) -> Response:
     return negotiated(request, document, html.render_landing)
 
 
-@router.get("/conformance", summary="Conformance classes", response_model=None)
+@router.get(
+    "/conformance",
+    summary="Conformance classes",
+    response_model=None,
+    responses=negotiable("ConfClasses"),
+)
 def conformance(request: Request) -> Response:
     document = JSON({"conformsTo": request.app.state.conformance})
     return negotiated(request, document, html.render_conformance)
 
 
-@router.get("/collections", summary="Feature collections", response_model=None)
+@router.get(
+    "/collections",
+    summary="Feature collections",
+    response_model=None,
+    responses=negotiable("Collections"),
+)
 def list_collections(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     documents = [collection_document(session, base, c) for c in registry.PROVIDERS]
@@ -91,7 +102,12 @@ def list_collections(request: Request, session: ReadSessionDep, settings: Settin
     return negotiated(request, document, html.render_collections)
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection", response_model=None)
+@router.get(
+    "/collections/{collectionId}",
+    summary="One feature collection",
+    response_model=None,
+    responses=negotiable("Collection"),
+)
 def describe_collection(
     request: Request, session: ReadSessionDep, settings: SettingsDep, collection_id: CollectionId
 ) -> Response:
@@ -111,7 +127,7 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
     "/collections/{collectionId}/items",
     summary="Features of a collection",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses=negotiable("FeatureCollection", GEOJSON),
 )
 def read_items(
     request: Request,
@@ -145,7 +161,7 @@ def read_items(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses=negotiable("Feature", GEOJSON),
 )
 def read_item(
     request: Request,

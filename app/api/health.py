@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.api.contract import returns
 from app.api.deps import ReadSessionDep
 from app.api.responses import JSON
 from app.db import boundaries as boundary_repo
@@ -13,7 +14,11 @@ from app.errors import AppError
 router = APIRouter(tags=["Service"])
 
 
-@router.get("/health", summary="Service health")
+@router.get(
+    "/health",
+    summary="Service health",
+    responses=returns("Health", "application/json", 200, 503),
+)
 def health(session: ReadSessionDep) -> JSON:
     try:
         database = {"status": "ok", **health_repo.database_status(session)}

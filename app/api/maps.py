@@ -79,7 +79,7 @@ def _map_parameters(extra: tuple[Parameter, ...], most: int) -> tuple[Parameter,
         Parameter(
             "bbox",
             "minLon,minLat,maxLon,maxLat (CRS84)",
-            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+            p.BBOX_SCHEMA,
             lambda raw, _ctx: p.parse_bbox(raw),
         ),
         Parameter(

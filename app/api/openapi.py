@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
-from app.api import params
+from app.api import contract, params
 from app.api.responses import OPENAPI_30, dumps
 from app.collections.base import Provider
 from app.settings import Settings
@@ -38,6 +38,10 @@ def _downgrade(node: Any) -> Any:
             else:
                 node[combinator] = rest
             node["nullable"] = True
+    if "contentMediaType" in node:
+        # 3.1 describes a file by its media type; 3.0 by format (multipart upload fields)
+        node.pop("contentMediaType")
+        node["format"] = "byte" if node.pop("contentEncoding", None) == "base64" else "binary"
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if isinstance(node.get("examples"), list) and "example" not in node:
@@ -57,9 +61,13 @@ def _downgrade(node: Any) -> Any:
 
 
 def openapi_30(app: FastAPI) -> dict[str, Any]:
-    document: dict[str, Any] = _downgrade(app.openapi())
-    document["openapi"] = "3.0.3"
+    document: dict[str, Any] = copy.deepcopy(app.openapi())
+    contract.annotate_routes(document, app)
     document["paths"] = _per_collection(document["paths"], app.state.settings)
+    # after the expansion: the declared parameters' schemas are written JSON Schema style too
+    document = _downgrade(document)
+    document["openapi"] = "3.0.3"
+    contract.annotate_operations(document)
     return document
 
 
@@ -104,7 +112,12 @@ def _for_collection(
     return concrete
 
 
-@router.get("/api", summary="API definition (OpenAPI 3.0)", response_class=Response)
+@router.get(
+    "/api",
+    summary="API definition (OpenAPI 3.0)",
+    response_class=Response,
+    responses={200: {"content": {OPENAPI_30: {"schema": {"type": "object"}}}}},
+)
 def api_definition(request: Request) -> Response:
     return Response(dumps(openapi_30(request.app)), media_type=OPENAPI_30)
 

@@ -28,6 +28,12 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
 FORMATS = ("json", "geojson", "html")
 LANGUAGES = ("en", "fr", "pt")
+#: 4 numbers, or 6 with heights (OGC API - Features 17-069r4 7.15.3); lists travel as a,b,c.
+BBOX_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}],
+    "items": {"type": "number"},
+}
 
 
 def parse_query(
@@ -257,7 +263,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         Parameter(
             "bbox",
             "minLon,minLat,maxLon,maxLat (CRS84; 6 numbers with heights also accepted)",
-            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+            BBOX_SCHEMA,
             lambda raw, _ctx: parse_bbox(raw),
         ),
         parse_crs84("bbox-crs"),

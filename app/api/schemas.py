@@ -4,11 +4,52 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from app.collections.parsing import BIGINT_MAX, has_control_characters
 from geo.vocab import SiteKind
+
+#: Nesting of free JSON members (``attributes``, ``restricted``) beyond any survey form's.
+JSON_MAX_DEPTH = 16
+
+
+def _no_control_characters(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL, and no name or note needs C0 controls.
+    if has_control_characters(value):
+        raise ValueError("control characters (such as NUL) are not allowed in text")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+
+
+def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Free JSON that PostgreSQL's jsonb and the JSON writers take as it is: no control
+    characters in keys or strings, integers within 64 bits, bounded nesting."""
+
+    def check(node: Any, depth: int) -> None:
+        if depth > JSON_MAX_DEPTH:
+            raise ValueError(f"nested deeper than {JSON_MAX_DEPTH} levels")
+        if isinstance(node, str):
+            _no_control_characters(node)
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not -BIGINT_MAX <= node <= BIGINT_MAX:
+                raise ValueError(f"integer {str(node)[:30]}... does not fit in 64 bits")
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                _no_control_characters(key)
+                check(item, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                check(item, depth + 1)
+
+    check(value, 0)
+    return value
+
+
+FreeJSON = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 
 
 class PointGeometry(BaseModel):
@@ -34,21 +75,21 @@ class SiteProperties(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SiteKind
-    name: str = Field(min_length=1, max_length=300)
-    minerals: list[str] = Field(default_factory=list, max_length=30)
-    aliases: list[str] = Field(default_factory=list, max_length=30)
+    name: Text = Field(min_length=1, max_length=300)
+    minerals: list[Text] = Field(default_factory=list, max_length=30)
+    aliases: list[Text] = Field(default_factory=list, max_length=30)
     status: Literal["active", "inactive", "abandoned", "unknown"] = "unknown"
     accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
-    location_origin: str | None = Field(default=None, max_length=200)
+    location_origin: Text | None = Field(default=None, max_length=200)
     observed_on: dt.date | None = None
-    source: str | None = Field(default=None, max_length=300)
-    country: str | None = Field(
+    source: Text | None = Field(default=None, max_length=300)
+    country: Text | None = Field(
         default=None,
         description="Ignored for storage: the country comes from the point. A mismatch is "
         "reported as a warning.",
     )
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    restricted: dict[str, Any] = Field(default_factory=dict)
+    attributes: FreeJSON = Field(default_factory=dict)
+    restricted: FreeJSON = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.api.contract import returns
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.responses import GEOJSON, dumps
 from app.api.schemas import SiteFeature
@@ -20,7 +21,7 @@ router = APIRouter(tags=["Sites"])
     status_code=201,
     summary="Create a site from a GeoJSON Feature (researcher or admin key)",
     response_class=Response,
-    responses={201: {"content": {GEOJSON: {}}}},
+    responses=returns("Feature", GEOJSON, 201),
 )
 def post_site(
     feature: SiteFeature,

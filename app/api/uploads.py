@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from app.api.contract import problems, returns
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.responses import JSON
 from app.api.urls import base_url
@@ -17,6 +18,7 @@ from app.services import upload_access
 from app.services.ingest import UploadRequest, ingest
 from geo.vocab import SiteKind, empty_values_from_text
 
+JSON_TYPE = "application/json"
 router = APIRouter(tags=["Uploads"])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
 
@@ -53,7 +55,14 @@ def _column_map(raw: str | None) -> dict[str, str] | None:
     "/uploads",
     status_code=201,
     summary="Upload a survey file (researcher or admin key)",
-    responses={200: {"description": "A repeat of an earlier upload, or a dry run"}},
+    responses={
+        **returns("UploadReport", JSON_TYPE, 200, 201),
+        200: {
+            "description": "A repeat of an earlier upload, or a dry run",
+            **returns("UploadReport")[200],
+        },
+        **problems(415),
+    },
 )
 def post_upload(
     request: Request,
@@ -123,7 +132,11 @@ def post_upload(
     return JSON(outcome.report, status_code=201 if outcome.stored else 200, headers=headers)
 
 
-@router.get("/uploads", summary="Your recent uploads (researcher: own; admin: all)")
+@router.get(
+    "/uploads",
+    summary="Your recent uploads (researcher: own; admin: all)",
+    responses=returns("Uploads"),
+)
 def list_uploads(
     session: SessionDep,
     caller: WriterDep,
@@ -143,7 +156,11 @@ def list_uploads(
     return JSON(body)
 
 
-@router.get("/uploads/{upload_id}", summary="An upload's report (its uploader or an admin)")
+@router.get(
+    "/uploads/{upload_id}",
+    summary="An upload's report (its uploader or an admin)",
+    responses=returns("UploadReport"),
+)
 def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
     return JSON(upload_access.report(session, caller, upload_id))
 
@@ -152,7 +169,7 @@ def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
     "/uploads/{upload_id}/rejected.csv",
     summary="The rejected rows as CSV, with the reasons, to fix and send again",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def rejected_rows(upload_id: str, session: SessionDep, caller: WriterDep) -> StreamingResponse:
     chunks = upload_access.rejected_csv(session, caller, upload_id)

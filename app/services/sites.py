@@ -40,6 +40,11 @@ class CreatedSite:
     warnings: list[ProblemItem]
 
 
+def _position(spellings: list[str], unknown: str) -> int:
+    """Where an unknown spelling stands (the vocabulary reports it stripped of blanks)."""
+    return next(i for i, spelling in enumerate(spellings) if spelling.strip() == unknown)
+
+
 def _mineral_codes(spellings: list[str]) -> list[str]:
     codes, unknown = minerals().normalise(spellings)
     if unknown:
@@ -50,7 +55,7 @@ def _mineral_codes(spellings: list[str]) -> list[str]:
                 ProblemItem(
                     "unknown_mineral",
                     f"{name!r} is not in the mineral vocabulary",
-                    column=f"properties.minerals[{spellings.index(name)}]",
+                    column=f"properties.minerals[{_position(spellings, name)}]",
                 )
                 for name in unknown
             ],

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.collections.parsing import has_control_characters
 from app.db import uploads as upload_repo
 from app.errors import InvalidParameter, NotFound
 from app.queries import Caller
@@ -47,7 +48,7 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith("UP-"):
+    if not raw.startswith("UP-") or has_control_characters(raw):
         raise InvalidParameter("cursor: not a paging token from a `next` link", code="bad_cursor")
     return raw
 
@@ -69,7 +70,9 @@ def list_uploads(
 
 def report(session: Session, caller: Caller, public_id: str) -> dict[str, Any]:
     """The stored report of an upload the caller may read; :class:`NotFound` otherwise."""
-    stored = upload_repo.get(session, public_id, owner_scope(caller))
+    stored = None
+    if not has_control_characters(public_id):  # no id holds one; PostgreSQL refuses NUL
+        stored = upload_repo.get(session, public_id, owner_scope(caller))
     if stored is None:
         raise NotFound(f"no upload {public_id!r}", code="unknown_upload")
     return stored.report
@@ -81,7 +84,9 @@ def rejected_csv(session: Session, caller: Caller, public_id: str) -> Iterator[b
     The packed rows are read here (compressed: a few MB at most for a 50 MB file); the CSV is
     made while it is sent, so a large one never sits in memory.
     """
-    exists, packed = upload_repo.rejected_rows(session, public_id, owner_scope(caller))
+    exists, packed = False, None
+    if not has_control_characters(public_id):
+        exists, packed = upload_repo.rejected_rows(session, public_id, owner_scope(caller))
     if not exists:
         raise NotFound(f"no upload {public_id!r}", code="unknown_upload")
     return rejected_csv_chunks(packed)
