@@ -237,7 +237,7 @@ class _Compiler:
     def array(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         _arity(op.upper(), args, 2)
         left, right = (self.array_value(arg, op) for arg in args)
-        return left.op(ARRAYS[op])(right)
+        return left.op(ARRAYS[op], is_comparison=True)(right)
 
     def spatial(self, op: str, args: list[Any]) -> ColumnElement[bool]:
         _arity(op.upper(), args, 2)

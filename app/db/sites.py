@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.db import bulk, features
+from app.db.cql2 import SqlField
 from app.db.models import Site, SiteBorderDistance
 from app.queries import Caller, FeaturePage, PageRequest, SiteQuery
 
@@ -76,6 +77,32 @@ SITES = features.FeatureSpec(
     temporal=(sites.c.first_observed, sites.c.last_observed),
     stored_json=sites.c.feature_json,
 )
+
+
+#: The SQL of each site queryable (CQL2 ``filter``), named as in the GeoJSON properties.
+SITE_FIELDS: Final[dict[str, SqlField]] = {
+    "geometry": SqlField(sites.c.geom, "geometry"),
+    "kind": SqlField(sites.c.kind, "string"),
+    "name": SqlField(sites.c.name, "string"),
+    "aliases": SqlField(sites.c.aliases, "string_array"),
+    "minerals": SqlField(sites.c.minerals, "string_array"),
+    "status": SqlField(sites.c.status, "string"),
+    "country": SqlField(sites.c.country_iso3, "string"),
+    "location_status": SqlField(sites.c.location_status, "string"),
+    "claimants": SqlField(sites.c.claimants, "string_array"),
+    "accuracy_m": SqlField(sites.c.accuracy_m, "number"),
+    "location_origin": SqlField(sites.c.location_origin, "string"),
+    "first_observed": SqlField(sites.c.first_observed, "date"),
+    "last_observed": SqlField(sites.c.last_observed, "date"),
+    "source": SqlField(sites.c.source, "string"),
+    "border_distance_m": SqlField(sites.c.border_distance_m, "number"),
+    "border_distance_km": SqlField(sites.c.border_distance_m / 1000.0, "number"),
+    "border_pair": SqlField(sites.c.border_pair, "string"),
+    "neighbour_country": SqlField(sites.c.neighbour_iso3, "string"),
+    "side_confidence": SqlField(sites.c.side_confidence, "string"),
+    "side_probability": SqlField(sites.c.side_probability, "number"),
+    "boundary_source": SqlField(sites.c.boundary_source_id, "string"),
+}
 
 
 # Sites without a distance (no borders loaded) sort last; the same expression is indexed
