@@ -8,7 +8,7 @@ thousandth page costs what the first does (OFFSET would rescan everything before
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -28,8 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from app.db.cql2 import SqlField, compile_filter
 from app.queries import BBox, Caller, FeaturePage, FeatureQuery, Interval, PageRequest
-from geo.crs import OfferedCrs
+from geo.crs import OfferedCrs, parse_crs
 
 Properties = list[tuple[str, ColumnElement[object]]]
 
@@ -57,6 +58,8 @@ class FeatureSpec:
     temporal: tuple[ColumnElement[object], ColumnElement[object]] | None = None
     decimals: int = 7
     stored_json: ColumnElement[str] | None = None
+    #: The SQL of each queryable (CQL2 ``filter``), named as the GeoJSON properties.
+    fields: Mapping[str, SqlField] | None = None
 
 
 def _sql_text(value: str) -> ColumnElement[str]:
@@ -132,6 +135,14 @@ def _stored_with_extras(stored: ColumnElement[str], extras: Properties) -> Colum
 
 
 def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
+    if bbox.projected is not None:
+        box, crs = bbox.projected.box, parse_crs(bbox.projected.crs, "bbox-crs")
+        lonlat = (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat)
+        return bbox_in_crs_clause(geom, box, crs, lonlat)
+    return lonlat_bbox_clause(geom, bbox)
+
+
+def lonlat_bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
     def envelope(min_lon: float, max_lon: float) -> ColumnElement[object]:
         return func.ST_MakeEnvelope(min_lon, bbox.min_lat, max_lon, bbox.max_lat, 4326)
 
@@ -164,7 +175,7 @@ def bbox_in_crs_clause(
         ),
         4326,
     )
-    return and_(bbox_clause(geom, envelope), func.ST_Intersects(geom, outline))
+    return and_(lonlat_bbox_clause(geom, envelope), func.ST_Intersects(geom, outline))
 
 
 def interval_clause(
@@ -188,7 +199,16 @@ def common_filters(spec: FeatureSpec, query: FeatureQuery) -> list[ColumnElement
     # the filter applies to the features' temporal property; there is none to exclude them).
     if query.datetime is not None and spec.temporal is not None:
         where.append(interval_clause(spec.temporal, query.datetime))
+    if query.filter is not None:
+        where.append(filter_clause(spec, query))
     return where
+
+
+def filter_clause(spec: FeatureSpec, query: FeatureQuery) -> ColumnElement[bool]:
+    """The CQL2 ``filter`` of ``query`` over ``spec.fields`` (``FilterError`` 400 on misuse)."""
+    assert query.filter is not None
+    fields = spec.fields or {}
+    return compile_filter(query.filter.ast, fields, parse_crs(query.filter.crs, "filter-crs"))
 
 
 def _sort_columns(spec: FeatureSpec, sort: Sequence[SortKey]) -> list[SortKey]:

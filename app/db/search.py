@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Text, func, literal, or_
+from sqlalchemy import ColumnElement, Double, Text, cast, func, literal, or_
 
 #: Longest query accepted (characters): a site name, not a document.
 MAX_QUERY_CHARS: Final = 200
@@ -39,5 +39,6 @@ def name_search(name: ColumnElement[Any], aliases: ColumnElement[Any], q: str) -
     pattern = func.borderlens_fold(literal("%" + _like_literal(q.strip()) + "%", Text))
     return NameSearch(
         where=or_(haystack.like(pattern), needle.op("<%", is_comparison=True)(haystack)),
-        rank=func.word_similarity(needle, haystack),
+        # float8, not pg_trgm's real: the rank travels in paging cursors and is compared back.
+        rank=cast(func.word_similarity(needle, haystack), Double),
     )

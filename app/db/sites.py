@@ -31,7 +31,9 @@ from sqlalchemy.orm import Session
 from app.db import bulk, features
 from app.db.cql2 import SqlField
 from app.db.models import Site, SiteBorderDistance
+from app.db.search import name_search
 from app.queries import Caller, FeaturePage, PageRequest, SiteQuery
+from geo.crs import OfferedCrs
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -68,17 +70,6 @@ def site_extras(caller: Caller) -> features.Properties:
     return []
 
 
-SITES = features.FeatureSpec(
-    table=sites,
-    feature_id=sites.c.public_id,
-    unique_key=sites.c.id,
-    geom=sites.c.geom,
-    properties=site_extras,
-    temporal=(sites.c.first_observed, sites.c.last_observed),
-    stored_json=sites.c.feature_json,
-)
-
-
 #: The SQL of each site queryable (CQL2 ``filter``), named as in the GeoJSON properties.
 SITE_FIELDS: Final[dict[str, SqlField]] = {
     "geometry": SqlField(sites.c.geom, "geometry"),
@@ -103,6 +94,18 @@ SITE_FIELDS: Final[dict[str, SqlField]] = {
     "side_probability": SqlField(sites.c.side_probability, "number"),
     "boundary_source": SqlField(sites.c.boundary_source_id, "string"),
 }
+
+
+SITES = features.FeatureSpec(
+    table=sites,
+    feature_id=sites.c.public_id,
+    unique_key=sites.c.id,
+    geom=sites.c.geom,
+    properties=site_extras,
+    temporal=(sites.c.first_observed, sites.c.last_observed),
+    stored_json=sites.c.feature_json,
+    fields=SITE_FIELDS,
+)
 
 
 # Sites without a distance (no borders loaded) sort last; the same expression is indexed
@@ -172,6 +175,11 @@ def plan_query(query: SiteQuery) -> SitesPlan:
         )
         for term in query.sortby
     ]
+    if query.q is not None:
+        found = name_search(c.name, c.aliases, query.q)
+        where.append(found.where)
+        if not sort:  # best matches first
+            sort.append(features.SortKey(found.rank, descending=True))
     return SitesPlan(spec, where, sort)
 
 
@@ -206,10 +214,11 @@ def page(
     request: PageRequest,
     caller: Caller,
     count_cap: int | None = None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     plan = plan_query(query)
     return features.fetch_page(
-        session, plan.spec, plan.where, request, caller, plan.sort, count_cap
+        session, plan.spec, plan.where, request, caller, plan.sort, count_cap, crs
     )
 
 
@@ -228,8 +237,10 @@ def features_of(session: Session, public_ids: Sequence[str], caller: Caller) -> 
     return ",".join(rows.scalars())
 
 
-def get_feature(session: Session, public_id: str, caller: Caller) -> str | None:
-    return features.fetch_one(session, SITES, public_id, caller)
+def get_feature(
+    session: Session, public_id: str, caller: Caller, crs: OfferedCrs | None = None
+) -> str | None:
+    return features.fetch_one(session, SITES, public_id, caller, crs=crs)
 
 
 @dataclass
