@@ -5,7 +5,8 @@ case; migration 0010), the query by ``borderlens_fold``. A site matches when the
 is a substring of its folded names (``LIKE``) or is similar to one of their words
 (``<%``: pg_trgm word similarity at least ``pg_trgm.word_similarity_threshold``, 0.6 by
 default: one wrong, missing or extra letter in a word of six or more). The GIN trigram index
-``ix_sites_search_trgm`` serves both. Results rank by that word similarity, best first.
+``ix_sites_search_trgm`` serves both. Results rank by that word similarity plus the
+similarity of the whole folded text (0..2, best first).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def name_search(name: ColumnElement[Any], aliases: ColumnElement[Any], q: str) -
     pattern = func.borderlens_fold(literal("%" + _like_literal(q.strip()) + "%", Text))
     return NameSearch(
         where=or_(haystack.like(pattern), needle.op("<%", is_comparison=True)(haystack)),
-        # float8, not pg_trgm's real: the rank travels in paging cursors and is compared back.
-        rank=cast(func.word_similarity(needle, haystack), Double),
+        # Word similarity first; whole-text similarity breaks its ties, so the site named
+        # exactly so outranks "Bétaré Oya 2". float8, not pg_trgm's real: the rank travels in
+        # paging cursors and is compared back.
+        rank=cast(
+            func.word_similarity(needle, haystack) + func.similarity(needle, haystack), Double
+        ),
     )
