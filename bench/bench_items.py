@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -211,14 +212,22 @@ def drive(
     return Run(label, totals["pages"], totals["features"], time.perf_counter() - started, latencies)
 
 
-def http_page(port: int) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+def http_page(
+    port: int, as_filter: bool = False
+) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+    """A first page in a random box: ``bbox=`` or (``as_filter``) the same box as a CQL2
+    ``filter=S_INTERSECTS(geometry, BBOX(...))``."""
+
     def make() -> object:
         return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def page(rng: random.Random, connection: object) -> int:
         assert isinstance(connection, http.client.HTTPConnection)
         box = ",".join(str(v) for v in random_box(rng))
-        connection.request("GET", f"/collections/sites/items?limit={PAGE}&bbox={box}")
+        asked = f"bbox={box}"
+        if as_filter:
+            asked = "filter=" + urllib.parse.quote(f"S_INTERSECTS(geometry, BBOX({box}))")
+        connection.request("GET", f"/collections/sites/items?limit={PAGE}&{asked}")
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
@@ -284,6 +293,11 @@ def main() -> None:
     parser.add_argument(
         "--recluster", action="store_true", help="CLUSTER the sites table again first"
     )
+    parser.add_argument(
+        "--filter",
+        action="store_true",
+        help="also run the same boxes as a CQL2 filter (S_INTERSECTS ... BBOX) and compare",
+    )
     args = parser.parse_args()
 
     with bench_database(args.database_url, "bench_items") as url:
@@ -306,9 +320,21 @@ def compare(url: str, args: argparse.Namespace) -> None:
             args.seconds,
             *http_page(port),
         )
+        filtered = None
+        if args.filter:
+            filtered = drive(
+                f"borderlens HTTP, CQL2 filter ({args.workers} workers)",
+                args.clients,
+                args.seconds,
+                *http_page(port, as_filter=True),
+            )
     finally:
         process.terminate()
         process.wait(timeout=60)
+    if filtered is not None:
+        print(filtered.report())
+        ratio = filtered.features_per_s / ours.features_per_s
+        print(f"ratio CQL2 filter / bbox parameter: {ratio:.2f}\n")
     same_sql = drive(
         "PostGIS: the service's page SQL", args.clients, args.seconds, *sql_page(url, service_sql)
     )
