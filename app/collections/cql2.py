@@ -51,20 +51,6 @@ class Filter:
     ast: Any
     lang: str
 
-    def properties(self) -> set[str]:
-        """Every property name the filter mentions."""
-        found: set[str] = set()
-        stack = [self.ast]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                if set(node) == {"property"} and isinstance(node["property"], str):
-                    found.add(node["property"])
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-        return found
-
 
 def invalid_filter(message: str, *, parameter: str = "filter", **position: int) -> InvalidParameter:
     """The 400 for a filter that cannot be used; ``position`` is ``line=``/``column=``."""

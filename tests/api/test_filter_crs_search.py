@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy.orm import Session
 
+from app import collections as registry
+from app.db import boundaries, clusters, observations
+from app.db import sites as site_repo
 from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
@@ -54,6 +57,23 @@ def names(client: TestClient, **params: Any) -> list[str]:
     body = response.json()
     assert_feature_collection(body)
     return [f["properties"]["name"] for f in body["features"]]
+
+
+def test_every_queryable_has_its_sql_and_nothing_else_does() -> None:
+    """What /queryables promises is exactly what the filter translation knows."""
+    fields = {
+        "sites": site_repo.SITE_FIELDS,
+        "observations": observations.OBSERVATIONS.fields,
+        "borders": boundaries.BORDERS.fields,
+        "countries": boundaries.COUNTRIES.fields,
+        "disputed-areas": boundaries.DISPUTED.fields,
+        "clusters": clusters.CLUSTER_FIELDS,
+    }
+    assert set(fields) == {provider.id for provider in registry.PROVIDERS}
+    for provider in registry.PROVIDERS:
+        declared = fields[provider.id]
+        assert declared is not None
+        assert list(declared) == list(provider.queryables()), provider.id
 
 
 def test_queryables_are_json_schema_named_as_properties(
