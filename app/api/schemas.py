@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geo.vocab import SiteKind
+
 
 class PointGeometry(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -31,7 +33,7 @@ class PointGeometry(BaseModel):
 class SiteProperties(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["mine", "sales_point"]
+    kind: SiteKind
     name: str = Field(min_length=1, max_length=300)
     minerals: list[str] = Field(default_factory=list, max_length=30)
     aliases: list[str] = Field(default_factory=list, max_length=30)
