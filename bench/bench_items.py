@@ -212,11 +212,20 @@ def drive(
     return Run(label, totals["pages"], totals["features"], time.perf_counter() - started, latencies)
 
 
+#: The same question asked with today's parameters and as a CQL2 filter ({box}: the box).
+FORMS = {
+    "bbox": "bbox={box}",
+    "filter: box": "filter=S_INTERSECTS(geometry, BBOX({box}))",
+    "bbox, kind, mineral": "bbox={box}&kind=mine&mineral=diamond",
+    "filter: box, kind, mineral": "filter=S_INTERSECTS(geometry, BBOX({box})) AND kind = 'mine' "
+    "AND A_OVERLAPS(minerals, ('diamond'))",
+}
+
+
 def http_page(
-    port: int, as_filter: bool = False
+    port: int, form: str = "bbox"
 ) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
-    """A first page in a random box: ``bbox=`` or (``as_filter``) the same box as a CQL2
-    ``filter=S_INTERSECTS(geometry, BBOX(...))``."""
+    """A first page in a random box, asked in one of the ``FORMS``."""
 
     def make() -> object:
         return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -224,9 +233,8 @@ def http_page(
     def page(rng: random.Random, connection: object) -> int:
         assert isinstance(connection, http.client.HTTPConnection)
         box = ",".join(str(v) for v in random_box(rng))
-        asked = f"bbox={box}"
-        if as_filter:
-            asked = "filter=" + urllib.parse.quote(f"S_INTERSECTS(geometry, BBOX({box}))")
+        name, _, value = FORMS[form].format(box=box).partition("=")
+        asked = f"{name}={urllib.parse.quote(value, safe=',=&')}"
         connection.request("GET", f"/collections/sites/items?limit={PAGE}&{asked}")
         response = connection.getresponse()
         body = response.read()
@@ -320,21 +328,21 @@ def compare(url: str, args: argparse.Namespace) -> None:
             args.seconds,
             *http_page(port),
         )
-        filtered = None
-        if args.filter:
-            filtered = drive(
-                f"borderlens HTTP, CQL2 filter ({args.workers} workers)",
-                args.clients,
-                args.seconds,
-                *http_page(port, as_filter=True),
-            )
+        forms = {}
+        if args.filter:  # each form right after its parameter twin, on the same warm server
+            for form in FORMS:
+                forms[form] = drive(
+                    f"HTTP {form}", args.clients, args.seconds, *http_page(port, form)
+                )
     finally:
         process.terminate()
         process.wait(timeout=60)
-    if filtered is not None:
-        print(filtered.report())
-        ratio = filtered.features_per_s / ours.features_per_s
-        print(f"ratio CQL2 filter / bbox parameter: {ratio:.2f}\n")
+    for form, run in forms.items():
+        print(run.report())
+        if form.startswith("filter: "):
+            twin = forms[form.removeprefix("filter: ").replace("box", "bbox")]
+            ratio = run.features_per_s / twin.features_per_s
+            print(f"ratio CQL2 filter / parameters ({form[8:]}): {ratio:.2f}")
     same_sql = drive(
         "PostGIS: the service's page SQL", args.clients, args.seconds, *sql_page(url, service_sql)
     )
