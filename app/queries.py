@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import roles
+
 
 @dataclass(frozen=True)
 class ProjectedBox:
@@ -13,8 +15,6 @@ class ProjectedBox:
 
     box: tuple[float, float, float, float]
     crs: str
-
-from app import roles
 
 
 @dataclass(frozen=True)

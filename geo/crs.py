@@ -20,7 +20,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+import numpy.typing as npt
+import shapely
 from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from geo.errors import UnsupportedCRS
 
@@ -157,3 +161,37 @@ def point_from_lonlat(crs: OfferedCrs, lon: float, lat: float) -> tuple[float, f
         return (lat, lon) if crs.lat_first else (lon, lat)
     x, y = Transformer.from_crs(4326, crs.srid, always_xy=True).transform(lon, lat)
     return (float(x), float(y))
+
+
+def geometry_to_lonlat(
+    geom: BaseGeometry, crs: OfferedCrs, parameter: str = "filter-crs"
+) -> BaseGeometry:
+    """A geometry whose coordinates are in ``crs`` (its axis order) as lon/lat (CRS84).
+
+    Edges are densified first in projected CRSs (about 1/32 of the geometry's extent), so a
+    straight edge there stays close to its curved image in lon/lat. Raises ``UnsupportedCRS``
+    naming ``parameter`` when a coordinate has no lon/lat image or lies outside lon [-180,
+    180] / lat [-90, 90].
+    """
+    if crs.lat_first:
+        geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
+    if crs.srid != 4326:
+        minx, miny, maxx, maxy = geom.bounds
+        step = max(maxx - minx, maxy - miny, 1.0) / 32
+        geom = shapely.segmentize(geom, step) if geom.geom_type != "Point" else geom
+        transformer = _to_lonlat(crs.srid)
+
+        def to_lonlat(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            lon, lat = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+            return np.column_stack((lon, lat))
+
+        geom = shapely.transform(geom, to_lonlat)
+    coords = shapely.get_coordinates(geom)
+    finite = bool(np.isfinite(coords).all())
+    if not finite or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        raise UnsupportedCRS(
+            f"{parameter}: the geometry lies outside the domain of {crs.uri} "
+            "(or outside lon [-180, 180], lat [-90, 90])",
+            parameter=parameter,
+        )
+    return geom

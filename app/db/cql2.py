@@ -11,7 +11,7 @@ case- and accent-insensitive comparison (``CASEI`` via ``lower()``, ``ACCENTI`` 
 ``unaccent`` through the immutable ``borderlens_unaccent`` of migration 0010), basic and full
 spatial functions (``S_INTERSECTS``, ``S_EQUALS``, ``S_DISJOINT``, ``S_TOUCHES``, ``S_WITHIN``,
 ``S_OVERLAPS``, ``S_CROSSES``, ``S_CONTAINS`` with PostGIS; geometry literals as WKB
-parameters, read in ``filter-crs`` and transformed to EPSG:4326 by ``ST_Transform``), a
+parameters, read in ``filter-crs`` and transformed to EPSG:4326 with pyproj in ``geo.crs``), a
 distance predicate ``S_DWITHIN(geometry, literal, distance[, unit])`` (geodesic, on
 ``geography``; units ``meters``/``metres``/``m`` (default), ``kilometers``/``km``), temporal
 functions (all 15 ``T_*`` relations on instants and intervals, ``..`` for an open end),
@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 
 import shapely
 from geoalchemy2 import Geography
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -52,7 +53,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TIMESTAMP
 
 from app.errors import InvalidParameter, ProblemItem
-from geo.crs import CRS84, OfferedCrs
+from geo.crs import CRS84, OfferedCrs, geometry_to_lonlat
+from geo.errors import UnsupportedCRS
 
 Kind = Literal[
     "string", "number", "integer", "boolean", "date", "timestamp", "string_array", "geometry"
@@ -373,32 +375,28 @@ class _Compiler:
             raise FilterError("geometry coordinates must be finite")
         if not shape.is_valid:
             raise FilterError(f"invalid geometry: {shapely.is_valid_reason(shape)}")
-        if self.crs.lat_first:
-            shape = shapely.transform(shape, lambda xy: xy[:, ::-1])
-        wkb = shapely.to_wkb(shape, output_dimension=2)
-        return self._to_4326(func.ST_GeomFromWKB(literal(wkb, LargeBinary), self.crs.srid))
+        return self._lonlat_literal(shape)
+
+    def _lonlat_literal(self, shape: BaseGeometry) -> ColumnElement[Any]:
+        """A geometry in ``filter-crs`` as an EPSG:4326 WKB parameter (transformed here, with
+        pyproj, so a coordinate without a lon/lat image is a 400, not a database error)."""
+        try:
+            lonlat = geometry_to_lonlat(shape, self.crs)
+        except UnsupportedCRS as error:
+            raise FilterError(error.message.removeprefix("filter-crs: ")) from None
+        wkb = shapely.to_wkb(lonlat, output_dimension=2)
+        return func.ST_GeomFromWKB(literal(wkb, LargeBinary), 4326)
 
     def envelope(self, box: Any) -> ColumnElement[Any]:
         if not isinstance(box, list) or len(box) not in (4, 6):
             raise FilterError("BBOX takes 4 (or 6) numbers")
         if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
             raise FilterError("BBOX takes finite numbers")
+        # Corners in the filter CRS's own axis order (what geometry_to_lonlat reads).
         low, high = (box[0], box[1]), (box[2], box[3]) if len(box) == 4 else (box[3], box[4])
-        if self.crs.lat_first:
-            low, high = low[::-1], high[::-1]
         if low[0] > high[0] or low[1] > high[1]:
             raise FilterError("BBOX: the lower corner must come first")
-        env = func.ST_MakeEnvelope(
-            *(literal(float(v), Double) for v in (*low, *high)), self.crs.srid
-        )
-        if self.crs.srid != 4326:
-            # Densified so the box's curved image in lon/lat is followed, not cut by chords.
-            step = max(high[0] - low[0], high[1] - low[1], 1.0) / 32
-            env = func.ST_Segmentize(env, literal(float(step), Double))
-        return self._to_4326(env)
-
-    def _to_4326(self, geom: ColumnElement[Any]) -> ColumnElement[Any]:
-        return geom if self.crs.srid == 4326 else func.ST_Transform(geom, 4326)
+        return self._lonlat_literal(shapely.box(*low, *high))
 
     def period(self, node: Any, op: str) -> _Period:
         if isinstance(node, dict) and "interval" in node:

@@ -611,6 +611,8 @@ def test_accent_insensitive_finds_betare_oya(session: Session, loaded: Loaded) -
         ("S_INTERSECTS(geometry, BBOX(5, 5, 1, 1))", "lower corner"),
         ("accuracy_m", "not a boolean"),
         ("A_CONTAINS(minerals, (1, 2))", "must be strings"),
+        ("S_DWITHIN(geometry, POINT(200 95), 10)", "outside lon [-180, 180]"),
+        ("S_INTERSECTS(geometry, BBOX(-200, 0, 10, 10))", "outside lon [-180, 180]"),
     ],
 )
 def test_misuse_is_a_400_naming_the_problem(text: str, needle: str) -> None:
@@ -620,6 +622,13 @@ def test_misuse_is_a_400_naming_the_problem(text: str, needle: str) -> None:
     assert raised.value.status == 400
     assert raised.value.code == "invalid_filter"
     assert needle in raised.value.detail
+
+
+def test_filter_crs_geometry_without_a_lonlat_image_is_a_400() -> None:
+    parsed = parse_filter("S_INTERSECTS(geometry, POINT(1000000000 1000000000))")
+    with pytest.raises(InvalidParameter) as raised:
+        compile_filter(parsed.ast, site_repo.SITE_FIELDS, crs_module.parse_crs("EPSG:32633"))
+    assert "outside the domain" in raised.value.detail
 
 
 def test_unknown_property_lists_the_queryables() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
@@ -97,3 +98,35 @@ def test_point_from_lonlat_follows_axis_order() -> None:
     x, y = crs.point_from_lonlat(crs.EPSG_3857, 15.5, 4.25)
     assert x == pytest.approx(15.5 * 6378137 * 3.141592653589793 / 180, abs=1e-3)
     assert y > 0
+
+
+@pytest.mark.parametrize("offered", PROJECTED, ids=lambda c: str(c.srid))
+def test_geometry_to_lonlat_matches_pyproj_and_densifies(offered: crs.OfferedCrs) -> None:
+    to_crs = Transformer.from_crs(4326, offered.srid, always_xy=True)
+    x0, y0 = to_crs.transform(15.2, 3.1)
+    x1, y1 = to_crs.transform(15.9, 3.8)
+    square = shapely.box(x0, y0, x1, y1)
+    lonlat = crs.geometry_to_lonlat(square, offered)
+    assert len(shapely.get_coordinates(lonlat)) > 5 * 4  # edges densified
+    back = Transformer.from_crs(offered.srid, 4326, always_xy=True)
+    for x, y in shapely.get_coordinates(square):
+        lon, lat = back.transform(x, y)
+        assert lonlat.exterior.distance(shapely.Point(lon, lat)) < 1e-9
+
+
+def test_geometry_to_lonlat_reads_epsg_4326_latitude_first() -> None:
+    point = crs.geometry_to_lonlat(shapely.Point(4.25, 15.5), crs.EPSG_4326)
+    assert (point.x, point.y) == (15.5, 4.25)
+
+
+@pytest.mark.parametrize(
+    ("geom", "name"),
+    [
+        (shapely.Point(200, 95), "CRS84"),
+        (shapely.Point(95, 10), "EPSG:4326"),  # latitude 95
+        (shapely.Point(1e9, 1e9), "EPSG:32633"),
+    ],
+)
+def test_geometry_without_a_lonlat_image_is_refused(geom: shapely.Point, name: str) -> None:
+    with pytest.raises(UnsupportedCRS, match="filter-crs"):
+        crs.geometry_to_lonlat(geom, crs.parse_crs(name))
