@@ -35,8 +35,16 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="External base URL used in links (e.g. behind a proxy). Unset: taken "
-        "from each request.",
+        description="External base URL used in links and `Location` (e.g. behind a proxy; "
+        "set it in production). Unset: taken from each request's Host header, which must be "
+        "an allowed host.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the service answers for (JSON list; `*.example.org` for "
+        "subdomains, `*` for any). Always allowed: localhost, 127.0.0.1, ::1 and the host of "
+        "`BORDERLENS_PUBLIC_URL`. A request naming another host in its Host header gets 400, "
+        "so links are never built from a host a caller made up.",
     )
     items_default_limit: int = Field(default=10, ge=1, description="Default page size.")
     items_max_limit: int = Field(default=10_000, ge=1, description="Largest page size.")
@@ -68,6 +76,18 @@ class Settings(BaseSettings):
         default=500 * 1024 * 1024,
         ge=1,
         description="Most bytes a zipped upload (KMZ, Shapefile) may expand to.",
+    )
+    upload_max_columns: int = Field(
+        default=1000,
+        ge=1,
+        description="Most columns (fields) an upload may have; wider files are refused (413 "
+        "`too_many_columns`) before their rows are read.",
+    )
+    upload_report_max_issues: int = Field(
+        default=1000,
+        ge=0,
+        description="Most issues listed in an upload's report; beyond, the report keeps the "
+        "totals per code and rejected.csv every rejected row.",
     )
     accuracy_threshold_m: float = Field(
         default=100.0,

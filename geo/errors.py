@@ -13,10 +13,21 @@ class GeoError(Exception):
 
     code = "geo_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        # Where in the file, when the error is about one place (the row numbering of
+        # geo.survey); the service puts them in the problem detail.
+        self.row = row
+        self.column = column
 
     @property
     def message(self) -> str:
@@ -85,6 +96,14 @@ class FormatMismatch(UnsupportedFormat):
     code = "format_mismatch"
 
 
+class ReaderFailure(UnreadableFile):
+    """A reader failed on the bytes in a way it does not foresee (a defect, logged).
+
+    The sender still gets a refusal naming the file, never a server error; tests assert that
+    no input reaches this.
+    """
+
+
 class ZipBomb(HostileFile):
     """A zip whose declared sizes or compression ratio betray a decompression bomb."""
 
@@ -107,6 +126,21 @@ class TooManyRows(FileTooLarge):
     """The survey holds more rows (features) than the configured limit."""
 
     code = "too_many_rows"
+
+
+class TooManyColumns(FileTooLarge):
+    """The survey has more columns (fields) than the configured limit."""
+
+    code = "too_many_columns"
+
+
+def check_columns(count: int, limit: int) -> None:
+    """Raise :class:`TooManyColumns` when ``count`` columns exceed ``limit``."""
+    if count > limit:
+        raise TooManyColumns(
+            f"the file has {count:,} columns (the limit is {limit:,}); send only the survey's "
+            "own columns"
+        )
 
 
 class CRSRequired(InvalidCRS):

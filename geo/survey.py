@@ -32,6 +32,8 @@ IntArray: TypeAlias = npt.NDArray[np.int64]
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_ROWS = 250_000
+# KoBo/ODK exports of long forms reach a few hundred columns; 10 000 is an attack (rel-08).
+DEFAULT_MAX_COLUMNS = 1000
 # Deflate cannot exceed ~1032:1; real KMZ/XLSX/DBF members stay well under 100:1 (a DBF of
 # blank-padded text fields is the worst honest case seen), so 200:1 leaves room for honesty.
 DEFAULT_MAX_COMPRESSION_RATIO = 200.0
@@ -80,6 +82,13 @@ class ReadOptions:
         Sum of the declared uncompressed sizes of a zip's members.
     max_compression_ratio
         Largest uncompressed/compressed ratio accepted for a zip member larger than 1 MiB.
+    max_columns
+        More columns (fields) than this raise :class:`geo.errors.TooManyColumns`, for CSV
+        before any record is read.
+    empty_values
+        Cell texts that mean "no answer" (compared without case or surrounding blanks); None
+        uses :data:`geo.vocab.EMPTY_VALUES` (``n/a``, ``NA``, ``-``, ``null``, ``#N/A``...). A
+        cell holding one is empty in every column, for every format.
     """
 
     crs: str | None = None
@@ -89,6 +98,8 @@ class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    max_columns: int = DEFAULT_MAX_COLUMNS
+    empty_values: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +137,16 @@ class Survey:
         Per-row problems found while reading (unparseable coordinate, malformed row).
     notes
         File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    kind_hints
+        Empty, or per row the kind (``"mine"``/``"sales_point"``/None) the file's own structure
+        gives it: the KML folder (or style) it sits in, when that is named for a kind.
+    date_system
+        The spreadsheet date system bare serial day numbers count in: 1904 for a workbook
+        that says so (``date1904``), else 1900.
+    encoding
+        The text encoding the values were read in (``"UTF-8"``, ``"windows-1252"``,
+        ``"UTF-16"``, a Shapefile's declared code page), decided from the bytes when the file
+        does not declare it; several joined by ``", "`` when parts of a file differ.
     """
 
     format: str
@@ -141,12 +162,17 @@ class Survey:
     field_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
+    encoding: str = "UTF-8"
+    date_system: Literal[1900, 1904] = 1900
+    kind_hints: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.row)
         sizes = {len(self.lon), len(self.lat), len(self.accuracy_m), len(self.properties)}
         if sizes != {n}:
             raise ValueError(f"survey columns disagree in length: {sorted(sizes | {n})}")
+        if self.kind_hints and len(self.kind_hints) != n:
+            raise ValueError("kind_hints must be empty or have one entry per row")
 
     def __len__(self) -> int:
         return len(self.row)

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import params as p
+from app.api import profiles
 from app.api.crs import content_crs
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
@@ -130,6 +131,7 @@ def read_items(
     context = ReadContext(session, caller, base, cap, open_writer, crs)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
+    page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
     return items_response(request, base, provider, page, keyset, total, crs)
 
@@ -162,10 +164,15 @@ def read_item(
         raise NotFound(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
+    item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
     return item_response(base, provider, feature_id, item, crs)
 
 
 # -- response shaping -------------------------------------------------------------------
+
+
+def _agent(request: Request) -> str | None:
+    return request.headers.get("user-agent")
 
 
 def item_response(
@@ -178,7 +185,7 @@ def item_response(
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
     body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = content_crs(crs)
+    headers = {**content_crs(crs), "Vary": "User-Agent"}
     if item.etag is not None:
         headers["ETag"] = item.etag
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
@@ -221,7 +228,7 @@ def items_response(
         + b"],"
         + dumps(meta)[1:]
     )
-    headers = {**content_crs(crs), **_link_header(links)}
+    headers = {**content_crs(crs), **_link_header(links), "Vary": "User-Agent"}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

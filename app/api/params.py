@@ -20,6 +20,7 @@ import orjson
 
 from app.api import crs as crs_api
 from app.api import filter as filter_api
+from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.cql2 import parse_filter
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, text_value
@@ -259,6 +260,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         ),
         format_parameter(),
         crs_api.output_crs(),
+        profiles.PARAMETER,
         *filter_api.filter_parameters(),
         crs_api.filter_crs(),
     )
@@ -269,7 +271,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
 def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
     """What one item accepts."""
     del settings
-    return (format_parameter(), crs_api.output_crs())
+    return (format_parameter(), crs_api.output_crs(), profiles.PARAMETER)
 
 
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:
