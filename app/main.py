@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import core, health, html, maps, openapi, schema_routes, sites, uploads
+from app.api import core, crs, filter, health, html, maps, openapi, schema_routes, sites, uploads
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -91,7 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    for module in (core, schema_routes, sites, uploads, maps, health, openapi, html):
+    for module in (core, crs, filter, schema_routes, sites, uploads, maps, health, openapi, html):
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
     html.install(app, settings)

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from app import roles
 
 
 @dataclass(frozen=True)
+class ProjectedBox:
+    """A ``bbox`` as asked in a projected ``bbox-crs``: (min x, min y, max x, max y), CRS URI."""
+
+    box: tuple[float, float, float, float]
+    crs: str
+
+
+@dataclass(frozen=True)
 class BBox:
-    """A lon/lat box (CRS84). ``min_lon > max_lon`` means it crosses the antimeridian."""
+    """A lon/lat box (CRS84). ``min_lon > max_lon`` means it crosses the antimeridian.
+
+    ``projected``: the box as asked in another CRS (``bbox-crs``), of which this is the lon/lat
+    envelope; features are then matched against that box's own outline.
+    """
 
     min_lon: float
     min_lat: float
     max_lon: float
     max_lat: float
+    projected: ProjectedBox | None = None
 
     @property
     def crosses_antimeridian(self) -> bool:
@@ -88,7 +102,7 @@ class SortBy:
 class CqlFilter:
     """A parsed ``filter`` (CQL2 as its JSON form) and the CRS its geometries are in."""
 
-    ast: dict[str, object]
+    ast: Any
     crs: str
 
 
@@ -124,6 +138,8 @@ class SiteQuery(FeatureQuery):
     countries: tuple[str, ...] = ()
     border: BorderFilter | None = None
     within_km: float | None = None
+    #: Name search (``q``): names and aliases, accent- and case-insensitive, typo-tolerant.
+    q: str | None = None
 
 
 @dataclass(frozen=True)

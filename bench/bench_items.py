@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,15 @@ class Run:
     @property
     def features_per_s(self) -> float:
         return self.features / self.seconds
+
+    def plus(self, other: Run) -> Run:
+        return Run(
+            self.label,
+            self.pages + other.pages,
+            self.features + other.features,
+            self.seconds + other.seconds,
+            self.latencies_ms + other.latencies_ms,
+        )
 
     def report(self) -> str:
         q = statistics.quantiles(self.latencies_ms, n=100)
@@ -211,14 +221,31 @@ def drive(
     return Run(label, totals["pages"], totals["features"], time.perf_counter() - started, latencies)
 
 
-def http_page(port: int) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+ROUNDS = 5
+#: The same question asked with today's parameters and as a CQL2 filter ({box}: the box).
+FORMS = {
+    "bbox": "bbox={box}",
+    "filter: box": "filter=S_INTERSECTS(geometry, BBOX({box}))",
+    "bbox, kind, mineral": "bbox={box}&kind=mine&mineral=diamond",
+    "filter: box, kind, mineral": "filter=S_INTERSECTS(geometry, BBOX({box})) AND kind = 'mine' "
+    "AND A_OVERLAPS(minerals, ('diamond'))",
+}
+
+
+def http_page(
+    port: int, form: str = "bbox"
+) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+    """A first page in a random box, asked in one of the ``FORMS``."""
+
     def make() -> object:
         return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def page(rng: random.Random, connection: object) -> int:
         assert isinstance(connection, http.client.HTTPConnection)
         box = ",".join(str(v) for v in random_box(rng))
-        connection.request("GET", f"/collections/sites/items?limit={PAGE}&bbox={box}")
+        name, _, value = FORMS[form].format(box=box).partition("=")
+        asked = f"{name}={urllib.parse.quote(value, safe=',=&')}"
+        connection.request("GET", f"/collections/sites/items?limit={PAGE}&{asked}")
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
@@ -284,6 +311,11 @@ def main() -> None:
     parser.add_argument(
         "--recluster", action="store_true", help="CLUSTER the sites table again first"
     )
+    parser.add_argument(
+        "--filter",
+        action="store_true",
+        help="also run the same boxes as a CQL2 filter (S_INTERSECTS ... BBOX) and compare",
+    )
     args = parser.parse_args()
 
     with bench_database(args.database_url, "bench_items") as url:
@@ -306,9 +338,24 @@ def compare(url: str, args: argparse.Namespace) -> None:
             args.seconds,
             *http_page(port),
         )
+        forms: dict[str, Run] = {}
+        if args.filter:
+            # Short slices in turn, so the load of a shared machine falls on every form alike.
+            for _ in range(ROUNDS):
+                for form in FORMS:
+                    piece = drive(
+                        f"HTTP {form}", args.clients, args.seconds / ROUNDS, *http_page(port, form)
+                    )
+                    forms[form] = forms[form].plus(piece) if form in forms else piece
     finally:
         process.terminate()
         process.wait(timeout=60)
+    for form, run in forms.items():
+        print(run.report())
+        if form.startswith("filter: "):
+            twin = forms[form.removeprefix("filter: ").replace("box", "bbox")]
+            ratio = run.features_per_s / twin.features_per_s
+            print(f"ratio CQL2 filter / parameters ({form[8:]}): {ratio:.2f}")
     same_sql = drive(
         "PostGIS: the service's page SQL", args.clients, args.seconds, *sql_page(url, service_sql)
     )

@@ -70,6 +70,16 @@ class InvalidCRS(GeoError):
     code = "invalid_crs"
 
 
+class UnsupportedCRS(InvalidCRS):
+    """A CRS asked for in a request (``crs``, ``bbox-crs``, ``filter-crs``) that is not offered."""
+
+    code = "unsupported_crs"
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
 class BoundaryDataError(GeoError):
     """A boundary dataset is missing countries, has no usable geometry, or is inconsistent."""
 

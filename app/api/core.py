@@ -20,6 +20,7 @@ from app import collections as registry
 from app.api import params as p
 from app.api import profiles
 from app.api.contract import negotiable
+from app.api.crs import content_crs
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -32,6 +33,7 @@ from app.html import pages as html
 from app.html.pages import negotiated
 from app.queries import FeaturePage, Keyset, PageRequest
 from geo.countries import read_country_table
+from geo.crs import OfferedCrs
 
 router = APIRouter(tags=["OGC API - Features"])
 
@@ -41,7 +43,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 JSON_TYPE = "application/json"
-CONTENT_CRS = {"Content-Crs": f"<{p.CRS84}>"}
 CollectionId = Annotated[
     str, Path(alias="collectionId", pattern=r"^[a-z0-9_-]+$", description="Collection id")
 ]
@@ -148,12 +149,13 @@ def read_items(
     # next/prev links: later pages cost no count at all.
     base = base_url(request, settings)
     cap = settings.count_exact_up_to if keyset is None else None
-    context = ReadContext(session, caller, base, cap, open_writer)
+    crs = values.get("crs")
+    context = ReadContext(session, caller, base, cap, open_writer, crs)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
-    response = items_response(request, base, provider, page, keyset, total)
+    response = items_response(request, base, provider, page, keyset, total, crs)
     return negotiated(request, response, html.render_items)
 
 
@@ -176,15 +178,18 @@ def read_item(
     declared = p.item_parameters_single(settings)
     values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     base = base_url(request, settings)
+    crs = values.get("crs")
     item = None
     if not has_control_characters(feature_id):  # no id holds one; PostgreSQL refuses NUL
-        item = provider.item(ReadContext(session, caller, base, None, open_writer), feature_id)
+        context = ReadContext(session, caller, base, None, open_writer, crs)
+        item = provider.item(context, feature_id)
     if item is None:
         raise NotFound(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
     item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
-    return negotiated(request, item_response(base, provider, feature_id, item), html.render_item)
+    response = item_response(base, provider, feature_id, item, crs)
+    return negotiated(request, response, html.render_item)
 
 
 # -- response shaping -------------------------------------------------------------------
@@ -194,7 +199,9 @@ def _agent(request: Request) -> str | None:
     return request.headers.get("user-agent")
 
 
-def item_response(base: str, provider: Provider, feature_id: str, item: Item) -> Response:
+def item_response(
+    base: str, provider: Provider, feature_id: str, item: Item, crs: OfferedCrs | None = None
+) -> Response:
     href = f"{base}/collections/{provider.id}/items/{feature_id}"
     links = [
         link(href, "self", GEOJSON),
@@ -202,7 +209,7 @@ def item_response(base: str, provider: Provider, feature_id: str, item: Item) ->
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
     body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = {**CONTENT_CRS, "Vary": "User-Agent"}
+    headers = {**content_crs(crs), "Vary": "User-Agent"}
     if item.etag is not None:
         headers["ETag"] = item.etag
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
@@ -215,6 +222,7 @@ def items_response(
     page: FeaturePage,
     keyset: Keyset | None,
     matched: int | None,
+    crs: OfferedCrs | None = None,
 ) -> Response:
     """The FeatureCollection text (features joined as PostGIS wrote them), its paging links in
     the body and as ``Link`` headers."""
@@ -244,7 +252,7 @@ def items_response(
         + b"],"
         + dumps(meta)[1:]
     )
-    headers = {**CONTENT_CRS, **_link_header(links), "Vary": "User-Agent"}
+    headers = {**content_crs(crs), **_link_header(links), "Vary": "User-Agent"}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.api.crs import OFFERED_URIS, STORAGE_CRS
 from app.api.feature_schemas import REL_SCHEMA, SCHEMA_MEDIA_TYPE
 from app.api.responses import GEOJSON
 from app.collections.base import Extent, Link, Provider
@@ -66,8 +67,8 @@ def collection_document(session: Session, base: str, provider: Provider) -> dict
         "title": provider.title,
         "description": provider.description,
         "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
+        "crs": OFFERED_URIS,
+        "storageCrs": STORAGE_CRS,
         "links": links,
     }
     if provider.keywords:

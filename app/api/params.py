@@ -13,19 +13,24 @@ import binascii
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
+from app.api import crs as crs_api
+from app.api import filter as filter_api
 from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
+from app.collections.cql2 import parse_filter
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, one_of, text_value
-from app.queries import BBox, FeatureQuery, Interval, Keyset, SortBy
+from app.queries import BBox, CqlFilter, FeatureQuery, Interval, Keyset, ProjectedBox, SortBy
 from app.settings import Settings
+from geo.crs import OfferedCrs, bbox_to_crs84
+from geo.errors import UnsupportedCRS
 
 OPEN = ("", "..")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
 FORMATS = ("json", "geojson", "html")
 LANGUAGES = ("en", "fr", "pt")
 #: 4 numbers, or 6 with heights (OGC API - Features 17-069r4 7.15.3); lists travel as a,b,c.
@@ -76,6 +81,11 @@ def parse_limit(raw: str, maximum: int) -> int:
 
 def parse_bbox(raw: str) -> BBox:
     """``minLon,minLat,maxLon,maxLat`` (or 6 numbers with heights, which are ignored)."""
+    return lonlat_bbox(bbox_numbers(raw))
+
+
+def bbox_numbers(raw: str) -> tuple[float, float, float, float]:
+    """The 4 numbers of a ``bbox`` (of 6, the heights dropped), in whatever CRS it is."""
     parts = text_value("bbox", raw, 300).split(",")
     if len(parts) not in (4, 6):
         raise bad("bbox", f"needs 4 (or 6) comma-separated numbers, got {len(parts)}")
@@ -87,6 +97,11 @@ def parse_bbox(raw: str) -> BBox:
         raise bad("bbox", "values must be finite numbers")
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    return (numbers[0], numbers[1], numbers[2], numbers[3])
+
+
+def lonlat_bbox(numbers: tuple[float, float, float, float]) -> BBox:
+    """A lon/lat ``bbox`` checked for range and order."""
     min_lon, min_lat, max_lon, max_lat = numbers
     if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
         raise bad("bbox", "longitudes must lie in [-180, 180] (the order is lon,lat,lon,lat)")
@@ -180,26 +195,6 @@ def check_keyset_types(types: Sequence[type | tuple[type, ...]], values: Sequenc
         raise bad("cursor", "not a cursor of this collection and sort (follow the next/prev links)")
 
 
-def parse_crs84(parameter: str) -> Parameter:
-    """``crs`` / ``bbox-crs`` naming CRS84 (what clients such as GDAL send)."""
-
-    def parse(raw: str, _ctx: ParseContext) -> str:
-        if raw.strip() not in CRS84_SPELLINGS:
-            raise bad(
-                parameter,
-                f"only {CRS84} (lon/lat on WGS 84) is offered, not {raw[:100]!r}",
-                code="unsupported_crs",
-            )
-        return CRS84
-
-    return Parameter(
-        parameter,
-        "Coordinate reference system (CRS84: lon/lat on WGS 84)",
-        {"type": "string", "format": "uri", "enum": [CRS84], "default": CRS84},
-        parse,
-    )
-
-
 def parse_sortby(provider: Provider) -> Parameter:
     sortables = provider.sortables()
 
@@ -262,11 +257,12 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         ),
         Parameter(
             "bbox",
-            "minLon,minLat,maxLon,maxLat (CRS84; 6 numbers with heights also accepted)",
+            "minLon,minLat,maxLon,maxLat (CRS84, or in bbox-crs and its axis order; "
+            "6 numbers with heights also accepted)",
             BBOX_SCHEMA,
-            lambda raw, _ctx: parse_bbox(raw),
+            lambda raw, _ctx: bbox_numbers(raw),
         ),
-        parse_crs84("bbox-crs"),
+        crs_api.bbox_crs(),
         Parameter(
             "datetime",
             "RFC 3339 instant or interval (a/b, ../b, a/..)",
@@ -281,8 +277,10 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         ),
         format_parameter(),
         language_parameter(),
-        parse_crs84("crs"),
+        crs_api.output_crs(),
         profiles.PARAMETER,
+        *filter_api.filter_parameters(),
+        crs_api.filter_crs(),
     )
     sorting = (parse_sortby(provider),) if provider.sortables() else ()
     return (*common, *sorting, *provider.parameters)
@@ -291,10 +289,40 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
 def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
     """What one item accepts."""
     del settings
-    return (format_parameter(), language_parameter(), parse_crs84("crs"), profiles.PARAMETER)
+    return (format_parameter(), language_parameter(), crs_api.output_crs(), profiles.PARAMETER)
 
 
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:
     return FeatureQuery(
-        bbox=values.get("bbox"), datetime=values.get("datetime"), sortby=values.get("sortby", ())
+        bbox=_bbox(values),
+        datetime=values.get("datetime"),
+        filter=_filter(values),
+        sortby=values.get("sortby", ()),
     )
+
+
+def _bbox(values: Mapping[str, Any]) -> BBox | None:
+    """``bbox`` read in ``bbox-crs``: a lon/lat box, or the lon/lat envelope of a projected
+    box that remembers the box itself (features are matched against its outline)."""
+    numbers: tuple[float, float, float, float] | None = values.get("bbox")
+    if numbers is None:
+        return None
+    crs: OfferedCrs | None = values.get("bbox-crs")
+    if crs is None or crs.is_crs84:
+        return lonlat_bbox(numbers)
+    try:
+        bounds = bbox_to_crs84(numbers, crs, "bbox")
+    except UnsupportedCRS as error:
+        raise bad("bbox", error.message.removeprefix("bbox: ")) from None
+    if crs.srid == 4326:  # EPSG:4326: the same box, latitude first
+        return lonlat_bbox(bounds)
+    return replace(lonlat_bbox(bounds), projected=ProjectedBox(numbers, crs.uri))
+
+
+def _filter(values: Mapping[str, Any]) -> CqlFilter | None:
+    text: str | None = values.get("filter")
+    if text is None:
+        return None
+    parsed = parse_filter(text, values.get("filter-lang"))
+    crs: OfferedCrs | None = values.get("filter-crs")
+    return CqlFilter(parsed.ast, crs.uri if crs else CRS84)

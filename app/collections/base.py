@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from geo.crs import OfferedCrs
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -78,6 +79,8 @@ class ReadContext:
     base_url: str
     count_cap: int | None = None
     open_writer: SessionFactory | None = None
+    #: The CRS features are written in (``crs``, Part 2); None: CRS84, as stored.
+    crs: OfferedCrs | None = None
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ class BoundaryProvider(Provider):
     key_types: tuple[type | tuple[type, ...], ...] = (str,)
 
     def page(self, ctx: ReadContext, query: FeatureQuery, request: PageRequest) -> FeaturePage:
-        return boundary_repo.page(ctx.session, self.id, query, request, ctx.caller, ctx.count_cap)
+        return boundary_repo.page(
+            ctx.session, self.id, query, request, ctx.caller, ctx.count_cap, ctx.crs
+        )
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        feature = boundary_repo.get_feature(ctx.session, self.id, feature_id, ctx.caller)
+        feature = boundary_repo.get_feature(ctx.session, self.id, feature_id, ctx.caller, ctx.crs)
         return Item(feature) if feature is not None else None
 
     def extent(self, session: Session) -> Extent:

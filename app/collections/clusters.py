@@ -144,13 +144,14 @@ class ClustersProvider(Provider):
             request,
             ctx.base_url,
             ctx.count_cap,
+            ctx.crs,
         )
         page.extra["clustering"] = cluster_service.run_metadata(run)
         return page
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         run = cluster_service.current_run(ctx.session, cluster_service.DEFAULT, ctx.open_writer)
-        feature = cluster_repo.get_feature(ctx.session, run, feature_id, ctx.base_url)
+        feature = cluster_repo.get_feature(ctx.session, run, feature_id, ctx.base_url, ctx.crs)
         return Item(feature) if feature is not None else None
 
     def extent(self, session: Session) -> Extent:

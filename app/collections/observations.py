@@ -89,11 +89,11 @@ class ObservationsProvider(Provider):
             else observation_repo.ObservationFilter()
         )
         return observation_repo.page(
-            ctx.session, query, selection, request, ctx.caller, ctx.count_cap
+            ctx.session, query, selection, request, ctx.caller, ctx.count_cap, ctx.crs
         )
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller)
+        feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
         return Item(feature) if feature is not None else None
 
     def extent(self, session: Session) -> Extent:

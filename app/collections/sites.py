@@ -19,9 +19,10 @@ from app.collections.base import (
     ReadContext,
 )
 from app.collections.parameters import COUNTRY, border_parameter
-from app.collections.parsing import bad, known_values, number_in
+from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import sites as site_repo
 from app.db.models import LOCATION_STATUSES, SITE_STATUSES
+from app.db.search import MAX_QUERY_CHARS
 from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
 from geo.vocab import minerals, site_kinds
@@ -52,7 +53,21 @@ def _within_km(raw: str, _ctx: ParseContext) -> float:
     return value
 
 
+def _search(raw: str, _ctx: ParseContext) -> str:
+    text = text_value("q", raw, MAX_QUERY_CHARS).strip()
+    if not text:
+        raise bad("q", "empty search")
+    return text
+
+
 PARAMETERS = (
+    Parameter(
+        "q",
+        "Search names and aliases: accents, case and a typo do not matter "
+        "(q=betare finds Bétaré Oya); best matches first unless sortby is given",
+        {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+        _search,
+    ),
     Parameter(
         "kind",
         "Site kinds, comma-separated: " + ", ".join(site_kinds().codes),
@@ -148,6 +163,7 @@ class SitesProvider(Provider):
             countries=values.get("country", ()),
             border=values.get("border"),
             within_km=self._within(values),
+            q=values.get("q"),
         )
 
     @staticmethod
@@ -162,6 +178,8 @@ class SitesProvider(Provider):
         return within
 
     def key_types_for(self, query: FeatureQuery) -> tuple[type | tuple[type, ...], ...]:
+        if isinstance(query, SiteQuery) and query.q is not None and not query.sortby:
+            return ((int, float), int)  # search rank, then id
         sort_types: dict[str, type | tuple[type, ...]] = {
             "border_distance_m": (int, float),
             "accuracy_m": (int, float),
@@ -169,10 +187,12 @@ class SitesProvider(Provider):
         return (*(sort_types.get(term.name, str) for term in query.sortby), int)
 
     def page(self, ctx: ReadContext, query: FeatureQuery, request: PageRequest) -> FeaturePage:
-        return site_repo.page(ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap)
+        return site_repo.page(
+            ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap, ctx.crs
+        )
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        feature = site_repo.get_feature(ctx.session, feature_id, ctx.caller)
+        feature = site_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
         return Item(feature) if feature is not None else None
 
     def extent(self, session: Session) -> Extent:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.db import features
+from app.db.cql2 import SqlField
 from app.db.errors import translate_db_errors
 from app.db.models import (
     Border,
@@ -23,6 +24,7 @@ from app.db.models import (
     LandMask,
 )
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from geo.crs import OfferedCrs
 
 sources = typing.cast(Table, BoundarySource.__table__)
 events = typing.cast(Table, BoundaryEvent.__table__)
@@ -294,6 +296,15 @@ COUNTRIES = features.FeatureSpec(
     geom=countries.c.geom,
     properties=_country_properties,
     decimals=6,
+    fields={
+        "geometry": SqlField(countries.c.geom, "geometry"),
+        "iso3": SqlField(countries.c.iso3, "string"),
+        "name": SqlField(countries.c.name_en, "string"),
+        "name_fr": SqlField(countries.c.name_fr, "string"),
+        "name_pt": SqlField(countries.c.name_pt, "string"),
+        "area_km2": SqlField(countries.c.area_km2, "number"),
+        "boundary_source": SqlField(countries.c.source_id, "string"),
+    },
 )
 BORDERS = features.FeatureSpec(
     table=borders,
@@ -302,6 +313,14 @@ BORDERS = features.FeatureSpec(
     geom=borders.c.geom,
     properties=_border_properties,
     decimals=6,
+    fields={
+        "geometry": SqlField(borders.c.geom, "geometry"),
+        "pair_code": SqlField(borders.c.pair_code, "string"),
+        "country_a": SqlField(borders.c.country_a, "string"),
+        "country_b": SqlField(borders.c.country_b, "string"),
+        "length_km": SqlField(borders.c.length_km, "number"),
+        "boundary_source": SqlField(borders.c.source_id, "string"),
+    },
 )
 DISPUTED = features.FeatureSpec(
     table=disputed,
@@ -310,6 +329,12 @@ DISPUTED = features.FeatureSpec(
     geom=disputed.c.geom,
     properties=_disputed_properties,
     decimals=6,
+    fields={
+        "geometry": SqlField(disputed.c.geom, "geometry"),
+        "claimants": SqlField(disputed.c.claimants, "string_array"),
+        "area_km2": SqlField(disputed.c.area_km2, "number"),
+        "boundary_source": SqlField(disputed.c.source_id, "string"),
+    },
 )
 
 
@@ -357,10 +382,11 @@ def page(
     request: PageRequest,
     caller: Caller,
     count_cap: int | None = None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     spec, source_col = SPECS[collection]
     where = _where(spec, query, source_col)
-    return features.fetch_page(session, spec, where, request, caller, count_cap=count_cap)
+    return features.fetch_page(session, spec, where, request, caller, count_cap=count_cap, crs=crs)
 
 
 def count(session: Session, collection: str, query: FeatureQuery, cap: int) -> int | None:
@@ -368,9 +394,16 @@ def count(session: Session, collection: str, query: FeatureQuery, cap: int) -> i
     return features.count_matches(session, spec, _where(spec, query, source_col), cap)
 
 
-def get_feature(session: Session, collection: str, feature_id: str, caller: Caller) -> str | None:
+def get_feature(
+    session: Session,
+    collection: str,
+    feature_id: str,
+    caller: Caller,
+    crs: OfferedCrs | None = None,
+) -> str | None:
     spec, source_col = SPECS[collection]
-    return features.fetch_one(session, spec, feature_id, caller, [source_col == _active_id()])
+    active = [source_col == _active_id()]
+    return features.fetch_one(session, spec, feature_id, caller, active, crs=crs)
 
 
 def extent(

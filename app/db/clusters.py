@@ -26,8 +26,10 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.db import bulk, features
+from app.db.cql2 import SqlField
 from app.db.models import Cluster, ClusterMember, ClusterRun, DatasetState, Site
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from geo.crs import OfferedCrs
 
 runs = typing.cast(Table, ClusterRun.__table__)
 clusters = typing.cast(Table, Cluster.__table__)
@@ -279,6 +281,18 @@ def _member_list(base_url: str) -> ColumnElement[Any]:
     )
 
 
+#: The SQL of each cluster queryable (CQL2 ``filter``).
+CLUSTER_FIELDS = {
+    "geometry": SqlField(clusters.c.geom, "geometry"),
+    "member_count": SqlField(clusters.c.member_count, "integer"),
+    "cross_border": SqlField(clusters.c.cross_border, "boolean"),
+    "countries": SqlField(clusters.c.countries, "string_array"),
+    "kinds": SqlField(clusters.c.kinds, "string_array"),
+    "minerals": SqlField(clusters.c.minerals, "string_array"),
+    "span_km": SqlField(clusters.c.span_km, "number"),
+}
+
+
 def spec_for(run: RunRecord, base_url: str) -> features.FeatureSpec:
     """How the clusters of one run become GeoJSON features (largest first, then by id)."""
     c = clusters.c
@@ -302,6 +316,7 @@ def spec_for(run: RunRecord, base_url: str) -> features.FeatureSpec:
         unique_key=c.cluster_id,
         geom=c.geom,
         properties=properties,
+        fields=CLUSTER_FIELDS,
     )
 
 
@@ -314,8 +329,7 @@ def cluster_where(
 ) -> list[ColumnElement[bool]]:
     c = clusters.c
     where: list[ColumnElement[bool]] = [c.run_id == selection.run_id]
-    if query.bbox is not None:
-        where.append(features.bbox_clause(spec.geom, query.bbox))
+    where.extend(features.common_filters(spec, query))
     if selection.cross_border_only:
         where.append(c.cross_border)
     if selection.countries_all:
@@ -333,12 +347,18 @@ def page(
     request: PageRequest,
     base_url: str,
     count_cap: int | None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     spec = spec_for(run, base_url)
     where = cluster_where(spec, query, selection)
-    return features.fetch_page(session, spec, where, request, Caller(), [LARGEST_FIRST], count_cap)
+    return features.fetch_page(
+        session, spec, where, request, Caller(), [LARGEST_FIRST], count_cap, crs
+    )
 
 
-def get_feature(session: Session, run: RunRecord, cluster_id: str, base_url: str) -> str | None:
+def get_feature(
+    session: Session, run: RunRecord, cluster_id: str, base_url: str, crs: OfferedCrs | None = None
+) -> str | None:
     spec = spec_for(run, base_url)
-    return features.fetch_one(session, spec, cluster_id, Caller(), [clusters.c.run_id == run.id])
+    in_run = [clusters.c.run_id == run.id]
+    return features.fetch_one(session, spec, cluster_id, Caller(), in_run, crs=crs)

@@ -8,7 +8,7 @@ thousandth page costs what the first does (OFFSET would rescan everything before
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -31,7 +31,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from app.db.cql2 import SqlField, compile_filter
 from app.queries import BBox, Caller, FeaturePage, FeatureQuery, Interval, PageRequest
+from geo.crs import OfferedCrs, parse_crs
 
 Properties = list[tuple[str, ColumnElement[object]]]
 
@@ -59,6 +61,8 @@ class FeatureSpec:
     temporal: tuple[ColumnElement[object], ColumnElement[object]] | None = None
     decimals: int = 7
     stored_json: ColumnElement[str] | None = None
+    #: The SQL of each queryable (CQL2 ``filter``), named as the GeoJSON properties.
+    fields: Mapping[str, SqlField] | None = None
 
 
 def json_real(column: ColumnElement[typing.Any]) -> ColumnElement[object]:
@@ -73,9 +77,31 @@ def _sql_text(value: str) -> ColumnElement[str]:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def feature_json(spec: FeatureSpec, caller: Caller) -> ColumnElement[str]:
+def geometry_json(
+    geom: ColumnElement[object], crs: OfferedCrs | None, decimals: int = 7
+) -> ColumnElement[str]:
+    """GeoJSON geometry text of a lon/lat column in ``crs`` (None or CRS84: as stored).
+
+    Other CRSs are transformed by PostGIS (``ST_Transform``); EPSG:4326 is the same
+    coordinates latitude first (``ST_FlipCoordinates``), as its EPSG axis order says.
+    """
+    if crs is None or crs.is_crs84:
+        return func.ST_AsGeoJSON(geom, decimals)
+    if crs.srid == 4326:
+        return func.ST_AsGeoJSON(func.ST_FlipCoordinates(geom), crs.decimals)
+    return func.ST_AsGeoJSON(func.ST_Transform(geom, crs.srid), crs.decimals)
+
+
+def feature_json(
+    spec: FeatureSpec, caller: Caller, crs: OfferedCrs | None = None
+) -> ColumnElement[str]:
+    """One feature's GeoJSON text; with a ``crs`` other than CRS84, its geometry in that CRS
+    (Part 2; the body is then no longer RFC 7946 GeoJSON, which is CRS84 only)."""
     if spec.stored_json is not None:
-        return _stored_with_extras(spec.stored_json, spec.properties(caller))
+        stored = spec.stored_json
+        if crs is not None and not crs.is_crs84:
+            stored = _stored_in_crs(spec, crs)
+        return _stored_with_extras(stored, spec.properties(caller))
     pairs: list[ColumnElement[object]] = []
     for name, expr in spec.properties(caller):
         pairs.extend((literal_column("'" + name + "'"), expr))
@@ -83,10 +109,25 @@ def feature_json(spec: FeatureSpec, caller: Caller) -> ColumnElement[str]:
         _sql_text('{"type":"Feature","id":'),
         cast(func.to_json(spec.feature_id), Text),
         _sql_text(',"geometry":'),
-        func.ST_AsGeoJSON(spec.geom, spec.decimals),
+        geometry_json(spec.geom, crs, spec.decimals),
         _sql_text(',"properties":'),
         cast(func.json_build_object(*pairs), Text),
         _sql_text("}"),
+    )
+
+
+def _stored_in_crs(spec: FeatureSpec, crs: OfferedCrs) -> ColumnElement[str]:
+    """The stored feature text with its geometry rebuilt in ``crs``: the id and the
+    geometry are written afresh, the properties are the stored text from ``,"properties":``
+    on (an id or a geometry never contains that string)."""
+    assert spec.stored_json is not None
+    stored = spec.stored_json
+    return func.concat(
+        _sql_text('{"type":"Feature","id":'),
+        cast(func.to_json(spec.feature_id), Text),
+        _sql_text(',"geometry":'),
+        geometry_json(spec.geom, crs),
+        func.substr(stored, func.strpos(stored, _sql_text(',"properties":'))),
     )
 
 
@@ -117,6 +158,14 @@ def restricted_for(
 
 
 def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
+    if bbox.projected is not None:
+        box, crs = bbox.projected.box, parse_crs(bbox.projected.crs, "bbox-crs")
+        lonlat = (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat)
+        return bbox_in_crs_clause(geom, box, crs, lonlat)
+    return lonlat_bbox_clause(geom, bbox)
+
+
+def lonlat_bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
     def envelope(min_lon: float, max_lon: float) -> ColumnElement[object]:
         return func.ST_MakeEnvelope(min_lon, bbox.min_lat, max_lon, bbox.max_lat, 4326)
 
@@ -126,6 +175,30 @@ def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:
         geom.op("&&")(envelope(bbox.min_lon, 180.0)),
         geom.op("&&")(envelope(-180.0, bbox.max_lon)),
     )
+
+
+def bbox_in_crs_clause(
+    geom: ColumnElement[object],
+    box: tuple[float, float, float, float],
+    crs: OfferedCrs,
+    lonlat_bounds: tuple[float, float, float, float],
+) -> ColumnElement[bool]:
+    """Features intersecting a box given in a projected ``crs`` (``bbox-crs``, Part 2).
+
+    ``box`` is (min x, min y, max x, max y) in ``crs``; ``lonlat_bounds`` its CRS84 envelope
+    (``geo.crs.bbox_to_crs84``), which the spatial index answers first. The box's own outline,
+    densified and transformed by PostGIS, then decides exactly: a UTM box is not a lon/lat box.
+    """
+    envelope = BBox(*lonlat_bounds)
+    step = max(box[2] - box[0], box[3] - box[1], 1.0) / 32
+    outline = func.ST_Transform(
+        func.ST_Segmentize(
+            func.ST_MakeEnvelope(*(literal(float(v)) for v in box), crs.srid),
+            literal(float(step)),
+        ),
+        4326,
+    )
+    return and_(lonlat_bbox_clause(geom, envelope), func.ST_Intersects(geom, outline))
 
 
 def interval_clause(
@@ -149,7 +222,16 @@ def common_filters(spec: FeatureSpec, query: FeatureQuery) -> list[ColumnElement
     # the filter applies to the features' temporal property; there is none to exclude them).
     if query.datetime is not None and spec.temporal is not None:
         where.append(interval_clause(spec.temporal, query.datetime))
+    if query.filter is not None:
+        where.append(filter_clause(spec, query))
     return where
+
+
+def filter_clause(spec: FeatureSpec, query: FeatureQuery) -> ColumnElement[bool]:
+    """The CQL2 ``filter`` of ``query`` over ``spec.fields`` (``FilterError`` 400 on misuse)."""
+    assert query.filter is not None
+    fields = spec.fields or {}
+    return compile_filter(query.filter.ast, fields, parse_crs(query.filter.crs, "filter-crs"))
 
 
 def _sort_columns(spec: FeatureSpec, sort: Sequence[SortKey]) -> list[SortKey]:
@@ -175,6 +257,7 @@ def page_statement(
     request: PageRequest,
     caller: Caller,
     sort: Sequence[SortKey] = (),
+    crs: OfferedCrs | None = None,
 ) -> Select[*tuple[typing.Any, ...]]:
     """The rows of one page plus one (to know whether another page follows), in fetch order:
     columns ``f`` (the feature text) and ``k0``, ``k1``... (the sort key)."""
@@ -186,7 +269,7 @@ def page_statement(
     order = [key.column.desc() if key.descending != backwards else key.column.asc() for key in keys]
     return (
         select(
-            feature_json(spec, caller).label("f"),
+            feature_json(spec, caller, crs).label("f"),
             *(key.column.label(f"k{i}") for i, key in enumerate(keys)),
         )
         .select_from(spec.table)
@@ -212,6 +295,7 @@ def fetch_page(
     caller: Caller,
     sort: Sequence[SortKey] = (),
     count_cap: int | None = None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     """One page; with ``count_cap``, also the number of matches (None beyond the cap).
 
@@ -221,7 +305,7 @@ def fetch_page(
     """
     result = typing.cast(
         CursorResult[typing.Any],
-        session.execute(page_statement(spec, where, request, caller, sort)),
+        session.execute(page_statement(spec, where, request, caller, sort, crs)),
     )
     rows: list[typing.Any] = list(result.cursor.fetchall())
     result.close()
@@ -259,10 +343,12 @@ def fetch_one(
     where: Sequence[ColumnElement[bool]] = (),
     *,
     by_id: bool = True,
+    crs: OfferedCrs | None = None,
 ) -> str | None:
-    """One feature; ``by_id=False`` when ``where`` already selects it (by indexed columns)."""
+    """One feature; ``by_id=False`` when ``where`` already selects it (by indexed columns);
+    ``crs``: its geometry in that CRS."""
     clauses = [spec.feature_id == feature_id, *where] if by_id else list(where)
-    statement = select(feature_json(spec, caller)).select_from(spec.table).where(*clauses)
+    statement = select(feature_json(spec, caller, crs)).select_from(spec.table).where(*clauses)
     return session.execute(statement).scalar_one_or_none()
 
 

@@ -16,8 +16,10 @@ from sqlalchemy import ColumnElement, Table, func
 from sqlalchemy.orm import Session
 
 from app.db import features
+from app.db.cql2 import SqlField
 from app.db.models import Observation, Site, Upload
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from geo.crs import OfferedCrs
 
 observations = typing.cast(Table, Observation.__table__)
 sites = typing.cast(Table, Site.__table__)
@@ -56,6 +58,19 @@ OBSERVATIONS = features.FeatureSpec(
     geom=observations.c.geom,
     properties=_properties,
     temporal=(observations.c.observed_on, observations.c.observed_on),
+    fields={
+        "geometry": SqlField(observations.c.geom, "geometry"),
+        "site": SqlField(sites.c.public_id, "string"),
+        "upload": SqlField(uploads.c.public_id, "string"),
+        "row": SqlField(observations.c.row_number, "integer"),
+        "observed_on": SqlField(observations.c.observed_on, "date"),
+        "outcome": SqlField(observations.c.outcome, "string"),
+        "name": SqlField(observations.c.name, "string"),
+        "kind": SqlField(observations.c.kind, "string"),
+        "minerals": SqlField(observations.c.minerals, "string_array"),
+        "accuracy_m": SqlField(observations.c.accuracy_m, "number"),
+        "country": SqlField(sites.c.country_iso3, "string"),
+    },
 )
 
 
@@ -84,17 +99,24 @@ def page(
     request: PageRequest,
     caller: Caller,
     count_cap: int | None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     where = _where(query, selection)
-    return features.fetch_page(session, OBSERVATIONS, where, request, caller, count_cap=count_cap)
+    return features.fetch_page(
+        session, OBSERVATIONS, where, request, caller, count_cap=count_cap, crs=crs
+    )
 
 
-def get_feature(session: Session, feature_id: str, caller: Caller) -> str | None:
+def get_feature(
+    session: Session, feature_id: str, caller: Caller, crs: OfferedCrs | None = None
+) -> str | None:
     upload_id, _, row = feature_id.rpartition("-")
     if not (upload_id and row.isascii() and row.isdigit() and len(row) < 10):
         return None
     where = [uploads.c.public_id == upload_id, observations.c.row_number == int(row)]
-    return features.fetch_one(session, OBSERVATIONS, feature_id, caller, where, by_id=False)
+    return features.fetch_one(
+        session, OBSERVATIONS, feature_id, caller, where, by_id=False, crs=crs
+    )
 
 
 def extent(

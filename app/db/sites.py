@@ -27,8 +27,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.db import bulk, features
+from app.db.cql2 import SqlField
 from app.db.models import Site, SiteBorderDistance
+from app.db.search import name_search
 from app.queries import Caller, FeaturePage, PageRequest, SiteQuery
+from geo.crs import OfferedCrs
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -57,6 +60,32 @@ def site_extras(caller: Caller) -> features.Properties:
     return []
 
 
+#: The SQL of each site queryable (CQL2 ``filter``), named as in the GeoJSON properties.
+SITE_FIELDS: Final[dict[str, SqlField]] = {
+    "geometry": SqlField(sites.c.geom, "geometry"),
+    "kind": SqlField(sites.c.kind, "string"),
+    "name": SqlField(sites.c.name, "string"),
+    "aliases": SqlField(sites.c.aliases, "string_array"),
+    "minerals": SqlField(sites.c.minerals, "string_array"),
+    "status": SqlField(sites.c.status, "string"),
+    "country": SqlField(sites.c.country_iso3, "string"),
+    "location_status": SqlField(sites.c.location_status, "string"),
+    "claimants": SqlField(sites.c.claimants, "string_array"),
+    "accuracy_m": SqlField(sites.c.accuracy_m, "number"),
+    "location_origin": SqlField(sites.c.location_origin, "string"),
+    "first_observed": SqlField(sites.c.first_observed, "date"),
+    "last_observed": SqlField(sites.c.last_observed, "date"),
+    "source": SqlField(sites.c.source, "string"),
+    "border_distance_m": SqlField(sites.c.border_distance_m, "number"),
+    "border_distance_km": SqlField(sites.c.border_distance_m / 1000.0, "number"),
+    "border_pair": SqlField(sites.c.border_pair, "string"),
+    "neighbour_country": SqlField(sites.c.neighbour_iso3, "string"),
+    "side_confidence": SqlField(sites.c.side_confidence, "string"),
+    "side_probability": SqlField(sites.c.side_probability, "number"),
+    "boundary_source": SqlField(sites.c.boundary_source_id, "string"),
+}
+
+
 SITES = features.FeatureSpec(
     table=sites,
     feature_id=sites.c.public_id,
@@ -65,6 +94,7 @@ SITES = features.FeatureSpec(
     properties=site_extras,
     temporal=(sites.c.first_observed, sites.c.last_observed),
     stored_json=sites.c.feature_json,
+    fields=SITE_FIELDS,
 )
 
 
@@ -135,6 +165,11 @@ def plan_query(query: SiteQuery) -> SitesPlan:
         )
         for term in query.sortby
     ]
+    if query.q is not None:
+        found = name_search(c.name, c.aliases, query.q)
+        where.append(found.where)
+        if not sort:  # best matches first
+            sort.append(features.SortKey(found.rank, descending=True))
     return SitesPlan(spec, where, sort)
 
 
@@ -169,10 +204,11 @@ def page(
     request: PageRequest,
     caller: Caller,
     count_cap: int | None = None,
+    crs: OfferedCrs | None = None,
 ) -> FeaturePage:
     plan = plan_query(query)
     return features.fetch_page(
-        session, plan.spec, plan.where, request, caller, plan.sort, count_cap
+        session, plan.spec, plan.where, request, caller, plan.sort, count_cap, crs
     )
 
 
@@ -191,8 +227,10 @@ def features_of(session: Session, public_ids: Sequence[str], caller: Caller) -> 
     return ",".join(rows.scalars())
 
 
-def get_feature(session: Session, public_id: str, caller: Caller) -> str | None:
-    return features.fetch_one(session, SITES, public_id, caller)
+def get_feature(
+    session: Session, public_id: str, caller: Caller, crs: OfferedCrs | None = None
+) -> str | None:
+    return features.fetch_one(session, SITES, public_id, caller, crs=crs)
 
 
 @dataclass

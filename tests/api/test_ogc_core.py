@@ -21,11 +21,28 @@ def test_landing_page_links(client: TestClient) -> None:
 
 def test_conformance_uris_are_exact(client: TestClient) -> None:
     conforms = client.get("/conformance").json()["conformsTo"]
+    cql2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
     assert set(conforms) == {
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+        cql2 + "cql2-text",
+        cql2 + "cql2-json",
+        cql2 + "basic-cql2",
+        cql2 + "advanced-comparison-operators",
+        cql2 + "case-insensitive-comparison",
+        cql2 + "accent-insensitive-comparison",
+        cql2 + "basic-spatial-functions",
+        cql2 + "basic-spatial-functions-plus",
+        cql2 + "spatial-functions",
+        cql2 + "temporal-functions",
+        cql2 + "array-functions",
+        cql2 + "property-property",
     }
 
 
@@ -40,7 +57,9 @@ def test_collections_list(client: TestClient) -> None:
         rels = {link["rel"]: link for link in collection["links"]}
         assert rels["items"]["type"] == GEOJSON
         assert collection["itemType"] == "feature"
-        assert collection["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+        crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        assert collection["crs"][0] == collection["storageCrs"] == crs84
+        assert "http://www.opengis.net/def/crs/EPSG/0/3857" in collection["crs"]
         if collection["id"] in ("borders", "countries"):  # the others may hold no data yet
             assert "bbox" in collection["extent"]["spatial"]
         assert "Natural Earth" in collection["attribution"]
