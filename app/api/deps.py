@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.collections.parsing import bad
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.html import session as web_session
 from app.queries import Caller
@@ -104,3 +105,28 @@ def get_boundaries(request: Request, session: ReadSessionDep) -> BoundarySet:
 
 
 BoundariesDep = Annotated[BoundarySet, Depends(get_boundaries)]
+
+
+def reject_undeclared_query(request: Request) -> None:
+    """Query parameters a route does not declare are a 400 (as on the OGC routes), not
+    silently ignored: a misspelt ``limit`` should say so."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    declared = {param.alias for param in _query_params(dependant)}
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise bad(
+            unknown[0][:64],
+            "unknown query parameter; this endpoint accepts "
+            + (", ".join(sorted(declared)) or "none"),
+            code="unknown_parameter",
+        )
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found.extend(_query_params(sub))
+    return found

@@ -6,11 +6,17 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from app.api.contract import problems, returns
-from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
+from app.api.deps import (
+    BoundariesDep,
+    SessionDep,
+    SettingsDep,
+    WriterDep,
+    reject_undeclared_query,
+)
 from app.api.responses import JSON
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
@@ -19,8 +25,18 @@ from app.services.ingest import UploadRequest, ingest
 from geo.vocab import SiteKind, empty_values_from_text
 
 JSON_TYPE = "application/json"
-router = APIRouter(tags=["Uploads"])
+router = APIRouter(tags=["Uploads"], dependencies=[Depends(reject_undeclared_query)])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
+
+
+# Form text without control characters (NUL cannot be stored; none belongs in these fields).
+NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _display_name(filename: str | None) -> str:
+    """The file's name as the client gave it, for reports: control characters dropped."""
+    name = "".join(ch for ch in (filename or "") if ch.isprintable())[:255].strip()
+    return name or "upload"
 
 
 def _column_map(raw: str | None) -> dict[str, str] | None:
@@ -79,17 +95,25 @@ def post_upload(
         Form(description="Kind of every row without its own kind column"),
     ] = None,
     source: Annotated[
-        str | None, Form(max_length=300, description="Survey, team, campaign")
+        str | None,
+        Form(max_length=300, pattern=NO_CONTROLS, description="Survey, team, campaign"),
     ] = None,
     crs: Annotated[
         str | None,
-        Form(description="EPSG code, WKT or 'UTM 34N' for projected coordinates without a .prj"),
+        Form(
+            max_length=20_000,
+            pattern=NO_CONTROLS,
+            description="EPSG code, WKT or 'UTM 34N' for projected coordinates without a .prj",
+        ),
     ] = None,
     country: Annotated[
         str | None, Form(pattern=r"^[A-Z]{3}$", description="ISO3 of the country surveyed")
     ] = None,
     column_map: Annotated[
-        str | None, Form(description='JSON, e.g. {"lon": "X", "lat": "Y"}')
+        str | None,
+        Form(
+            max_length=5000, pattern=NO_CONTROLS, description='JSON, e.g. {"lon": "X", "lat": "Y"}'
+        ),
     ] = None,
     dry_run: Annotated[bool, Form(description="Validate and report; store nothing")] = False,
     include_tracks: Annotated[bool, Form(description="GPX: track points are sites too")] = False,
@@ -97,6 +121,7 @@ def post_upload(
         str | None,
         Form(
             max_length=2000,
+            pattern=NO_CONTROLS,
             description="Comma-separated words that mean 'no answer' in this file, replacing "
             "the default list (n/a, NA, -, null, #N/A, none, ...)",
         ),
@@ -114,7 +139,7 @@ def post_upload(
         settings,
         UploadRequest(
             data=data,
-            filename=file.filename or "upload",
+            filename=_display_name(file.filename),
             kind=kind,
             source=source,
             crs=crs,
