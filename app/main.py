@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, maps, ogc, openapi, sites, uploads
+from app.api import health, maps, ogc, openapi, transactions, uploads
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -78,11 +78,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Location"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["Location", "ETag"],
     )
-    for module in (ogc, sites, uploads, maps, health, openapi):
+    for module in (ogc, transactions, uploads, maps, health, openapi):
         app.include_router(module.router)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         problem = problem_for(exc)
         problem.instance = request.url.path
-        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-        return problem_response(problem, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
+        if isinstance(exc, AppError):
+            headers.update(exc.headers)
+        return problem_response(problem, headers or None)
 
     # Domain errors are answered by Starlette's exception middleware; the bare Exception
     # handler runs in the outermost server-error middleware for anything unforeseen (500).

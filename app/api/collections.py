@@ -13,9 +13,11 @@ from typing import Any
 
 from app.api import cluster_collection
 from app.api import params as p
+from app.api.etags import site_etag
 from app.api.reading import ReadContext, parse_border
 from app.db import boundaries as boundary_repo
 from app.db import sites as site_repo
+from app.db.models import RETIRED, SITE_STATUSES
 from app.errors import InvalidParameter, NotFound
 from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
@@ -23,6 +25,11 @@ from geo.countries import read_country_table
 from geo.vocab import minerals
 
 SITE_KINDS = ("mine", "sales_point")
+STATUS_DOC = (
+    "sites: active, inactive, abandoned, unknown, retired (comma-separated); retired sites "
+    "are left out unless named here or include_retired=true"
+)
+INCLUDE_RETIRED_DOC = "sites: true lists retired sites too (default false)"
 COMMON_ITEM_PARAMS = ("limit", "bbox", "datetime", "cursor", "f", "crs", "bbox-crs")
 
 
@@ -43,6 +50,8 @@ class Collection:
     extra_params: tuple[str, ...] = ()
     parse_extra: ExtraParser | None = None
     key_types_for: Callable[[FeatureQuery], tuple[type | tuple[type, ...], ...]] | None = None
+    # (feature text, its ETag) for collections whose items carry one (writable ones)
+    read_tagged: Callable[[ReadContext, str], tuple[str, str] | None] | None = None
 
     @property
     def item_params(self) -> tuple[str, ...]:
@@ -89,6 +98,18 @@ def _within_km(raw: str | None, with_border: bool) -> float | None:
     return value
 
 
+def _status(value: str) -> str | None:
+    return value if value in (*SITE_STATUSES, RETIRED) else None
+
+
+def _flag(parameter: str, raw: str | None) -> bool:
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    raise p.bad(parameter, f"must be true or false, not {raw!r}")
+
+
 def _sortby(raw: str | None) -> tuple[bool, bool]:
     """``sortby=border_distance_m`` (or ``+``/``-`` prefixed): (sort?, descending?)."""
     if raw is None:
@@ -117,6 +138,8 @@ def parse_site_filters(
         countries=_known(
             "country", p.parse_list(p.single(params, "country")), _country_code, "country"
         ),
+        statuses=_known("status", p.parse_list(p.single(params, "status")), _status, "status"),
+        include_retired=_flag("include_retired", p.single(params, "include_retired")),
         border=border,
         within_km=_within_km(p.single(params, "within_km"), border is not None),
         sort_by_border_distance=sort,
@@ -132,6 +155,12 @@ def _site_key_types(query: FeatureQuery) -> tuple[type | tuple[type, ...], ...]:
 
 def _site_query(query: FeatureQuery) -> SiteQuery:
     return query if isinstance(query, SiteQuery) else SiteQuery(query.bbox, query.datetime)
+
+
+def _tagged_site(context: ReadContext, public_id: str) -> tuple[str, str] | None:
+    """A site's feature text and its strong ETag (the row version, see app/api/etags.py)."""
+    read = site_repo.get_feature_and_version(context.session, public_id, context.caller)
+    return None if read is None else (read[0], site_etag(read[1], context.caller))
 
 
 def _boundary_collection(collection_id: str, title: str, description: str) -> Collection:
@@ -160,12 +189,22 @@ COLLECTIONS: dict[str, Collection] = {
         ),
         key_types=(int,),
         temporal=True,
-        extra_params=("kind", "mineral", "country", "border", "within_km", "sortby"),
+        extra_params=(
+            "kind",
+            "mineral",
+            "country",
+            "status",
+            "include_retired",
+            "border",
+            "within_km",
+            "sortby",
+        ),
         parse_extra=parse_site_filters,
         read_page=lambda ctx, q, r: site_repo.page(
             ctx.session, _site_query(q), r, ctx.caller, ctx.count_cap
         ),
         read_one=lambda ctx, fid: site_repo.get_feature(ctx.session, fid, ctx.caller),
+        read_tagged=_tagged_site,
         key_types_for=_site_key_types,
     ),
     "borders": _boundary_collection(

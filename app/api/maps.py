@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -40,6 +40,8 @@ MAP_PARAMS = (
     "kind",
     "mineral",
     "country",
+    "status",
+    "include_retired",
     "border",
     "within_km",
     "lang",
@@ -90,6 +92,10 @@ def sites_map(
     kind: str | None = Query(None, description="mine, sales_point"),
     mineral: str | None = Query(None, description="minerals, any language"),
     country: str | None = Query(None, description="ISO 3166-1 alpha-3 codes"),
+    status: str | None = Query(None, description=registry.STATUS_DOC),
+    include_retired: Literal["true", "false"] | None = Query(
+        None, description=registry.INCLUDE_RETIRED_DOC
+    ),
     border: str | None = Query(
         None, description="A border pair (CAF-CMR) or a country: highlighted"
     ),
@@ -97,7 +103,7 @@ def sites_map(
     lang: str = Query("en", description="Labels: en, fr or pt"),
     limit: int | None = Query(None, description=f"Most sites drawn (up to {MAP_MAX_SITES})"),
 ) -> HTMLResponse:
-    del bbox, datetime, kind, mineral, country, border, within_km, limit  # parsed below
+    del bbox, datetime, kind, mineral, country, status, include_retired, border, within_km, limit
     params = _multi_params(request)
     p.reject_unknown(params, MAP_PARAMS)
     if lang not in LANGUAGES:

@@ -7,7 +7,7 @@ because clients such as QGIS and GDAL check them literally.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
@@ -30,6 +30,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    # Part 4 (app/api/transactions.py), on the sites collection
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 ]
 JSON_TYPE = "application/json"
 CONTENT_CRS = {"Content-Crs": f"<{p.CRS84}>"}
@@ -121,6 +126,10 @@ def read_items(
     kind: str | None = Query(None, description="sites: mine, sales_point (comma-separated)"),
     mineral: str | None = Query(None, description="sites: minerals, any language (diamond)"),
     country: str | None = Query(None, description="sites: ISO 3166-1 alpha-3 codes (CMR,CAF)"),
+    status: str | None = Query(None, description=registry.STATUS_DOC),
+    include_retired: Literal["true", "false"] | None = Query(
+        None, description=registry.INCLUDE_RETIRED_DOC
+    ),
     border: str | None = Query(
         None,
         description="sites: a border pair (CAF-CMR) or a country "
@@ -134,6 +143,7 @@ def read_items(
     sortby: str | None = Query(None, description="sites: border_distance_m or -border_distance_m"),
 ) -> Response:
     del limit, bbox, datetime, cursor, kind, mineral, country, border, within_km, sortby
+    del status, include_retired
     collection = registry.get(collection_id)
     params = _multi_params(request)
     p.reject_unknown(params, collection.item_params)
@@ -215,7 +225,15 @@ def read_item(
     _check_format(params)
     p.check_crs(params)
     base = base_url(request, settings)
-    feature = collection.read_one(ReadContext(session, caller, base, None, open_writer), feature_id)
+    context = ReadContext(session, caller, base, None, open_writer)
+    headers = dict(CONTENT_CRS)
+    if collection.read_tagged is not None:
+        tagged = collection.read_tagged(context, feature_id)
+        feature = None if tagged is None else tagged[0]
+        if tagged is not None:
+            headers.update({"ETag": tagged[1], "Vary": "Authorization"})
+    else:
+        feature = collection.read_one(context, feature_id)
     if feature is None:
         raise NotFound(
             f"no feature {feature_id!r} in collection {collection.id!r}", code="unknown_feature"
@@ -225,7 +243,7 @@ def read_item(
         link(f"{base}/collections/{collection.id}", "collection", JSON_TYPE),
     ]
     body = feature[:-1] + ',"links":' + dumps(links).decode() + "}"
-    return Response(body.encode(), media_type=GEOJSON, headers=CONTENT_CRS)
+    return Response(body.encode(), media_type=GEOJSON, headers=headers)
 
 
 def _multi_params(request: Request) -> dict[str, list[str]]:

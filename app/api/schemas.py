@@ -6,7 +6,10 @@ import datetime as dt
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app.errors import InvalidBody, ProblemItem
+from app.services.sites import SiteDraft
 
 
 class PointGeometry(BaseModel):
@@ -66,3 +69,115 @@ class SiteFeature(BaseModel):
     properties: SiteProperties
     id: str | int | None = Field(default=None, description="Ignored: the server assigns ids.")
     bbox: list[float] | None = None
+
+
+#: Members the server computes; a body may carry them (a feature read, changed and sent
+#: back) and they are ignored. ``country`` is not here: a mismatch is reported as a warning.
+READ_ONLY_PROPERTIES = frozenset(
+    {
+        "location_status",
+        "claimants",
+        "first_observed",
+        "last_observed",
+        "border_distance_m",
+        "border_distance_km",
+        "border_pair",
+        "neighbour_country",
+        "side_confidence",
+        "side_probability",
+        "boundary_source",
+        "created_at",
+        "updated_at",
+        "retired_at",
+        "retired_reason",
+        "query_border",
+        "query_border_distance_m",
+    }
+)
+READ_ONLY_MEMBERS = frozenset({"links", "warnings"})
+
+
+def _validation_problem(exc: ValidationError) -> InvalidBody:
+    items = [
+        ProblemItem(
+            code=str(error["type"]),
+            message=str(error["msg"]),
+            column=".".join(str(part) for part in error["loc"]) or None,
+        )
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+    detail = "; ".join(
+        f"{item.column}: {item.message}" if item.column else item.message for item in items
+    )
+    return InvalidBody(detail, items=items)
+
+
+def site_draft(
+    document: Any, base: SiteDraft | None = None, feature_id: str | None = None
+) -> SiteDraft:
+    """A site draft from a GeoJSON Feature document (a parsed request body).
+
+    ``base`` (a replacement): ``source`` and ``restricted`` the document leaves out are kept
+    from it, because researchers never see restricted attributes and a read-change-write
+    round trip must not erase them. ``feature_id``: the document's ``id``, if any, must be
+    it. Raises ``InvalidBody`` (422) for anything that is not a valid site.
+    """
+    if not isinstance(document, dict):
+        raise InvalidBody(
+            "the body must be a GeoJSON Feature (a JSON object)", code="not_a_feature"
+        )
+    if feature_id is not None and document.get("id") not in (None, feature_id):
+        raise InvalidBody(
+            f"the body's id {document['id']!r} is not {feature_id!r}; ids cannot be changed",
+            code="id_mismatch",
+        )
+    cleaned = {k: v for k, v in document.items() if k not in READ_ONLY_MEMBERS}
+    if isinstance(cleaned.get("properties"), dict):
+        cleaned["properties"] = {
+            k: v for k, v in cleaned["properties"].items() if k not in READ_ONLY_PROPERTIES
+        }
+    try:
+        feature = SiteFeature.model_validate(cleaned)
+    except ValidationError as exc:
+        raise _validation_problem(exc) from None
+    lon, lat = feature.geometry.coordinates[:2]
+    props = feature.properties
+    given = props.model_fields_set
+    source, restricted = props.source, props.restricted
+    if base is not None:
+        source = props.source if "source" in given else base.source
+        restricted = props.restricted if "restricted" in given else base.restricted
+    return SiteDraft(
+        kind=props.kind,
+        name=props.name,
+        lon=lon,
+        lat=lat,
+        minerals=props.minerals,
+        aliases=props.aliases,
+        status=props.status,
+        accuracy_m=props.accuracy_m,
+        location_origin=props.location_origin,
+        observed_on=props.observed_on,
+        source=source,
+        declared_country=props.country,
+        attributes=props.attributes,
+        restricted=restricted,
+    )
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
+    return {k: _inline_refs(v, definitions) for k, v in node.items() if k != "$defs"}
+
+
+def site_feature_schema() -> dict[str, Any]:
+    """The JSON Schema of a site Feature body, self-contained (for the OpenAPI document)."""
+    schema = SiteFeature.model_json_schema()
+    inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
+    return inlined

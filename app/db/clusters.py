@@ -13,7 +13,7 @@ from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.db import bulk
-from app.db.models import Cluster, ClusterMember, ClusterRun, DatasetState
+from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState
 
 runs = typing.cast(Table, ClusterRun.__table__)
 clusters = typing.cast(Table, Cluster.__table__)
@@ -81,7 +81,7 @@ def clustering_input(session: Session) -> ClusteringInput:
     with bulk.driver(session).cursor() as cursor:
         cursor.execute(
             "SELECT id, public_id, ST_X(geom), ST_Y(geom), country_iso3, kind, minerals "
-            "FROM sites ORDER BY id"
+            f"FROM sites WHERE status <> '{RETIRED}' ORDER BY id"  # retired sites are gone
         )
         rows = cursor.fetchall()
     ids, public, lon, lat, country, kind, minerals = (
