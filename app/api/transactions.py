@@ -221,7 +221,7 @@ def delete_item(
         Query(
             min_length=1,
             max_length=REASON_MAX,
-            pattern=r"^[^\x00]*\S[^\x00]*$",
+            pattern=r"^[^\x00]*[^\x00\s][^\x00]*$",
             description="Why the site is retired (kept with it)",
         ),
     ],

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
 from app.db.models import RETIRED
-from app.errors import Conflict, NotFound, PreconditionFailed, ProblemItem
+from app.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
 from app.services import site_geography
 from app.services.boundary_state import BoundarySet
@@ -201,6 +201,8 @@ def retire_site(
     """Retire one site (DELETE): kept with its time and reason, left out of item lists and
     maps, still readable at its own URL. Raises ``NotFound`` (404), ``PreconditionFailed``
     (412), ``Conflict`` (409, already retired)."""
+    if not reason.strip() or "\x00" in reason:
+        raise InvalidParameter("reason: say why the site is retired", code="reason_required")
     stored = _lock(session, public_id, precondition)
     version = site_repo.retire_site(session, stored.id, stored.version, reason.strip())
     if version is None:  # as in edit_site: the row lock makes this unreachable
