@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import health, maps, ogc, openapi, transactions, uploads
+from app.api import core, health, maps, openapi, transactions, uploads
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -82,8 +82,12 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match"],
         expose_headers=["Location", "ETag"],
     )
-    for module in (ogc, transactions, uploads, maps, health, openapi):
+    # One module per OGC API part (and the service's own routes); each declares the
+    # conformance classes it implements, so /conformance lists exactly what is served.
+    app.state.conformance = []
+    for module in (core, transactions, uploads, maps, health, openapi):
         app.include_router(module.router)
+        app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)
     app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="vendor")

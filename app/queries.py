@@ -67,11 +67,29 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
+class SortBy:
+    """One ``sortby`` term: a sortable queryable, ascending unless ``descending``."""
+
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class CqlFilter:
+    """A parsed ``filter`` (CQL2 as its JSON form) and the CRS its geometries are in."""
+
+    ast: dict[str, object]
+    crs: str
+
+
+@dataclass(frozen=True)
 class FeatureQuery:
-    """Filters shared by every collection (OGC API Features Part 1)."""
+    """Filters shared by every collection (OGC API Features Parts 1 and 3, and sorting)."""
 
     bbox: BBox | None = None
     datetime: Interval | None = None
+    filter: CqlFilter | None = None
+    sortby: tuple[SortBy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,8 +117,6 @@ class SiteQuery(FeatureQuery):
     include_retired: bool = False  # no statuses given: retired sites too
     border: BorderFilter | None = None
     within_km: float | None = None
-    sort_by_border_distance: bool = False
-    sort_descending: bool = False
 
 
 @dataclass(frozen=True)

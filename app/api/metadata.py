@@ -5,75 +5,64 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.orm import Session
 
-from app.api.collections import Collection
 from app.api.responses import GEOJSON
-from app.api.urls import base_url
+from app.collections.base import Extent, Link, Provider
 from app.db import boundaries as boundary_repo
-from app.db import sites as site_repo
-from app.settings import Settings
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 EXTENT_TTL_S = 60.0
 
-_extent_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_extent_cache: dict[str, tuple[float, Extent]] = {}
 
 
-def _extent(session: Session, collection: Collection) -> dict[str, Any]:
-    """Spatial (and for sites temporal) extent, cached briefly: it costs a scan on big tables."""
-    cached = _extent_cache.get(collection.id)
+def link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+    item = {"href": href, "rel": rel, "type": type_}
+    if title:
+        item["title"] = title
+    return item
+
+
+def link_dict(value: Link) -> dict[str, str]:
+    return link(value.href, value.rel, value.type, value.title)
+
+
+def _extent(session: Session, provider: Provider) -> dict[str, Any]:
+    """The provider's extent, cached briefly: it costs a scan on big tables."""
+    cached = _extent_cache.get(provider.id)
     if cached and time.monotonic() - cached[0] < EXTENT_TTL_S:
-        return cached[1]
-    extent: dict[str, Any] = {}
-    box = boundary_repo.extent(session)
-    if box is not None:
-        extent["spatial"] = {"bbox": [list(box)], "crs": CRS84}
-    if collection.temporal:
-        first, last = site_repo.temporal_extent(session)
-        if first is not None:
-            extent["temporal"] = {
-                "interval": [
-                    [
-                        f"{first.isoformat()}T00:00:00Z",
-                        f"{last.isoformat()}T23:59:59Z" if last else None,
-                    ]
-                ],
-                "trs": GREGORIAN,
-            }
-    _extent_cache[collection.id] = (time.monotonic(), extent)
-    return extent
+        extent = cached[1]
+    else:
+        extent = provider.extent(session)
+        _extent_cache[provider.id] = (time.monotonic(), extent)
+    document: dict[str, Any] = {}
+    if extent.bbox is not None:
+        document["spatial"] = {"bbox": [list(extent.bbox)], "crs": CRS84}
+    if extent.interval is not None:
+        document["temporal"] = {"interval": [list(extent.interval)], "trs": GREGORIAN}
+    return document
 
 
-def collection_document(
-    request: Request, session: Session, settings: Settings, collection: Collection
-) -> dict[str, Any]:
-    base = base_url(request, settings)
-    href = f"{base}/collections/{collection.id}"
+def collection_document(session: Session, base: str, provider: Provider) -> dict[str, Any]:
+    href = f"{base}/collections/{provider.id}"
     links: list[dict[str, str]] = [
-        {"href": href, "rel": "self", "type": "application/json", "title": collection.title},
-        {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": "Features"},
+        link(href, "self", "application/json", provider.title),
+        link(f"{href}/items", "items", GEOJSON, "Features"),
+        *(link_dict(extra) for extra in provider.links(base)),
     ]
     document: dict[str, Any] = {
-        "id": collection.id,
-        "title": collection.title,
-        "description": collection.description,
+        "id": provider.id,
+        "title": provider.title,
+        "description": provider.description,
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
         "links": links,
     }
-    if collection.id == "sites":
-        links.append(
-            {
-                "href": f"{base}/maps/sites",
-                "rel": "alternate",
-                "type": "text/html",
-                "title": "Map of the sites",
-            }
-        )
+    if provider.keywords:
+        document["keywords"] = list(provider.keywords)
     source = boundary_repo.active_source(session)
     if source is not None:
         document["attribution"] = source.attribution
@@ -85,14 +74,14 @@ def collection_document(
         }
         if source.licence_url:
             links.append(
-                {
-                    "href": source.licence_url,
-                    "rel": "license",
-                    "type": "text/html",
-                    "title": f"Boundary data licence: {source.licence}",
-                }
+                link(
+                    source.licence_url,
+                    "license",
+                    "text/html",
+                    f"Boundary data licence: {source.licence}",
+                )
             )
-    extent = _extent(session, collection)
+    extent = _extent(session, provider)
     if extent:
         document["extent"] = extent
     return document

@@ -6,13 +6,18 @@ GIS clients expect 3.0, so the few constructs that differ are rewritten here.
 
 from __future__ import annotations
 
+import copy
 import html
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app import collections as registry
+from app.api import params
 from app.api.responses import OPENAPI_30, dumps
+from app.collections.base import Provider
+from app.settings import Settings
 
 router = APIRouter(tags=["Service"])
 
@@ -54,7 +59,51 @@ def _downgrade(node: Any) -> Any:
 def openapi_30(app: FastAPI) -> dict[str, Any]:
     document: dict[str, Any] = _downgrade(app.openapi())
     document["openapi"] = "3.0.3"
+    document["paths"] = _per_collection(document["paths"], app.state.settings)
     return document
+
+
+COLLECTION_PATH = "/collections/{collectionId}"
+
+
+def _per_collection(paths: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Each collection gets its own paths, with the parameters its items really take
+    (OGC API - Features /req/oas30/oas-impl; GDAL reads the ``limit`` maximum from there)."""
+    expanded: dict[str, Any] = {}
+    for path, operations in paths.items():
+        if not path.startswith(COLLECTION_PATH):
+            expanded.setdefault(path, {}).update(operations)
+            continue
+        for provider in registry.PROVIDERS:
+            concrete = provider.id.join(path.split("{collectionId}", 1))
+            expanded.setdefault(concrete, {}).update(
+                {
+                    method: _for_collection(operation, provider, settings, method, path)
+                    for method, operation in operations.items()
+                    # writes (Part 4) only where the collection has a writer
+                    if method == "get" or provider.writer() is not None
+                }
+            )
+    return expanded
+
+
+def _for_collection(
+    operation: dict[str, Any], provider: Provider, settings: Settings, method: str, path: str
+) -> dict[str, Any]:
+    concrete = copy.deepcopy(operation)
+    kept = [
+        param
+        for param in concrete.get("parameters", [])
+        if not (param.get("in") == "path" and param.get("name") == "collectionId")
+    ]
+    if method == "get" and path == f"{COLLECTION_PATH}/items":
+        kept += [param.openapi() for param in params.item_parameters(settings, provider)]
+    elif method == "get" and path == f"{COLLECTION_PATH}/items/{{featureId}}":
+        kept += [param.openapi() for param in params.item_parameters_single(settings)]
+    concrete["parameters"] = kept
+    concrete["operationId"] = f"{concrete.get('operationId', method)}_{provider.id}"
+    concrete["summary"] = f"{concrete.get('summary', '')} ({provider.title})"
+    return concrete
 
 
 @router.get("/api", summary="API definition (OpenAPI 3.0)", response_class=Response)

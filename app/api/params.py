@@ -1,6 +1,9 @@
-"""Parsing and validation of OGC API query parameters into ``app.queries`` values.
+"""The common query parameters of OGC API - Features items, declared once.
 
-Every failure is an ``InvalidParameter`` (HTTP 400 problem detail) naming the parameter.
+Each is a ``Parameter``: its OpenAPI schema documents it (per collection, in ``/api``) and its
+parser turns the raw text into a value. ``parse_query`` applies the declared parameters of one
+request and refuses anything undeclared (/req/core/query-param-unknown), so what ``/api``
+says and what the server accepts cannot drift apart.
 """
 
 from __future__ import annotations
@@ -8,85 +11,71 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import math
-from collections.abc import Collection, Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from app.errors import InvalidParameter, ProblemItem
-from app.queries import BBox, Interval, Keyset
+from app.collections.base import Parameter, ParseContext, Provider
+from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, text_value
+from app.queries import BBox, FeatureQuery, Interval, Keyset, SortBy
+from app.settings import Settings
 
 OPEN = ("", "..")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
+FORMATS = ("json", "geojson")
 
 
-def bad(parameter: str, message: str, code: str = "invalid_parameter") -> InvalidParameter:
-    return InvalidParameter(
-        f"{parameter}: {message}",
-        code=code,
-        items=[ProblemItem(code=code, message=message, column=parameter)],
-    )
+def parse_query(
+    items: Iterable[tuple[str, str]], declared: Sequence[Parameter], ctx: ParseContext
+) -> dict[str, Any]:
+    """Parse the query string with the declared parameters: name -> parsed value.
 
-
-def reject_unknown(params: Iterable[str], allowed: Collection[str]) -> None:
-    """OGC API Features /req/core/query-param-unknown: unknown parameters are a 400."""
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise bad(
-            unknown[0],
-            f"unknown query parameter; this endpoint accepts {', '.join(sorted(allowed))}",
-            code="unknown_parameter",
-        )
-
-
-def single(params: Mapping[str, list[str]], name: str) -> str | None:
-    values = params.get(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise bad(name, "given more than once")
-    return values[0]
-
-
-def check_crs(params: Mapping[str, list[str]]) -> None:
-    """Accept ``crs`` / ``bbox-crs`` naming CRS84 (what clients such as GDAL send); other CRSs
-    (OGC API Features Part 2) are not offered yet and are refused by name."""
-    for name in ("crs", "bbox-crs"):
-        value = single(params, name)
-        if value is not None and value.strip() not in CRS84_SPELLINGS:
+    Unknown, repeated or unparseable parameters are a 400 naming the parameter.
+    """
+    by_name = {parameter.name: parameter for parameter in declared}
+    values: dict[str, Any] = {}
+    for name, raw in items:
+        parameter = by_name.get(name)
+        if parameter is None:
             raise bad(
-                name,
-                f"only {CRS84} (lon/lat on WGS 84) is offered, not {value!r}",
-                code="unsupported_crs",
+                name[:64],
+                f"unknown query parameter; this endpoint accepts {', '.join(sorted(by_name))}",
+                code="unknown_parameter",
             )
+        if name in values:
+            raise bad(name, "given more than once")
+        values[name] = parameter.parse(raw, ctx)
+    return values
 
 
-def parse_limit(raw: str | None, default: int, maximum: int) -> int:
-    if raw is None:
-        return default
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise bad("limit", f"must be an integer between 1 and {maximum}, not {raw!r}") from None
-    if not 1 <= limit <= maximum:
-        raise bad("limit", f"must be between 1 and {maximum}, not {limit}")
-    return limit
+# -- parsers ------------------------------------------------------------------------------
 
 
-def parse_bbox(raw: str | None) -> BBox | None:
+def parse_limit(raw: str, maximum: int) -> int:
+    """1 or more; above ``maximum`` the maximum is used, not refused (17-069r4
+    /req/core/fc-limit-response-1 C)."""
+    text = raw.strip()
+    if not (text.isascii() and text.lstrip("+-").isdigit()) or len(text) > 30:
+        raise bad("limit", f"must be an integer between 1 and {maximum}, not {raw[:50]!r}")
+    limit = int(text)
+    if limit < 1:
+        raise bad("limit", f"must be at least 1 (at most {maximum} are served per page)")
+    return min(limit, maximum)
+
+
+def parse_bbox(raw: str) -> BBox:
     """``minLon,minLat,maxLon,maxLat`` (or 6 numbers with heights, which are ignored)."""
-    if raw is None:
-        return None
-    parts = raw.split(",")
+    parts = text_value("bbox", raw, 300).split(",")
     if len(parts) not in (4, 6):
         raise bad("bbox", f"needs 4 (or 6) comma-separated numbers, got {len(parts)}")
     try:
         numbers = [float(p) for p in parts]
     except ValueError:
-        raise bad("bbox", f"values must be numbers: {raw!r}") from None
-    if not all(math.isfinite(n) for n in numbers):
+        raise bad("bbox", f"values must be numbers: {raw[:100]!r}") from None
+    if not all(abs(n) < float("inf") for n in numbers):
         raise bad("bbox", "values must be finite numbers")
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
@@ -100,20 +89,24 @@ def parse_bbox(raw: str | None) -> BBox | None:
     return BBox(min_lon, min_lat, max_lon, max_lat)
 
 
+# RFC 3339 date-time; ``T``/``Z`` in either case (section 5.6 allows lower case).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?)?")
+
+
 def _instant(text: str, parameter: str) -> dt.datetime:
+    if not _RFC3339.fullmatch(text):
+        raise bad(parameter, f"{text[:50]!r} is not an RFC 3339 date-time (or date)")
     try:
         if len(text) == 10:
             return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-        value = dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise bad(parameter, f"{text!r} is not an RFC 3339 date-time (or date)") from None
+        raise bad(parameter, f"{text[:50]!r} is not a valid date-time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def parse_datetime(raw: str | None) -> Interval | None:
+def parse_datetime(raw: str) -> Interval:
     """An instant, or an interval ``start/end`` with ``..`` (or nothing) for an open end."""
-    if raw is None:
-        return None
     if "/" not in raw:
         instant = _instant(raw, "datetime")
         return Interval(instant, instant)
@@ -125,15 +118,6 @@ def parse_datetime(raw: str | None) -> Interval | None:
     if start and end and start > end:
         raise bad("datetime", "the interval starts after it ends")
     return Interval(start, end)
-
-
-def parse_list(raw: str | None) -> list[str]:
-    if raw is None:
-        return []
-    values = [v.strip() for v in raw.split(",")]
-    if any(not v for v in values):
-        raise bad("list", "empty value in a comma-separated list")
-    return values
 
 
 def _json_default(value: Any) -> Any:
@@ -148,10 +132,22 @@ def encode_cursor(keyset: Keyset, number_matched: int | None) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(raw: str | None) -> tuple[Keyset | None, int | None]:
+def _cursor_error() -> Exception:
+    return bad("cursor", "not a cursor this server issued (follow the next/prev links)")
+
+
+def _cursor_value_ok(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -BIGINT_MAX <= value <= BIGINT_MAX
+    if isinstance(value, str):
+        return len(value) <= 300 and not has_control_characters(value)
+    return isinstance(value, float)
+
+
+def decode_cursor(raw: str) -> tuple[Keyset, int | None]:
     """The opaque ``cursor`` of next/prev links -> (keyset, numberMatched carried over)."""
-    if raw is None:
-        return None, None
     try:
         padded = raw + "=" * (-len(raw) % 4)
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -159,9 +155,126 @@ def decode_cursor(raw: str | None) -> tuple[Keyset | None, int | None]:
         backwards = bool(payload["b"])
         matched = payload.get("n")
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeEncodeError):
-        raise bad(
-            "cursor", "not a cursor this server issued (follow the next/prev links)"
-        ) from None
-    if not values or (matched is not None and not isinstance(matched, int)):
-        raise bad("cursor", "not a cursor this server issued (follow the next/prev links)")
+        raise _cursor_error() from None
+    if not values or not all(_cursor_value_ok(v) for v in values):
+        raise _cursor_error()
+    if matched is not None and not (isinstance(matched, int) and 0 <= matched <= BIGINT_MAX):
+        raise _cursor_error()
     return Keyset(values, backwards), matched
+
+
+def check_keyset_types(types: Sequence[type | tuple[type, ...]], values: Sequence[object]) -> None:
+    """A cursor must carry the sort key of this collection and this sort (else: 400)."""
+    ok = len(values) == len(types) and all(
+        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=False)
+    )
+    if not ok:
+        raise bad("cursor", "not a cursor of this collection and sort (follow the next/prev links)")
+
+
+def parse_crs84(parameter: str) -> Parameter:
+    """``crs`` / ``bbox-crs`` naming CRS84 (what clients such as GDAL send)."""
+
+    def parse(raw: str, _ctx: ParseContext) -> str:
+        if raw.strip() not in CRS84_SPELLINGS:
+            raise bad(
+                parameter,
+                f"only {CRS84} (lon/lat on WGS 84) is offered, not {raw[:100]!r}",
+                code="unsupported_crs",
+            )
+        return CRS84
+
+    return Parameter(
+        parameter,
+        "Coordinate reference system (CRS84: lon/lat on WGS 84)",
+        {"type": "string", "format": "uri", "enum": [CRS84], "default": CRS84},
+        parse,
+    )
+
+
+def parse_sortby(provider: Provider) -> Parameter:
+    sortables = provider.sortables()
+
+    def parse(raw: str, _ctx: ParseContext) -> tuple[SortBy, ...]:
+        terms: list[SortBy] = []
+        for field in text_value("sortby", raw, 500).split(","):
+            name = field.strip().lstrip("+")
+            descending = name.startswith("-")
+            name = name.lstrip("-").strip()
+            if name not in sortables:
+                choice = ", ".join(sortables) or "nothing"
+                raise bad("sortby", f"{name[:64]!r} is not sortable here; sortables: {choice}")
+            terms.append(SortBy(name, descending))
+        if len({t.descending for t in terms}) > 1:
+            raise bad("sortby", "all terms must sort in the same direction")
+        return tuple(terms)
+
+    return Parameter(
+        "sortby",
+        "Sort by sortable queryables, comma-separated; '-' prefix for descending: "
+        + (", ".join(sortables) or "(none)"),
+        {"type": "array", "items": {"type": "string", "pattern": r"^[+-]?[A-Za-z_][\w]*$"}},
+        parse,
+    )
+
+
+def format_parameter(formats: Sequence[str] = FORMATS) -> Parameter:
+    def parse(raw: str, _ctx: ParseContext) -> str:
+        if raw not in formats:
+            raise bad("f", f"this endpoint serves {', '.join(formats)}, not {raw[:50]!r}")
+        return raw
+
+    return Parameter("f", "Response format", {"type": "string", "enum": list(formats)}, parse)
+
+
+def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, ...]:
+    """Every parameter the items of ``provider`` accept: the common ones, then its own."""
+    maximum = settings.items_max_limit
+    common = (
+        Parameter(
+            "limit",
+            f"Features per page (1 to {maximum}; larger values are served as {maximum})",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": maximum,
+                "default": settings.items_default_limit,
+            },
+            lambda raw, _ctx: parse_limit(raw, maximum),
+        ),
+        Parameter(
+            "bbox",
+            "minLon,minLat,maxLon,maxLat (CRS84; 6 numbers with heights also accepted)",
+            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+            lambda raw, _ctx: parse_bbox(raw),
+        ),
+        parse_crs84("bbox-crs"),
+        Parameter(
+            "datetime",
+            "RFC 3339 instant or interval (a/b, ../b, a/..)",
+            {"type": "string"},
+            lambda raw, _ctx: parse_datetime(text_value("datetime", raw, 100)),
+        ),
+        Parameter(
+            "cursor",
+            "Opaque paging token from next/prev links",
+            {"type": "string"},
+            lambda raw, _ctx: decode_cursor(text_value("cursor", raw, 2000)),
+        ),
+        format_parameter(),
+        parse_crs84("crs"),
+    )
+    sorting = (parse_sortby(provider),) if provider.sortables() else ()
+    return (*common, *sorting, *provider.parameters)
+
+
+def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
+    """What one item accepts."""
+    del settings
+    return (format_parameter(), parse_crs84("crs"))
+
+
+def feature_query(values: Mapping[str, Any]) -> FeatureQuery:
+    return FeatureQuery(
+        bbox=values.get("bbox"), datetime=values.get("datetime"), sortby=values.get("sortby", ())
+    )

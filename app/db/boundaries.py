@@ -373,9 +373,13 @@ def get_feature(session: Session, collection: str, feature_id: str, caller: Call
     return features.fetch_one(session, spec, feature_id, caller, [source_col == _active_id()])
 
 
-def extent(session: Session) -> tuple[float, float, float, float] | None:
+def extent(
+    session: Session, collection: str = "countries"
+) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of a boundary collection's active features (CRS84)."""
+    spec, source_col = SPECS[collection]
     box = session.execute(
-        select(func.ST_Extent(countries.c.geom)).where(countries.c.source_id == _active_id())
+        select(func.ST_Extent(spec.geom)).where(source_col == _active_id())
     ).scalar_one_or_none()
     if box is None:
         return None

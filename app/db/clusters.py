@@ -9,16 +9,31 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Table,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from app.db import bulk
-from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState
+from app.db import bulk, features
+from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState, Site
+from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
 
 runs = typing.cast(Table, ClusterRun.__table__)
 clusters = typing.cast(Table, Cluster.__table__)
 members = typing.cast(Table, ClusterMember.__table__)
 state = typing.cast(Table, DatasetState.__table__)
+sites_table = typing.cast(Table, Site.__table__)
 
 # Any 64-bit number unique to "recompute the default clustering" (pg_advisory_xact_lock).
 REFRESH_LOCK = 0x626C_636C_7573_7472
@@ -209,3 +224,121 @@ def load_clusters(session: Session, run_id: int) -> list[StoredCluster]:
         )
         for row in rows
     ]
+
+
+def prune_parameter_sets(session: Session, keep: int, default: tuple[float, int, bool]) -> None:
+    """Drop the runs of all but the ``keep`` most recently computed non-default parameter
+    sets (the default clustering is always kept)."""
+    session.execute(
+        text(
+            "DELETE FROM cluster_runs WHERE (eps_m, min_sites, adapt) <> (:eps, :min, :adapt) "
+            "AND id NOT IN (SELECT id FROM cluster_runs WHERE (eps_m, min_sites, adapt) "
+            "<> (:eps, :min, :adapt) ORDER BY id DESC LIMIT :keep)"
+        ),
+        {"eps": default[0], "min": default[1], "adapt": default[2], "keep": keep},
+    )
+
+
+# -- feature pages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterFilter:
+    """Filters on one stored run's clusters (``border``: pair -> members in both countries;
+    one country -> cross-border clusters with members there)."""
+
+    run_id: int
+    cross_border_only: bool = False
+    countries_all: tuple[str, ...] = ()
+    cross_border_with: str | None = None
+
+
+def _member_list(base_url: str) -> ColumnElement[Any]:
+    m = members.alias("m")
+    s = sites_table.alias("s")
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(
+                            "id",
+                            s.c.public_id,
+                            "href",
+                            func.concat(base_url + "/collections/sites/items/", s.c.public_id),
+                        ),
+                        s.c.public_id,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .select_from(m.join(s, s.c.id == m.c.site_id))
+        .where(m.c.run_id == clusters.c.run_id, m.c.cluster_id == clusters.c.cluster_id)
+        .scalar_subquery()
+    )
+
+
+def spec_for(run: RunRecord, base_url: str) -> features.FeatureSpec:
+    """How the clusters of one run become GeoJSON features (largest first, then by id)."""
+    c = clusters.c
+
+    def properties(_caller: Caller) -> features.Properties:
+        return [
+            ("member_count", c.member_count),
+            ("cross_border", c.cross_border),
+            ("countries", c.countries),
+            ("kinds", c.kinds),
+            ("minerals", c.minerals),
+            ("span_km", func.round(cast(c.span_km, Numeric), 3)),
+            ("eps_km", literal(round(run.eps_used_m / 1000, 4))),
+            ("min_sites", literal(run.min_sites)),
+            ("members", _member_list(base_url)),
+        ]
+
+    return features.FeatureSpec(
+        table=clusters,
+        feature_id=c.cluster_id,
+        unique_key=c.cluster_id,
+        geom=c.geom,
+        properties=properties,
+    )
+
+
+# Largest first: the negated count sorts ascending with the id, so one row comparison pages.
+LARGEST_FIRST = features.SortKey(-clusters.c.member_count)
+
+
+def cluster_where(
+    spec: features.FeatureSpec, query: FeatureQuery, selection: ClusterFilter
+) -> list[ColumnElement[bool]]:
+    c = clusters.c
+    where: list[ColumnElement[bool]] = [c.run_id == selection.run_id]
+    if query.bbox is not None:
+        where.append(features.bbox_clause(spec.geom, query.bbox))
+    if selection.cross_border_only:
+        where.append(c.cross_border)
+    if selection.countries_all:
+        where.append(c.countries.contains(list(selection.countries_all)))
+    if selection.cross_border_with is not None:
+        where.extend((c.cross_border, c.countries.contains([selection.cross_border_with])))
+    return where
+
+
+def page(
+    session: Session,
+    run: RunRecord,
+    query: FeatureQuery,
+    selection: ClusterFilter,
+    request: PageRequest,
+    base_url: str,
+    count_cap: int | None,
+) -> FeaturePage:
+    spec = spec_for(run, base_url)
+    where = cluster_where(spec, query, selection)
+    return features.fetch_page(session, spec, where, request, Caller(), [LARGEST_FIRST], count_cap)
+
+
+def get_feature(session: Session, run: RunRecord, cluster_id: str, base_url: str) -> str | None:
+    spec = spec_for(run, base_url)
+    return features.fetch_one(session, spec, cluster_id, Caller(), [clusters.c.run_id == run.id])

@@ -122,11 +122,10 @@ def common_filters(spec: FeatureSpec, query: FeatureQuery) -> list[ColumnElement
     where: list[ColumnElement[bool]] = []
     if query.bbox is not None:
         where.append(bbox_clause(spec.geom, query.bbox))
-    if query.datetime is not None:
-        if spec.temporal is None:
-            where.append(literal(False))
-        else:
-            where.append(interval_clause(spec.temporal, query.datetime))
+    # A collection without a time matches every ``datetime`` (17-069r4 /req/core/fc-time-response:
+    # the filter applies to the features' temporal property; there is none to exclude them).
+    if query.datetime is not None and spec.temporal is not None:
+        where.append(interval_clause(spec.temporal, query.datetime))
     return where
 
 
@@ -235,10 +234,16 @@ def fetch_one(
     feature_id: str,
     caller: Caller,
     where: Sequence[ColumnElement[bool]] = (),
+    *,
+    by_id: bool = True,
 ) -> str | None:
-    statement = (
-        select(feature_json(spec, caller))
-        .select_from(spec.table)
-        .where(spec.feature_id == feature_id, *where)
-    )
+    """One feature; ``by_id=False`` when ``where`` already selects it (by indexed columns)."""
+    clauses = [spec.feature_id == feature_id, *where] if by_id else list(where)
+    statement = select(feature_json(spec, caller)).select_from(spec.table).where(*clauses)
     return session.execute(statement).scalar_one_or_none()
+
+
+def select_extent(geom: ColumnElement[object]) -> Select[typing.Any]:
+    """``SELECT xmin, ymin, xmax, ymax`` of a geometry column (NULLs when there are no rows)."""
+    box = func.ST_Extent(geom)
+    return select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))

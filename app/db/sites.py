@@ -158,11 +158,35 @@ def plan_query(query: SiteQuery) -> SitesPlan:
         where.append(c.border_pair.in_(query.border.pairs))
     elif query.within_km is not None:
         where.append(c.border_distance_m <= query.within_km * 1000)
-    sort = []
-    if query.sort_by_border_distance:
-        key = BORDER_SORT if distance is c.border_distance_m else distance
-        sort.append(features.SortKey(key, query.sort_descending))
+    sort = [
+        features.SortKey(
+            _sort_column(term.name, distance if distance is not c.border_distance_m else None),
+            term.descending,
+        )
+        for term in query.sortby
+    ]
     return SitesPlan(spec, where, sort)
+
+
+def _sort_column(
+    name: str, asked_border_distance: ColumnElement[typing.Any] | None
+) -> ColumnElement[typing.Any]:
+    """The SQL of a sortable queryable (names as in the GeoJSON properties)."""
+    if name == "border_distance_m":
+        return BORDER_SORT if asked_border_distance is None else asked_border_distance
+    return SORTABLE_COLUMNS[name]
+
+
+# Sortable site queryables beside border_distance_m. Each is NOT NULL or made so, because a
+# keyset page compares rows and NULL compares as unknown.
+SORTABLE_COLUMNS: dict[str, ColumnElement[typing.Any]] = {
+    "kind": sites.c.kind,
+    "name": sites.c.name,
+    "country": func.coalesce(sites.c.country_iso3, literal_column("''")),
+    "accuracy_m": func.coalesce(sites.c.accuracy_m, literal_column("1e300")),
+    "first_observed": func.coalesce(sites.c.first_observed, literal_column("'9999-12-31'::date")),
+    "last_observed": func.coalesce(sites.c.last_observed, literal_column("'0001-01-01'::date")),
+}
 
 
 def site_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
@@ -517,3 +541,11 @@ def bulk_update_geography(
         updated = cursor.rowcount
         cursor.execute("DROP TABLE site_update")
     return int(updated)
+
+
+def spatial_extent(session: Session) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of every site (CRS84), or None when there are none."""
+    row = session.execute(features.select_extent(sites.c.geom)).one()
+    if row[0] is None:
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])

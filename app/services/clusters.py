@@ -3,13 +3,12 @@
 The default clustering (5 km, 3 sites, adapting eps when it percolates) is stored, and
 recomputed when sites have changed since (a counter the database bumps on every write to
 sites); its cluster ids carry over from the previous run when membership barely changes. Other
-parameters are computed on request and kept in memory per version of the sites.
+parameters are computed on request and stored the same way (the most recent few), so every
+read of clusters, whatever its parameters and filters, is SQL over stored rows.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -22,7 +21,8 @@ from app.db.clusters import StoredCluster
 from geo.clusters import assign_stable_ids, cluster_sites, summarise
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
-CACHE_SIZE = 8
+#: Clusterings of non-default parameters kept stored (the most recently computed ones).
+KEPT_PARAMETER_SETS = 8
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ DEFAULT = ClusterParams()
 
 @dataclass(frozen=True)
 class ClusterView:
-    """A clustering as served: how it was made, and its clusters (largest first)."""
+    """A clustering just computed: how it was made, and its clusters (largest first)."""
 
     params: ClusterParams
     eps_used_m: float
@@ -47,36 +47,6 @@ class ClusterView:
     site_count: int
     computed_at: str | None
     clusters: tuple[StoredCluster, ...]
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "eps_km_asked": self.params.eps_m / 1000,
-            "eps_km_used": round(self.eps_used_m / 1000, 4),
-            "eps_km_tried": [round(e / 1000, 4) for e in self.eps_tried_m],
-            "min_sites": self.params.min_sites,
-            "adapt": self.params.adapt,
-            "percolation": self.percolation,
-            "site_count": self.site_count,
-            "computed_at": self.computed_at,
-        }
-
-
-_cache: OrderedDict[tuple[Any, ...], ClusterView] = OrderedDict()
-_lock = threading.Lock()
-
-
-def _remember(key: tuple[Any, ...], view: ClusterView) -> ClusterView:
-    with _lock:
-        _cache[key] = view
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return view
-
-
-def _recall(key: tuple[Any, ...]) -> ClusterView | None:
-    with _lock:
-        return _cache.get(key)
 
 
 def compute(
@@ -141,22 +111,26 @@ def compute(
     return view, sites
 
 
-def refresh_default(session: Session) -> ClusterView:
-    """Recompute and store the default clustering if sites changed since it was made; one
-    transaction, serialised with an advisory lock (the caller commits)."""
+def refresh(session: Session, params: ClusterParams = DEFAULT) -> cluster_repo.RunRecord:
+    """Recompute and store the clustering with these parameters if sites changed since it
+    was made; one transaction, serialised with an advisory lock (the caller commits).
+
+    Cluster ids carry over from the previous run with the same parameters. Runs of other,
+    non-default parameters are kept only for the most recent few parameter sets.
+    """
     cluster_repo.lock_refresh(session)
     version = cluster_repo.sites_version(session)
-    run = cluster_repo.latest_run(session, DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)
+    run = cluster_repo.latest_run(session, params.eps_m, params.min_sites, params.adapt)
     if run is not None and run.sites_version == version:
-        return stored_view(session, run)
+        return run
     previous = cluster_repo.membership(session, run.id) if run else {}
-    view, sites = compute(session, DEFAULT, previous)
+    view, sites = compute(session, params, previous)
     run_id = cluster_repo.insert_run(
         session,
         {
-            "eps_m": DEFAULT.eps_m,
-            "min_sites": DEFAULT.min_sites,
-            "adapt": DEFAULT.adapt,
+            "eps_m": params.eps_m,
+            "min_sites": params.min_sites,
+            "adapt": params.adapt,
             "eps_used_m": view.eps_used_m,
             "eps_tried_m": list(view.eps_tried_m),
             "percolation": view.percolation,
@@ -167,59 +141,41 @@ def refresh_default(session: Session) -> ClusterView:
     )
     site_ids = dict(zip(sites.public_id.tolist(), sites.site_id.tolist(), strict=True))
     cluster_repo.store_clusters(session, run_id, view.clusters, site_ids)
-    new_run = cluster_repo.latest_run(session, DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)
+    new_run = cluster_repo.latest_run(session, params.eps_m, params.min_sites, params.adapt)
     assert new_run is not None
     cluster_repo.delete_older_runs(session, new_run)
-    return stored_view(session, new_run)
-
-
-def stored_view(session: Session, run: cluster_repo.RunRecord) -> ClusterView:
-    key = ("run", run.id)
-    cached = _recall(key)
-    if cached is not None:
-        return cached
-    return _remember(
-        key,
-        ClusterView(
-            params=ClusterParams(run.eps_m, run.min_sites, run.adapt),
-            eps_used_m=run.eps_used_m,
-            eps_tried_m=tuple(run.eps_tried_m),
-            percolation=run.percolation,
-            sites_version=run.sites_version,
-            site_count=run.site_count,
-            computed_at=run.computed_at.isoformat() if run.computed_at else None,
-            clusters=tuple(
-                sorted(
-                    cluster_repo.load_clusters(session, run.id),
-                    key=lambda c: (-c.count, c.cluster_id),
-                )
-            ),
-        ),
+    cluster_repo.prune_parameter_sets(
+        session, keep=KEPT_PARAMETER_SETS, default=(DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)
     )
+    return new_run
 
 
-def ensure_fresh_default(session: Session, open_session: SessionFactory) -> None:
-    """Before a read of the default clustering: recompute it (in a write transaction) when
-    the sites changed since it was stored."""
+def current_run(
+    session: Session, params: ClusterParams, open_session: SessionFactory | None
+) -> cluster_repo.RunRecord:
+    """The stored run for these parameters at the current version of the sites, computed and
+    stored (in a write transaction of its own) when there is none yet."""
     version = cluster_repo.sites_version(session)
-    run = cluster_repo.latest_run(session, DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)
+    run = cluster_repo.latest_run(session, params.eps_m, params.min_sites, params.adapt)
     if run is not None and run.sites_version == version:
-        return
+        return run
+    if open_session is None:
+        return refresh(session, params)
     with open_session() as writer:
-        refresh_default(writer)
+        run = refresh(writer, params)
         writer.commit()
+    return run
 
 
-def clusters_for(session: Session, params: ClusterParams) -> ClusterView:
-    """The clustering with these parameters (the stored default, or computed and cached)."""
-    if params == DEFAULT:
-        run = cluster_repo.latest_run(session, DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)
-        if run is not None and run.sites_version == cluster_repo.sites_version(session):
-            return stored_view(session, run)
-    version = cluster_repo.sites_version(session)
-    key = ("params", params, version)
-    cached = _recall(key)
-    if cached is not None:
-        return cached
-    view, _ = compute(session, params)
-    return _remember(key, view)
+def run_metadata(run: cluster_repo.RunRecord) -> dict[str, Any]:
+    """How a stored clustering was made, as served with every page (``clustering``)."""
+    return {
+        "eps_km_asked": run.eps_m / 1000,
+        "eps_km_used": round(run.eps_used_m / 1000, 4),
+        "eps_km_tried": [round(e / 1000, 4) for e in run.eps_tried_m],
+        "min_sites": run.min_sites,
+        "adapt": run.adapt,
+        "percolation": run.percolation,
+        "site_count": run.site_count,
+        "computed_at": run.computed_at.isoformat() if run.computed_at else None,
+    }

@@ -238,7 +238,7 @@ BAD = {
     "negative distance": {"within_km": "-1"},
     "not a number": {"within_km": "ten"},
     "beyond the stored radius": {"border": "CAF-CMR", "within_km": "5000"},
-    "unknown sort": {"sortby": "name"},
+    "unknown sort": {"sortby": "colour"},
 }
 
 

@@ -23,7 +23,7 @@ def test_static_assets_are_served(client: TestClient) -> None:
 
 
 def test_map_rejects_what_items_reject(client: TestClient) -> None:
-    for params in ({"bbox": "1,2"}, {"kind": "quarry"}, {"colour": "red"}, {"lang": "de"}):
+    for params in ({"bbox": "1,2"}, {"kind": "volcano"}, {"colour": "red"}, {"lang": "de"}):
         response = client.get("/maps/sites", params=params)
         assert response.status_code == 400, params
         assert response.headers["content-type"] == "application/problem+json"

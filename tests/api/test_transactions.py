@@ -505,7 +505,7 @@ def test_merge_patch_follows_rfc_7396_examples() -> None:
 
 def test_openapi_documents_the_operations(client: TestClient) -> None:
     document = client.get("/api").json()
-    item = document["paths"]["/collections/{collectionId}/items/{featureId}"]
+    item = document["paths"]["/collections/sites/items/{featureId}"]
     for method in ("put", "patch", "delete"):
         statuses = set(item[method]["responses"])
         assert {"200", "400", "401", "403", "404", "412", "422", "428"} <= statuses, method
@@ -518,8 +518,11 @@ def test_openapi_documents_the_operations(client: TestClient) -> None:
     assert set(item["patch"]["requestBody"]["content"]) == {MERGE_PATCH, "application/json"}
     assert "415" in item["put"]["responses"]
     assert "reason" in {parameter["name"] for parameter in item["delete"]["parameters"]}
-    created = document["paths"]["/collections/{collectionId}/items"]["post"]
+    created = document["paths"]["/collections/sites/items"]["post"]
     assert "application/geo+json" in created["requestBody"]["content"]
+    read_only = document["paths"]["/collections/borders/items/{featureId}"]
+    assert set(read_only) == {"get"}, "writes are documented where they are served"
+    assert "post" not in document["paths"]["/collections/borders/items"]
 
 
 # -- concurrency, on committed data through real connections -----------------------------

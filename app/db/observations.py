@@ -1,0 +1,120 @@
+"""Observations (visits) as GeoJSON features: one accepted row of one upload, about one site.
+
+The feature id is the upload's public id and the row number (``UP-7K3Q9X2M4P-12``): stable,
+and it says where the visit came from. The raw survey attributes of a visit are shown only to
+callers who may see the site's restricted attributes (admins; authorities in scope), because
+a survey row can name people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Numeric, Table, Text, any_, case, cast, func, literal
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from app.db import features
+from app.db.models import Observation, Site, Upload
+from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+
+observations = typing.cast(Table, Observation.__table__)
+sites = typing.cast(Table, Site.__table__)
+uploads = typing.cast(Table, Upload.__table__)
+
+JOINED = observations.join(sites, sites.c.id == observations.c.site_id).join(
+    uploads, uploads.c.id == observations.c.upload_id
+)
+FEATURE_ID = func.concat(uploads.c.public_id, "-", observations.c.row_number)
+
+
+def _attributes_for(caller: Caller) -> ColumnElement[typing.Any]:
+    o = observations.c
+    if caller.role == "admin" or (caller.role == "authority" and not caller.countries):
+        return o.attributes
+    if caller.role == "authority":
+        scope = cast(literal(list(caller.countries)), ARRAY(Text))
+        return case((sites.c.country_iso3 == any_(scope), o.attributes))
+    return literal(None)
+
+
+def _properties(caller: Caller) -> features.Properties:
+    o = observations.c
+    properties: features.Properties = [
+        ("site", sites.c.public_id),
+        ("upload", uploads.c.public_id),
+        ("row", o.row_number),
+        ("observed_on", o.observed_on),
+        ("outcome", o.outcome),
+        ("name", o.name),
+        ("kind", o.kind),
+        ("minerals", o.minerals),
+        ("accuracy_m", cast(o.accuracy_m, Numeric)),
+        ("country", sites.c.country_iso3),
+    ]
+    if caller.role in ("admin", "authority"):
+        properties.append(("attributes", _attributes_for(caller)))
+    return properties
+
+
+OBSERVATIONS = features.FeatureSpec(
+    table=JOINED,
+    feature_id=FEATURE_ID,
+    unique_key=observations.c.id,
+    geom=observations.c.geom,
+    properties=_properties,
+    temporal=(observations.c.observed_on, observations.c.observed_on),
+)
+
+
+@dataclass(frozen=True)
+class ObservationFilter:
+    sites: tuple[str, ...] = ()
+    uploads: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+
+def _where(query: FeatureQuery, selection: ObservationFilter) -> list[ColumnElement[bool]]:
+    where = features.common_filters(OBSERVATIONS, query)
+    if selection.sites:
+        where.append(sites.c.public_id.in_(selection.sites))
+    if selection.uploads:
+        where.append(uploads.c.public_id.in_(selection.uploads))
+    if selection.countries:
+        where.append(sites.c.country_iso3.in_(selection.countries))
+    return where
+
+
+def page(
+    session: Session,
+    query: FeatureQuery,
+    selection: ObservationFilter,
+    request: PageRequest,
+    caller: Caller,
+    count_cap: int | None,
+) -> FeaturePage:
+    where = _where(query, selection)
+    return features.fetch_page(session, OBSERVATIONS, where, request, caller, count_cap=count_cap)
+
+
+def get_feature(session: Session, feature_id: str, caller: Caller) -> str | None:
+    upload_id, _, row = feature_id.rpartition("-")
+    if not (upload_id and row.isascii() and row.isdigit() and len(row) < 10):
+        return None
+    where = [uploads.c.public_id == upload_id, observations.c.row_number == int(row)]
+    return features.fetch_one(session, OBSERVATIONS, feature_id, caller, where, by_id=False)
+
+
+def extent(
+    session: Session,
+) -> tuple[tuple[float, float, float, float] | None, tuple[dt.date | None, dt.date | None]]:
+    g = observations.c.geom
+    row = session.execute(
+        features.select_extent(g).add_columns(
+            func.min(observations.c.observed_on), func.max(observations.c.observed_on)
+        )
+    ).one()
+    box = None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    return box, (row[4], row[5])
