@@ -1,4 +1,5 @@
-"""Request bodies, validated by pydantic; domain rules (vocabularies, country) live in services."""
+"""Bodies of writes to ``sites`` (GeoJSON Features), validated by pydantic into a
+``SiteDraft``; domain rules (vocabularies, country) live in services."""
 
 from __future__ import annotations
 

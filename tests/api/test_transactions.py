@@ -637,3 +637,21 @@ def test_a_writer_waiting_for_the_row_sees_the_new_version_and_fails(
         ).scalar_one()
     assert name == "A"
     engine.dispose()
+
+
+def test_a_retired_site_takes_no_new_visits(client: TestClient, api_key: Headers) -> None:
+    """A survey row at a retired site's place makes a new site instead of matching it."""
+    key = api_key("researcher")
+    site_id = create(client, key, name="Chantier Bania", at=(16.0521, 3.8410)).json()["id"]
+    survey = b"name,kind,longitude,latitude\nChantier Bania,chantier,16.0522,3.8411\n"
+    before = client.post(
+        "/uploads", files={"file": ("a.csv", survey)}, data={"dry_run": "true"}, headers=key
+    )
+    assert before.status_code in (200, 201), before.text
+    assert before.json()["rows"][0]["outcome"] == "matched", "the test's premise: it matches"
+    assert delete(client, site_id, key, "*", reason="closed in 2024").status_code == 200
+    after = client.post("/uploads", files={"file": ("b.csv", survey)}, headers=key)
+    assert after.status_code == 201, after.text
+    row = after.json()["rows"][0]
+    assert row["outcome"] == "created"
+    assert row["site"] != site_id
