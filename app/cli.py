@@ -26,6 +26,7 @@ from app.db.engine import database_url, make_engine, make_sessionmaker
 from app.errors import AppError
 from app.maps.assets import ensure_assets
 from app.queries import Caller
+from app.roles import ADMIN
 from app.services import boundaries as boundary_service
 from app.services import boundary_sources, demo
 from app.services import keys as key_service
@@ -33,6 +34,7 @@ from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
+from geo.vocab import SITE_KINDS
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 borders_cli = typer.Typer(help="Boundary datasets and derived borders.", no_args_is_help=True)
@@ -217,7 +219,7 @@ def borders_history() -> None:
 def import_files(
     files: Annotated[list[Path], typer.Argument(help="Survey files (any supported format).")],
     kind: Annotated[
-        str | None, typer.Option(help="mine or sales_point, for rows without a kind column.")
+        str | None, typer.Option(help=f"{' or '.join(SITE_KINDS)}, for rows without a kind column.")
     ] = None,
     source: Annotated[str | None, typer.Option(help="Survey, team or campaign.")] = None,
     crs: Annotated[
@@ -230,10 +232,10 @@ def import_files(
     include_tracks: Annotated[bool, typer.Option(help="GPX: track points are sites too.")] = False,
 ) -> None:
     """Import survey files, each in its own transaction, with the same checks as POST /uploads."""
-    if kind not in (None, "mine", "sales_point"):
-        raise _fail("--kind must be mine or sales_point")
+    if kind is not None and kind not in SITE_KINDS:
+        raise _fail(f"--kind must be one of {', '.join(SITE_KINDS)}")
     settings = Settings()
-    caller = Caller(role="admin", name=f"cli:{getpass.getuser()}")
+    caller = Caller(role=ADMIN, name=f"cli:{getpass.getuser()}")
     table = Table("file", "format", "rows", "kept", "rejected", "new sites", "matched", "upload")
     failures = 0
     with database(settings) as (_, session), Progress(console=err) as progress:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from app import roles
+
 
 @dataclass(frozen=True)
 class BBox:
@@ -42,11 +44,19 @@ class Caller:
         return self.role is None
 
     def sees_restricted(self, country_iso3: str | None) -> bool:
-        if self.role == "admin":
-            return True
-        if self.role != "authority":
-            return False
-        return not self.countries or country_iso3 in self.countries
+        scope = self.restricted_scope
+        return scope is None or (bool(scope) and country_iso3 in scope)
+
+    @property
+    def restricted_scope(self) -> tuple[str, ...] | None:
+        """Countries whose restricted attributes this caller reads: None for all, () none."""
+        if self.role == roles.ADMIN or (self.role == roles.AUTHORITY and not self.countries):
+            return None
+        return self.countries if self.role == roles.AUTHORITY else ()
+
+    @property
+    def may_read_restricted(self) -> bool:
+        return self.role in roles.RESTRICTED_READERS
 
 
 ANONYMOUS = Caller()

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ import numpy.typing as npt
 from geo.countries import ELSEWHERE
 from geo.dates import DateOrder, order_text, parse_dates
 from geo.survey import FloatArray, IntArray, Issue, Severity, Survey
-from geo.vocab import minerals, site_kinds, split_list
+from geo.vocab import SiteKind, minerals, site_kinds, split_list
 
 ObjectArray = npt.NDArray[np.object_]
 BoolArray = npt.NDArray[np.bool_]
@@ -94,7 +94,7 @@ class ValidationRules:
     max_accuracy_m: float = 100.0
     allow_zero_zero: bool = False
     date_order: DateOrder = "auto"
-    kind_default: Literal["mine", "sales_point"] | None = None
+    kind_default: SiteKind | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,9 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Final, Literal, get_args
 
 VOCAB_DIR = Path(__file__).resolve().parent.parent / "data" / "vocab"
 LANGUAGES = ("en", "fr", "pt")
+
+#: The kinds of site, the one place they are spelled (``site_kinds()`` labels them).
+SiteKind = Literal["mine", "sales_point"]
+SITE_KINDS: Final[tuple[SiteKind, ...]] = get_args(SiteKind)
 
 
 def fold(text: str) -> str:
@@ -119,8 +124,9 @@ def site_kinds() -> Vocabulary:
     ``mine``: mine, site minier, chantier...; ``sales_point``: comptoir, point de vente, buying
     house, market, marché...
     """
+    mine_code, sales_point_code = SITE_KINDS
     mine = Term(
-        "mine",
+        mine_code,
         {"en": "mine", "fr": "site minier", "pt": "mina"},
         (
             "mining site",
@@ -137,7 +143,7 @@ def site_kinds() -> Vocabulary:
         ),
     )
     sales_point = Term(
-        "sales_point",
+        sales_point_code,
         {"en": "sales point", "fr": "point de vente", "pt": "ponto de venda"},
         (
             "comptoir",

@@ -12,11 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.queries import ANONYMOUS, Caller
+from app.roles import WRITERS
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.settings import Settings
-
-WRITER_ROLES = ("admin", "researcher")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -75,7 +74,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_writer(caller: CallerDep) -> Caller:
     if caller.is_anonymous:
         raise NotAuthenticated("writing needs an API key (researcher or admin)")
-    if caller.role not in WRITER_ROLES:
+    if caller.role not in WRITERS:
         raise Forbidden(
             f"a {caller.role} key cannot write; researcher or admin keys can", code="wrong_role"
         )

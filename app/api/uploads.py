@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -16,6 +16,7 @@ from app.api.urls import base_url
 from app.db import uploads as upload_repo
 from app.errors import InvalidBody, NotFound, PayloadTooLarge, ProblemItem
 from app.services.ingest import UploadRequest, ingest
+from geo.vocab import SiteKind
 
 router = APIRouter(tags=["Uploads"])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
@@ -66,7 +67,7 @@ def post_upload(
         File(description="GPX, KML/KMZ, GeoJSON, zipped Shapefile, GeoPackage, CSV or XLSX"),
     ],
     kind: Annotated[
-        Literal["mine", "sales_point"] | None,
+        SiteKind | None,
         Form(description="Kind of every row without its own kind column"),
     ] = None,
     source: Annotated[

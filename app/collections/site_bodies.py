@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from app.db.models import SITE_STATUSES
 from app.errors import InvalidBody, ProblemItem
 from app.services.sites import SiteDraft
+from geo.vocab import SiteKind
 
 
 class PointGeometry(BaseModel):
@@ -35,11 +37,15 @@ class PointGeometry(BaseModel):
 class SiteProperties(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["mine", "sales_point"]
+    kind: SiteKind
     name: str = Field(min_length=1, max_length=300)
     minerals: list[str] = Field(default_factory=list, max_length=30)
     aliases: list[str] = Field(default_factory=list, max_length=30)
-    status: Literal["active", "inactive", "abandoned", "unknown"] = "unknown"
+    status: str = Field(
+        default="unknown",
+        json_schema_extra={"enum": list(SITE_STATUSES)},
+        description="Retired is not written here: DELETE retires a site",
+    )
     accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
     location_origin: str | None = Field(default=None, max_length=200)
     observed_on: dt.date | None = None
@@ -51,6 +57,13 @@ class SiteProperties(BaseModel):
     )
     attributes: dict[str, Any] = Field(default_factory=dict)
     restricted: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value not in SITE_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(SITE_STATUSES)}")
+        return value
 
     @field_validator("name")
     @classmethod

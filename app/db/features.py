@@ -17,6 +17,8 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
+    case,
     cast,
     func,
     literal,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -91,6 +94,19 @@ def _stored_with_extras(stored: ColumnElement[str], extras: Properties) -> Colum
         )
     parts.append(_sql_text("}}"))
     return func.concat(*parts)
+
+
+def restricted_for(
+    caller: Caller, value: ColumnElement[typing.Any], country: ColumnElement[typing.Any]
+) -> ColumnElement[typing.Any]:
+    """``value`` where the caller may read restricted attributes of the row's country, else
+    NULL (admins and unscoped authorities everywhere; scoped authorities in their countries)."""
+    scope = caller.restricted_scope
+    if scope is None:
+        return value
+    if not scope:
+        return literal(None)
+    return case((country == any_(cast(literal(list(scope)), ARRAY(Text))), value))
 
 
 def bbox_clause(geom: ColumnElement[object], bbox: BBox) -> ColumnElement[bool]:

@@ -31,6 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.roles import ROLES
+from geo.vocab import SITE_KINDS
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -39,12 +42,11 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-SITE_KINDS = ("mine", "sales_point")
 SITE_STATUSES = ("active", "inactive", "abandoned", "unknown")
 # A site is never erased: DELETE retires it (status, time and reason kept, hidden from items).
 RETIRED = "retired"
 LOCATION_STATUSES = ("country", "sea", "disputed", "outside")
-KEY_ROLES = ("admin", "researcher", "authority")
+KEY_ROLES = ROLES
 
 
 class Base(DeclarativeBase):

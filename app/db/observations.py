@@ -12,8 +12,7 @@ import datetime as dt
 import typing
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Numeric, Table, Text, any_, case, cast, func, literal
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Numeric, Table, cast, func
 from sqlalchemy.orm import Session
 
 from app.db import features
@@ -30,16 +29,6 @@ JOINED = observations.join(sites, sites.c.id == observations.c.site_id).join(
 FEATURE_ID = func.concat(uploads.c.public_id, "-", observations.c.row_number)
 
 
-def _attributes_for(caller: Caller) -> ColumnElement[typing.Any]:
-    o = observations.c
-    if caller.role == "admin" or (caller.role == "authority" and not caller.countries):
-        return o.attributes
-    if caller.role == "authority":
-        scope = cast(literal(list(caller.countries)), ARRAY(Text))
-        return case((sites.c.country_iso3 == any_(scope), o.attributes))
-    return literal(None)
-
-
 def _properties(caller: Caller) -> features.Properties:
     o = observations.c
     properties: features.Properties = [
@@ -54,8 +43,9 @@ def _properties(caller: Caller) -> features.Properties:
         ("accuracy_m", cast(o.accuracy_m, Numeric)),
         ("country", sites.c.country_iso3),
     ]
-    if caller.role in ("admin", "authority"):
-        properties.append(("attributes", _attributes_for(caller)))
+    if caller.may_read_restricted:
+        attributes = features.restricted_for(caller, o.attributes, sites.c.country_iso3)
+        properties.append(("attributes", attributes))
     return properties
 
 

@@ -16,8 +16,6 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
-    any_,
-    case,
     cast,
     delete,
     func,
@@ -67,19 +65,11 @@ def new_public_id() -> str:
     return new_public_ids(1)[0]
 
 
-def _restricted_for(caller: Caller) -> ColumnElement[Any]:
-    if caller.role == "admin" or (caller.role == "authority" and not caller.countries):
-        return sites.c.restricted
-    if caller.role == "authority":
-        scope = cast(literal(list(caller.countries)), ARRAY(Text))
-        return case((sites.c.country_iso3 == any_(scope), sites.c.restricted))
-    return literal(None)
-
-
 def site_extras(caller: Caller) -> features.Properties:
     """What is added to the stored public feature for this caller (restricted attributes)."""
-    if caller.role in ("admin", "authority"):
-        return [("restricted", _restricted_for(caller))]
+    if caller.may_read_restricted:
+        restricted = features.restricted_for(caller, sites.c.restricted, sites.c.country_iso3)
+        return [("restricted", restricted)]
     return []
 
 

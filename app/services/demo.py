@@ -7,12 +7,13 @@ from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
 from app.queries import Caller
+from app.roles import ADMIN
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
 from app.settings import PROJECT_ROOT, Settings
 
 DEMO_FILE = PROJECT_ROOT / "data" / "demo" / "sites.geojson"
-DEMO_CALLER = Caller(role="admin", name="borderlens demo")
+DEMO_CALLER = Caller(role=ADMIN, name="borderlens demo")
 DEMO_SOURCE = "borderlens demo dataset (fictitious sites at real places)"
 
 

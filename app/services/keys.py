@@ -19,6 +19,7 @@ from app.db import keys as key_repo
 from app.db.models import KEY_ROLES
 from app.errors import InvalidParameter, NotAuthenticated, NotFound
 from app.queries import Caller
+from app.roles import AUTHORITY
 
 KEY_PATTERN = re.compile(r"blk_(?P<prefix>[a-z0-9]{8})_(?P<secret>[A-Za-z0-9_-]{43})")
 ISO3 = re.compile(r"[A-Z]{3}")
@@ -45,7 +46,7 @@ def create_key(session: Session, *, name: str, role: str, countries: list[str]) 
     bad = [c for c in countries if not ISO3.fullmatch(c)]
     if bad:
         raise InvalidParameter(f"countries must be ISO 3166-1 alpha-3 codes; got {bad}")
-    if countries and role != "authority":
+    if countries and role != AUTHORITY:
         raise InvalidParameter("only authority keys are scoped to countries")
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
     secret = secrets.token_urlsafe(32)

@@ -306,3 +306,11 @@ def test_every_clean_sample_validates_without_errors(name: str, africa_locate: L
     assert not result.errors, result.errors
     assert result.accepted.tolist() == list(range(len(survey)))
     assert all(result.names) and all(d is not None for d in result.dates)
+
+
+def test_site_kinds_are_spelled_once() -> None:
+    from typing import get_args
+
+    from geo.vocab import SITE_KINDS, SiteKind, site_kinds
+
+    assert site_kinds().codes == SITE_KINDS == get_args(SiteKind)
