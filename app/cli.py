@@ -362,7 +362,8 @@ def fetch() -> None:
 @cli.command()
 def setup(
     test: Annotated[
-        bool, typer.Option("--test", help="Also install what the test suite needs (Chromium).")
+        bool,
+        typer.Option("--test", help="Also install what the test suite needs (Chromium, QGIS)."),
     ] = False,
 ) -> None:
     """Install the system packages borderlens needs (Debian, as root); print them otherwise."""
@@ -375,6 +376,9 @@ def setup(
         packages += ["chromium", "chromium-driver"]
     if test and shutil.which("npm") is None:
         packages.append("npm")
+    # QGIS's own OGC API client, for the export tests (tests/e2e/test_qgis_export.py).
+    if test and shutil.which("qgis_process.bin") is None:
+        packages.append("qgis")
     if not packages:
         console.print("system packages: all present")
         return

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import core, health, maps, openapi, transactions, uploads
+from app.api import core, health, maps, openapi, schema_routes, transactions, uploads
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -85,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    for module in (core, transactions, uploads, maps, health, openapi):
+    for module in (core, schema_routes, transactions, uploads, maps, health, openapi):
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
     assets = web_dir(settings.cache_dir)

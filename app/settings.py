@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Most bytes a zipped upload (KMZ, Shapefile) may expand to.",
     )
+    upload_max_columns: int = Field(
+        default=1000,
+        ge=1,
+        description="Most columns (fields) an upload may have; wider files are refused (413 "
+        "`too_many_columns`) before their rows are read.",
+    )
+    upload_report_max_issues: int = Field(
+        default=1000,
+        ge=0,
+        description="Most issues listed in an upload's report; beyond, the report keeps the "
+        "totals per code and rejected.csv every rejected row.",
+    )
     accuracy_threshold_m: float = Field(
         default=100.0,
         gt=0,

@@ -99,6 +99,21 @@ class TooManyRows(FileTooLarge):
     code = "too_many_rows"
 
 
+class TooManyColumns(FileTooLarge):
+    """The survey has more columns (fields) than the configured limit."""
+
+    code = "too_many_columns"
+
+
+def check_columns(count: int, limit: int) -> None:
+    """Raise :class:`TooManyColumns` when ``count`` columns exceed ``limit``."""
+    if count > limit:
+        raise TooManyColumns(
+            f"the file has {count:,} columns (the limit is {limit:,}); send only the survey's "
+            "own columns"
+        )
+
+
 class CRSRequired(InvalidCRS):
     """Projected coordinates arrived without a CRS; borderlens never guesses a UTM zone."""
 

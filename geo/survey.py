@@ -32,6 +32,8 @@ IntArray: TypeAlias = npt.NDArray[np.int64]
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_ROWS = 250_000
+# KoBo/ODK exports of long forms reach a few hundred columns; 10 000 is an attack (rel-08).
+DEFAULT_MAX_COLUMNS = 1000
 # Deflate cannot exceed ~1032:1; real KMZ/XLSX/DBF members stay well under 100:1 (a DBF of
 # blank-padded text fields is the worst honest case seen), so 200:1 leaves room for honesty.
 DEFAULT_MAX_COMPRESSION_RATIO = 200.0
@@ -80,6 +82,9 @@ class ReadOptions:
         Sum of the declared uncompressed sizes of a zip's members.
     max_compression_ratio
         Largest uncompressed/compressed ratio accepted for a zip member larger than 1 MiB.
+    max_columns
+        More columns (fields) than this raise :class:`geo.errors.TooManyColumns`, for CSV
+        before any record is read.
     """
 
     crs: str | None = None
@@ -89,6 +94,7 @@ class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    max_columns: int = DEFAULT_MAX_COLUMNS
 
 
 @dataclass(frozen=True, eq=False)

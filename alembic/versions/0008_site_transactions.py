@@ -6,7 +6,7 @@ DELETE retires a site instead of erasing it: ``status`` becomes ``retired`` with
 the reason, and the public feature text gains ``retired_at`` and ``retired_reason``.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,7 +26,7 @@ RETIRED_STATE = (
     "AND (retired_at IS NULL OR length(trim(retired_reason)) > 0)"
 )
 
-# 0005's function plus the two retired_* members (the rest unchanged, member for member).
+# 0009's function plus the two retired_* members (the rest unchanged, member for member).
 FEATURE_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION borderlens_site_feature() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -43,7 +43,7 @@ BEGIN
             'country', NEW.country_iso3,
             'location_status', NEW.location_status,
             'claimants', NEW.claimants,
-            'accuracy_m', NEW.accuracy_m,
+            'accuracy_m', borderlens_json_real(NEW.accuracy_m),
             'location_origin', NEW.location_origin,
             'first_observed', NEW.first_observed,
             'last_observed', NEW.last_observed,
@@ -101,17 +101,17 @@ def upgrade() -> None:
     op.execute("UPDATE sites SET id = id")  # the new members in every stored feature
 
 
-def _feature_function_0005() -> str:
+def _feature_function_0009() -> str:
     """The previous trigger function, read from its own migration (not copied here)."""
     import runpy
     from pathlib import Path
 
-    path = Path(__file__).with_name("0005_border_analytics.py")
+    path = Path(__file__).with_name("0009_typed_properties.py")
     return str(runpy.run_path(str(path))["FEATURE_FUNCTION"])
 
 
 def downgrade() -> None:
-    op.execute(_feature_function_0005())
+    op.execute(_feature_function_0009())
     op.drop_index("ix_sites_current", table_name="sites")
     op.execute("DROP TRIGGER sites_row_version ON sites")
     op.execute("DROP FUNCTION borderlens_site_version()")

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import params as p
+from app.api import profiles
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -128,6 +129,7 @@ def read_items(
     context = ReadContext(session, caller, base, cap, open_writer)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
+    page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
     return items_response(request, base, provider, page, keyset, total)
 
@@ -149,7 +151,7 @@ def read_item(
 ) -> Response:
     provider = registry.get(collection_id)
     declared = p.item_parameters_single(settings)
-    p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
+    values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     base = base_url(request, settings)
     item = None
     if not has_control_characters(feature_id):  # no id holds one; PostgreSQL refuses NUL
@@ -158,10 +160,15 @@ def read_item(
         raise NotFound(
             f"no feature {feature_id!r} in collection {provider.id!r}", code="unknown_feature"
         )
+    item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
     return item_response(base, provider, feature_id, item)
 
 
 # -- response shaping -------------------------------------------------------------------
+
+
+def _agent(request: Request) -> str | None:
+    return request.headers.get("user-agent")
 
 
 def item_response(base: str, provider: Provider, feature_id: str, item: Item) -> Response:
@@ -172,7 +179,7 @@ def item_response(base: str, provider: Provider, feature_id: str, item: Item) ->
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
     body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = dict(CONTENT_CRS)
+    headers = {**CONTENT_CRS, "Vary": "User-Agent"}
     if item.etag is not None:
         headers["ETag"] = item.etag
         headers["Vary"] = "Authorization"  # the tag depends on what the caller may read
@@ -215,7 +222,7 @@ def items_response(
         + b"],"
         + dumps(meta)[1:]
     )
-    headers = {**CONTENT_CRS, **_link_header(links)}
+    headers = {**CONTENT_CRS, **_link_header(links), "Vary": "User-Agent"}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.api.feature_schemas import REL_SCHEMA, SCHEMA_MEDIA_TYPE
 from app.api.responses import GEOJSON
 from app.collections.base import Extent, Link, Provider
 from app.db import boundaries as boundary_repo
@@ -50,6 +51,9 @@ def collection_document(session: Session, base: str, provider: Provider) -> dict
     links: list[dict[str, str]] = [
         link(href, "self", "application/json", provider.title),
         link(f"{href}/items", "items", GEOJSON, "Features"),
+        link(f"{href}/schema", REL_SCHEMA, SCHEMA_MEDIA_TYPE, "Schema of the features (Part 5)"),
+        # GDAL's OAPIF driver types its fields from this one (see app.api.feature_schemas).
+        link(f"{href}/feature-schema", "describedby", SCHEMA_MEDIA_TYPE, "One GeoJSON Feature"),
         *(link_dict(extra) for extra in provider.links(base)),
     ]
     document: dict[str, Any] = {

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, text_value
 from app.queries import BBox, FeatureQuery, Interval, Keyset, SortBy
@@ -263,6 +264,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         ),
         format_parameter(),
         parse_crs84("crs"),
+        profiles.PARAMETER,
     )
     sorting = (parse_sortby(provider),) if provider.sortables() else ()
     return (*common, *sorting, *provider.parameters)
@@ -271,7 +273,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
 def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
     """What one item accepts."""
     del settings
-    return (format_parameter(), parse_crs84("crs"))
+    return (format_parameter(), parse_crs84("crs"), profiles.PARAMETER)
 
 
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.responses import JSON
 from app.api.urls import base_url
-from app.db import uploads as upload_repo
-from app.errors import InvalidBody, NotFound, PayloadTooLarge, ProblemItem
+from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
+from app.services import upload_access
 from app.services.ingest import UploadRequest, ingest
 from geo.vocab import SiteKind
 
@@ -115,73 +114,41 @@ def post_upload(
     return JSON(outcome.report, status_code=201 if outcome.stored else 200, headers=headers)
 
 
-@router.get("/uploads", summary="Recent uploads (researcher or admin key)")
+@router.get("/uploads", summary="Your recent uploads (researcher: own; admin: all)")
 def list_uploads(
     session: SessionDep,
     caller: WriterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    before: Annotated[int | None, Query(description="Paging: uploads older than this id")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="Paging: the token of a `next` link")
+    ] = None,
 ) -> JSON:
-    del caller
-    uploads = upload_repo.list_recent(session, limit, before)
+    uploads, following = upload_access.list_uploads(session, caller, limit, cursor)
     body: dict[str, Any] = {
         "uploads": [
-            {k: (v.isoformat() if k == "received_at" else v) for k, v in u.items() if k != "id"}
-            for u in uploads
+            {k: (v.isoformat() if k == "received_at" else v) for k, v in u.items()} for u in uploads
         ]
     }
-    if len(uploads) == limit:
-        body["next"] = f"/uploads?limit={limit}&before={uploads[-1]['id']}"
+    if following:
+        body["next"] = f"/uploads?{urlencode({'limit': limit, 'cursor': following})}"
     return JSON(body)
 
 
-def _stored(session: SessionDep, upload_id: str) -> upload_repo.StoredUpload:
-    stored = upload_repo.get(session, upload_id)
-    if stored is None:
-        raise NotFound(f"no upload {upload_id!r}", code="unknown_upload")
-    return stored
-
-
-@router.get("/uploads/{upload_id}", summary="An upload's report")
+@router.get("/uploads/{upload_id}", summary="An upload's report (its uploader or an admin)")
 def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
-    del caller
-    return JSON(_stored(session, upload_id).report)
+    return JSON(upload_access.report(session, caller, upload_id))
 
 
 @router.get(
     "/uploads/{upload_id}/rejected.csv",
     summary="The rejected rows as CSV, with the reasons, to fix and send again",
-    response_class=Response,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
 )
-def rejected_rows(upload_id: str, session: SessionDep, caller: WriterDep) -> Response:
-    del caller
-    report = _stored(session, upload_id).report
-    return Response(
-        rejected_csv(report).encode("utf-8-sig"),
+def rejected_rows(upload_id: str, session: SessionDep, caller: WriterDep) -> StreamingResponse:
+    chunks = upload_access.rejected_csv(session, caller, upload_id)
+    return StreamingResponse(
+        chunks,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{upload_id}-rejected.csv"'},
     )
-
-
-def rejected_csv(report: dict[str, Any]) -> str:
-    """One line per rejected row: its original values, then the row number and reasons."""
-    reasons: dict[int, list[dict[str, Any]]] = {}
-    for issue in report["issues"]:
-        if issue["severity"] == "error":
-            reasons.setdefault(issue["row"], []).append(issue)
-    columns: list[str] = []
-    for rejected in report["rejected"]:
-        for column in rejected["values"]:
-            if column not in columns:
-                columns.append(column)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*columns, "borderlens_row", "borderlens_problems"])
-    for rejected in report["rejected"]:
-        problems = "; ".join(
-            f"{i['column'] or 'row'}: {i['code']}: {i['message']}"
-            for i in reasons.get(rejected["row"], [])
-        )
-        values = rejected["values"]
-        writer.writerow([*(values.get(c, "") for c in columns), rejected["row"], problems])
-    return out.getvalue()

@@ -157,6 +157,14 @@ class SitesProvider(Provider):
                 "type": "object",
                 "description": "Only for admins and authorities in scope",
             },
+            "query_border": {
+                "type": "string",
+                "description": "The border asked for (only with border and within_km)",
+            },
+            "query_border_distance_m": {
+                "type": "number",
+                "description": "Geodesic metres to that border (only with border and within_km)",
+            },
         }
 
     def parse(self, base: FeatureQuery, values: Mapping[str, Any]) -> SiteQuery:

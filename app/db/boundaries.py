@@ -273,7 +273,7 @@ def _border_properties(_caller: Caller) -> features.Properties:
         ("pair_code", c.pair_code),
         ("country_a", c.country_a),
         ("country_b", c.country_b),
-        ("length_km", c.length_km),
+        ("length_km", features.json_real(c.length_km)),
         ("boundary_source", c.source_id),
     ]
 
@@ -282,7 +282,7 @@ def _disputed_properties(_caller: Caller) -> features.Properties:
     c = disputed.c
     return [
         ("claimants", c.claimants),
-        ("area_km2", c.area_km2),
+        ("area_km2", features.json_real(c.area_km2)),
         ("boundary_source", c.source_id),
     ]
 

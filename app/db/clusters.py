@@ -291,7 +291,7 @@ def spec_for(run: RunRecord, base_url: str) -> features.FeatureSpec:
             ("kinds", c.kinds),
             ("minerals", c.minerals),
             ("span_km", func.round(cast(c.span_km, Numeric), 3)),
-            ("eps_km", literal(round(run.eps_used_m / 1000, 4))),
+            ("eps_km", features.json_real(literal(round(run.eps_used_m / 1000, 4)))),
             ("min_sites", literal(run.min_sites)),
             ("members", _member_list(base_url)),
         ]

@@ -7,7 +7,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc
 
-from app.errors import Conflict, DatabaseError, Unprocessable
+from app.errors import Conflict, DatabaseError, PayloadTooLarge, Unprocessable
+
+# SQLSTATE class 54 (program_limit_exceeded: a jsonb over 256 MB, an array too large) is an
+# OperationalError to the driver, but the request is at fault, not the database: retrying the
+# same request repeats the whole cost (field case rel-08 was answered "unavailable, retry").
+_PROGRAM_LIMIT_CLASS = "54"
 
 
 def _constraint_name(error: exc.DBAPIError) -> str | None:
@@ -29,4 +34,9 @@ def translate_db_errors() -> Iterator[None]:
             f"the data breaks a database rule ({constraint})", code="constraint_violation"
         ) from error
     except exc.OperationalError as error:
+        if str(getattr(error.orig, "sqlstate", "") or "").startswith(_PROGRAM_LIMIT_CLASS):
+            raise PayloadTooLarge(
+                "the upload is too large for the database to store; send fewer rows or columns",
+                code="too_large_to_store",
+            ) from error
         raise DatabaseError("the database is unavailable; try again shortly") from error

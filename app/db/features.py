@@ -61,6 +61,13 @@ class FeatureSpec:
     stored_json: ColumnElement[str] | None = None
 
 
+def json_real(column: ColumnElement[typing.Any]) -> ColumnElement[object]:
+    """A double precision column as JSON that is a real number on every row: ``15.0``, never
+    ``15`` (clients that type fields from the first page would make it an integer field).
+    ``borderlens_json_real`` is defined by migration 0009."""
+    return func.borderlens_json_real(column)
+
+
 def _sql_text(value: str) -> ColumnElement[str]:
     """A constant SQL string (only ever our own JSON punctuation, never user input)."""
     return literal_column("'" + value.replace("'", "''") + "'", Text)

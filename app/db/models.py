@@ -273,6 +273,9 @@ class Upload(Base):
     uploader: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB)
     report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The rejected rows' original values and reasons, zlib-compressed JSON lines (see
+    # app.services.upload_report); NULL when every row was accepted.
+    rejected_rows: Mapped[bytes | None] = mapped_column(LargeBinary)
     boundary_source_id: Mapped[str | None] = mapped_column(
         ForeignKey("boundary_sources.id", ondelete="SET NULL")
     )
@@ -282,6 +285,8 @@ class Upload(Base):
         CheckConstraint(_in("kind", SITE_KINDS) + " OR kind IS NULL", name="kind"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         Index("ix_uploads_received_at", "received_at"),
+        # A researcher's own uploads, newest first (GET /uploads is scoped to the key).
+        Index("ix_uploads_api_key_id", "api_key_id", "id"),
     )
 
 

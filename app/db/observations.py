@@ -12,7 +12,7 @@ import datetime as dt
 import typing
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Numeric, Table, cast, func
+from sqlalchemy import ColumnElement, Table, func
 from sqlalchemy.orm import Session
 
 from app.db import features
@@ -40,7 +40,7 @@ def _properties(caller: Caller) -> features.Properties:
         ("name", o.name),
         ("kind", o.kind),
         ("minerals", o.minerals),
-        ("accuracy_m", cast(o.accuracy_m, Numeric)),
+        ("accuracy_m", features.json_real(o.accuracy_m)),
         ("country", sites.c.country_iso3),
     ]
     if caller.may_read_restricted:

@@ -22,7 +22,7 @@ from app.db import uploads as upload_repo
 from app.db.bulk import ewkt_point
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography
+from app.services import site_geography, upload_access, upload_report
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching
@@ -100,7 +100,9 @@ def ingest(
     digest = sha256_of(request.data)
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return IngestOutcome(_repeat_report(earlier), stored=False, upload_id=earlier.public_id)
+        return IngestOutcome(
+            _repeat_report(earlier, caller), stored=False, upload_id=earlier.public_id
+        )
 
     say("reading")
     survey = read_survey(request.data, request.filename, options=_read_options(request, settings))
@@ -113,12 +115,13 @@ def ingest(
 
     rows = _accepted_rows(survey, result, accepted)
     say("matching and measuring")
-    plan = _plan(session, boundaries, settings, request, survey, rows, caller)
+    plan = _plan(session, boundaries, settings, request, survey, rows)
     received_at = dt.datetime.now(dt.UTC)
     public_id = None if request.dry_run else new_upload_id()
     report = _report(
         request, survey, digest, issues, rows, plan, caller, boundaries, received_at, public_id
     )
+    report.update(_bounded_issues(report, issues, settings.upload_report_max_issues))
     if earlier is not None:
         report["upload"]["already_uploaded_as"] = earlier.public_id
     if request.dry_run:
@@ -126,14 +129,16 @@ def ingest(
 
     say("storing")
     try:
-        _store(session, request, rows, plan, report, caller)
+        _store(session, request, rows, plan, report, caller, _rejected_rows(survey, issues, rows))
     except Conflict:
         # The same file arrived twice at once and the other request committed first.
         session.rollback()
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return IngestOutcome(_repeat_report(stored), stored=False, upload_id=stored.public_id)
+        return IngestOutcome(
+            _repeat_report(stored, caller), stored=False, upload_id=stored.public_id
+        )
     session.commit()
     say("done")
     return IngestOutcome(report, stored=True, upload_id=public_id)
@@ -154,6 +159,7 @@ def _read_options(request: UploadRequest, settings: Settings) -> ReadOptions:
         max_rows=settings.upload_max_rows,
         max_file_bytes=settings.upload_max_bytes,
         max_uncompressed_bytes=settings.upload_max_uncompressed_bytes,
+        max_columns=settings.upload_max_columns,
     )
 
 
@@ -212,13 +218,17 @@ def _nothing_usable(request: UploadRequest, survey: Survey, issues: list[Issue])
             "file": request.filename,
             "rows": len(survey),
             "truncated": len(errors) > len(items),
+            "issue_counts": upload_report.issue_summary(errors, 0)["issue_counts"],
         },
     )
 
 
 def _problem_item(filename: str, issue: Issue) -> ProblemItem:
     return ProblemItem(
-        code=issue.code, message=f"{filename}: {issue.message}", row=issue.row, column=issue.column
+        code=issue.code,
+        message=upload_report.short(f"{filename}: {issue.message}"),
+        row=issue.row,
+        column=issue.column,
     )
 
 
@@ -248,9 +258,11 @@ def _plan(
     request: UploadRequest,
     survey: Survey,
     rows: _Rows,
-    caller: Caller,
 ) -> _Plan:
     n = len(rows.row)
+    if not request.dry_run:
+        # Held until commit: overlapping uploads plan one after the other (app.db.uploads).
+        upload_repo.lock_area(session, rows.lon, rows.lat)
     candidates = upload_repo.candidate_sites(session, rows.lon.tolist(), rows.lat.tolist())
     match = matching.match_existing(
         rows.lon,
@@ -279,7 +291,7 @@ def _plan(
         )
         groups[new_rows] = new_rows[labels]
     plan = _Plan(existing, existing_public, groups)
-    _new_sites(plan, boundaries, request, survey, rows, caller)
+    _new_sites(plan, boundaries, request, survey, rows)
     return plan
 
 
@@ -289,7 +301,6 @@ def _new_sites(
     request: UploadRequest,
     survey: Survey,
     rows: _Rows,
-    caller: Caller,
 ) -> None:
     leaders = sorted({int(g) for g in plan.new_group.tolist() if g >= 0})
     if not leaders:
@@ -325,7 +336,8 @@ def _new_sites(
                 aliases=sorted({n for n in names if n != name}),
                 accuracy_m=None if math.isnan(accuracy) else float(accuracy),
                 location_origin=f"{survey.format} upload",
-                source=request.source or caller.name,
+                # Public: the uploader's key name is private, so only a source they chose.
+                source=request.source,
                 first_observed=min(dates) if dates else None,
                 last_observed=max(dates) if dates else None,
                 **geography.fields(i),  # type: ignore[arg-type]
@@ -380,7 +392,6 @@ def _report(
         else {"row": r, "outcome": "rejected", "issues": codes.get(r, [])}
         for r in sorted(accepted_rows | set(rejected_rows))
     ]
-    index_of_row = {int(r): i for i, r in enumerate(survey.row.tolist())}
     return {
         "upload": {
             "id": public_id,
@@ -415,33 +426,67 @@ def _report(
             **{role: list(cols) for role, cols in survey.field_columns.items()},
         },
         "notes": list(survey.notes),
-        "issues": [
-            {
-                "row": i.row,
-                "column": i.column,
-                "code": i.code,
-                "message": i.message,
-                "severity": i.severity,
-            }
-            for i in issues
-        ],
         "rows": row_list,
-        "rejected": [
-            {"row": r, "values": survey.properties[index_of_row[r]]}
-            for r in rejected_rows
-            if r in index_of_row
-        ],
     }
 
 
-def _repeat_report(earlier: upload_repo.StoredUpload) -> dict[str, Any]:
-    report = dict(earlier.report)
-    report["repeat"] = {
-        "detail": f"this file (sha256 {earlier.sha256[:12]}...) was already received as "
-        f"{earlier.public_id} on {earlier.received_at.isoformat()}; nothing new was stored",
-        "upload": earlier.public_id,
+def _bounded_issues(report: dict[str, Any], issues: list[Issue], limit: int) -> dict[str, Any]:
+    """The report's issues and rejected rows, at most ``limit`` of each, with totals per code
+    (see :mod:`app.services.upload_report`); a note says when a list is cut."""
+    summary = upload_report.issue_summary(issues, limit)
+    summary["rows"], summary["rows_truncated"] = upload_report.bounded_rows(report["rows"], limit)
+    if summary["issues_truncated"] or summary["rows_truncated"]:
+        report["notes"].append(upload_report.truncation_note(len(issues), limit))
+    return summary
+
+
+def _rejected_rows(survey: Survey, issues: list[Issue], rows: _Rows) -> bytes | None:
+    """The rejected rows' original values and all their reasons, packed for rejected.csv."""
+    accepted = set(rows.row)
+    errors: dict[int, list[Issue]] = {}
+    for issue in issues:
+        if issue.severity == "error" and issue.row not in accepted:
+            errors.setdefault(issue.row, []).append(issue)
+    rejected = [(i, int(r)) for i, r in enumerate(survey.row.tolist()) if int(r) not in accepted]
+    if not rejected:
+        return None
+    columns = list(survey.columns)
+    known = set(columns)
+    for i, _ in rejected:  # GDAL formats: a row may carry fields the first layer lacks
+        for column in survey.properties[i]:
+            if column not in known:
+                known.add(column)
+                columns.append(column)
+    return upload_report.pack_rejected(
+        columns,
+        (
+            (row, survey.properties[i], upload_report.problems_text(errors.get(row, [])))
+            for i, row in rejected
+        ),
+    )
+
+
+def _repeat_report(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[str, Any]:
+    """The first report again, for its uploader (or an admin). Anyone else who sends the same
+    bytes learns only that they were already received, and under which id (which answers 404
+    to them): the first report names its uploader, when, and what they matched."""
+    if upload_access.may_read(caller, earlier.api_key_id):
+        report = dict(earlier.report)
+        report["repeat"] = {
+            "detail": f"this file (sha256 {earlier.sha256[:12]}...) was already received as "
+            f"{earlier.public_id} on {earlier.received_at.isoformat()}; nothing new was stored",
+            "upload": earlier.public_id,
+        }
+        return report
+    return {
+        "upload": {"id": earlier.public_id, "sha256": earlier.sha256},
+        "repeat": {
+            "detail": f"this file (sha256 {earlier.sha256[:12]}...) was already received from "
+            f"another uploader as {earlier.public_id}; nothing new was stored",
+            "upload": earlier.public_id,
+            "own": False,
+        },
     }
-    return report
 
 
 # -- storing -----------------------------------------------------------------------------------
@@ -454,6 +499,7 @@ def _store(
     plan: _Plan,
     report: dict[str, Any],
     caller: Caller,
+    rejected_rows: bytes | None = None,
 ) -> int:
     upload = report["upload"]
     provenance = (
@@ -479,6 +525,7 @@ def _store(
         api_key_id=caller.key_id,
         counts=report["counts"],
         report=report,
+        rejected_rows=rejected_rows,
     )
     upload_id = upload_repo.insert_upload(session, values)
     ids = site_repo.insert_sites(session, plan.new_sites)

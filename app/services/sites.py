@@ -61,7 +61,10 @@ def mineral_codes(spellings: list[str]) -> list[str]:
 
 
 def create_sites(
-    session: Session, boundaries: BoundarySet, drafts: list[SiteDraft], caller: Caller
+    session: Session,
+    boundaries: BoundarySet,
+    drafts: list[SiteDraft],
+    caller: Caller,  # noqa: ARG001 - kept for callers; the key's name is not a public source
 ) -> list[CreatedSite]:
     """Store many drafts at once: one vectorised measure, one insert, one commit."""
     codes = [mineral_codes(draft.minerals) for draft in drafts]
@@ -88,7 +91,7 @@ def create_sites(
             status=draft.status,
             accuracy_m=draft.accuracy_m,
             location_origin=draft.location_origin,
-            source=draft.source or caller.name,
+            source=draft.source,  # public: never the caller's key name unless they chose it
             first_observed=draft.observed_on,
             last_observed=draft.observed_on,
             properties=draft.attributes,

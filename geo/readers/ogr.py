@@ -21,7 +21,7 @@ import pyproj
 import shapely
 
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
-from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile
+from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile, check_columns
 from geo.readers import columns as conventions
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path, zip_member_path
 from geo.readers.sniff import Upload
@@ -99,6 +99,7 @@ def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) ->
     remaining = options.max_rows - rows.features
     meta, _fids, wkb, field_data = read_layer(path, layer, max_features=remaining + 1)
     names = [str(name) for name in meta["fields"]]
+    check_columns(len(rows.columns | dict.fromkeys(names)), options.max_columns)
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     if n > remaining:
         raise TooManyRows(f"the file has more than {options.max_rows:,} features (the limit)")

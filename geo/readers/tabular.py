@@ -37,7 +37,13 @@ from geo.coords import (
     resolve_crs,
     to_wgs84,
 )
-from geo.errors import CRSRequired, NoCoordinateColumns, TooManyRows, UnreadableFile
+from geo.errors import (
+    CRSRequired,
+    NoCoordinateColumns,
+    TooManyRows,
+    UnreadableFile,
+    check_columns,
+)
 from geo.readers import columns as conventions
 from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer, upload_path
@@ -106,6 +112,7 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         header = next((record for record in reader if "".join(record).strip()), None)
         if header is None:
             raise UnreadableFile("the CSV file has no header line")
+        check_columns(len(header), options.max_columns)
         columns = unique_columns(header)
         records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
     except csv.Error as exc:
@@ -287,6 +294,7 @@ def read_xlsx_table(data: bytes, options: ReadOptions) -> Table:
             max_features=options.max_rows + 1,
             **open_options,
         )
+    check_columns(len(meta["fields"]), options.max_columns)
     columns = unique_columns([str(name) for name in meta["fields"]])
     cells = [["" if value is None else str(value) for value in array.tolist()] for array in fields]
     rows = [int(fid) for fid in fids] if fids is not None else []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 
 import pyogrio
 import pytest
 
+from app import collections as registry
 from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
@@ -90,3 +92,26 @@ def test_gdal_reads_the_border_query(served: LiveServer) -> None:
     assert expected, "the served sites include diamond sales points near CAF-CMR"
     assert set(frame["name"]) == expected
     assert (frame["query_border_distance_m"] <= 25_000).all()
+
+
+def _gdal_dtype(schema: dict[str, Any]) -> str:
+    """What pyogrio reports for a field GDAL typed from this JSON Schema."""
+    kind, fmt = schema.get("type"), schema.get("format")
+    if kind == "string":
+        return {"date": "datetime64[D]", "date-time": "datetime64[ms]"}.get(fmt or "", "object")
+    if kind == "array" and schema["items"].get("type") == "string":
+        return "list(str)"
+    return {"number": "float64", "integer": "int32", "boolean": "bool"}.get(str(kind), "object")
+
+
+@pytest.mark.parametrize("collection", [provider.id for provider in registry.PROVIDERS])
+def test_gdal_types_every_field_from_the_collection_schema(
+    served: LiveServer, collection: str
+) -> None:
+    """Through the describedby link: a field is typed even when the first page cannot tell
+    (every accuracy here is null, every claimants list empty, and there are no clusters)."""
+    info = pyogrio.read_info(f"OAPIF:{served.url}", layer=collection)
+    dtypes = dict(zip(info["fields"], info["dtypes"], strict=True))
+    declared = registry.get(collection).schema()
+    expected = {n: _gdal_dtype(s) for n, s in declared.items() if n != "geometry"}
+    assert {name: dtypes.get(name) for name in expected} == expected
