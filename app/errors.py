@@ -69,6 +69,10 @@ class InvalidBody(AppError):
     status, code, title = 422, "invalid_body", "Invalid request body"
 
 
+class UnknownHost(AppError):
+    status, code, title = 400, "unknown_host", "Unknown host"
+
+
 class NotAuthenticated(AppError):
     status, code, title = 401, "not_authenticated", "Not authenticated"
 

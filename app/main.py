@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import core, health, maps, openapi, schema_routes, transactions, uploads
+from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
@@ -66,7 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # No Swagger UI: it loads from a CDN and needs inline scripts; /api.html documents
+        # the API with no script at all, and /api is the definition for tools.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -78,10 +81,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match"],
-        expose_headers=["Location", "ETag"],
+        expose_headers=["Location", "ETag", "Link", "Content-Crs"],
     )
+    app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
@@ -113,8 +117,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         problem.instance = request.url.path
         headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
         if isinstance(exc, AppError):
-            headers.update(exc.headers)
-        return problem_response(problem, headers or None)
+            headers.update(exc.headers)  # e.g. Allow with a 405
+        # A 500 is answered outside the middlewares, so it gets the common headers here.
+        return problem_response(problem, {**BASE_HEADERS, **headers})
 
     # Domain errors are answered by Starlette's exception middleware; the bare Exception
     # handler runs in the outermost server-error middleware for anything unforeseen (500).

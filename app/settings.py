@@ -35,8 +35,16 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="External base URL used in links (e.g. behind a proxy). Unset: taken "
-        "from each request.",
+        description="External base URL used in links and `Location` (e.g. behind a proxy; "
+        "set it in production). Unset: taken from each request's Host header, which must be "
+        "an allowed host.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the service answers for (JSON list; `*.example.org` for "
+        "subdomains, `*` for any). Always allowed: localhost, 127.0.0.1, ::1 and the host of "
+        "`BORDERLENS_PUBLIC_URL`. A request naming another host in its Host header gets 400, "
+        "so links are never built from a host a caller made up.",
     )
     items_default_limit: int = Field(default=10, ge=1, description="Default page size.")
     items_max_limit: int = Field(default=10_000, ge=1, description="Largest page size.")

@@ -12,8 +12,9 @@ its hemisphere), because a wrong zone moves a point by hundreds of kilometres.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, TypeAlias
@@ -24,6 +25,7 @@ import pyproj
 from pyproj.exceptions import CRSError
 
 from geo.errors import InvalidCRS
+from geo.vocab import empty_value_test
 
 Axis: TypeAlias = Literal["lon", "lat"]
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -31,20 +33,53 @@ Cell: TypeAlias = str | float | int | None
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 
-# Typographic degree, prime and quote marks (as phones and word processors type them) become
-# the three ASCII-ish symbols the grammar knows.
+# The one normalisation table of coordinate typography: every look-alike of the degree, minute
+# and second marks that phones, GPS screens, word processors and keyboards produce becomes the
+# ASCII-ish symbol the grammar knows (°, ', "). Letters (d/deg, m/min, s/sec) and the ``:``
+# separator are read by the grammar itself; every Unicode space is a space.
+DEGREE_MARKS = (
+    "\u00b0",  # degree sign
+    "\u00ba",  # masculine ordinal, typed for a degree sign
+    "\u02da",  # ring above
+    "\u1d52",  # modifier letter small o
+    "\u2070",  # superscript zero
+    "\u2218",  # ring operator
+    "\u25e6",  # white bullet
+    "\u00f8",  # o with stroke: the degree sign of DOS code pages 437/850 read as Latin-1
+)
+MINUTE_MARKS = (
+    "'",
+    "\u2032",  # prime
+    "\u2019",  # right single quotation mark
+    "\u2018",  # left single quotation mark
+    "\u201b",  # single high-reversed-9 quotation mark
+    "\u00b4",  # acute accent
+    "`",  # accent
+    "\u02b9",  # modifier letter prime
+    "\u02bc",  # modifier letter apostrophe
+    "\u02ca",  # modifier letter acute accent
+    "\u2035",  # reversed prime
+    "\uff07",  # fullwidth apostrophe
+    "\ua78c",  # latin small letter saltillo
+)
+SECOND_MARKS = (
+    '"',
+    "\u2033",  # double prime
+    "\u201d",  # right double quotation mark
+    "\u201c",  # left double quotation mark
+    "\u201e",  # double low-9 quotation mark
+    "\u201f",  # double high-reversed-9 quotation mark
+    "\u02ba",  # modifier letter double prime
+    "\u02dd",  # double acute accent
+    "\u2036",  # reversed double prime
+    "\u3003",  # ditto mark
+    "\uff02",  # fullwidth quotation mark
+)
 _SYMBOLS = str.maketrans(
     {
-        "\u00ba": "°",  # masculine ordinal, typed for a degree sign
-        "\u02da": "°",  # ring above
-        "\u2032": "'",  # prime
-        "\u2019": "'",  # right single quotation mark
-        "\u2018": "'",  # left single quotation mark
-        "\u00b4": "'",  # acute accent
-        "`": "'",
-        "\u2033": '"',  # double prime
-        "\u201c": '"',  # left double quotation mark
-        "\u201d": '"',  # right double quotation mark
+        **dict.fromkeys(DEGREE_MARKS, "°"),
+        **dict.fromkeys(MINUTE_MARKS, "'"),
+        **dict.fromkeys(SECOND_MARKS, '"'),
     }
 )
 # Hemisphere words and letters, English and French (O = ouest = west).
@@ -65,13 +100,19 @@ _HEMISPHERES = {
 }
 _HEMISPHERE_WORD = "north|nord|south|sud|east|est|west|ouest|[nsewo]"
 _LEADING_HEMISPHERE = re.compile(rf"^({_HEMISPHERE_WORD})(?![a-z])\s*", re.IGNORECASE)
-_TRAILING_HEMISPHERE = re.compile(rf"(?<![a-z])\s*({_HEMISPHERE_WORD})\.?$", re.IGNORECASE)
+# A trailing hemisphere follows a digit, a mark, a blank, or a letter mark ("15d07m24.24sE").
+_TRAILING_HEMISPHERE = re.compile(
+    rf"(?:(?<![a-z])|(?<=\d[dms])|(?<=\d(?:deg|min|sec)))\s*({_HEMISPHERE_WORD})\.?$",
+    re.IGNORECASE,
+)
 _NUMBER = r"\d+(?:[.,]\d+)?"
+_MINUTES_THEN_MORE = re.compile(r"\d\s*(?:m(?:in)?(?![a-z])|'|:)\s*\d", re.IGNORECASE)
+_STUCK_S = re.compile(r"\ds$")  # lower-case: "S" stays South
 _DMS_BODY = re.compile(
     rf"""^(?P<sign>[+-])?\s*
-    (?P<deg>{_NUMBER})\s*(?:°|deg|d(?![a-z]))?\s*
-    (?:(?P<min>{_NUMBER})\s*(?:'|min|m(?![a-z]))?\s*
-       (?:(?P<sec>{_NUMBER})\s*(?:"|'')?\s*)?
+    (?P<deg>{_NUMBER})\s*(?:°|degr[eé]s?|degrees?|deg|d(?![a-z])|:)?\s*
+    (?:(?P<min>{_NUMBER})\s*(?:'|minutes?|min|mn|m(?![a-z])|:)?\s*
+       (?:(?P<sec>{_NUMBER})\s*(?:"|''|seconds?|secondes?|sec|s(?![a-z]))?\s*)?
     )?$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -179,7 +220,11 @@ def parse_angle(text: str, *, axis: Axis) -> float:
     original = text
     text = text.translate(_SYMBOLS).strip()
     hemisphere: str | None = None
+    # "4d 46m 45.84s", "4°46'45.84s": a lower-case "s" stuck to the seconds is their mark.
+    letter_seconds = bool(_MINUTES_THEN_MORE.search(text) and _STUCK_S.search(text))
     for pattern in (_LEADING_HEMISPHERE, _TRAILING_HEMISPHERE):
+        if letter_seconds and pattern is _TRAILING_HEMISPHERE:
+            continue
         match = pattern.search(text)
         if match:
             if hemisphere is not None:
@@ -246,8 +291,16 @@ class ParsedGeopoints:
     errors: dict[int, str]
 
 
-def parse_geopoints(cells: Sequence[Cell]) -> ParsedGeopoints:
-    """Parse geopoint strings; 2, 3 or 4 space-separated numbers, as formpack accepts."""
+def parse_geopoints(
+    cells: Sequence[Cell], *, is_empty: Callable[[object], bool] | None = None
+) -> ParsedGeopoints:
+    """Parse geopoint strings; 2, 3 or 4 space-separated numbers, as formpack accepts.
+
+    A part that is an empty-value token (``is_empty``, by default :data:`geo.vocab.EMPTY_VALUES`:
+    Ona writes ``"3.9455 17.1688 n/a n/a"``) is unknown; without latitude or longitude the
+    cell is empty, not an error.
+    """
+    empty = is_empty or empty_value_test()
     n = len(cells)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
@@ -258,11 +311,13 @@ def parse_geopoints(cells: Sequence[Cell]) -> ParsedGeopoints:
             continue
         parts = text.split()
         try:
-            numbers = [float(part) for part in parts]
+            numbers = [np.nan if empty(part) else float(part) for part in parts]
         except ValueError:
             numbers = []
         if not 2 <= len(numbers) <= 4:
             errors[i] = f"{text!r} is not a geopoint ('lat lon [altitude] [accuracy]')"
+            continue
+        if not (math.isfinite(numbers[0]) and math.isfinite(numbers[1])):
             continue
         lat[i], lon[i] = numbers[0], numbers[1]
         if len(numbers) == 4:

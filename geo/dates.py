@@ -6,6 +6,13 @@ Central ``SubmissionDate``, GPX ``<time>``), ``YYYY/MM/DD`` (GDAL's text for XLS
 ODK Briefcase's ``Apr 26, 2018`` / ``Apr 26, 2018 8:56:00 AM``, and day-month-year with an
 English or French month name (``26 avril 2018``, ``1er mai 2024``, ``02-OCT-10``).
 
+A bare number in a date column is a spreadsheet serial day number (a workbook column without
+a date style, or a CSV saved from one): ``45356`` is 2024-03-05 in Excel's 1900 date system
+(day 1 = 1900-01-01, with Lotus 1-2-3's phantom 29 February 1900), 2028-03-06 in the 1904
+system of old Mac workbooks (day 0 = 1904-01-01). It is read as a date when that date falls in
+:data:`SERIAL_WINDOW`, and reported so the sender can check it; outside the window the error
+names the value and the convention.
+
 A date-time keeps the calendar date *as written*, zone or not: a visit logged at
 ``2024-03-05T23:30:00+01:00`` happened on 5 March where it was logged.
 
@@ -21,12 +28,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, TypeAlias
 
 from geo.vocab import fold
 
 DateOrder: TypeAlias = Literal["auto", "dmy", "mdy"]
+DateSystem: TypeAlias = Literal[1900, 1904]
+
+# Serial numbers are read as dates only in this window: field visits of the survey era, not
+# counts, codes or years that happen to be numbers.
+SERIAL_WINDOW = (date(1990, 1, 1), date(2099, 12, 31))
+_SERIAL_EPOCH: dict[DateSystem, date] = {1900: date(1899, 12, 30), 1904: date(1904, 1, 1)}
+_SERIAL = re.compile(r"^(\d{1,7})(?:[.,]\d+)?$")
+_COMPACT_ISO = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 Cell: TypeAlias = str | float | int | None
 
 _MONTHS = {
@@ -73,6 +88,8 @@ class ParsedDates:
         Index of each unparseable cell, with a sentence saying why.
     ambiguous
         Indices of cells read day-first or month-first on a guess (the column gave no evidence).
+    serials
+        Indices of cells read as spreadsheet serial day numbers, with a sentence saying so.
     order
         The order used for numeric dates (``"dmy"``/``"mdy"``), None when the column has none.
     """
@@ -81,6 +98,7 @@ class ParsedDates:
     errors: dict[int, str]
     ambiguous: list[int]
     order: Literal["dmy", "mdy"] | None
+    serials: dict[int, str]
 
 
 def _year(text: str) -> int:
@@ -94,7 +112,7 @@ def _year(text: str) -> int:
 def _named_or_iso(text: str) -> date | None:
     """Dates that need no day/month order decision; None when the text is not one of them."""
     folded = fold(text)
-    match = _ISO.match(folded)
+    match = _ISO.match(folded) or _COMPACT_ISO.match(folded)
     if match:
         return date(int(match[1]), int(match[2]), int(match[3]))
     match = _MONTH_FIRST.match(folded)
@@ -111,6 +129,7 @@ def parse_dates(
     *,
     order: DateOrder = "auto",
     default_order: Literal["dmy", "mdy"] = "dmy",
+    date_system: DateSystem = 1900,
 ) -> ParsedDates:
     """Parse a column of dates, deciding day-first or month-first once for the whole column.
 
@@ -122,11 +141,15 @@ def parse_dates(
         ``"dmy"`` or ``"mdy"`` when the sender said so; ``"auto"`` decides from the values.
     default_order
         Used with ``"auto"`` when no value decides; those values are reported as ambiguous.
+    date_system
+        The spreadsheet date system bare serial numbers count in (1900, or 1904 when the
+        workbook says so).
     """
     n = len(cells)
     dates: list[date | None] = [None] * n
     errors: dict[int, str] = {}
     numeric: dict[int, tuple[int, int, int]] = {}
+    serials: dict[int, str] = {}
     cache: dict[str, date | None] = {}
     for i, cell in enumerate(cells):
         text = "" if cell is None else str(cell).strip()
@@ -141,6 +164,13 @@ def parse_dates(
         parsed = cache[text]
         if parsed is not None:
             dates[i] = parsed
+            continue
+        serial = _SERIAL.match(text)
+        if serial:
+            try:
+                dates[i], serials[i] = _serial_date(text, int(serial[1]), date_system)
+            except ValueError as exc:
+                errors[i] = str(exc)
             continue
         match = _NUMERIC.match(fold(text))
         if match:
@@ -160,7 +190,31 @@ def parse_dates(
             continue
         if guessed and first != second and first <= 12 and second <= 12:
             ambiguous.append(i)
-    return ParsedDates(dates, errors, ambiguous, column_order if numeric else None)
+    return ParsedDates(dates, errors, ambiguous, column_order if numeric else None, serials)
+
+
+def _serial_date(text: str, days: int, system: DateSystem) -> tuple[date, str]:
+    """The date of a serial day number and the sentence reporting it; ValueError outside."""
+    convention = f"an Excel serial day number ({system} date system)"
+    first, last = SERIAL_WINDOW
+    try:
+        # Day 60 of the 1900 system is the phantom 29 February 1900; days after it are
+        # counted from 30 December 1899 so that 1 is 1900-01-01 and 45356 is 2024-03-05.
+        epoch = _SERIAL_EPOCH[system]
+        if system == 1900 and days < 61:
+            epoch += timedelta(days=1)  # before the phantom day
+        value = epoch + timedelta(days=days)
+    except OverflowError:
+        value = None
+    if value is None or not first <= value <= last:
+        where = f"is {value}" if value is not None else "is no date at all"
+        raise ValueError(
+            f"{text!r} read as {convention} {where}, outside {first}..{last}: not a plausible "
+            "visit date; write dates as YYYY-MM-DD or format the column as dates"
+        )
+    return value, (
+        f"{text!r} read as {value}: {convention}; format the column as dates if that is wrong"
+    )
 
 
 _ORDER_TEXT = {"dmy": "day/month/year", "mdy": "month/day/year"}

@@ -13,10 +13,21 @@ class GeoError(Exception):
 
     code = "geo_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        # Where in the file, when the error is about one place (the row numbering of
+        # geo.survey); the service puts them in the problem detail.
+        self.row = row
+        self.column = column
 
     @property
     def message(self) -> str:
@@ -73,6 +84,14 @@ class FormatMismatch(UnsupportedFormat):
     """The file's extension names one format and its content is another."""
 
     code = "format_mismatch"
+
+
+class ReaderFailure(UnreadableFile):
+    """A reader failed on the bytes in a way it does not foresee (a defect, logged).
+
+    The sender still gets a refusal naming the file, never a server error; tests assert that
+    no input reaches this.
+    """
 
 
 class ZipBomb(HostileFile):

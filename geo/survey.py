@@ -85,6 +85,10 @@ class ReadOptions:
     max_columns
         More columns (fields) than this raise :class:`geo.errors.TooManyColumns`, for CSV
         before any record is read.
+    empty_values
+        Cell texts that mean "no answer" (compared without case or surrounding blanks); None
+        uses :data:`geo.vocab.EMPTY_VALUES` (``n/a``, ``NA``, ``-``, ``null``, ``#N/A``...). A
+        cell holding one is empty in every column, for every format.
     """
 
     crs: str | None = None
@@ -95,6 +99,7 @@ class ReadOptions:
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
     max_columns: int = DEFAULT_MAX_COLUMNS
+    empty_values: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +137,16 @@ class Survey:
         Per-row problems found while reading (unparseable coordinate, malformed row).
     notes
         File-level remarks worth showing the sender (skipped layers, encoding fallbacks).
+    kind_hints
+        Empty, or per row the kind (``"mine"``/``"sales_point"``/None) the file's own structure
+        gives it: the KML folder (or style) it sits in, when that is named for a kind.
+    date_system
+        The spreadsheet date system bare serial day numbers count in: 1904 for a workbook
+        that says so (``date1904``), else 1900.
+    encoding
+        The text encoding the values were read in (``"UTF-8"``, ``"windows-1252"``,
+        ``"UTF-16"``, a Shapefile's declared code page), decided from the bytes when the file
+        does not declare it; several joined by ``", "`` when parts of a file differ.
     """
 
     format: str
@@ -147,12 +162,17 @@ class Survey:
     field_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
+    encoding: str = "UTF-8"
+    date_system: Literal[1900, 1904] = 1900
+    kind_hints: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.row)
         sizes = {len(self.lon), len(self.lat), len(self.accuracy_m), len(self.properties)}
         if sizes != {n}:
             raise ValueError(f"survey columns disagree in length: {sorted(sizes | {n})}")
+        if self.kind_hints and len(self.kind_hints) != n:
+            raise ValueError("kind_hints must be empty or have one entry per row")
 
     def __len__(self) -> int:
         return len(self.row)

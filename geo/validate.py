@@ -19,6 +19,14 @@ at most four calls per survey, never one per row). Then:
   ``country_mismatch`` warning, because border surveys cross borders (a DRC team maps a
   comptoir in Bangui); if a correction would put it in the declared country, the message says so.
 
+A lone outlier is questioned even when nothing is declared: a row more than
+``outlier_distance_km`` from every other located row of the upload, in a country none of them
+is in, is kept with a ``lone_outlier`` warning (a lost minus sign or swapped digits), the
+message giving a correction that brings it back among the others when one does.
+
+A stored name that looks like UTF-8 read as Windows-1252 (``BÃ©tarÃ©``) is kept with a
+``mojibake`` warning that gives the probable text.
+
 So with a region, a southern DRC point that lost its minus sign and lands in the CAR is flagged,
 not rejected. Rejecting it would also reject nearly every genuine CAR point of a DRC team: the
 CAR's mirror image across the equator is mostly DRC.
@@ -26,6 +34,7 @@ CAR's mirror image across the equator is mostly DRC.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,9 +42,11 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from geo.countries import ELSEWHERE
 from geo.dates import DateOrder, order_text, parse_dates
+from geo.geodesic import ecef_m, inverse_distance_m
 from geo.survey import FloatArray, IntArray, Issue, Severity, Survey
 from geo.vocab import SiteKind, minerals, site_kinds, split_list
 
@@ -58,6 +69,9 @@ ISSUE_SEVERITY: dict[str, Severity] = {
     "ambiguous_date": "warning",
     "unknown_mineral": "warning",
     "unknown_kind": "warning",
+    "excel_serial_date": "warning",
+    "lone_outlier": "warning",
+    "mojibake": "warning",
 }
 
 
@@ -87,6 +101,9 @@ class ValidationRules:
         ``"dmy"``/``"mdy"`` for numeric dates when the sender knows; ``"auto"`` decides per column.
     kind_default
         ``"mine"`` or ``"sales_point"`` for rows whose file says nothing (the upload's ``kind``).
+    outlier_distance_km
+        A row farther than this from every other row, in a country none of them is in, is a
+        ``lone_outlier``. 800 km: a latitude of 4° that lost its minus sign moves ~890 km.
     """
 
     declared_country: str | None = None
@@ -95,6 +112,7 @@ class ValidationRules:
     allow_zero_zero: bool = False
     date_order: DateOrder = "auto"
     kind_default: SiteKind | None = None
+    outlier_distance_km: float = 800.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,15 +166,17 @@ def validate_survey(
     dates, date_issues = _dates(survey, rules)
     mineral_codes, mineral_issues = _minerals(survey)
     kinds, kind_issues = _kinds(survey, rules)
-    issues.extend(date_issues + mineral_issues + kind_issues)
+    names = _names(survey)
+    issues.extend(date_issues + mineral_issues + kind_issues + _mojibake_issues(survey, names))
     rejected = {i.row for i in issues if i.severity == "error"}
+    issues.extend(_lone_outliers(survey, iso3, rules, ~np.isin(survey.row, list(rejected))))
     accepted = np.flatnonzero(~np.isin(survey.row, list(rejected)))
     return ValidationResult(
         accepted=accepted.astype(np.int64),
         iso3=iso3,
         dates=dates,
         minerals=mineral_codes,
-        names=_names(survey),
+        names=names,
         kinds=kinds,
         issues=tuple(sorted(issues, key=lambda i: i.row)),
     )
@@ -392,11 +412,17 @@ def _dates(survey: Survey, rules: ValidationRules) -> tuple[list[date | None], l
     column = _column(survey, "date")
     if column is None:
         return [None] * len(survey), []
-    parsed = parse_dates(survey.values(column), order=rules.date_order)
+    parsed = parse_dates(
+        survey.values(column), order=rules.date_order, date_system=survey.date_system
+    )
     rows = survey.row
     issues = [
         issue(int(rows[i]), column, "unparseable_date", message)
         for i, message in parsed.errors.items()
+    ]
+    issues += [
+        issue(int(rows[i]), column, "excel_serial_date", message)
+        for i, message in parsed.serials.items()
     ]
     if parsed.order is not None:
         how = order_text(parsed.order)
@@ -450,6 +476,9 @@ def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], li
     lookup = {text: vocabulary.lookup(text.replace("\u2019", "'")) for text in set(texts) if text}
     kinds: list[str | None] = []
     issues: list[Issue] = []
+    # The file's own structure (a KML folder named "Comptoirs") speaks for rows whose kind
+    # column is silent, before the upload's default.
+    hints = survey.kind_hints or (None,) * len(survey)
     for i, text in enumerate(texts):
         code = lookup.get(text)
         if text and code is None:
@@ -463,5 +492,111 @@ def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], li
                     + (f"; recorded as {rules.kind_default}" if rules.kind_default else ""),
                 )
             )
-        kinds.append(code or rules.kind_default)
+        kinds.append(code or hints[i] or rules.kind_default)
     return kinds, issues
+
+
+def _lone_outliers(
+    survey: Survey, iso3: ObjectArray, rules: ValidationRules, candidates: BoolArray
+) -> list[Issue]:
+    """Rows far from every other row of the upload, in a country none of them is in."""
+    located = candidates & np.fromiter(
+        (code is not None for code in iso3), dtype=bool, count=len(iso3)
+    )
+    index = np.flatnonzero(located)
+    if len(index) < 3:
+        return []  # with two rows, which one is the stray cannot be told
+    lon, lat = survey.lon[index], survey.lat[index]
+    xyz = ecef_m(lon, lat)
+    chord_m, _ = cKDTree(xyz).query(xyz, k=2)
+    # A chord is shorter than the geodesic: a chord beyond the limit is a geodesic beyond it.
+    far = np.flatnonzero(chord_m[:, 1] > rules.outlier_distance_km * 1000)
+    issues = []
+    for k in far.tolist():
+        others = np.ones(len(index), dtype=bool)
+        others[k] = False
+        countries = set(iso3[index[others]].tolist())
+        if iso3[index[k]] in countries:
+            continue
+        distance_km = _nearest_km(lon[k], lat[k], lon[others], lat[others])
+        hint = ""
+        for how, alt_lon, alt_lat in (
+            ("with the latitude negated", lon[k], -lat[k]),
+            ("with the longitude negated", -lon[k], lat[k]),
+            ("with latitude and longitude swapped", lat[k], lon[k]),
+        ):
+            if abs(alt_lat) > 90:
+                continue
+            near_km = _nearest_km(alt_lon, alt_lat, lon[others], lat[others])
+            if near_km <= rules.outlier_distance_km:
+                hint = f" {how} ({_point(alt_lon, alt_lat)}) it would lie {near_km:,.0f} km away."
+                break
+        row = int(survey.row[index[k]])
+        issues.append(
+            issue(
+                row,
+                ", ".join(survey.coordinate_columns),
+                "lone_outlier",
+                f"{_point(lon[k], lat[k])} lies {_in_country(iso3[index[k]])}, "
+                f"{distance_km:,.0f} km from "
+                f"every other row of this upload (which lie in {', '.join(sorted(countries))}): "
+                f"a lost minus sign or swapped digits? Kept, flagged.{hint}",
+            )
+        )
+    return issues
+
+
+def _in_country(code: str) -> str:
+    return "outside the countries borderlens covers" if code == ELSEWHERE else f"in {code}"
+
+
+def _nearest_km(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> float:
+    distances = inverse_distance_m(np.full(len(lons), lon), np.full(len(lons), lat), lons, lats)
+    return float(distances.min()) / 1000
+
+
+# Two or three characters of UTF-8 read one byte at a time as Windows-1252: a lead byte
+# (Â Ã Å â ...) then a continuation byte shown as itself or as a Windows-1252 symbol.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00c5\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021"
+    "\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+
+def repaired_mojibake(text: str) -> str | None:
+    """The text ``text`` was before UTF-8 was read as Windows-1252 (or Latin-1); else None.
+
+    >>> repaired_mojibake("Comptoir BÃ©tarÃ© Sud")
+    'Comptoir Bétaré Sud'
+    >>> repaired_mojibake("Comptoir Bétaré Sud") is None
+    True
+    """
+    if not _MOJIBAKE.search(text):
+        return None
+    for codec in ("cp1252", "latin-1"):
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+        if fixed != text:
+            return fixed
+    return None
+
+
+def _mojibake_issues(survey: Survey, names: list[str | None]) -> list[Issue]:
+    column = _column(survey, "name")
+    issues = []
+    for i, name in enumerate(names):
+        fixed = repaired_mojibake(name) if name else None
+        if fixed is not None:
+            issues.append(
+                issue(
+                    int(survey.row[i]),
+                    column,
+                    "mojibake",
+                    f"{name!r} looks like UTF-8 text read as Windows-1252: probably {fixed!r}. "
+                    "Kept as sent; correct the file's encoding (or its .cpg) and send it again",
+                )
+            )
+    return issues

@@ -7,8 +7,9 @@ The vocabulary maps every label and synonym, compared without case or accents, t
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -98,6 +99,49 @@ def read_vocabulary(path: Path) -> Vocabulary:
     return Vocabulary(name=path.stem, terms=terms)
 
 
+# What survey tools and spreadsheets write for "no answer" (issue: Ona's ``n/a``, Excel's
+# ``#N/A``, pandas' ``NaN``, R's ``NA``, a lone dash). Compared after ``strip().casefold()``;
+# a cell holding one of them is empty in every column: an optional field is then absent, a
+# required one (coordinates) missing, a mineral list empty. Uploads may give their own list
+# (``ReadOptions.empty_values``), which replaces this one.
+EMPTY_VALUES: frozenset[str] = frozenset(
+    {
+        "",
+        "n/a", "na", "n.a.", "n.a", "#n/a", "#na", "n/d", "n.d.", "nd",
+        "-", "--", "---", "\u2013", "\u2014", ".", "?",
+        "null", "#null!", "none", "nil", "nan", "missing", "unknown",
+        "s/o", "sans objet", "neant", "n\u00e9ant", "inconnu", "non renseign\u00e9",
+        "sem dados", "desconhecido",
+    }
+)  # fmt: skip
+
+
+def empty_value_test(tokens: Iterable[str] | None = None) -> Callable[[object], bool]:
+    """A test saying whether a cell is empty: None, blank, or one of ``tokens``.
+
+    ``tokens`` defaults to :data:`EMPTY_VALUES`; they are compared without case or the
+    blanks around them (``' N/A '`` is ``n/a``).
+    """
+    table = EMPTY_VALUES if tokens is None else frozenset(t.strip().casefold() for t in tokens)
+    table = table | {""}
+
+    def is_empty(cell: object) -> bool:
+        return cell is None or (isinstance(cell, str) and cell.strip().casefold() in table)
+
+    return is_empty
+
+
+# The empty-value tokens that hold the list separator "/" (split first, they would be items).
+_SLASHED_EMPTY = re.compile(
+    "|".join(
+        rf"(?<![\w/]){re.escape(token)}(?![\w/])"
+        for token in sorted(EMPTY_VALUES, key=len, reverse=True)
+        if "/" in token
+    ),
+    re.IGNORECASE,
+)
+
+
 @cache
 def minerals() -> Vocabulary:
     """The mineral vocabulary shipped in ``data/vocab/minerals.csv``."""
@@ -105,10 +149,16 @@ def minerals() -> Vocabulary:
 
 
 def split_list(value: str) -> list[str]:
-    """Split a free-text list: ``'Or, Diamant; coltan'`` or KoBo's ``'gold diamond'``."""
+    """Split a free-text list: ``'Or, Diamant; coltan'`` or KoBo's ``'gold diamond'``.
+
+    Empty-value tokens are no items: ``'n/a'`` is an empty list, ``'or; n/a'`` is ``['or']``
+    (never the items ``n`` and ``a``).
+    """
+    value = _SLASHED_EMPTY.sub("\n", value)
     for separator in (";", ",", "|", "/", " et ", " and ", " e "):
         value = value.replace(separator, "\n")
-    parts = [part.strip() for part in value.splitlines() if part.strip()]
+    is_empty = empty_value_test()
+    parts = [part.strip() for part in value.splitlines() if not is_empty(part)]
     if len(parts) == 1 and " " in parts[0] and minerals().lookup(parts[0]) is None:
         # KoBo exports select_multiple answers space-separated ("gold diamond").
         words = parts[0].split()
@@ -120,6 +170,9 @@ def split_list(value: str) -> list[str]:
 @cache
 def site_kinds() -> Vocabulary:
     """The two kinds of site, with the words survey teams use for them (EN/FR/PT).
+
+    One table for kind columns and for the kind a file's own structure gives (KML folders
+    and styles named ``Chantiers``, ``Comptoirs``, ``Garimpos``, ``Points de vente``...).
 
     ``mine``: mine, site minier, chantier...; ``sales_point``: comptoir, point de vente, buying
     house, market, marché...
@@ -140,6 +193,19 @@ def site_kinds() -> Vocabulary:
             "carrière",
             "quarry",
             "puits",
+            # Plurals and the names survey teams give KML folders and styles.
+            "mines",
+            "mining sites",
+            "mine sites",
+            "sites miniers",
+            "chantiers",
+            "chantiers miniers",
+            "carrières",
+            "garimpo",
+            "garimpos",
+            "minas",
+            "lavra",
+            "lavras",
         ),
     )
     sales_point = Term(
@@ -157,6 +223,20 @@ def site_kinds() -> Vocabulary:
             "marché",
             "selling point",
             "trading post",
+            # Plurals and the names survey teams give KML folders and styles.
+            "sales points",
+            "selling points",
+            "buying houses",
+            "buying offices",
+            "markets",
+            "comptoirs",
+            "comptoirs d'achat",
+            "points de vente",
+            "bureaux d'achat",
+            "marchés",
+            "pontos de venda",
+            "compradores",
+            "casas de compra",
         ),
     )
     return Vocabulary("site_kinds", (mine, sales_point))

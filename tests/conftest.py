@@ -47,8 +47,16 @@ def cache_dir() -> Path:
     return PROJECT_ROOT / ".borderlens"
 
 
+TEST_CLIENT_HOST = "testserver"  # the Host Starlette's TestClient sends
+
+
 def settings_for(url: str, data_dir: Path) -> Settings:
-    return Settings(database_url=url, data_dir=data_dir, boundary_source=TEST_BOUNDARY_SOURCE)
+    return Settings(
+        database_url=url,
+        data_dir=data_dir,
+        boundary_source=TEST_BOUNDARY_SOURCE,
+        allowed_hosts=[TEST_CLIENT_HOST],  # not allowed by default: the tests say so here
+    )
 
 
 @pytest.fixture(scope="session")

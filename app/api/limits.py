@@ -1,7 +1,7 @@
 """Refuse oversized request bodies before they are read (a 1 GB upload must not be spooled).
 
-A declared ``Content-Length`` over the limit is answered 413 at once; a body without one is
-counted as it streams and cut off at the limit.
+A declared ``Content-Length`` over the limit is answered 413 at once; a body without one
+(``Transfer-Encoding: chunked``) is counted as it streams and answered 413 at the limit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.responses import problem_response
-from app.errors import PayloadTooLarge, Problem
+from app.errors import Problem
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -31,29 +31,41 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send, int(declared), limit)
             return
         received = 0
+        refused = False
 
         async def counted() -> Message:
-            nonlocal received
+            # Past the limit the 413 is sent at once and the route sees the client go away:
+            # an exception raised here would reach the body parser, which answers 400.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(
-                        f"the request body exceeds {limit:,} bytes", code="body_too_large"
-                    )
+                    refused = True
+                    await self._refuse(scope, receive, send, None, limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        async def unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, counted, unless_refused)
+        except Exception:
+            if not refused:
+                raise  # the route's own failure; a disconnect we caused is already answered
 
     @staticmethod
     async def _refuse(
-        scope: Scope, receive: Receive, send: Send, declared: int, limit: int
+        scope: Scope, receive: Receive, send: Send, declared: int | None, limit: int
     ) -> None:
-        problem = Problem(
-            413,
-            "Payload too large",
-            "body_too_large",
-            f"the request declares {declared:,} bytes; the limit is {limit:,} bytes",
-            scope["path"],
+        detail = (
+            f"the request body exceeds {limit:,} bytes"
+            if declared is None
+            else f"the request declares {declared:,} bytes; the limit is {limit:,} bytes"
         )
+        problem = Problem(413, "Payload too large", "body_too_large", detail, scope["path"])
         await problem_response(problem, {"Connection": "close"})(scope, receive, send)

@@ -17,6 +17,7 @@ from app.api.deps import (
     SessionFactoryDep,
     SettingsDep,
 )
+from app.api.hardening import generated_page_policy
 from app.api.urls import base_url
 from app.collections import clusters as cluster_collection
 from app.collections import sites as site_collection
@@ -26,7 +27,7 @@ from app.db import boundaries as boundary_repo
 from app.db import sites as site_repo
 from app.maps.assets import AssetUrls, ensure_assets, local_urls
 from app.maps.clusters_map import render_clusters_map
-from app.maps.common import MapOptions
+from app.maps.common import MapOptions, tile_origins
 from app.maps.labels import LANGUAGES, labels
 from app.maps.sites_map import render_sites_map
 from app.queries import PageRequest, SiteQuery
@@ -44,12 +45,13 @@ MAX_BAND_KM = 1000.0
 MAP_MAX_SITES = 5000
 
 
-def map_assets(request: Request, base: str) -> AssetUrls | None:
-    """Local Leaflet URLs when the pinned assets are in the cache (fetched once per process)."""
+def map_assets(request: Request) -> AssetUrls | None:
+    """Local Leaflet URLs (relative to the page) when the pinned assets are in the cache
+    (fetched once per process)."""
     state = request.app.state
     if not hasattr(state, "map_assets_ok"):
         state.map_assets_ok = ensure_assets(state.settings.cache_dir)
-    return local_urls(base) if state.map_assets_ok else None
+    return local_urls() if state.map_assets_ok else None
 
 
 def _bands(
@@ -150,8 +152,8 @@ def sites_map(
         highlight_pairs=query.border.pairs if query.border else (),
         extra_layers=_bands(query, sites, boundaries, lang),
     )
-    page_html = render_sites_map(sites, borders, options, map_assets(request, base))
-    return HTMLResponse(page_html, headers=_frame_headers(settings))
+    page_html = render_sites_map(sites, borders, options, map_assets(request))
+    return HTMLResponse(page_html, headers=_page_headers(page_html, settings))
 
 
 MAP_MAX_CLUSTERS = 500
@@ -205,11 +207,12 @@ def clusters_map(
         highlight_pairs=query.border.pairs if query.border else (),
     )
     borders = orjson.loads(boundary_repo.borders_for_map(session))
-    page_html = render_clusters_map(clusters, members, borders, options, map_assets(request, base))
-    return HTMLResponse(page_html, headers=_frame_headers(settings))
+    page_html = render_clusters_map(clusters, members, borders, options, map_assets(request))
+    return HTMLResponse(page_html, headers=_page_headers(page_html, settings))
 
 
-def _frame_headers(settings: Settings) -> dict[str, str]:
-    if settings.frame_ancestors:
-        return {"Content-Security-Policy": f"frame-ancestors {settings.frame_ancestors}"}
-    return {}
+def _page_headers(page_html: str, settings: Settings) -> dict[str, str]:
+    """The map's own CSP: its inline scripts by hash, tiles from the configured host
+    (``frame-ancestors`` is added for every HTML page by the hardening middleware)."""
+    policy = generated_page_policy(page_html, img_sources=tile_origins(settings.map_tiles))
+    return {"Content-Security-Policy": policy}

@@ -20,6 +20,7 @@ from app.api import json_body
 from app.api.core import CollectionId, FeatureId
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.etags import parse_if_match
+from app.api.hardening import allow_header
 from app.api.responses import GEOJSON, dumps
 from app.api.urls import base_url
 from app.collections.base import WriteContext, Writer, Written
@@ -98,7 +99,10 @@ def _writer(collection_id: CollectionId) -> Writer:
     provider = registry.get(collection_id)
     writer = provider.writer()
     if writer is None:
-        raise MethodNotAllowed(f"collection {provider.id!r} is read-only", headers={"Allow": "GET"})
+        raise MethodNotAllowed(
+            f"collection {provider.id!r} is read-only",
+            headers={"Allow": allow_header({"GET", "HEAD"})},
+        )
     return writer
 
 

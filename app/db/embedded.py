@@ -101,13 +101,48 @@ def service_account() -> pwd.struct_passwd | None:
     return pwd.getpwnam("borderlens")
 
 
+SHARED_BUFFERS_MAX_MB = 512
+SHARED_BUFFERS_MIN_MB = 32
+
+# What the embedded cluster logs: never a statement, a bound parameter or COPY data. A failed
+# statement's ERROR (and its DETAIL/CONTEXT) quotes the offending values ("invalid input
+# syntax for type ...: "<value>"", "Failing row contains (...)", "COPY sites, line 3, column
+# restricted: ..."), and the client that caused it gets the error anyway, so ERROR and
+# WARNING stay out of the server log; LOG, FATAL and PANIC (start, stop, checkpoints, crashes,
+# failed logins) stay in. Given at every start, so clusters made by older versions get them.
+LOG_SETTINGS = {
+    "log_min_messages": "log",
+    "log_min_error_statement": "panic",
+    "log_error_verbosity": "terse",
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+    "log_file_mode": "0600",
+}
+
+
 def shared_buffers_mb() -> int:
-    """A sixth of the machine's memory, between 128 MB and 2 GB (a laptop stays usable)."""
+    """A quarter of the machine's memory, at most 512 MB (PostgreSQL's own advice is 25 %; the
+    cap keeps a service sharing a laptop or a small VM with other programs modest)."""
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
     except (ValueError, OSError):
-        return 256
-    return max(128, min(2048, total // (6 * 1024 * 1024)))
+        return 128
+    return max(SHARED_BUFFERS_MIN_MB, min(SHARED_BUFFERS_MAX_MB, total_mb // 4))
+
+
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), None if it is gone.
+
+    A pid plus its start time names one process even after the pid is reused.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) is in parentheses and may hold spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def free_port() -> int:
@@ -126,10 +161,15 @@ def port_is_free(port: int) -> bool:
 
 
 class EmbeddedCluster:
-    """A private cluster under ``root``: ``pgdata/``, ``cluster.json``, ``postgres.log``.
+    """A private cluster under ``root``: ``pgdata/``, ``cluster.json``, ``log/postgres.log``
+    (directory 0700, file 0600: only the cluster's owner reads it) and, while a borderlens
+    process owns the running postmaster, ``owner.json`` (that process and the postmaster).
 
-    ``start()`` is idempotent: a cluster already running from this directory is reused and
-    then left running by ``stop()``, which only stops what this object started.
+    ``start()`` is idempotent. A cluster already running from this directory is *adopted*
+    when ``owner.json`` says borderlens started that very postmaster and the process that did
+    has exited (``kill -9``, a crash): ``stop()`` then stops it. A cluster whose owner is still
+    running (a CLI command next to ``serve``), or that borderlens did not start, is reused and
+    left running.
     """
 
     def __init__(self, root: Path) -> None:
@@ -137,7 +177,9 @@ class EmbeddedCluster:
         self.root = self._usable_root(root.resolve())
         self.pgdata = self.root / "pgdata"
         self.state_file = self.root / "cluster.json"
-        self.log_file = self.root / "postgres.log"
+        self.log_dir = self.root / "log"
+        self.log_file = self.log_dir / "postgres.log"
+        self.owner_file = self.root / "owner.json"
         self.started_here = False
         self._install: PostgresInstall | None = None
 
@@ -152,10 +194,21 @@ class EmbeddedCluster:
         state = self._state()
         if not (self.pgdata / "PG_VERSION").exists():
             state = self._initdb()
-        port = self._running_port()
-        if port is None:
+        running = self._running()
+        if running is None:
             port = self._start(state)
             self.started_here = True
+        else:
+            port, postmaster = running
+            if self._orphaned(postmaster):
+                log.warning(
+                    "adopting the embedded PostgreSQL (pid %s) that an exited borderlens "
+                    "process had started; it stops when this process ends",
+                    postmaster,
+                )
+                self.started_here = True
+        if self.started_here:
+            self._claim()
         state["port"] = port
         self._save_state(state)
         self.create_database(database)
@@ -168,6 +221,7 @@ class EmbeddedCluster:
         self._run(
             [self._install.tool("pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w"]
         )
+        self.owner_file.unlink(missing_ok=True)
         self.started_here = False
 
     def url(self, database: str = DEFAULT_DATABASE) -> str:
@@ -306,8 +360,8 @@ class EmbeddedCluster:
         )
         return state
 
-    def _running_port(self) -> int | None:
-        """Port of a postmaster already running from our data directory, if any."""
+    def _running(self) -> tuple[int, int] | None:
+        """(port, pid) of a postmaster already running from our data directory, if any."""
         assert self._install is not None
         status = subprocess.run(
             self._as_account([self._install.tool("pg_ctl"), "status", "-D", str(self.pgdata)]),
@@ -318,7 +372,36 @@ class EmbeddedCluster:
         if status.returncode != 0:
             return None
         pid_lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
-        return int(pid_lines[3])
+        return int(pid_lines[3]), int(pid_lines[0])
+
+    def _orphaned(self, postmaster: int) -> bool:
+        """True when borderlens started this postmaster and the process that did is gone."""
+        try:
+            owner = json.loads(self.owner_file.read_text())
+        except (OSError, ValueError):
+            return False
+        if owner.get("postmaster_pid") != postmaster:
+            return False
+        if owner.get("postmaster_started") != process_start_time(postmaster):
+            return False
+        return bool(process_start_time(int(owner["pid"])) != owner.get("pid_started"))
+
+    def _claim(self) -> None:
+        """Record that this process owns the running postmaster (see the class docstring)."""
+        running = self._running()
+        if running is None:
+            return
+        postmaster = running[1]
+        owner = {
+            "pid": os.getpid(),
+            "pid_started": process_start_time(os.getpid()),
+            "postmaster_pid": postmaster,
+            "postmaster_started": process_start_time(postmaster),
+        }
+        tmp = self.owner_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(owner, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(self.owner_file)
 
     def _as_account(self, argv: list[str]) -> list[str]:
         if self.account is None:
@@ -330,9 +413,9 @@ class EmbeddedCluster:
         port = state.get("port")
         if not isinstance(port, int) or not port_is_free(port):
             port = free_port()
-        self.log_file.touch()
-        self._give_to_account(self.log_file)
+        self._prepare_log()
         shared_mb = shared_buffers_mb()
+        log_options = " ".join(f"-c {name}={value}" for name, value in LOG_SETTINGS.items())
         self._run(
             [
                 self._install.tool("pg_ctl"),
@@ -343,7 +426,7 @@ class EmbeddedCluster:
                 str(self.log_file),
                 "-o",
                 f"-p {port} -c shared_buffers={shared_mb}MB "
-                f"-c effective_cache_size={shared_mb * 3}MB",
+                f"-c effective_cache_size={shared_mb * 3}MB {log_options}",
                 "-w",
                 "-t",
                 "60",
@@ -352,6 +435,18 @@ class EmbeddedCluster:
         self._wait_accepting(port)
         log.info("embedded PostgreSQL listening on 127.0.0.1:%s", port)
         return port
+
+    def _prepare_log(self) -> None:
+        """``log/`` 0700 and ``log/postgres.log`` 0600, both the cluster owner's."""
+        self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.log_dir.chmod(0o700)
+        self._give_to_account(self.log_dir)
+        self.log_file.touch(mode=0o600)
+        self.log_file.chmod(0o600)
+        self._give_to_account(self.log_file)
+        legacy = self.root / "postgres.log"  # where versions before the log/ directory wrote
+        if legacy.exists():
+            legacy.chmod(0o600)
 
     @staticmethod
     def _wait_accepting(port: int, timeout_s: float = 30.0) -> None:

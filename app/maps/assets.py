@@ -67,7 +67,10 @@ class AssetUrls:
     markercluster_css: tuple[str, str]
 
 
-def local_urls(base: str) -> AssetUrls:
+def local_urls(base: str = "..") -> AssetUrls:
+    """URLs of the cached assets under ``base``: by default relative to a page under /maps/,
+    so they follow the address the page was loaded from (never a Host header) and keep
+    working behind a proxy that serves the service under a path."""
     versions = {a.package.name: a.package.version for a in load_recipe()}
     leaflet = f"{base}{STATIC_PREFIX}/leaflet/{versions['leaflet']}/dist"
     cluster = (

@@ -6,14 +6,15 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
-from branca.element import Element, MacroElement
+from branca.element import MacroElement
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
 from app.maps.assets import AssetUrls
-from app.maps.labels import labels
+from app.maps.labels import labels, localise_attribution
 from geo.countries import read_country_table
 from geo.vocab import minerals
 
@@ -22,6 +23,8 @@ BORDER_STYLE = {"color": "#444444", "weight": 1.5, "opacity": 0.8}
 HIGHLIGHT_STYLE = {"color": "#e67e22", "weight": 4, "opacity": 0.95}
 DEFAULT_CENTRE = (4.0, 18.0)  # lat, lon: the CAR and its neighbours
 MAX_ZOOM = 18
+OSM_TILES = ("openstreetmap", "openstreetmap.mapnik")
+OSM_COPYRIGHT = "https://www.openstreetmap.org/copyright"
 
 
 @dataclass(frozen=True)
@@ -74,18 +77,39 @@ def display_collection(sites: dict[str, Any], lang: str) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def tile_origins(tiles: str | None) -> list[str]:
+    """Where the base layer's tile images come from, as CSP sources (``{s}`` -> ``*``)."""
+    if tiles in (None, "", "none"):
+        return []
+    # A URL template as is; a provider name through Folium (xyzservices), as the map does.
+    url = tiles if "://" in tiles else str(folium.TileLayer(tiles).tiles)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return []
+    host = parts.netloc.replace("{s}", "*")
+    return [f"{parts.scheme}://{host}"]
+
+
 def base_map(options: MapOptions, assets: AssetUrls | None) -> folium.Map:
     tiles = None if options.tiles in (None, "", "none") else options.tiles
+    attr = None
+    if tiles is not None and tiles.lower() in OSM_TILES:
+        contributors = labels(options.lang)["OpenStreetMap contributors"]
+        attr = f'&copy; <a href="{OSM_COPYRIGHT}">{html.escape(contributors)}</a>'
     # An explicit max_zoom: without a tile layer the map has none, and the cluster plugin
-    # refuses to start.
+    # refuses to start. Zoom and scale controls are added by ``Controls``, in the page's
+    # language.
     fmap = folium.Map(
         location=DEFAULT_CENTRE,
         zoom_start=5,
         tiles=tiles,
-        control_scale=True,
+        attr=attr,
+        control_scale=False,
+        zoom_control=False,
         max_zoom=MAX_ZOOM,
         maxZoom=MAX_ZOOM,  # Folium gives max_zoom to the tile layer only, not to the map
     )
+    fmap.add_child(Controls(options.lang))
     if assets is not None:
         # Only Leaflet is needed: markers are circle markers, so jQuery, Bootstrap and the
         # awesome-markers icon fonts that Folium loads by default are left out.
@@ -94,9 +118,9 @@ def base_map(options: MapOptions, assets: AssetUrls | None) -> folium.Map:
     return fmap
 
 
-def marker_cluster(assets: AssetUrls | None) -> MarkerCluster:
+def marker_cluster(assets: AssetUrls | None, lang: str) -> MarkerCluster:
     cluster = MarkerCluster(  # type: ignore[no-untyped-call]
-        name="sites",
+        name=labels(lang)["sites"],
         options={
             "disableClusteringAtZoom": 9,
             "showCoverageOnHover": False,
@@ -201,7 +225,76 @@ class Attribution(MacroElement):
         self.text = text
 
 
-def legend(options: MapOptions, entries: list[tuple[str, str]] | None = None) -> Element:
+class Controls(MacroElement):
+    """Zoom buttons and a metric scale bar with the page's words (Leaflet's are English)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        L.control.zoom({
+            position: "topleft",
+            zoomInTitle: {{ this.words.zoom_in|tojson }},
+            zoomOutTitle: {{ this.words.zoom_out|tojson }}
+        }).addTo({{ this._parent.get_name() }});
+        L.control.scale({position: "bottomleft", imperial: false})
+            .addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.attributionControl.setPrefix(
+            '<a href="https://leafletjs.com" title="' + {{ this.words.leaflet_title|tojson }}
+            + '">Leaflet</a>');
+        {{ this._parent.get_name() }}.on("popupopen", function (event) {
+            var close = event.popup.getElement().querySelector(".leaflet-popup-close-button");
+            if (close) { close.setAttribute("aria-label", {{ this.words.close|tojson }}); }
+        });
+        {% endmacro %}"""
+    )
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Controls"
+        self.words = labels(lang)
+
+
+class Legend(MacroElement):
+    """The legend as a Leaflet control in the top-right corner, under the layer switcher:
+    Leaflet stacks the controls of a corner (an opened switcher pushes it down), the scale bar
+    and the attribution are in the bottom corners, and the attribution, which spans the whole
+    width of a narrow map, stays below it. Also names the layer switcher, which Leaflet
+    titles in English, once every control is on the map."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: "topright"});
+        {{ this.get_name() }}.onAdd = function () {
+            var box = L.DomUtil.create("div", "leaflet-control bl-legend");
+            box.id = "bl-legend";
+            box.setAttribute("role", "region");
+            box.setAttribute("aria-label", {{ this.words.legend|tojson }});
+            box.innerHTML = {{ this.content|tojson }};
+            L.DomEvent.disableClickPropagation(box);
+            return box;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.getContainer()
+            .querySelectorAll(".leaflet-control-layers-toggle").forEach(function (toggle) {
+                toggle.title = {{ this.words.layers|tojson }};
+                toggle.setAttribute("aria-label", {{ this.words.layers|tojson }});
+            });
+        {% endmacro %}"""
+    )
+
+    def __init__(self, content: str, lang: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Legend"
+        self.content = content
+        self.words = labels(lang)
+
+
+LEGEND_STYLE = (
+    "background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;"
+    "font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:260px"
+)
+
+
+def legend(options: MapOptions, entries: list[tuple[str, str]] | None = None) -> Legend:
     """A legend box: (label, colour) entries (default: the two kinds of site) and a note."""
     words = labels(options.lang)
     shown = entries or [(words[kind], colour) for kind, colour in KIND_COLOURS.items()]
@@ -212,12 +305,7 @@ def legend(options: MapOptions, entries: list[tuple[str, str]] | None = None) ->
     )
     note = f"<div class='bl-note'>{html.escape(options.note)}</div>" if options.note else ""
     title = html.escape(options.title or words["title"])
-    return Element(
-        "<div id='bl-legend' style='position:absolute;z-index:1000;bottom:28px;left:10px;"
-        "background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;"
-        f"font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)'><b>{title}</b>{rows}{note}"
-        "</div>"
-    )
+    return Legend(f"<div style='{LEGEND_STYLE}'><b>{title}</b>{rows}{note}</div>", options.lang)
 
 
 def bounds_of(collection: dict[str, Any]) -> list[list[float]] | None:
@@ -250,13 +338,20 @@ def finish(
     """Attribution, legend, layer switcher, the view fitted to the first collection with
     something in it; returns the page's HTML."""
     if options.attribution:
-        fmap.add_child(Attribution(options.attribution))
+        fmap.add_child(Attribution(localise_attribution(options.attribution, options.lang)))
     root: Any = fmap.get_root()
-    root.html.add_child(legend(options, legend_entries))
     folium.LayerControl(collapsed=True).add_to(fmap)
+    fmap.add_child(legend(options, legend_entries))  # after the layer switcher: it names it
     for collection in fit_to:
         if bounds := bounds_of(collection):
             fmap.fit_bounds(bounds, padding=(20, 20), max_zoom=max_zoom)
             break
     rendered: str = root.render()
-    return rendered
+    return with_lang(rendered, options.lang)
+
+
+def with_lang(page: str, lang: str) -> str:
+    """The page with ``<html lang=…>`` (Folium writes a bare ``<html>``)."""
+    if "<html>" not in page:
+        raise ValueError("the map page has no <html> element to give a language to")
+    return page.replace("<html>", f'<html lang="{html.escape(lang)}">', 1)

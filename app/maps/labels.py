@@ -30,6 +30,15 @@ LABELS: dict[str, dict[str, str]] = {
         "members": "Sites",
         "span": "Span",
         "countries": "Countries",
+        "zoom_in": "Zoom in",
+        "zoom_out": "Zoom out",
+        "layers": "Layers",
+        "close": "Close",
+        "leaflet_title": "A JavaScript library for interactive maps",
+        "legend": "Legend",
+        "Boundaries": "Boundaries",
+        "OpenStreetMap contributors": "OpenStreetMap contributors",
+        "public domain": "public domain",
     },
     "fr": {
         "title": "Sites miniers et points de vente",
@@ -56,6 +65,15 @@ LABELS: dict[str, dict[str, str]] = {
         "members": "Sites",
         "span": "Étendue",
         "countries": "Pays",
+        "zoom_in": "Zoom avant",
+        "zoom_out": "Zoom arrière",
+        "layers": "Couches",
+        "close": "Fermer",
+        "leaflet_title": "Une bibliothèque JavaScript pour les cartes interactives",
+        "legend": "Légende",
+        "Boundaries": "Frontières",
+        "OpenStreetMap contributors": "les contributeurs d'OpenStreetMap",
+        "public domain": "domaine public",
     },
     "pt": {
         "title": "Locais de mineração e pontos de venda",
@@ -82,9 +100,31 @@ LABELS: dict[str, dict[str, str]] = {
         "members": "Locais",
         "span": "Extensão",
         "countries": "Países",
+        "zoom_in": "Aproximar",
+        "zoom_out": "Afastar",
+        "layers": "Camadas",
+        "close": "Fechar",
+        "leaflet_title": "Uma biblioteca JavaScript para mapas interativos",
+        "legend": "Legenda",
+        "Boundaries": "Fronteiras",
+        "OpenStreetMap contributors": "colaboradores do OpenStreetMap",
+        "public domain": "domínio público",
     },
 }
 
 
 def labels(lang: str) -> dict[str, str]:
     return LABELS.get(lang, LABELS["en"])
+
+
+#: English phrases of dataset and tile attributions, translated by ``localise_attribution``
+#: (each is a key of every language's labels). The licence names stay as written.
+ATTRIBUTION_PHRASES = ("OpenStreetMap contributors", "public domain", "Boundaries")
+
+
+def localise_attribution(text: str, lang: str) -> str:
+    """An attribution (written in English by the boundary recipe) in ``lang``."""
+    words = labels(lang)
+    for phrase in ATTRIBUTION_PHRASES:
+        text = text.replace(phrase, words[phrase])
+    return text

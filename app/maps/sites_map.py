@@ -32,7 +32,7 @@ def render_sites_map(
     for name, layer, style in options.extra_layers:
         folium.GeoJson(layer, name=name, style_function=lambda _f, s=style: s).add_to(fmap)
     collection = display_collection(sites, options.lang)
-    cluster = marker_cluster(assets)
+    cluster = marker_cluster(assets, options.lang)
     cluster.add_to(fmap)
     if collection["features"]:
         cluster.add_child(SitesLayer(with_popups(collection, options.lang)))

@@ -46,6 +46,7 @@ class UploadRequest:
     column_map: Mapping[str, str] | None = None
     include_tracks: bool = False
     dry_run: bool = False
+    empty_values: frozenset[str] | None = None  # None: geo.vocab.EMPTY_VALUES
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _read_options(request: UploadRequest, settings: Settings) -> ReadOptions:
         max_file_bytes=settings.upload_max_bytes,
         max_uncompressed_bytes=settings.upload_max_uncompressed_bytes,
         max_columns=settings.upload_max_columns,
+        empty_values=request.empty_values,
     )
 
 
@@ -400,6 +402,7 @@ def _report(
             "size_bytes": len(request.data),
             "format": survey.format,
             "source_crs": survey.source_crs,
+            "encoding": survey.encoding,
             "kind": request.kind,
             "source": request.source,
             "declared_country": request.country,

@@ -13,10 +13,14 @@ for; only CSV goes through Python's ``csv`` module (see :mod:`geo.readers.tabula
 
 from __future__ import annotations
 
+import logging
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from geo.errors import FileTooLarge, FormatMismatch, UnsupportedFormat
+from geo.errors import FileTooLarge, FormatMismatch, GeoError, ReaderFailure, UnsupportedFormat
 from geo.readers import ogr, tabular
 from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
 from geo.survey import ReadOptions, Survey
@@ -90,16 +94,76 @@ def read_survey(data: bytes, filename: str, *, options: ReadOptions) -> Survey:
     UnreadableFile, InvalidCRS, InvalidCoordinates, InvalidColumnMap
         A file that cannot be parsed, a missing or contradictory CRS, no coordinate columns,
         a column mapping naming columns the file does not have.
+
+    Every refusal is a :class:`~geo.errors.GeoError` whose message starts with ``filename``
+    and never names a server path (GDAL's messages name the paths it opened; they are replaced
+    by the sender's file name). Any other exception a reader raises on the bytes is a defect of
+    the reader, logged, and refused as :class:`~geo.errors.UnreadableFile`: nothing a sender
+    can put in a file makes this function fail otherwise.
     """
     if len(data) > options.max_file_bytes:
         raise FileTooLarge(
             f"the file has {len(data):,} bytes (the limit is {options.max_file_bytes:,})"
         )
     spec = find_format(filename)
-    upload = sniff(data, filename, options)
+    with tempfile.TemporaryDirectory(prefix="borderlens-upload-") as directory:
+        workdir = Path(directory)
+        try:
+            return _read(data, filename, spec, options, workdir)
+        except GeoError as exc:
+            exc.args = (_for_sender(exc.message, filename, workdir),)
+            raise
+        except Exception as exc:
+            log.warning("the %s reader failed on %r", spec.format, filename, exc_info=exc)
+            detail = _scrub(str(exc), filename, workdir)[:300]
+            raise ReaderFailure(
+                f"{filename}: cannot be read as {spec.format} ({type(exc).__name__}: {detail})"
+            ) from exc
+
+
+log = logging.getLogger(__name__)
+
+
+def _read(
+    data: bytes, filename: str, spec: FormatSpec, options: ReadOptions, workdir: Path
+) -> Survey:
+    upload = sniff(data, filename, options, workdir)
     if upload.content != spec.content:
         raise FormatMismatch(
             f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
             f"{CONTENT_NAMES.get(upload.content, upload.content)}"
         )
     return spec.read(upload, options)
+
+
+_MESSAGE_LIMIT = 2000
+_TEMP_PATH = re.compile(r"(?:/vsi[a-z]+/)?\{?" + re.escape(tempfile.gettempdir()) + r"/[^\s'\",;]*")
+
+
+def _for_sender(message: str, filename: str, workdir: Path) -> str:
+    """``message`` naming ``filename`` and no server path, at most ~2 000 characters."""
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[:_MESSAGE_LIMIT] + " …"
+    text = _scrub(message, filename, workdir)
+    return text if filename in text else f"{filename}: {text}"
+
+
+def _scrub(message: str, filename: str, workdir: Path) -> str:
+    """``message`` without server paths.
+
+    A path inside the read's directory becomes the file name, with the member for zips
+    (``/vsizip/{/tmp/borderlens-upload-x/upload.xlsx}/xl/s.xml`` → ``c.xlsx/xl/s.xml``).
+    """
+    inside = re.compile(
+        r"(?:/vsi[a-z]+/)?\{?"
+        + re.escape(str(workdir))
+        + r"/(?P<rest>[^\s'\"{},;]*)\}?(?P<member>/[^\s'\",;]*)?"
+    )
+
+    def name(match: re.Match[str]) -> str:
+        rest, member = match["rest"], match["member"] or ""
+        if rest.startswith("members/"):
+            return f"{filename}/{rest.removeprefix('members/')}"
+        return filename + member if rest.startswith("upload.") else f"{filename}/{rest}"
+
+    return _TEMP_PATH.sub(filename, inside.sub(name, message))

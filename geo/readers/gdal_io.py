@@ -1,20 +1,16 @@
 """Handing upload bytes to GDAL, and GDAL's values back as plain JSON-able Python.
 
-pyogrio reads bytes straight from memory for GPX, KML, GeoJSON, GeoPackage and zipped
-Shapefiles, but it opens *every* zip buffer as ``/vsizip/`` of an anonymous ``.zip``, which
-GDAL's XLSX and KMZ handling do not recognise, and it cannot name members. So each upload is
-written once to a private temporary directory under its canonical extension, and GDAL is given
-an explicit path (``/vsizip/<tmp>/upload.kmz/doc.kml``). The directory is removed on exit,
-whatever happens: a failed read leaves nothing behind.
+Each upload is written once to the read's private directory (:attr:`Upload.workdir`, removed
+by :func:`geo.readers.read_survey` whatever happens) under its canonical extension, and GDAL is
+given that path. Zips are never handed over as uploaded: their members were extracted and
+checked (:mod:`geo.readers.archives`) and GDAL opens those files. GDAL's messages name the
+paths it was given; :func:`geo.readers.read_survey` replaces them with the sender's file name.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +25,11 @@ from geo.survey import JSONScalar
 GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, RuntimeError)
 
 
-@contextmanager
-def upload_path(data: bytes, suffix: str) -> Iterator[Path]:
-    """Write ``data`` to a temporary ``upload<suffix>`` and yield its path; always cleaned up."""
-    with tempfile.TemporaryDirectory(prefix="borderlens-upload-") as directory:
-        path = Path(directory) / f"upload{suffix}"
-        path.write_bytes(data)
-        yield path
-
-
-def zip_member_path(archive: Path, member: str) -> str:
-    """GDAL's path to one member of a zip on disk."""
-    return f"/vsizip/{archive}/{member}"
+def upload_path(workdir: Path, data: bytes, suffix: str) -> Path:
+    """Write ``data`` to ``workdir/upload<suffix>`` and return the path."""
+    path = workdir / f"upload{suffix}"
+    path.write_bytes(data)
+    return path
 
 
 def list_layers(path: str | Path) -> list[tuple[str, str | None]]:

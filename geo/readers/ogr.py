@@ -12,20 +12,30 @@ routes are read as rows only with ``include_tracks``.
 
 from __future__ import annotations
 
+import io
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pyproj
 import shapely
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
 from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile, check_columns
 from geo.readers import columns as conventions
-from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path, zip_member_path
+from geo.readers.archives import SafeZip
+from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
-from geo.survey import FIELD_ROLES, JSONScalar, ReadOptions, Survey
+from geo.readers.tabular import decode_undeclared
+from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
+from geo.vocab import empty_value_test, fold, site_kinds
 
 _POINT, _MULTIPOINT = 0, 4
 _GEOMETRY_NAMES = {
@@ -52,20 +62,47 @@ class _Rows:
     properties: list[dict[str, JSONScalar]] = field(default_factory=list)
     columns: dict[str, None] = field(default_factory=dict)  # ordered set of field names
     crs_labels: dict[str, None] = field(default_factory=dict)
+    encodings: dict[str, None] = field(default_factory=dict)  # ordered set of labels
+    kind_hints: list[str | None] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     features: int = 0
 
 
 def read_layers(
-    sources: Sequence[tuple[str, str]], options: ReadOptions, fmt: str, notes: list[str]
+    sources: Sequence[tuple[str, str]],
+    options: ReadOptions,
+    fmt: str,
+    notes: list[str],
+    *,
+    zero_is_empty: Collection[str] = (),
+    encodings: Mapping[str, TextEncoding] | None = None,
 ) -> Survey:
-    """Read point rows from ``(gdal_path, layer)`` sources, numbering features across them."""
+    """Read point rows from ``(gdal_path, layer)`` sources, numbering features across them.
+
+    Empty points (``POINT EMPTY``, ``POINT Z EMPTY``, an empty MultiPoint) and features
+    without geometry are rows without coordinates. For the paths in ``zero_is_empty`` a point
+    at exactly 0, 0 is one too: GDAL's KML drivers turn an empty ``<Point/>`` into 0, 0.
+
+    ``encodings`` gives, per path, the encoding decided for it (a Shapefile's DBF); other
+    sources are read as GDAL's UTF-8, and text that is not valid UTF-8 is read again as
+    Windows-1252 (then Latin-1), with a note.
+    """
     rows = _Rows()
     for path, layer in sources:
-        _read_one_layer(path, layer, options, rows)
+        preset = (encodings or {}).get(path, TextEncoding())
+        _read_one_layer(
+            path, layer, options, rows, zero_is_empty=path in zero_is_empty, encoding=preset
+        )
+        rows.encodings[preset.label] = None
+        if preset.note:
+            notes.append(preset.note)
     if rows.skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(rows.skipped.items()))
         notes.append(f"features that are not points were not read as sites: {kinds}")
+    is_empty = empty_value_test(options.empty_values)
+    for props in rows.properties:
+        for key in [key for key, value in props.items() if is_empty(value)]:
+            del props[key]  # "n/a" is no answer, as a null field is
     columns = tuple(rows.columns)
     accuracy_column = conventions.find_accuracy(columns)
     if options.column_map and "accuracy" in options.column_map:
@@ -86,8 +123,22 @@ def read_layers(
         coordinate_columns=("geometry",),
         accuracy_column=accuracy_column,
         field_columns=conventions.find_field_columns(columns, _field_map(options)),
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),
+        encoding=", ".join(rows.encodings) or "UTF-8",
+        kind_hints=tuple(rows.kind_hints) if any(rows.kind_hints) else (),
     )
+
+
+@dataclass
+class TextEncoding:
+    """How to decode a source's text: pyogrio's ``encoding`` (None: GDAL's UTF-8), its label.
+
+    ``note`` says why, for the sender, when the encoding was not declared by the file.
+    """
+
+    codec: str | None = None
+    label: str = "UTF-8"
+    note: str | None = None
 
 
 def _field_map(options: ReadOptions) -> dict[str, str]:
@@ -95,9 +146,17 @@ def _field_map(options: ReadOptions) -> dict[str, str]:
     return {k: v for k, v in (options.column_map or {}).items() if k in FIELD_ROLES}
 
 
-def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) -> None:
+def _read_one_layer(
+    path: str,
+    layer: str,
+    options: ReadOptions,
+    rows: _Rows,
+    *,
+    zero_is_empty: bool,
+    encoding: TextEncoding,
+) -> None:
     remaining = options.max_rows - rows.features
-    meta, _fids, wkb, field_data = read_layer(path, layer, max_features=remaining + 1)
+    meta, _fids, wkb, field_data = _read_decoded(path, layer, remaining + 1, encoding)
     names = [str(name) for name in meta["fields"]]
     check_columns(len(rows.columns | dict.fromkeys(names)), options.max_columns)
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
@@ -105,22 +164,74 @@ def _read_one_layer(path: str, layer: str, options: ReadOptions, rows: _Rows) ->
         raise TooManyRows(f"the file has more than {options.max_rows:,} features (the limit)")
     if n == 0:
         return
-    geometries = shapely.from_wkb(wkb) if wkb is not None else np.full(n, None, dtype=object)
-    geometries = _single_points(geometries)
+    geometries = (
+        shapely.from_wkb(wkb, on_invalid="ignore")
+        if wkb is not None
+        else np.full(n, None, dtype=object)
+    )
+    geometries = _without_empty_points(_single_points(geometries))
     type_ids = shapely.get_type_id(geometries)
     keep = (type_ids == _POINT) | (type_ids == -1)
     for type_id in type_ids[~keep]:
         rows.skipped[_GEOMETRY_NAMES.get(int(type_id), "other")] += 1
     crs = _layer_crs(meta.get("crs"), options, layer)
-    lon, lat = to_wgs84(shapely.get_x(geometries[keep]), shapely.get_y(geometries[keep]), crs)
+    # get_x of a missing geometry is NaN (get_x of an empty point would raise: none is left).
+    x, y = shapely.get_x(geometries[keep]), shapely.get_y(geometries[keep])
+    if zero_is_empty:
+        zero = (x == 0) & (y == 0)
+        x[zero], y[zero] = np.nan, np.nan
+    lon, lat = to_wgs84(x, y, crs)
     rows.row.append(rows.features + 1 + np.flatnonzero(keep))
     rows.lon.append(lon)
     rows.lat.append(lat)
     layer_rows = field_rows(names, list(field_data), n)
     rows.properties.extend(props for props, kept in zip(layer_rows, keep, strict=True) if kept)
+    rows.kind_hints.extend([kind_named(layer)] * int(np.count_nonzero(keep)))
     rows.columns.update(dict.fromkeys(names))
     rows.crs_labels[crs_label(crs)] = None
     rows.features += n
+
+
+def kind_named(name: str) -> str | None:
+    """The site kind a layer (KML folder) name gives, from :func:`geo.vocab.site_kinds`."""
+    return site_kinds().lookup(name.replace("\u2019", "'").replace("_", " "))
+
+
+def _read_decoded(
+    path: str, layer: str, max_features: int, encoding: TextEncoding
+) -> tuple[dict[str, Any], Any, Any, Any]:
+    """``read_layer``; text that is not what it was expected to be is read again.
+
+    ``encoding`` is updated to what was finally used (Windows-1252, else Latin-1, which
+    decodes any byte).
+    """
+    for codec, label in ((encoding.codec, encoding.label), *_FALLBACKS):
+        try:
+            result = read_layer(path, layer, max_features=max_features, encoding=codec)
+        except UnicodeDecodeError:
+            continue
+        if codec != encoding.codec:
+            encoding.note = f"text fields are not {_expected(encoding)}; read as {label}"
+            encoding.codec, encoding.label = codec, label
+        return result
+    raise AssertionError("Latin-1 decodes every byte")  # pragma: no cover
+
+
+_FALLBACKS = (("cp1252", "windows-1252"), ("latin-1", "ISO-8859-1"))
+
+
+def _expected(encoding: TextEncoding) -> str:
+    return "valid UTF-8" if encoding.codec in (None, "UTF-8") else f"valid {encoding.label}"
+
+
+def _without_empty_points(geometries: np.ndarray) -> np.ndarray:
+    """Empty points and multipoints (a form saved before the GPS had a fix) become None."""
+    type_ids = shapely.get_type_id(geometries)
+    empty = shapely.is_empty(geometries) & ((type_ids == _POINT) | (type_ids == _MULTIPOINT))
+    if empty.any():
+        geometries = geometries.copy()
+        geometries[empty] = None
+    return geometries
 
 
 def _single_points(geometries: np.ndarray) -> np.ndarray:
@@ -163,14 +274,96 @@ def _accuracy(properties: list[dict[str, JSONScalar]], column: str | None) -> np
 
 def read_gpx(upload: Upload, options: ReadOptions) -> Survey:
     """GPX 1.0/1.1: waypoints are sites; route and track points only with ``include_tracks``."""
-    with upload_path(upload.data, ".gpx") as path:
-        present = {name for name, _ in list_layers(path)}
-        wanted = _GPX_SITE_LAYERS + (_GPX_TRACK_LAYERS if options.include_tracks else ())
-        notes: list[str] = []
-        if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
-            notes.append("the file has tracks or routes; their points are not read as sites")
-        sources = [(str(path), name) for name in wanted if name in present]
-        return read_layers(sources, options, "gpx", notes)
+    data, encoding = as_utf8(upload.data, xml=True)
+    path = upload_path(upload.workdir, data, ".gpx")
+    present = {name for name, _ in list_layers(path)}
+    wanted = _GPX_SITE_LAYERS + (_GPX_TRACK_LAYERS if options.include_tracks else ())
+    notes: list[str] = []
+    if not options.include_tracks and _has_features(str(path), _GPX_TRACK_LAYERS, present):
+        notes.append("the file has tracks or routes; their points are not read as sites")
+    sources = [(str(path), name) for name in wanted if name in present]
+    survey = read_layers(sources, options, "gpx", notes, encodings={str(path): encoding})
+    return _gpx_waypoints_as_written(survey, data)
+
+
+_GPX_WPT = re.compile(rb"<(?:[\w.-]+:)?wpt\b([^>]*)>")
+_GPX_ATTRIBUTE = re.compile(rb"""\b(lat|lon)\s*=\s*(["'])(.*?)\2""", re.DOTALL)
+_DECIMAL = re.compile(rb"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+def _gpx_waypoints_as_written(survey: Survey, data: bytes) -> Survey:
+    """Waypoints with the positions their ``lat``/``lon`` attributes really hold.
+
+    GDAL drops a ``<wpt>`` whose ``lat`` or ``lon`` is missing or empty (the row would vanish
+    unreported) and reads ``lat="abc"`` or ``lat="4,1"`` as 0 or 4 (C ``atof``). Here the
+    dropped waypoints come back as rows without coordinates, in their place, and misread ones
+    lose their position with an ``unparseable_coordinate`` issue. When the waypoints counted in
+    the text do not match what GDAL read (a ``<wpt`` inside a comment), nothing is changed.
+    """
+    written: list[tuple[bytes, bytes]] = []
+    for match in _GPX_WPT.finditer(data):
+        attributes = {m[1]: m[3] for m in _GPX_ATTRIBUTE.finditer(match[1])}
+        written.append((attributes.get(b"lat", b""), attributes.get(b"lon", b"")))
+    read = [i for i, (lat, lon) in enumerate(written) if lat and lon]
+    misread = {
+        rank
+        for rank, i in enumerate(read)
+        if not (_DECIMAL.match(written[i][0]) and _DECIMAL.match(written[i][1]))
+    }
+    waypoint_rows = int(np.count_nonzero(survey.row <= len(read)))
+    if (len(read) == len(written) and not misread) or waypoint_rows != len(read):
+        return survey
+    return _renumber_waypoints(survey, written, read, misread)
+
+
+def _renumber_waypoints(
+    survey: Survey,
+    written: list[tuple[bytes, bytes]],
+    read: list[int],
+    misread: set[int],
+) -> Survey:
+    """``survey`` with the waypoints GDAL dropped put back (no position) and misread ones blanked.
+
+    ``written`` holds each ``<wpt>``'s (lat, lon) text in file order, ``read`` the indices of
+    those GDAL read (its waypoint rows 1..len(read), in order), ``misread`` the ranks among
+    those whose text is no decimal number.
+    """
+    number = survey.row.copy()
+    lon, lat = survey.lon.copy(), survey.lat.copy()
+    waypoint = number <= len(read)
+    number[waypoint] = np.asarray(read, dtype=np.int64)[number[waypoint] - 1] + 1
+    number[~waypoint] += len(written) - len(read)  # track points after the waypoints
+    issues = list(survey.issues)
+    waypoint_index = np.flatnonzero(waypoint)
+    for rank in sorted(misread):
+        index = int(waypoint_index[rank])
+        lon[index] = lat[index] = np.nan
+        if not all(part.strip() for part in written[read[rank]]):
+            continue  # blank: no position, which validation reports as missing
+        as_written = b", ".join(written[read[rank]]).decode("utf-8", "replace")
+        issues.append(
+            Issue(
+                int(number[index]),
+                "geometry",
+                "unparseable_coordinate",
+                f"waypoint lat, lon {as_written!r} is not a pair of decimal degrees",
+            )
+        )
+    kept = set(read)
+    dropped = np.asarray([i + 1 for i in range(len(written)) if i not in kept], dtype=np.int64)
+    blank = np.full(len(dropped), np.nan)
+    rows = np.concatenate([number, dropped])
+    order = np.argsort(rows, kind="stable")
+    properties = [*survey.properties, *({} for _ in dropped)]
+    return replace(
+        survey,
+        row=rows[order],
+        lon=np.concatenate([lon, blank])[order],
+        lat=np.concatenate([lat, blank])[order],
+        accuracy_m=np.concatenate([survey.accuracy_m, blank])[order],
+        properties=[properties[k] for k in order.tolist()],
+        issues=tuple(sorted(issues, key=lambda issue: issue.row)),
+    )
 
 
 def _has_features(path: str, layers: Sequence[str], present: set[str]) -> bool:
@@ -184,8 +377,33 @@ def _has_features(path: str, layers: Sequence[str], present: set[str]) -> bool:
 
 def _read_all_layers(upload: Upload, options: ReadOptions, suffix: str, fmt: str) -> Survey:
     notes: list[str] = []
-    with upload_path(upload.data, suffix) as path:
-        return read_layers(_point_layers([str(path)], notes), options, fmt, notes)
+    path = upload_path(upload.workdir, upload.data, suffix)
+    return read_layers(_point_layers([str(path)], notes), options, fmt, notes)
+
+
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
+def as_utf8(data: bytes, *, xml: bool) -> tuple[bytes, TextEncoding]:
+    """Text for GDAL, as UTF-8 when the file declares no encoding, and how it was read.
+
+    UTF-8 when the bytes are UTF-8; an XML encoding declaration or a UTF-16 byte-order mark is
+    left to GDAL; otherwise the text is Windows-1252 (else Latin-1), re-encoded as UTF-8.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return data, TextEncoding()
+    declared = _XML_ENCODING.match(data[:1024]) if xml else None
+    if declared:
+        return data, TextEncoding(None, declared[1].decode("ascii"))
+    text, label = decode_undeclared(data)
+    if label == "UTF-16":
+        return data, TextEncoding(None, label)
+    note = f"the file declares no encoding and is not UTF-8; read as {label}"
+    return text.encode("utf-8"), TextEncoding(None, label, note)
 
 
 def _point_layers(paths: Sequence[str], notes: list[str]) -> list[tuple[str, str]]:
@@ -207,29 +425,155 @@ def _may_hold_points(geometry_type: str) -> bool:
 
 def read_kml(upload: Upload, options: ReadOptions) -> Survey:
     """KML: every folder (layer) is read; Placemarks with a Point are sites."""
-    return _read_all_layers(upload, options, ".kml", "kml")
+    notes: list[str] = []
+    data, encoding = as_utf8(upload.data, xml=True)
+    path = str(upload_path(upload.workdir, data, ".kml"))
+    empty = {path} if _kml_zero_means_empty(data) else set()
+    survey = read_layers(
+        _point_layers([path], notes),
+        options,
+        "kml",
+        notes,
+        zero_is_empty=empty,
+        encodings={path: encoding},
+    )
+    return _with_style_kinds(survey, [data])
+
+
+_KML_EMPTY_POINT = re.compile(
+    rb"<(?:\w+:)?Point\b[^>]*/>|<(?:\w+:)?Point\b[^>]*>\s*</(?:\w+:)?Point>"
+    rb"|<(?:\w+:)?coordinates\b[^>]*/>|<(?:\w+:)?coordinates\b[^>]*>\s*</(?:\w+:)?coordinates>"
+)
+_KML_ZERO_POINT = re.compile(
+    rb"<(?:\w+:)?coordinates\b[^>]*>\s*[+-]?0*\.?0*\s*,\s*[+-]?0*\.?0*\s*(?:,[^<]*)?"
+    rb"</(?:\w+:)?coordinates>"
+)
+
+
+def _kml_zero_means_empty(data: bytes) -> bool:
+    """True when every 0, 0 GDAL reads from this KML comes from an empty ``<Point>``.
+
+    GDAL gives an empty ``<Point/>`` or ``<coordinates></coordinates>`` the position 0, 0. A
+    file that holds such empty points and no written ``0,0`` can only mean "no fix" by it.
+    """
+    return bool(_KML_EMPTY_POINT.search(data)) and not _KML_ZERO_POINT.search(data)
 
 
 def read_kmz(upload: Upload, options: ReadOptions) -> Survey:
     """KMZ (Google Earth, SW Maps): every ``.kml`` in the archive, ``doc.kml`` first.
 
     GDAL's LIBKML opening the ``.kmz`` itself drops ExtendedData declared by a ``<Schema>``
-    (GDAL 3.12), so each member is opened as ``/vsizip/.../member.kml``. Reading every member
-    also covers KMZs whose ``doc.kml`` only links to ``layers/*.kml`` (what LIBKML writes).
+    (GDAL 3.12), so each checked, extracted member is opened as a ``.kml`` file. Reading every
+    member also covers KMZs whose ``doc.kml`` only links to ``layers/*.kml`` (what LIBKML
+    writes).
     """
     assert upload.archive is not None
     members = sorted(
         upload.archive.with_suffix(".kml"), key=lambda name: (name.casefold() != "doc.kml", name)
     )
     notes: list[str] = []
-    with upload_path(upload.data, ".kmz") as path:
-        paths = [zip_member_path(path, member) for member in members]
-        return read_layers(_point_layers(paths, notes), options, "kmz", notes)
+    encodings: dict[str, TextEncoding] = {}
+    empty: set[str] = set()
+    for member in members:
+        path = upload.archive.path(member)
+        data, encodings[str(path)] = as_utf8(path.read_bytes(), xml=True)
+        path.write_bytes(data)
+        if _kml_zero_means_empty(data):
+            empty.add(str(path))
+    survey = read_layers(
+        _point_layers(list(encodings), notes),
+        options,
+        "kmz",
+        notes,
+        zero_is_empty=empty,
+        encodings=encodings,
+    )
+    return _with_style_kinds(survey, (Path(path).read_bytes() for path in encodings))
+
+
+def _with_style_kinds(survey: Survey, documents: Iterable[bytes]) -> Survey:
+    """Rows whose folder names no kind take the kind their Placemark's style is named for.
+
+    GDAL does not hand over a Placemark's ``styleUrl``, so the KML is read once more for
+    (name, position, style) and rows are matched on name and position; a match that is not
+    unique, or styles that name both kinds, give nothing.
+    """
+    hints = list(survey.kind_hints or (None,) * len(survey))
+    if all(hints):
+        return survey
+    styled: dict[tuple[str, float, float], set[str]] = {}
+    for data in documents:
+        if b"styleUrl" not in data:
+            continue
+        for name, style, lon, lat in _placemark_styles(data):
+            kind = kind_in_words(style)
+            if kind is not None:
+                styled.setdefault((name, round(lon, 6), round(lat, 6)), set()).add(kind)
+    if not styled:
+        return survey
+    for i, props in enumerate(survey.properties):
+        if hints[i] is None and np.isfinite(survey.lon[i]) and np.isfinite(survey.lat[i]):
+            key = (str(props.get("Name", "")), round(float(survey.lon[i]), 6),
+                   round(float(survey.lat[i]), 6))  # fmt: skip
+            kinds = styled.get(key, set())
+            if len(kinds) == 1:
+                hints[i] = next(iter(kinds))
+    return replace(survey, kind_hints=tuple(hints) if any(hints) else ())
+
+
+def _placemark_styles(data: bytes) -> list[tuple[str, str, float, float]]:
+    """(name, style id, lon, lat) of each point Placemark with a ``styleUrl``."""
+    found: list[tuple[str, str, float, float]] = []
+    try:
+        for _event, element in iterparse(io.BytesIO(data), events=("end",), forbid_dtd=True):
+            if _local(element.tag) != "Placemark":
+                continue
+            parts = {_local(child.tag): (child.text or "").strip() for child in element.iter()}
+            element.clear()
+            style = parts.get("styleUrl", "").rsplit("#", 1)[-1]
+            numbers = parts.get("coordinates", "").split(",")
+            try:
+                lon, lat = float(numbers[0]), float(numbers[1])
+            except (ValueError, IndexError):
+                continue
+            if style:
+                found.append((parts.get("name", ""), style, lon, lat))
+    except (ParseError, DefusedXmlException):
+        return found  # GDAL read what it could; the styles are a hint, not a requirement
+    return found
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def kind_in_words(text: str) -> str | None:
+    """The one site kind named by a folder or style name (``icon-comptoir-rouge``), or None.
+
+    The whole name is looked up first, then its runs of up to three words; a name that names
+    both kinds, or none, gives None.
+    """
+    whole = kind_named(text)
+    if whole is not None:
+        return whole
+    words = re.split(r"[^a-z0-9']+", fold(text.replace("\u2019", "'")))
+    words = [word for word in words if word]
+    kinds = {
+        kind
+        for size in (3, 2, 1)
+        for start in range(len(words) - size + 1)
+        if (kind := site_kinds().lookup(" ".join(words[start : start + size]))) is not None
+    }
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def read_geojson(upload: Upload, options: ReadOptions) -> Survey:
     """GeoJSON (RFC 7946 lon/lat; a legacy ``crs`` member is honoured by GDAL)."""
-    return _read_all_layers(upload, options, ".geojson", "geojson")
+    notes: list[str] = []
+    data, encoding = as_utf8(upload.data, xml=False)
+    path = str(upload_path(upload.workdir, data, ".geojson"))
+    sources = _point_layers([path], notes)
+    return read_layers(sources, options, "geojson", notes, encodings={path: encoding})
 
 
 def read_gpkg(upload: Upload, options: ReadOptions) -> Survey:
@@ -248,6 +592,62 @@ def read_shapefile_zip(upload: Upload, options: ReadOptions) -> Survey:
         if missing:
             raise UnreadableFile(f"the zip holds {shp!r} without its {' and '.join(missing)}")
     notes: list[str] = []
-    with upload_path(upload.data, ".zip") as path:
-        paths = [zip_member_path(path, shp) for shp in shapefiles]
-        return read_layers(_point_layers(paths, notes), options, "shapefile", notes)
+    paths = {str(upload.archive.path(shp)): shp for shp in shapefiles}
+    encodings = {
+        path: _dbf_encoding(upload.archive, shp[:-4], members) for path, shp in paths.items()
+    }
+    return read_layers(
+        _point_layers(list(paths), notes), options, "shapefile", notes, encodings=encodings
+    )
+
+
+_UTF8_NAMES = {"utf-8", "utf8", "65001"}
+
+
+def _dbf_encoding(archive: SafeZip, stem: str, members: Mapping[str, str]) -> TextEncoding:
+    """How to decode one Shapefile's DBF text (issue: accents wrong without a ``.cpg``).
+
+    A ``.cpg`` is honoured, unless it says UTF-8 and the text is not. A DBF header's code page
+    byte (LDID) is honoured by GDAL. Without either, the text is UTF-8 when it decodes as
+    UTF-8 (QGIS writes UTF-8 and the ``.cpg`` gets left out of the zip), else Windows-1252
+    (GDAL's own default, ISO-8859-1, garbles the ``'`` and ``œ`` of French Windows).
+    """
+    dbf = archive.read(members[(stem + ".dbf").casefold()])
+    cpg_name = members.get((stem + ".cpg").casefold())
+    declared = (
+        archive.read(cpg_name, limit=64).decode("ascii", "replace").strip() if cpg_name else ""
+    )
+    if declared.isdigit():
+        declared = f"windows-{declared}" if declared.startswith("125") else f"cp{declared}"
+    utf8 = _dbf_text_is_utf8(dbf)
+    if declared:
+        if declared.casefold() in _UTF8_NAMES and not utf8:
+            note = f"the .cpg says {declared} but the text is not; read as Windows-1252"
+            return TextEncoding("cp1252", "windows-1252", note)
+        return TextEncoding(None, declared)
+    if len(dbf) > 29 and dbf[29] != 0:
+        return TextEncoding(None, f"DBF code page {dbf[29]:#04x}")
+    if utf8:
+        return TextEncoding("UTF-8", "UTF-8", "no .cpg with the Shapefile; its text is UTF-8")
+    return TextEncoding(
+        "cp1252",
+        "windows-1252",
+        "no .cpg with the Shapefile and its text is not UTF-8; read as Windows-1252",
+    )
+
+
+def _dbf_text_is_utf8(dbf: bytes) -> bool:
+    """Whether the DBF's field names and records decode as UTF-8 (its header is binary)."""
+    if len(dbf) < 32:
+        return True
+    header_length = int.from_bytes(dbf[8:10], "little")
+    descriptors = dbf[32 : max(32, header_length - 1)]
+    names = b"".join(
+        descriptors[k : k + 11].split(b"\0", 1)[0] for k in range(0, len(descriptors), 32)
+    )
+    try:
+        names.decode("utf-8")
+        dbf[header_length:].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from geo.errors import UnreadableFile
-from geo.readers.archives import SafeZip, inspect_zip, is_zip, read_member
-from geo.readers.xml_guard import PROLOG_LIMIT_BYTES, xml_root
+from geo.readers.archives import SafeZip, is_zip, open_zip
+from geo.readers.xml_guard import PROLOG_LIMIT_BYTES, guard_xml_part, xml_root
 from geo.survey import ReadOptions
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -40,11 +40,16 @@ CONTENT_NAMES = {
 
 @dataclass(frozen=True)
 class Upload:
-    """An upload after sniffing: its bytes, its name, what it holds and, for zips, the checks."""
+    """An upload after sniffing: its bytes, its name, what it holds and, for zips, the checks.
+
+    ``workdir`` is a private directory that lives as long as the read: zip members are
+    extracted there, and readers write what GDAL opens there.
+    """
 
     data: bytes
     filename: str
     content: str
+    workdir: Path
     archive: SafeZip | None = None
 
     @property
@@ -58,23 +63,29 @@ def extension(filename: str) -> str:
     return PurePosixPath(base).suffix.casefold()
 
 
-def sniff(data: bytes, filename: str, options: ReadOptions) -> Upload:
-    """Decide the content kind of ``data``; hostile zips and XML raise here."""
+def sniff(data: bytes, filename: str, options: ReadOptions, workdir: Path) -> Upload:
+    """Decide the content kind of ``data``; hostile zips and XML raise here.
+
+    A zip is extracted under ``workdir`` (every member checked, see
+    :mod:`geo.readers.archives`) and every XML part of it goes through the XML guard.
+    """
     if not data.strip():
         raise UnreadableFile("the file is empty")
     if is_zip(data):
-        archive = inspect_zip(data, options)
-        return Upload(data, filename, _zip_content(archive), archive)
+        archive = open_zip(data, options, workdir / "members")
+        for name in archive.names:
+            guard_xml_part(archive.read(name, limit=PROLOG_LIMIT_BYTES), name)
+        return Upload(data, filename, _zip_content(archive), workdir, archive)
     if data.startswith(SQLITE_MAGIC):
-        return Upload(data, filename, "gpkg")
+        return Upload(data, filename, "gpkg", workdir)
     start = _text_start(data)
     if start.startswith(b"<"):
         root = xml_root(data[:PROLOG_LIMIT_BYTES])
-        return Upload(data, filename, root if root in ("gpx", "kml") else "xml")
+        return Upload(data, filename, root if root in ("gpx", "kml") else "xml", workdir)
     if start.startswith((b"{", b"[")):
         geojson = start.startswith(b"{") and b'"type"' in data
-        return Upload(data, filename, "geojson" if geojson else "json")
-    return Upload(data, filename, "text" if _is_text(data) else "binary")
+        return Upload(data, filename, "geojson" if geojson else "json", workdir)
+    return Upload(data, filename, "text" if _is_text(data) else "binary", workdir)
 
 
 def _text_start(data: bytes) -> bytes:
@@ -94,17 +105,9 @@ def _is_text(data: bytes) -> bool:
 
 def _zip_content(archive: SafeZip) -> str:
     if any(name.casefold() == "xl/workbook.xml" for name in archive.names):
-        _guard_xml_members(archive, (".xml", ".rels"))
         return "xlsx"
     if archive.with_suffix(".kml"):
-        _guard_xml_members(archive, (".kml",))
         return "kmz"
     if archive.with_suffix(".shp"):
         return "shapefile"
     return "zip"
-
-
-def _guard_xml_members(archive: SafeZip, suffixes: tuple[str, ...]) -> None:
-    for name in archive.with_suffix(*suffixes):
-        head = read_member(archive, name, limit=PROLOG_LIMIT_BYTES)
-        xml_root(head, what=f"zip member {name!r}")

@@ -18,10 +18,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 import pyproj
@@ -45,10 +47,12 @@ from geo.errors import (
     check_columns,
 )
 from geo.readers import columns as conventions
+from geo.readers.archives import SafeZip
 from geo.readers.columns import CoordinatePlan
-from geo.readers.gdal_io import list_layers, read_layer, upload_path
+from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
 from geo.survey import Issue, JSONScalar, ReadOptions, Survey
+from geo.vocab import empty_value_test
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 30
@@ -66,28 +70,54 @@ class Table:
     decimal_comma: bool
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    encoding: str = "UTF-8"
+
+    def __post_init__(self) -> None:
+        # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
+        self._position = {name: j for j, name in enumerate(self.columns)}
 
     def column(self, name: str) -> list[str]:
-        j = self.columns.index(name)
+        j = self._position[name]
         return [record[j] for record in self.records]
 
     def sample(self, name: str, size: int = 20) -> list[str]:
-        j = self.columns.index(name)
+        j = self._position[name]
         return list(islice((r[j] for r in self.records if r[j].strip()), size))
 
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Text of a CSV and a note when it was not UTF-8 (Excel's UTF-16 or Windows-1252)."""
+    text, encoding = decode_undeclared(data)
+    return text, ENCODING_NOTES.get(encoding)
+
+
+ENCODING_NOTES = {
+    "UTF-16": "read as UTF-16 (Excel 'Unicode text')",
+    "windows-1252": "not UTF-8; read as Windows-1252",
+    "ISO-8859-1": "not UTF-8; read as Latin-1",
+}
+
+
+def decode_undeclared(data: bytes) -> tuple[str, str]:
+    """Text whose encoding nothing declares, and the encoding used.
+
+    A UTF-16 byte-order mark decides; else UTF-8 when the bytes are valid UTF-8 (which legacy
+    text with accents almost never is), else the legacy code page of the region's French
+    Windows, Windows-1252, else Latin-1 (which decodes any byte).
+    """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "read as UTF-16 (Excel 'Unicode text')"
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            pass
     try:
-        return data.decode("utf-8-sig"), None
+        return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1252"), "not UTF-8; read as Windows-1252"
+        return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "not UTF-8; read as Latin-1"
+        return data.decode("latin-1"), "ISO-8859-1"
 
 
 def sniff_delimiter(text: str) -> str:
@@ -95,7 +125,10 @@ def sniff_delimiter(text: str) -> str:
     lines = [line for line in islice(io.StringIO(text), _SNIFF_LINES) if line.strip()]
 
     def score(delimiter: str) -> tuple[float, int]:
-        counts = [len(record) for record in csv.reader(lines, delimiter=delimiter)]
+        try:
+            counts = [len(record) for record in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            return (0.0, 0)  # a field beyond csv's limit for this delimiter: not it
         if not counts or counts[0] < 2:
             return (0.0, 0)
         return (sum(c == counts[0] for c in counts) / len(counts), counts[0])
@@ -105,7 +138,8 @@ def sniff_delimiter(text: str) -> str:
 
 def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     """Read CSV bytes into a :class:`Table`, refusing more than ``options.max_rows`` rows."""
-    text, note = decode_text(data)
+    text, encoding = decode_undeclared(data)
+    note = ENCODING_NOTES.get(encoding)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -116,11 +150,13 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         columns = unique_columns(header)
         records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
     except csv.Error as exc:
-        raise UnreadableFile(f"the CSV file cannot be parsed: {exc}") from exc
+        raise UnreadableFile(
+            f"the CSV file cannot be parsed at line {reader.line_num}: {exc}", row=reader.line_num
+        ) from exc
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}; decimal commas accepted in coordinates")
-    return Table(columns, records, row_numbers, delimiter != ",", issues, notes)
+    return Table(columns, records, row_numbers, delimiter != ",", issues, notes, encoding)
 
 
 class _LineReader(Protocol):
@@ -175,16 +211,21 @@ def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
 
 
 def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Survey:
-    """Find and parse the coordinates of ``table``; the survey keeps every column as text."""
+    """Find and parse the coordinates of ``table``; the survey keeps every column as text.
+
+    Cells holding an empty-value token (``n/a``, ``NA``, ``-``... see ``options``) are blanked
+    first, so every column treats them as empty.
+    """
+    _blank_empty_values(table, options)
     plan = conventions.find_coordinates(table.columns, table.sample, options.column_map)
     if plan is None:
         raise NoCoordinateColumns(
             "no coordinate columns found (looked for lon/lat, longitude/latitude, x/y, KoBo "
             "_<name>_latitude, ODK <name>-Latitude and geopoint strings); columns are: "
-            f"{', '.join(table.columns)}. Give a column mapping (lon, lat or geopoint)."
+            f"{_listed(table.columns)}. Give a column mapping (lon, lat or geopoint)."
         )
     issues = list(table.issues)
-    lon, lat, accuracy = _parse_plan(table, plan, issues)
+    lon, lat, accuracy = _parse_plan(table, plan, issues, empty_value_test(options.empty_values))
     crs = _table_crs(plan, lon, lat, options)
     if crs is not None:
         lon, lat = to_wgs84(lon, lat, crs)
@@ -212,19 +253,33 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
         field_columns=conventions.find_field_columns(table.columns, options.column_map),
         issues=tuple(sorted(issues, key=lambda issue: (issue.row, _position(table, issue)))),
         notes=tuple(table.notes),
+        encoding=table.encoding,
     )
 
 
+def _blank_empty_values(table: Table, options: ReadOptions) -> None:
+    is_empty = empty_value_test(options.empty_values)
+    for record in table.records:
+        for j, cell in enumerate(record):
+            if cell and is_empty(cell):
+                record[j] = ""
+
+
+def _listed(columns: Sequence[str], limit: int = 40) -> str:
+    shown = ", ".join(columns[:limit])
+    return shown if len(columns) <= limit else f"{shown} … ({len(columns):,} columns)"
+
+
 def _position(table: Table, issue: Issue) -> int:
-    return table.columns.index(issue.column) if issue.column in table.columns else -1
+    return table._position.get(issue.column, -1) if issue.column is not None else -1
 
 
 def _parse_plan(
-    table: Table, plan: CoordinatePlan, issues: list[Issue]
+    table: Table, plan: CoordinatePlan, issues: list[Issue], is_empty: Callable[[object], bool]
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = len(table.row)
     if plan.geopoint is not None:
-        points = parse_geopoints(table.column(plan.geopoint))
+        points = parse_geopoints(table.column(plan.geopoint), is_empty=is_empty)
         _report(issues, table.row, plan.geopoint, points.errors)
         return points.lon, points.lat, points.accuracy_m
     assert plan.lon is not None and plan.lat is not None
@@ -276,24 +331,38 @@ def read_csv(upload: Upload, options: ReadOptions) -> Survey:
 
 def read_xlsx(upload: Upload, options: ReadOptions) -> Survey:
     """The first sheet of an XLSX workbook (KoBo's XLSX export puts the main table first)."""
-    return table_to_survey(read_xlsx_table(upload.data, options), options, "xlsx")
+    assert upload.archive is not None
+    # GDAL reads a workbook as a zip: it gets one rewritten from the checked parts.
+    path = upload.archive.repack(upload.workdir / "upload.xlsx")
+    survey = table_to_survey(read_xlsx_table(path, options), options, "xlsx")
+    return replace(survey, date_system=_workbook_date_system(upload.archive))
 
 
-def read_xlsx_table(data: bytes, options: ReadOptions) -> Table:
-    """Read the first sheet through GDAL's XLSX driver, every cell as its text."""
+_DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*[\"'](?:1|true)[\"']")
+
+
+def _workbook_date_system(archive: SafeZip) -> Literal[1900, 1904]:
+    """1904 when ``xl/workbook.xml`` says ``date1904="1"`` (old Mac Excel), else 1900."""
+    name = next((n for n in archive.names if n.casefold() == "xl/workbook.xml"), None)
+    if name is None:
+        return 1900
+    return 1904 if _DATE1904.search(archive.read(name, limit=1024 * 1024)) else 1900
+
+
+def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
+    """Read the first sheet of the workbook at ``path`` through GDAL, every cell as its text."""
     open_options = {"FIELD_TYPES": "STRING", "HEADERS": "FORCE"}
-    with upload_path(data, ".xlsx") as path:
-        sheets = [name for name, _ in list_layers(path)]
-        if not sheets:
-            raise UnreadableFile("the workbook has no sheet")
-        meta, fids, _geometry, fields = read_layer(
-            path,
-            sheets[0],
-            read_geometry=False,
-            return_fids=True,
-            max_features=options.max_rows + 1,
-            **open_options,
-        )
+    sheets = [name for name, _ in list_layers(path)]
+    if not sheets:
+        raise UnreadableFile("the workbook has no sheet")
+    meta, fids, _geometry, fields = read_layer(
+        path,
+        sheets[0],
+        read_geometry=False,
+        return_fids=True,
+        max_features=options.max_rows + 1,
+        **open_options,
+    )
     check_columns(len(meta["fields"]), options.max_columns)
     columns = unique_columns([str(name) for name in meta["fields"]])
     cells = [["" if value is None else str(value) for value in array.tolist()] for array in fields]

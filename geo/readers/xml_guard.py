@@ -5,12 +5,15 @@ a DOCTYPE may only stand in the prolog, before the root element. So reading the 
 its root element's start tag with defusedxml (``forbid_dtd``) decides it: no declaration there,
 none anywhere. That also names the root element, which is how GPX and KML are told apart.
 
-GPX and KML never need a DOCTYPE; neither do the XML parts of XLSX files.
+GPX and KML never need a DOCTYPE; neither do the XML parts of XLSX files. Every part of every
+container is guarded (:func:`guard_xml_part`) whatever its name: a workbook's parts are found
+through its relationships, not their extensions, so ``xl/worksheets/sheet1.bin`` may be XML.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -20,6 +23,29 @@ from geo.errors import UnreadableFile, XMLDeclarationRefused
 
 # An honest prolog (XML declaration, stylesheet, comments) is a few hundred bytes.
 PROLOG_LIMIT_BYTES = 1024 * 1024
+# Byte-order marks, blanks and the NULs of UTF-16/32 text before a document's first character.
+_LEADING = re.compile(rb"^(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff|[\s\x00])*")
+_XML_SUFFIXES = (".xml", ".kml", ".gpx", ".rels", ".vrt", ".svg", ".xsd", ".gml")
+
+
+def guard_xml_part(head: bytes, name: str) -> None:
+    """Refuse one container part that is XML with declarations, whatever the part is called.
+
+    ``head`` is the start of the part (:data:`PROLOG_LIMIT_BYTES` are enough). A part is XML
+    when its name says so or when its first character (after byte-order marks, blanks and
+    NULs) is ``<``; a part that is nothing but blanks up to the limit counts too, so padding
+    cannot hide a DOCTYPE from the check.
+
+    Raises
+    ------
+    XMLDeclarationRefused, UnreadableFile
+        As :func:`xml_root`, naming the part.
+    """
+    rest = _LEADING.sub(b"", head, count=1)
+    padded = not rest and len(head) >= PROLOG_LIMIT_BYTES
+    named = bool(rest) and name.casefold().endswith(_XML_SUFFIXES)
+    if rest.startswith(b"<") or padded or named:
+        xml_root(head, what=f"zip member {name!r}")
 
 
 def xml_root(head: bytes, *, what: str = "the file") -> str:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from app.maps.labels import LANGUAGES, labels
 
 
 def test_map_page_is_html_with_local_leaflet(client: TestClient) -> None:
     response = client.get("/maps/sites")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "/static/vendor/leaflet/1.9.4/dist/leaflet.js" in response.text
+    assert '"../static/vendor/leaflet/1.9.4/dist/leaflet.js"' in response.text
     assert "Natural Earth" in response.text
-    assert "content-security-policy" not in response.headers, "embeddable anywhere by default"
+    assert "frame-ancestors" not in response.headers["content-security-policy"], (
+        "embeddable anywhere by default"
+    )
 
 
 def test_static_assets_are_served(client: TestClient) -> None:
@@ -34,8 +41,8 @@ def test_framing_policy_when_configured(app: FastAPI) -> None:
         update={"frame_ancestors": "https://kimberleyprocess.example"}
     )
     response = TestClient(app).get("/maps/sites")
-    assert response.headers["content-security-policy"] == (
-        "frame-ancestors https://kimberleyprocess.example"
+    assert response.headers["content-security-policy"].endswith(
+        "; frame-ancestors https://kimberleyprocess.example"
     )
 
 
@@ -54,3 +61,22 @@ def test_clusters_map(client: TestClient) -> None:
     assert "Agrupamentos de locais" in response.text
     assert client.get("/maps/clusters", params={"eps_km": "0"}).status_code == 400
     assert client.get("/maps/clusters", params={"kind": "mine"}).status_code == 400
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("page", ["/maps/sites", "/maps/clusters"])
+def test_map_pages_declare_their_language(client: TestClient, page: str, lang: str) -> None:
+    text = client.get(page, params={"lang": lang}).text
+    assert text.count("<html") == 1 and f'<html lang="{lang}">' in text
+    words = labels(lang)
+    for key in ("zoom_in", "zoom_out", "layers", "Boundaries"):
+        assert json.dumps(words[key])[1:-1] in text, key
+
+
+def test_map_policy_names_the_configured_tile_host(app: FastAPI) -> None:
+    client = TestClient(app)
+    policy = client.get("/maps/sites").headers["content-security-policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in policy
+    app.state.settings = app.state.settings.model_copy(update={"map_tiles": "none"})
+    policy = client.get("/maps/clusters").headers["content-security-policy"]
+    assert "img-src 'self' data:;" in policy

@@ -360,7 +360,7 @@ def test_unknown_and_read_only_targets(client: TestClient, api_key: Headers) -> 
             f"/collections/{collection}/items/x", json=site_feature(1, 1), headers=key
         )
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET"
+        assert response.headers["allow"] == "GET, HEAD"
         assert client.delete(f"/collections/{collection}/items/x", headers=key).status_code == 405
     assert client.post("/collections/countries/items", json={}, headers=key).status_code == 405
     assert client.post("/collections/nowhere/items", json={}, headers=key).status_code == 404

@@ -1,5 +1,6 @@
 """The map page in a real headless Chromium: Leaflet loads, markers are in the DOM, popups
-carry the site's details, and the page works inside an iframe."""
+carry the site's details, the page works inside an iframe and under its own
+Content-Security-Policy, the legend never covers a control, and the page speaks its language."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import text
 
+from app.maps.labels import LANGUAGES, labels
 from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
@@ -186,3 +188,82 @@ def test_clusters_map_shows_a_summary_on_click(
     )[0]
     assert "Groupe transfrontalier" in popup.text
     assert "4" in popup.text and "Cameroun" in popup.text
+
+
+# -- Layout and language (every page, every language, wide and narrow windows) -------------
+
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+    e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+CONTROLS = (
+    ".leaflet-control-scale",
+    ".leaflet-control-attribution",
+    ".leaflet-control-zoom",
+    ".leaflet-control-layers",
+)
+RECT = "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];"
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.fixture
+def watched(browser: webdriver.Chrome) -> Any:
+    """The browser, recording Content-Security-Policy violations from the next page on."""
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
+    yield browser
+    browser.execute_cdp_cmd(
+        "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+    )
+    browser.set_window_size(1200, 800)
+
+
+@pytest.mark.parametrize("size", [(1200, 800), (420, 640)])
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("page", ["/maps/sites", "/maps/sites?limit=2", "/maps/clusters"])
+def test_legend_is_clear_of_the_controls_and_the_page_speaks_its_language(
+    with_sites: LiveServer, watched: webdriver.Chrome, page: str, lang: str, size: Any
+) -> None:
+    watched.set_window_size(*size)
+    separator = "&" if "?" in page else "?"
+    watched.get(f"{with_sites.url}{page}{separator}lang={lang}")
+    legend = WebDriverWait(watched, 30).until(lambda d: d.find_elements(By.ID, "bl-legend"))[0]
+    words = labels(lang)
+    assert watched.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+    box = watched.execute_script(RECT, legend)
+    assert box[2] > box[0] and box[3] > box[1], "the legend is drawn"
+    for selector in CONTROLS:
+        for control in watched.find_elements(By.CSS_SELECTOR, selector):
+            other = watched.execute_script(RECT, control)
+            assert not overlap(box, other), f"legend {box} covers {selector} {other}"
+    zoom_in = watched.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in")
+    assert zoom_in.get_attribute("title") == words["zoom_in"]
+    assert zoom_in.get_attribute("aria-label") == words["zoom_in"]
+    toggle = watched.find_element(By.CSS_SELECTOR, ".leaflet-control-layers-toggle")
+    assert toggle.get_attribute("title") == words["layers"]
+    attribution = watched.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution")
+    assert words["Boundaries"] in attribution.text and "Natural Earth" in attribution.text
+    assert words["leaflet_title"] in attribution.get_attribute("innerHTML")
+    scale = watched.find_element(By.CSS_SELECTOR, ".leaflet-control-scale").text
+    assert " km" in scale or " m" in scale
+    assert "mi" not in scale.split() and "ft" not in scale.split(), "metric only"
+    assert watched.execute_script("return window.__cspViolations") == []
+
+
+def test_popup_close_button_is_named_in_the_page_language(
+    with_sites: LiveServer, watched: webdriver.Chrome
+) -> None:
+    watched.get(f"{with_sites.url}/maps/sites?country=CMR&mineral=gold&lang=pt")
+    assert wait_for_markers(watched) == 1
+    watched.execute_script(
+        "const key = Object.keys(window).find(k => k.startsWith('marker_cluster_'));"
+        "window[key].getLayers()[0].openPopup();"
+    )
+    close = WebDriverWait(watched, 15).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-close-button")
+    )[0]
+    assert close.get_attribute("aria-label") == labels("pt")["close"]
+    assert watched.execute_script("return window.__cspViolations") == []
