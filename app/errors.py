@@ -50,6 +50,7 @@ class AppError(Exception):
         code: str | None = None,
         items: list[ProblemItem] | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -57,6 +58,7 @@ class AppError(Exception):
             self.code = code
         self.items = items or []
         self.extra = extra or {}
+        self.headers = headers or {}  # HTTP headers the answer needs (e.g. Allow with a 405)
 
 
 class InvalidParameter(AppError):
@@ -83,8 +85,20 @@ class NotFound(AppError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class MethodNotAllowed(AppError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
 class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+
+class PreconditionRequired(AppError):
+    status, code, title = 428, "precondition_required", "Precondition required"
 
 
 class PayloadTooLarge(AppError):

@@ -19,7 +19,18 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import core, crs, filter, health, html, maps, openapi, schema_routes, sites, uploads
+from app.api import (
+    core,
+    crs,
+    filter,
+    health,
+    html,
+    maps,
+    openapi,
+    schema_routes,
+    transactions,
+    uploads,
+)
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -91,7 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    for module in (core, crs, filter, schema_routes, sites, uploads, maps, health, openapi, html):
+    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
     html.install(app, settings)
@@ -119,6 +131,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         problem = problem_for(exc)
         problem.instance = request.url.path
         headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
+        if isinstance(exc, AppError):
+            headers.update(exc.headers)  # e.g. Allow with a 405
         # A 500 is answered outside the middlewares, so it gets the common headers here.
         return problem_response(problem, {**BASE_HEADERS, **headers})
 

@@ -131,11 +131,14 @@ class SiteQuery(FeatureQuery):
     ``within_km`` alone: distance to the nearest international border. With ``border``: the
     distance to that border (or the nearest of that country's borders), whether or not it is
     the site's nearest. ``border`` alone: sites whose nearest border is that one.
+    Retired sites are left out unless ``statuses`` names ``retired`` or ``include_retired``.
     """
 
     kinds: tuple[str, ...] = ()
     minerals: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # given: only these (``retired`` included if named)
+    include_retired: bool = False  # no statuses given: retired sites too
     border: BorderFilter | None = None
     within_km: float | None = None
     #: Name search (``q``): names and aliases, accent- and case-insensitive, typo-tolerant.

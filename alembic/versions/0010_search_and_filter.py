@@ -7,7 +7,7 @@ uses ``borderlens_unaccent``; site search (``q=``) matches the folded query agai
 GIN trigram index serves for LIKE and word similarity (typo tolerance).
 
 Revision ID: 0010
-Revises: 0009 (re-chained after main's 0007 and 0009; given as 0006)
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -212,6 +212,7 @@ def item_response(
     headers = {**content_crs(crs), "Vary": "User-Agent"}
     if item.etag is not None:
         headers["ETag"] = item.etag
+        headers["Vary"] = "Authorization"  # the tag depends on what the caller may read
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
 
 

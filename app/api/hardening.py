@@ -234,7 +234,10 @@ def _with_allow_on_405(send: Send, routes: Iterable[BaseRoute], scope: Scope) ->
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] == 405:
             headers = MutableHeaders(scope=message)
-            headers["Allow"] = allow_header(methods_for(routes, scope))
+            # A route that knows better (a read-only collection under a writable path
+            # template) sets its own; otherwise every route matching the path counts.
+            if "allow" not in headers:
+                headers["Allow"] = allow_header(methods_for(routes, scope))
         await send(message)
 
     return wrapped

@@ -88,6 +88,8 @@ def _per_collection(paths: dict[str, Any], settings: Settings) -> dict[str, Any]
                 {
                     method: _for_collection(operation, provider, settings, method, path)
                     for method, operation in operations.items()
+                    # writes (Part 4) only where the collection has a writer
+                    if method == "get" or provider.writer() is not None
                 }
             )
     return expanded

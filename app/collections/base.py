@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.errors import ProblemItem
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from app.services.boundary_state import BoundarySet
 from geo.crs import OfferedCrs
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -89,6 +91,60 @@ class Item:
 
     feature_json: str
     etag: str | None = None
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """The ``If-Match`` of a change: ``*`` (whatever is current) or the strong entity tags
+    given (weak ones never match, so they are not kept)."""
+
+    any_tag: bool = False
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What a write is handed: a session whose transaction the writer commits, who writes,
+    and the boundaries a new geometry is measured against."""
+
+    session: Session
+    caller: Caller
+    boundaries: BoundarySet
+
+
+@dataclass(frozen=True)
+class Written:
+    """A feature as written: its id, its text and ETag as the writer may read it, and
+    warnings about the input (e.g. a declared country the point contradicts)."""
+
+    feature_id: str
+    item: Item
+    warnings: list[ProblemItem] = field(default_factory=list)
+
+
+class Writer(abc.ABC):
+    """The write capability of a collection (OGC API - Features Part 4). Each operation is
+    one transaction; documents are parsed JSON values, validated here (422 when invalid).
+    Changes raise 404 (unknown id), 412 (``if_match`` does not hold), 409 (no longer
+    changeable)."""
+
+    @abc.abstractmethod
+    def create(self, ctx: WriteContext, document: Any) -> Written:
+        """A new feature from a GeoJSON Feature document (the server assigns its id)."""
+
+    @abc.abstractmethod
+    def replace(
+        self, ctx: WriteContext, feature_id: str, if_match: IfMatch, document: Any
+    ) -> Written:
+        """Replace a feature with a GeoJSON Feature document."""
+
+    @abc.abstractmethod
+    def update(self, ctx: WriteContext, feature_id: str, if_match: IfMatch, patch: Any) -> Written:
+        """Change a feature with a JSON Merge Patch (RFC 7396) of its GeoJSON document."""
+
+    @abc.abstractmethod
+    def delete(self, ctx: WriteContext, feature_id: str, if_match: IfMatch, reason: str) -> Written:
+        """Take a feature out of the collection (kept or erased, as the collection says)."""
 
 
 @dataclass(frozen=True)
@@ -164,3 +220,7 @@ class Provider(abc.ABC):
         """Extra links of one item (e.g. a site's observations)."""
         del base_url, feature_id
         return []
+
+    def writer(self) -> Writer | None:
+        """The collection's write capability (Part 4); None: read-only (405 to writes)."""
+        return None

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.collections import site_writer
 from app.collections.base import (
     Extent,
     Item,
@@ -17,11 +18,12 @@ from app.collections.base import (
     Provider,
     Queryable,
     ReadContext,
+    Writer,
 )
 from app.collections.parameters import COUNTRY, border_parameter
 from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import sites as site_repo
-from app.db.models import LOCATION_STATUSES, SITE_STATUSES
+from app.db.models import LOCATION_STATUSES, RETIRED, SITE_STATUSES
 from app.db.search import MAX_QUERY_CHARS
 from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
@@ -44,6 +46,17 @@ def _kinds(raw: str, _ctx: ParseContext) -> tuple[str, ...]:
 
 def _minerals(raw: str, _ctx: ParseContext) -> tuple[str, ...]:
     return known_values("mineral", raw, minerals().lookup, "mineral")
+
+
+def _statuses(raw: str, _ctx: ParseContext) -> tuple[str, ...]:
+    known = (*SITE_STATUSES, RETIRED)
+    return known_values("status", raw, lambda value: value if value in known else None, "status")
+
+
+def _flag(raw: str, _ctx: ParseContext) -> bool:
+    if raw not in ("true", "false"):
+        raise bad("include_retired", f"must be true or false, not {raw[:20]!r}")
+    return raw == "true"
 
 
 def _within_km(raw: str, _ctx: ParseContext) -> float:
@@ -81,6 +94,21 @@ PARAMETERS = (
         _minerals,
     ),
     COUNTRY,
+    Parameter(
+        "status",
+        "Site statuses, comma-separated: "
+        + ", ".join((*SITE_STATUSES, RETIRED))
+        + ". Retired sites (DELETE retires) are left out unless named here or "
+        "include_retired=true",
+        {"type": "array", "items": {"type": "string", "enum": [*SITE_STATUSES, RETIRED]}},
+        _statuses,
+    ),
+    Parameter(
+        "include_retired",
+        "true: list retired sites too (default false)",
+        {"type": "boolean", "default": False},
+        _flag,
+    ),
     border_parameter(
         "A border pair (CAF-CMR) or a country (CMR): with within_km, the distance to that "
         "border; alone, sites whose nearest border it is"
@@ -106,7 +134,7 @@ def _queryables() -> dict[str, Queryable]:
             "minerals",
             {"type": "array", "items": {"type": "string", "enum": list(minerals().codes)}},
         ),
-        "status": Queryable("status", {"type": "string", "enum": list(SITE_STATUSES)}),
+        "status": Queryable("status", {"type": "string", "enum": [*SITE_STATUSES, RETIRED]}),
         "country": Queryable("country", ISO3_SCHEMA, sortable=True),
         "location_status": Queryable(
             "location_status", {"type": "string", "enum": list(LOCATION_STATUSES)}
@@ -138,6 +166,8 @@ class SitesProvider(Provider):
             "attributes": {"type": "object"},
             "created_at": DATE_TIME,
             "updated_at": DATE_TIME,
+            "retired_at": {**DATE_TIME, "description": "When the site was retired (DELETE)"},
+            "retired_reason": {**TEXT, "description": "Why the site was retired"},
             "restricted": {
                 "type": "object",
                 "description": "Only for admins and authorities in scope",
@@ -161,6 +191,8 @@ class SitesProvider(Provider):
             kinds=values.get("kind", ()),
             minerals=values.get("mineral", ()),
             countries=values.get("country", ()),
+            statuses=values.get("status", ()),
+            include_retired=values.get("include_retired", False),
             border=values.get("border"),
             within_km=self._within(values),
             q=values.get("q"),
@@ -192,8 +224,14 @@ class SitesProvider(Provider):
         )
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        feature = site_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
-        return Item(feature) if feature is not None else None
+        """The site (retired ones too) with its ETag (see ``site_writer.site_etag``)."""
+        read = site_repo.get_feature_and_version(ctx.session, feature_id, ctx.caller, ctx.crs)
+        if read is None:
+            return None
+        return Item(read[0], site_writer.site_etag(read[1], ctx.caller))
+
+    def writer(self) -> Writer:
+        return site_writer.WRITER
 
     def extent(self, session: Session) -> Extent:
         box = site_repo.spatial_extent(session)

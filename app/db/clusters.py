@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.db import bulk, features
 from app.db.cql2 import SqlField
-from app.db.models import Cluster, ClusterMember, ClusterRun, DatasetState, Site
+from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState, Site
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
 from geo.crs import OfferedCrs
 
@@ -98,7 +98,7 @@ def clustering_input(session: Session) -> ClusteringInput:
     with bulk.driver(session).cursor() as cursor:
         cursor.execute(
             "SELECT id, public_id, ST_X(geom), ST_Y(geom), country_iso3, kind, minerals "
-            "FROM sites ORDER BY id"
+            f"FROM sites WHERE status <> '{RETIRED}' ORDER BY id"  # retired sites are gone
         )
         rows = cursor.fetchall()
     ids, public, lon, lat, country, kind, minerals = (

@@ -43,6 +43,8 @@ NAMING = {
 }
 
 SITE_STATUSES = ("active", "inactive", "abandoned", "unknown")
+# A site is never erased: DELETE retires it (status, time and reason kept, hidden from items).
+RETIRED = "retired"
 LOCATION_STATUSES = ("country", "sea", "disputed", "outside")
 KEY_ROLES = ROLES
 
@@ -195,10 +197,20 @@ class Site(Base):
     side_confidence: Mapped[str | None] = mapped_column(String(16))
     # The public GeoJSON Feature, written by the borderlens_site_feature() trigger (0003).
     feature_json: Mapped[str] = mapped_column(Text)
+    # Transactions (0008): bumped by the sites_row_version trigger on every UPDATE; the
+    # item's ETag and the optimistic lock of PUT/PATCH/DELETE compare it.
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_in("kind", SITE_KINDS), name="kind"),
-        CheckConstraint(_in("status", SITE_STATUSES), name="status"),
+        CheckConstraint(_in("status", (*SITE_STATUSES, RETIRED)), name="status"),
+        CheckConstraint(
+            "(status = 'retired') = (retired_at IS NOT NULL) "
+            "AND (retired_at IS NULL OR length(trim(retired_reason)) > 0)",
+            name="retired_state",
+        ),
         CheckConstraint(_in("location_status", LOCATION_STATUSES), name="location_status"),
         CheckConstraint(
             "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90", name="lonlat_range"
@@ -215,6 +227,8 @@ class Site(Base):
         Index("ix_sites_observed", "first_observed", "last_observed"),
         Index("ix_sites_border_distance_m", "border_distance_m"),
         Index("ix_sites_border_pair_distance", "border_pair", "border_distance_m"),
+        # Items leave retired sites out: their counts stay index-only scans (0008).
+        Index("ix_sites_current", "id", postgresql_where=text("status <> 'retired'")),
         # Also ix_sites_border_sort on (coalesce(border_distance_m, 1e300), id), made by
         # migration 0005 only: alembic cannot compare expression indexes.
         CheckConstraint("border_distance_m IS NULL OR border_distance_m >= 0", name="distance"),

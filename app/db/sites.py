@@ -17,23 +17,39 @@ from sqlalchemy import (
     Table,
     Text,
     cast,
+    delete,
     func,
     literal,
     literal_column,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.db import bulk, features
 from app.db.cql2 import SqlField
-from app.db.models import Site, SiteBorderDistance
+from app.db.models import RETIRED, Site, SiteBorderDistance
 from app.db.search import name_search
 from app.queries import Caller, FeaturePage, PageRequest, SiteQuery
 from geo.crs import OfferedCrs
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+# What a site derives from the boundaries (recomputed on a move or a change of source).
+GEOGRAPHY_COLUMNS = (
+    "country_iso3",
+    "location_status",
+    "claimants",
+    "border_distance_m",
+    "border_pair",
+    "neighbour_iso3",
+    "side_probability",
+    "side_confidence",
+    "boundary_source_id",
+)
+GEOGRAPHY_COLUMNS_SET: Final = frozenset(GEOGRAPHY_COLUMNS)
 
 sites = typing.cast(Table, Site.__table__)
 near_table = typing.cast(Table, SiteBorderDistance.__table__)
@@ -138,6 +154,10 @@ def plan_query(query: SiteQuery) -> SitesPlan:
         where.append(c.minerals.overlap(cast(literal(list(query.minerals)), ARRAY(Text))))
     if query.countries:
         where.append(c.country_iso3.in_(query.countries))
+    if query.statuses:
+        where.append(c.status.in_(query.statuses))
+    elif not query.include_retired:
+        where.append(c.status != RETIRED)
     distance: ColumnElement[typing.Any] = c.border_distance_m
     if query.border is not None and query.within_km is not None:
         near = _near_border(query)
@@ -231,6 +251,144 @@ def get_feature(
     session: Session, public_id: str, caller: Caller, crs: OfferedCrs | None = None
 ) -> str | None:
     return features.fetch_one(session, SITES, public_id, caller, crs=crs)
+
+
+def get_feature_and_version(
+    session: Session, public_id: str, caller: Caller, crs: OfferedCrs | None = None
+) -> tuple[str, int] | None:
+    """The feature text as ``caller`` sees it (in ``crs``) and the row version it was read at
+    (the ETag)."""
+    row = session.execute(
+        select(features.feature_json(SITES, caller, crs), sites.c.version).where(
+            sites.c.public_id == public_id
+        )
+    ).one_or_none()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+# -- edits (OGC API Features Part 4: replace, update, retire) ----------------------------
+
+
+@dataclass(frozen=True)
+class StoredSite:
+    """What people may edit of one site, as stored, with its row id and version."""
+
+    id: int
+    public_id: str
+    version: int
+    kind: str
+    name: str
+    aliases: list[str]
+    minerals: list[str]
+    status: str
+    lon: float
+    lat: float
+    accuracy_m: float | None
+    location_origin: str | None
+    source: str | None
+    first_observed: dt.date | None
+    last_observed: dt.date | None
+    properties: dict[str, Any]
+    restricted: dict[str, Any]
+
+
+def lock_site(session: Session, public_id: str) -> StoredSite | None:
+    """Read one site and lock its row until the transaction ends (``SELECT ... FOR UPDATE``):
+    a concurrent writer of the same site waits, then sees the version this one wrote."""
+    c = sites.c
+    row = session.execute(
+        select(
+            c.id,
+            c.public_id,
+            c.version,
+            c.kind,
+            c.name,
+            c.aliases,
+            c.minerals,
+            c.status,
+            func.ST_X(c.geom).label("lon"),
+            func.ST_Y(c.geom).label("lat"),
+            c.accuracy_m,
+            c.location_origin,
+            c.source,
+            c.first_observed,
+            c.last_observed,
+            c.properties,
+            c.restricted,
+        )
+        .where(c.public_id == public_id)
+        .with_for_update()
+    ).one_or_none()
+    return None if row is None else StoredSite(**row._asdict())
+
+
+#: Columns an edit may set (besides the point); the names are code, never user input.
+EDITABLE_COLUMNS: Final = frozenset(
+    {
+        "kind",
+        "name",
+        "aliases",
+        "minerals",
+        "status",
+        "accuracy_m",
+        "location_origin",
+        "source",
+        "first_observed",
+        "last_observed",
+        "properties",
+        "restricted",
+        *GEOGRAPHY_COLUMNS_SET,
+    }
+)
+
+
+def update_site(
+    session: Session,
+    site_id: int,
+    expected_version: int,
+    lon: float,
+    lat: float,
+    values: dict[str, Any],
+) -> int | None:
+    """Rewrite one site if it is still at ``expected_version``; returns its new version, or
+    None when another transaction changed it first (the check and the write are one
+    statement, so two writers holding the same version cannot both succeed)."""
+    unknown = set(values) - EDITABLE_COLUMNS
+    if unknown:
+        raise ValueError(f"not editable site columns: {sorted(unknown)}")
+    statement = (
+        update(sites)
+        .where(sites.c.id == site_id, sites.c.version == expected_version)
+        .values(
+            **values,
+            geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
+            updated_at=func.now(),
+        )
+        .returning(sites.c.version)
+    )
+    version = session.execute(statement).scalar_one_or_none()
+    return None if version is None else int(version)
+
+
+def retire_site(session: Session, site_id: int, expected_version: int, reason: str) -> int | None:
+    """Mark one site retired (kept, hidden from item lists) if still at ``expected_version``;
+    returns its new version, or None when another transaction changed it first."""
+    statement = (
+        update(sites)
+        .where(sites.c.id == site_id, sites.c.version == expected_version)
+        .values(status=RETIRED, retired_at=func.now(), retired_reason=reason, updated_at=func.now())
+        .returning(sites.c.version)
+    )
+    version = session.execute(statement).scalar_one_or_none()
+    return None if version is None else int(version)
+
+
+def replace_site_border_distances(
+    session: Session, site_id: int, rows: Sequence[tuple[int, str, float]]
+) -> None:
+    """One site's per-border distances, after it moved."""
+    session.execute(delete(near_table).where(near_table.c.site_id == site_id))
+    insert_border_distances(session, rows)
 
 
 @dataclass
@@ -374,19 +532,6 @@ def all_points(session: Session) -> SitePoints:
         return SitePoints([], [], [], [])
     ids, lon, lat, accuracy = zip(*rows, strict=True)
     return SitePoints(list(ids), list(lon), list(lat), list(accuracy))
-
-
-GEOGRAPHY_COLUMNS = (
-    "country_iso3",
-    "location_status",
-    "claimants",
-    "border_distance_m",
-    "border_pair",
-    "neighbour_iso3",
-    "side_probability",
-    "side_confidence",
-    "boundary_source_id",
-)
 
 
 def bulk_update_geography(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import bulk
 from app.db.errors import translate_db_errors
-from app.db.models import Observation, Upload
+from app.db.models import RETIRED, Observation, Upload
 
 uploads = typing.cast(Table, Upload.__table__)
 observations = typing.cast(Table, Observation.__table__)
@@ -192,8 +192,9 @@ def candidate_sites(session: Session, lon: Sequence[float], lat: Sequence[float]
                 copy.write_row((i, bulk.ewkt_point(point_lon, point_lat)))
         cursor.execute(
             "SELECT i.idx, s.id, s.public_id, ST_X(s.geom), ST_Y(s.geom), s.name, s.kind "
-            "FROM incoming i JOIN sites s ON ST_DWithin(s.geom, i.geom, %s)",
-            (CANDIDATE_MARGIN_DEG,),
+            "FROM incoming i JOIN sites s ON ST_DWithin(s.geom, i.geom, %s) "
+            "WHERE s.status <> %s",  # a retired site takes no new visits
+            (CANDIDATE_MARGIN_DEG, RETIRED),
         )
         rows = cursor.fetchall()
         cursor.execute("DROP TABLE incoming")

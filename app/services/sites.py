@@ -40,14 +40,11 @@ class CreatedSite:
     warnings: list[ProblemItem]
 
 
-def _position(spellings: list[str], unknown: str) -> int:
-    """Where an unknown spelling stands (the vocabulary reports it stripped of blanks)."""
-    return next(i for i, spelling in enumerate(spellings) if spelling.strip() == unknown)
-
-
-def _mineral_codes(spellings: list[str]) -> list[str]:
+def mineral_codes(spellings: list[str]) -> list[str]:
+    """Mineral codes for spellings in any language (stray spaces ignored); 422 for unknown ones."""
     codes, unknown = minerals().normalise(spellings)
     if unknown:
+        stripped = [spelling.strip() for spelling in spellings]
         raise Unprocessable(
             f"unknown mineral(s): {', '.join(unknown)}; known: {', '.join(minerals().codes)}",
             code="unknown_mineral",
@@ -55,7 +52,7 @@ def _mineral_codes(spellings: list[str]) -> list[str]:
                 ProblemItem(
                     "unknown_mineral",
                     f"{name!r} is not in the mineral vocabulary",
-                    column=f"properties.minerals[{_position(spellings, name)}]",
+                    column=f"properties.minerals[{stripped.index(name)}]",
                 )
                 for name in unknown
             ],
@@ -70,7 +67,7 @@ def create_sites(
     caller: Caller,  # noqa: ARG001 - kept for callers; the key's name is not a public source
 ) -> list[CreatedSite]:
     """Store many drafts at once: one vectorised measure, one insert, one commit."""
-    codes = [_mineral_codes(draft.minerals) for draft in drafts]
+    codes = [mineral_codes(draft.minerals) for draft in drafts]
     geography = site_geography.measure(
         boundaries,
         [d.lon for d in drafts],
@@ -82,7 +79,7 @@ def create_sites(
     public_ids = site_repo.new_public_ids(len(drafts))
     for i, draft in enumerate(drafts):
         country = geography.country_iso3[i]
-        warnings = _country_warnings(draft, country, geography.location_status[i])
+        warnings = country_warnings(draft, country, geography.location_status[i])
         site = site_repo.NewSite(
             public_id=public_ids[i],
             kind=draft.kind,
@@ -115,7 +112,7 @@ def create_site(
     return create_sites(session, boundaries, [draft], caller)[0]
 
 
-def _country_warnings(
+def country_warnings(
     draft: SiteDraft, country: str | None, location_status: str
 ) -> list[ProblemItem]:
     if not draft.declared_country or draft.declared_country.upper() == country:

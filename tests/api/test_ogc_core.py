@@ -43,6 +43,10 @@ def test_conformance_uris_are_exact(client: TestClient) -> None:
         cql2 + "temporal-functions",
         cql2 + "array-functions",
         cql2 + "property-property",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
     }
 
 

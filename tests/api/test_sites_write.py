@@ -102,11 +102,13 @@ def test_bad_bodies_are_problems_and_store_nothing(
 
 
 def test_malformed_json_is_a_problem(client: TestClient, api_key: Headers) -> None:
+    """Malformed syntax is a 400 (RFC 9110); a well-formed body that is no site, a 422."""
     response = client.post(
         URL, content=b"{not json", headers={**api_key("admin"), "Content-Type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_json"
 
 
 def test_geo_json_media_type_is_accepted(client: TestClient, api_key: Headers) -> None:

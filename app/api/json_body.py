@@ -1,0 +1,82 @@
+"""Request bodies read strictly: media type checked (415), JSON parsed by the standard library
+with every value the database could not store refused (400), never a 500.
+
+Refused: invalid UTF-8 or JSON, ``NaN``/``Infinity`` and numbers too large for a double, NUL
+characters and lone surrogates in any string or member name (PostgreSQL text and jsonb cannot
+hold them), nesting deeper than the parser's recursion limit, integers of thousands of digits.
+Large integers that fit are kept exactly (jsonb stores them as numeric).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection
+from typing import Any
+
+from app.errors import InvalidBody, InvalidParameter, UnsupportedMediaType
+
+GEOJSON_TYPES = ("application/geo+json", "application/json")
+MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def media_type(content_type: str | None) -> str | None:
+    if content_type is None:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _unstorable(f"{path}: NUL characters are not accepted in text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _unstorable(f"{path}: a lone surrogate (\\ud800-\\udfff) is not text") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _unstorable(f"{path}: the number is too large for a double")
+    elif isinstance(value, dict):
+        for name, member in value.items():
+            _check(name, path)
+            _check(member, f"{path}.{name}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check(item, f"{path}[{i}]")
+
+
+def _bad(message: str) -> InvalidParameter:
+    """Not JSON at all: a 400."""
+    return InvalidParameter(f"request body: {message}", code="invalid_json")
+
+
+def _unstorable(message: str) -> InvalidBody:
+    """Valid JSON whose value cannot be stored: a 422, as any other invalid member."""
+    return InvalidBody(f"request body: {message}", code="invalid_body")
+
+
+def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> Any:
+    """The JSON value of ``body``; ``UnsupportedMediaType`` (415) unless its media type is one
+    of ``accepted``, ``InvalidParameter`` (400, code ``invalid_json``) for anything unstorable."""
+    given = media_type(content_type)
+    if given not in accepted:
+        raise UnsupportedMediaType(
+            f"send the body as {' or '.join(accepted)}, not {given or 'no Content-Type'}",
+            code="unsupported_media_type",
+        )
+    try:
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise _bad("not UTF-8") from None
+    except RecursionError:
+        raise _bad("nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, refused constants, oversized integers
+        raise _bad(str(exc).split(":")[0]) from None
+    _check(value, "$")
+    return value
