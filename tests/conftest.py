@@ -8,6 +8,7 @@ end-to-end tests that need committed data get copies of their own.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -152,3 +153,30 @@ def api_key(session: Session) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {created.key}"}
 
     return make
+
+
+class _ServerErrors(logging.Handler):
+    """Collects every unhandled error the application answers with a 500."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_errors() -> Iterator[None]:
+    """No request of the whole in-process suite may end in a 500 (issue 8: no 5xx anywhere in
+    the suite's logs); servers in subprocesses are checked by their own tests."""
+    handler = _ServerErrors()
+    logger = logging.getLogger("app.errors")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+    messages = [
+        f"{record.getMessage()}: {record.exc_info[1]!r}" if record.exc_info else record.getMessage()
+        for record in handler.records
+    ]
+    assert not messages, f"{len(messages)} unhandled server error(s): {messages[:5]}"
