@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from app import collections as registry
+from app.api import exports as export_api
 from app.api import params as p
 from app.api import profiles
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
@@ -28,6 +29,7 @@ from app.collections.parsing import has_control_characters
 from app.db import boundaries as boundary_repo
 from app.errors import NotFound
 from app.queries import FeaturePage, Keyset, PageRequest
+from app.services import exports
 from geo.countries import read_country_table
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -105,7 +107,7 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
     "/collections/{collectionId}/items",
     summary="Features of a collection",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses={200: {"content": {GEOJSON: {}, **exports.OPENAPI_CONTENT}}},
 )
 def read_items(
     request: Request,
@@ -127,6 +129,9 @@ def read_items(
     base = base_url(request, settings)
     cap = settings.count_exact_up_to if keyset is None else None
     context = ReadContext(session, caller, base, cap, open_writer)
+    fmt = exports.chosen(values.get("f"), request.headers.get("accept"))
+    if fmt is not None:
+        return export_api.export_response(request, context, provider, query, values, fmt)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))

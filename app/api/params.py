@@ -21,12 +21,15 @@ from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, text_value
 from app.queries import BBox, FeatureQuery, Interval, Keyset, SortBy
+from app.services import exports
 from app.settings import Settings
 
 OPEN = ("", "..")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_SPELLINGS = (CRS84, "[OGC:CRS84]", "OGC:CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84")
 FORMATS = ("json", "geojson")
+#: Items as files (app.services.exports), on the items route only.
+EXPORT_FORMATS = exports.NAMES
 
 
 def parse_query(
@@ -262,7 +265,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
             {"type": "string"},
             lambda raw, _ctx: decode_cursor(text_value("cursor", raw, 2000)),
         ),
-        format_parameter(),
+        format_parameter((*FORMATS, *EXPORT_FORMATS)),
         parse_crs84("crs"),
         profiles.PARAMETER,
     )
