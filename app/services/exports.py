@@ -389,7 +389,7 @@ def _write_gdal(
     elif fmt.name == "fgb":
         options = {"layer_options": {"TITLE": stem, "DESCRIPTION": description}}
     elif fmt.name == "kml":
-        options = {"dataset_options": {"NAME": stem, "DOCUMENT_DESCRIPTION": description}}
+        options = {"dataset_options": {"NAME": stem, "DESCRIPTION": description}}
     target = directory / (f"{stem}.shp" if fmt.name == "shp" else f"{stem}.{fmt.extension}")
     if fmt.name == "shp":
         options = {"encoding": "UTF-8"}
