@@ -33,6 +33,7 @@ breaks readers), so for CSV it is only in the response headers, as for every for
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -51,10 +52,14 @@ import shapely
 from app import csv_safe
 from app.collections.base import Provider, ReadContext
 from app.db import boundaries as boundary_repo
+from app.errors import Unprocessable
 from app.queries import FeatureQuery, Keyset, PageRequest
 
 #: Features read from the provider per page (one SQL query each, one Arrow batch each).
 PAGE_SIZE = 10_000
+#: A worksheet holds 1 048 576 rows, one of them the header: a larger XLSX is refused (422
+#: ``export_too_large``) before anything is written, rather than cut short.
+XLSX_MAX_FEATURES = 1_048_575
 SERVICE = "borderlens"
 SERVICE_VERSION = "0.1.0"
 
@@ -284,11 +289,16 @@ def write_export(
     fmt: ExportFormat,
     query_string: str,
     page_size: int = PAGE_SIZE,
+    xlsx_max_features: int = XLSX_MAX_FEATURES,
 ) -> Export:
     """Write the whole result of ``query`` in ``fmt`` to a temporary directory.
 
-    Errors: GDAL failures propagate (a bug, not user input: every value was typed here).
+    Errors: ``Unprocessable`` (``export_too_large``) for an XLSX of more than
+    ``xlsx_max_features`` features; GDAL failures propagate (a bug, not user input: every
+    value was typed here).
     """
+    if fmt.name == "xlsx":
+        _check_fits_a_sheet(ctx, provider, query, xlsx_max_features)
     about = provenance(ctx, provider, query_string)
     directory = Path(tempfile.mkdtemp(prefix="borderlens-export-"))
     try:
@@ -306,6 +316,19 @@ def write_export(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+
+
+def _check_fits_a_sheet(
+    ctx: ReadContext, provider: Provider, query: FeatureQuery, maximum: int
+) -> None:
+    counted = dataclasses.replace(ctx, count_cap=maximum)
+    matched = provider.page(counted, query, PageRequest(1)).number_matched
+    if matched is None or matched > maximum:  # None: more than the cap
+        raise Unprocessable(
+            f"the query matches more than {maximum:,} features, more than one XLSX sheet "
+            "holds; narrow the filters or export as gpkg, fgb or csv",
+            code="export_too_large",
+        )
 
 
 class _Counter:

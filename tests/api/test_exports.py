@@ -25,7 +25,12 @@ import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app import collections as registry
+from app.collections.base import ReadContext
 from app.csv_safe import FORMULA_TRIGGERS, is_plain_number
+from app.errors import Unprocessable
+from app.queries import Caller, FeatureQuery
+from app.services import exports
 from app.services.sites import SiteDraft
 from tests.api.test_items import add_sites
 
@@ -290,3 +295,19 @@ def test_openapi_lists_the_export_formats(client: TestClient) -> None:
     for fmt in FORMATS:
         assert f'"{fmt}"' in text
     assert "application/flatgeobuf" in text
+
+
+def test_an_xlsx_larger_than_a_sheet_is_refused_before_writing(session: Session) -> None:
+    add_sites(session, drafts())
+    ctx = ReadContext(session, Caller(role="admin"), "http://testserver")
+    sites = registry.get("sites")
+    xlsx = exports.FORMATS["xlsx"]
+    with pytest.raises(Unprocessable) as refused:
+        exports.write_export(ctx, sites, FeatureQuery(), xlsx, "", xlsx_max_features=23)
+    assert refused.value.code == "export_too_large"
+    written = exports.write_export(ctx, sites, FeatureQuery(), xlsx, "", xlsx_max_features=24)
+    try:
+        assert written.features == 24 and written.path.exists()
+    finally:
+        written.close()
+    assert not written.directory.exists()
