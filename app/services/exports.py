@@ -26,7 +26,7 @@ text cells are neutralised with the same function before GDAL writes them.
 Provenance (:func:`provenance`: service and version, collection, query, time, boundary source
 and version, feature count) travels inside the file where the format has a place for it:
 GeoPackage ``gpkg_contents.description`` and GDAL metadata (``gpkg_metadata``), FlatGeobuf
-header description, KML ``Document`` description (LIBKML), a ``provenance.json`` member of
+header description, KML ``Document`` description, a ``provenance.json`` member of
 the Shapefile zip, a ``provenance`` sheet in XLSX. A CSV has no place for it (a comment line
 breaks readers), so for CSV it is only in the response headers, as for every format.
 """
@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import shutil
 import tempfile
 import zipfile
@@ -43,7 +44,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyogrio
@@ -83,7 +86,7 @@ FORMATS: dict[str, ExportFormat] = {
             "kml",
             "kml",
             "application/vnd.google-earth.kml+xml",
-            "LIBKML",
+            "KML",
             ("application/vnd.google-earth.kml+xml",),
         ),
         ExportFormat(
@@ -399,6 +402,8 @@ def _write_gdal(
 ) -> Path:
     assert fmt.driver is not None
     cols = columns(provider)
+    if fmt.name == "kml":  # KML readers take ``id`` from the Placemark's own id attribute
+        cols = (Column("feature_id", "string"), *cols[1:])
     spreadsheet = fmt.name == "xlsx"
     schema = _arrow_schema(cols, spreadsheet)
     reader = pa.RecordBatchReader.from_batches(schema, _batches(pages, cols, spreadsheet))
@@ -411,8 +416,6 @@ def _write_gdal(
         }
     elif fmt.name == "fgb":
         options = {"layer_options": {"TITLE": stem, "DESCRIPTION": description}}
-    elif fmt.name == "kml":
-        options = {"dataset_options": {"NAME": stem, "DESCRIPTION": description}}
     target = directory / (f"{stem}.shp" if fmt.name == "shp" else f"{stem}.{fmt.extension}")
     if fmt.name == "shp":
         options = {"encoding": "UTF-8"}
@@ -425,6 +428,8 @@ def _write_gdal(
     pyogrio.write_arrow(reader, str(target), layer=provider.id, driver=fmt.driver, **options)
     if spreadsheet:
         _write_provenance_sheet(target, about)
+    if fmt.name == "kml":
+        target = _describe_kml(target, description)
     if fmt.name == "shp":
         # dBase names hold 10 characters: GDAL shortens them; say which is which.
         short = [str(name) for name in pyogrio.read_info(target)["fields"]]
@@ -447,6 +452,26 @@ def _write_provenance_sheet(target: Path, about: Mapping[str, Any]) -> None:
     pyogrio.write_arrow(table, str(target), layer="provenance", driver="XLSX", append=True)
 
 
+def _describe_kml(target: Path, description: str) -> Path:
+    """The provenance as the root ``Document``'s ``<description>``.
+
+    GDAL's streaming KML driver is used (LIBKML builds the whole document in memory: 1.9 GB
+    for 200 000 sites) and has no option for it, so the one element is inserted after the
+    opening tag while the file is copied line by line.
+    """
+    described = target.with_name("described-" + target.name)
+    element = f"<description>{xml_escape(description)}</description>\n"
+    with target.open(encoding="utf-8") as source, described.open("w", encoding="utf-8") as out:
+        inserted = False
+        for line in source:
+            out.write(line)
+            if not inserted and line.lstrip().startswith("<Document"):
+                out.write(element)
+                inserted = True
+    described.replace(target)
+    return target
+
+
 def _zip_shapefile(directory: Path, stem: str, about: Mapping[str, Any]) -> Path:
     target = directory / f"{stem}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -465,13 +490,15 @@ XY_COLUMNS = (("lon", pa.float64()), ("lat", pa.float64()), ("wkt", pa.string())
 def _table_rows(
     features: Sequence[Mapping[str, Any]], cols: Sequence[Column]
 ) -> Iterator[list[Any]]:
-    for feature, wkb in zip(features, _wkb(features), strict=True):
-        shape = shapely.from_wkb(wkb) if wkb is not None else None
-        lon = lat = None
-        if isinstance(shape, shapely.Point):
-            lon, lat = shape.x, shape.y
-        wkt = shapely.to_wkt(shape, rounding_precision=-1) if shape is not None else None
-        yield [lon, lat, wkt, *_row(feature, cols)]
+    # Whole-page (vectorised) geometry work: per-feature shapely calls cost more than GDAL.
+    shapes = shapely.from_wkb(_wkb(features))
+    points = shapely.get_type_id(shapes) == 0
+    xs = np.where(points, shapely.get_x(shapes), np.nan).tolist()
+    ys = np.where(points, shapely.get_y(shapes), np.nan).tolist()
+    wkts = shapely.to_wkt(shapes, rounding_precision=-1).tolist()
+    for feature, lon, lat, wkt in zip(features, xs, ys, wkts, strict=True):
+        located = [None, None] if math.isnan(lon) else [lon, lat]
+        yield [*located, wkt, *_row(feature, cols)]
 
 
 def _write_csv(target: Path, cols: Sequence[Column], pages: Iterator[list[dict[str, Any]]]) -> Path:

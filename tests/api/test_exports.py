@@ -113,6 +113,7 @@ def read_back(content: bytes, fmt: str, tmp_path: Path) -> list[dict[str, Any]]:
             record = {fields.get(k, k): v for k, v in record.items()}
         if fmt == "kml":  # LIBKML writes `name` as the Placemark's <name>, read back as Name
             record["name"] = record.pop("Name")
+            record["id"] = record.pop("feature_id")  # KML's own id is the Placemark's
         rows.append(record)
     return rows
 
