@@ -96,7 +96,15 @@ def create_app(settings: Settings) -> FastAPI:
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match"],
-        expose_headers=["Location", "ETag", "Link", "Content-Crs"],
+        expose_headers=[
+            "Location",
+            "ETag",
+            "Link",
+            "Content-Crs",
+            "Content-Disposition",
+            "X-Borderlens-Provenance",
+            "X-Borderlens-Features",
+        ],
     )
     app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
     # One module per OGC API part (and the service's own routes); each declares the

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from app import collections as registry
+from app.api import exports as export_api
 from app.api import params as p
 from app.api import profiles
 from app.api.contract import negotiable
@@ -32,6 +33,7 @@ from app.errors import NotFound
 from app.html import pages as html
 from app.html.pages import negotiated
 from app.queries import FeaturePage, Keyset, PageRequest
+from app.services import exports
 from geo.countries import read_country_table
 from geo.crs import OfferedCrs
 
@@ -128,7 +130,14 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
     "/collections/{collectionId}/items",
     summary="Features of a collection",
     response_class=Response,
-    responses=negotiable("FeatureCollection", GEOJSON),
+    responses={
+        200: {
+            "content": {
+                **negotiable("FeatureCollection", GEOJSON)[200]["content"],
+                **exports.OPENAPI_CONTENT,
+            }
+        }
+    },
 )
 def read_items(
     request: Request,
@@ -151,6 +160,9 @@ def read_items(
     cap = settings.count_exact_up_to if keyset is None else None
     crs = values.get("crs")
     context = ReadContext(session, caller, base, cap, open_writer, crs)
+    fmt = exports.chosen(values.get("f"), request.headers.get("accept"))
+    if fmt is not None:
+        return export_api.export_response(request, context, provider, query, values, fmt)
     limit = values.get("limit", settings.items_default_limit)
     page = provider.page(context, query, PageRequest(limit, keyset))
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))

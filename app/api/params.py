@@ -25,6 +25,7 @@ from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.cql2 import parse_filter
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, one_of, text_value
 from app.queries import BBox, CqlFilter, FeatureQuery, Interval, Keyset, ProjectedBox, SortBy
+from app.services import exports
 from app.settings import Settings
 from geo.crs import OfferedCrs, bbox_to_crs84
 from geo.errors import UnsupportedCRS
@@ -39,6 +40,8 @@ BBOX_SCHEMA: dict[str, Any] = {
     "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}],
     "items": {"type": "number"},
 }
+#: Items as files (app.services.exports), on the items route only.
+EXPORT_FORMATS = exports.NAMES
 
 
 def parse_query(
@@ -275,7 +278,7 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
             {"type": "string"},
             lambda raw, _ctx: decode_cursor(text_value("cursor", raw, 2000)),
         ),
-        format_parameter(),
+        format_parameter((*FORMATS, *EXPORT_FORMATS)),
         language_parameter(),
         crs_api.output_crs(),
         profiles.PARAMETER,
