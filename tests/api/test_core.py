@@ -185,3 +185,30 @@ def test_clusters_filter_and_page_in_sql(client: TestClient, session: Session) -
     tight = next(f for f in default["features"] if f["properties"]["member_count"] == 4)
     again = client.get(f"/collections/clusters/items/{tight['id']}").json()
     assert again["id"] == tight["id"] and again["properties"] == tight["properties"]
+
+
+def test_sortby_last_observed_descending_pages_in_order(
+    client: TestClient, session: Session
+) -> None:
+    import datetime as dt
+
+    drafts = [
+        SiteDraft(
+            name=f"dated {i}",
+            kind="mine",
+            lon=16 + i * 0.3,
+            lat=4.0,
+            observed_on=dt.date(2020, 1, 1) + dt.timedelta(days=37 * i) if i % 4 else None,
+        )
+        for i in range(9)
+    ]
+    add_sites(session, drafts)
+    seen: list[str | None] = []
+    url: str | None = "/collections/sites/items?sortby=-last_observed&limit=2"
+    while url:
+        body = client.get(url).json()
+        seen += [f["properties"]["last_observed"] for f in body["features"]]
+        url = next((x["href"] for x in body["links"] if x["rel"] == "next"), None)
+    dated = [d for d in seen if d is not None]
+    assert len(seen) == 9 and dated == sorted(dated, reverse=True)
+    assert seen[len(dated) :] == [None] * (len(seen) - len(dated)), "undated sites come last"
