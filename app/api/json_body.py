@@ -14,7 +14,7 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from app.errors import InvalidBody, InvalidParameter, UnsupportedMediaType
+from app.errors import InvalidBody, InvalidParameter, ProblemItem, UnsupportedMediaType
 
 GEOJSON_TYPES = ("application/geo+json", "application/json")
 MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
@@ -51,18 +51,28 @@ def _check(value: Any, path: str) -> None:
 
 
 def _bad(message: str) -> InvalidParameter:
-    """Not JSON at all: a 400."""
-    return InvalidParameter(f"request body: {message}", code="invalid_json")
+    """Not JSON at all: a 400 (code ``invalid_body``, as every refused body)."""
+    return InvalidParameter(
+        f"request body: {message}",
+        code="invalid_body",
+        items=[ProblemItem("invalid_json", message, column="body")],
+    )
 
 
 def _unstorable(message: str) -> InvalidBody:
     """Valid JSON whose value cannot be stored: a 422, as any other invalid member."""
-    return InvalidBody(f"request body: {message}", code="invalid_body")
+    path, _, reason = message.partition(": ")
+    return InvalidBody(
+        f"request body: {message}",
+        code="invalid_body",
+        items=[ProblemItem("unstorable_value", reason or message, column=path or None)],
+    )
 
 
 def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> Any:
     """The JSON value of ``body``; ``UnsupportedMediaType`` (415) unless its media type is one
-    of ``accepted``, ``InvalidParameter`` (400, code ``invalid_json``) for anything unstorable."""
+    of ``accepted``; ``InvalidParameter`` (400) for what is not JSON, ``InvalidBody`` (422) for
+    JSON that cannot be stored (both code ``invalid_body``)."""
     given = media_type(content_type)
     if given not in accepted:
         raise UnsupportedMediaType(

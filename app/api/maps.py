@@ -80,7 +80,7 @@ def _map_parameters(extra: tuple[Parameter, ...], most: int) -> tuple[Parameter,
             "bbox",
             "minLon,minLat,maxLon,maxLat (CRS84)",
             p.BBOX_SCHEMA,
-            lambda raw, _ctx: p.parse_bbox(raw),
+            lambda raw, _ctx: p.bbox_numbers(raw),
         ),
         Parameter(
             "lang",

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import json_body
+from app.api.contract import ref
 from app.api.core import CollectionId, FeatureId
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.etags import parse_if_match
@@ -60,7 +61,7 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     428: _problem("Precondition required: send If-Match with the ETag of your last read"),
 }
 FEATURE_RESPONSE = {
-    "content": {GEOJSON: {}},
+    "content": {GEOJSON: {"schema": ref("Feature")}},
     "headers": {"ETag": {"description": "Strong entity tag of the new state", "schema": {}}},
 }
 

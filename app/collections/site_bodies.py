@@ -76,7 +76,10 @@ class PointGeometry(BaseModel):
     @field_validator("coordinates")
     @classmethod
     def _lon_lat(cls, value: list[float | int]) -> list[float | int]:
-        lon, lat = value[0], value[1]
+        try:
+            lon, lat = float(value[0]), float(value[1])
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError("coordinates must be finite numbers") from None
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise ValueError("coordinates must be finite numbers")
         if not -180 <= lon <= 180:

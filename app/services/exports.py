@@ -118,7 +118,8 @@ FORMATS: dict[str, ExportFormat] = {
 NAMES: tuple[str, ...] = tuple(FORMATS)
 #: The media types of the items route's 200 response in OpenAPI.
 OPENAPI_CONTENT: dict[str, dict[str, Any]] = {
-    item.media_type.split(";")[0]: {} for item in FORMATS.values()
+    item.media_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+    for item in FORMATS.values()
 }
 #: ``Accept`` entries that keep the default GeoJSON (GIS clients send these).
 _JSON_TYPES = frozenset({"application/json", "application/geo+json", "*/*", "application/*"})

@@ -108,7 +108,7 @@ def test_malformed_json_is_a_problem(client: TestClient, api_key: Headers) -> No
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "invalid_json"
+    assert response.json()["code"] == "invalid_body"
 
 
 def test_geo_json_media_type_is_accepted(client: TestClient, api_key: Headers) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.services import keys as key_service
 from tests.e2e.conftest import LiveServer
 
 # The paths of case 14's run.sh (its item id is replaced by a real one below).
@@ -96,10 +97,14 @@ def test_rel_15_security_headers_over_http(live_server: LiveServer) -> None:
 
 
 def test_chunked_body_past_the_limit_gets_413(live_server: LiveServer) -> None:
+    with live_server.sessions() as session:  # a writer: anonymous callers get 401 first
+        key = key_service.create_key(session, name="chunked", role="researcher", countries=[]).key
+        session.commit()
     parts = urlsplit(live_server.url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
     try:
         conn.putrequest("POST", "/collections/sites/items")
+        conn.putheader("Authorization", f"Bearer {key}")
         conn.putheader("Content-Type", "application/geo+json")
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
