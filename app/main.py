@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api import (
     core,
     crs,
+    explore,
     filter,
     health,
     html,
@@ -110,7 +111,19 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    modules = (
+        core,
+        crs,
+        filter,
+        schema_routes,
+        transactions,
+        uploads,
+        maps,
+        explore,
+        health,
+        openapi,
+        html,
+    )
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))

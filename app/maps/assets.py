@@ -82,3 +82,23 @@ def local_urls(base: str = "..") -> AssetUrls:
         markercluster_js=f"{cluster}/leaflet.markercluster.js",
         markercluster_css=(f"{cluster}/MarkerCluster.css", f"{cluster}/MarkerCluster.Default.css"),
     )
+
+
+@dataclass(frozen=True)
+class MapLibreUrls:
+    """URLs of MapLibre GL JS (its CSP build: the worker is a file of the service, not a
+    ``blob:`` script, so the page keeps ``script-src 'self'``)."""
+
+    js: str
+    worker: str
+    css: str
+
+
+def maplibre_urls(base: str) -> MapLibreUrls:
+    versions = {a.package.name: a.package.version for a in load_recipe()}
+    dist = f"{base}{STATIC_PREFIX}/maplibre-gl/{versions['maplibre-gl']}/dist"
+    return MapLibreUrls(
+        js=f"{dist}/maplibre-gl-csp.js",
+        worker=f"{dist}/maplibre-gl-csp-worker.js",
+        css=f"{dist}/maplibre-gl.css",
+    )
