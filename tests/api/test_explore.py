@@ -21,7 +21,8 @@ URL = "/maps/explore"
 
 
 def config_of(html: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="bl-explore-config">(.*?)</script>', html)
+    block = r'<script type="application/json" id="bl-explore-config">(.*?)</script>'
+    found = re.search(block, html)
     assert found, "the page carries its config"
     document: dict[str, Any] = json.loads(found.group(1))
     return document
