@@ -99,6 +99,9 @@ def browser() -> Iterator[webdriver.Chrome]:
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
+        # WebGL (the vector-tile map) on SwiftShader, asked for rather than fallen back to
+        # (the fallback logs a deprecation warning on every page).
+        "--enable-unsafe-swiftshader",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
