@@ -29,6 +29,7 @@ from app.api import (
     maps,
     openapi,
     schema_routes,
+    tiles,
     transactions,
     uploads,
 )
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         filter,
         schema_routes,
         transactions,
+        tiles,
         uploads,
         maps,
         explore,

@@ -68,6 +68,12 @@ def landing_page(request: Request, settings: SettingsDep) -> Response:
                 link(f"{base}/api.html", "service-doc", "text/html", "The API documentation"),
                 link(f"{base}/conformance", "conformance", JSON_TYPE, "Conformance classes"),
                 link(f"{base}/collections", "data", JSON_TYPE, "The feature collections"),
+                link(
+                    f"{base}/tileMatrixSets",
+                    "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                    JSON_TYPE,
+                    "Tile matrix sets of the vector tiles",
+                ),
                 link(f"{base}/maps/sites", "alternate", "text/html", "Map of the sites"),
                 link(f"{base}/health", "status", JSON_TYPE, "Service health"),
             ],

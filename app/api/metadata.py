@@ -17,6 +17,7 @@ from app.db import clusters as cluster_repo
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 EXTENT_TTL_S = 60.0
+REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 
 _extent_cache: dict[tuple[str, int], tuple[float, Extent]] = {}
 
@@ -62,6 +63,8 @@ def collection_document(session: Session, base: str, provider: Provider) -> dict
         link(f"{href}/feature-schema", "describedby", SCHEMA_MEDIA_TYPE, "One GeoJSON Feature"),
         *(link_dict(extra) for extra in provider.links(base)),
     ]
+    if provider.tile_fields() is not None:  # OGC API - Tiles (app.api.tiles)
+        links.append(link(f"{href}/tiles", REL_TILESETS_VECTOR, "application/json", "Vector tiles"))
     document: dict[str, Any] = {
         "id": provider.id,
         "title": provider.title,

@@ -83,6 +83,8 @@ def _per_collection(paths: dict[str, Any], settings: Settings) -> dict[str, Any]
             expanded.setdefault(path, {}).update(operations)
             continue
         for provider in registry.PROVIDERS:
+            if "/tiles" in path and provider.tile_fields() is None:
+                continue  # a collection without tiles has no tile paths
             concrete = provider.id.join(path.split("{collectionId}", 1))
             expanded.setdefault(concrete, {}).update(
                 {
@@ -108,6 +110,10 @@ def _for_collection(
         kept += [param.openapi() for param in params.item_parameters(settings, provider)]
     elif method == "get" and path == f"{COLLECTION_PATH}/items/{{featureId}}":
         kept += [param.openapi() for param in params.item_parameters_single(settings)]
+    elif method == "get" and path.startswith(f"{COLLECTION_PATH}/tiles/"):
+        kept += [param.openapi() for param in params.tile_parameters(settings, provider)]
+        if path == f"{COLLECTION_PATH}/tiles/{{tileMatrixSetId}}":
+            kept.append(params.format_parameter(("json", "tilejson")).openapi())
     concrete["parameters"] = kept
     concrete["operationId"] = f"{concrete.get('operationId', method)}_{provider.id}"
     concrete["summary"] = f"{concrete.get('summary', '')} ({provider.title})"

@@ -289,6 +289,20 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
     return (*common, *sorting, *provider.parameters)
 
 
+#: Item parameters that shape a page or its encoding, not which features: not taken by tiles.
+NOT_FOR_TILES = frozenset({"limit", "cursor", "f", "lang", "crs", "profile", "sortby"})
+
+
+def tile_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, ...]:
+    """What a tile (and its tileset metadata) accepts: the filters of the collection's items
+    (bbox, datetime, CQL2 filter, the collection's own parameters), declared once there."""
+    return tuple(
+        parameter
+        for parameter in item_parameters(settings, provider)
+        if parameter.name not in NOT_FOR_TILES
+    )
+
+
 def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
     """What one item accepts."""
     del settings

@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,9 @@ from app.errors import ProblemItem
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
 from app.services.boundary_state import BoundarySet
 from geo.crs import OfferedCrs
+
+if TYPE_CHECKING:
+    from app.db.tiles import TileLayer
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -223,4 +226,15 @@ class Provider(abc.ABC):
 
     def writer(self) -> Writer | None:
         """The collection's write capability (Part 4); None: read-only (405 to writes)."""
+        return None
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer | None:
+        """The features ``query`` selects as one vector-tile layer (OGC API - Tiles; public
+        properties only, so a tile is the same for every caller); None: no tiles."""
+        del ctx, query
+        return None
+
+    def tile_fields(self) -> Mapping[str, dict[str, Any]] | None:
+        """JSON Schema of each property of a tile feature (``app.db.tiles.tile_fields``);
+        None: the collection has no tiles."""
         return None

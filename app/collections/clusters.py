@@ -28,6 +28,7 @@ from app.collections.parameters import border_parameter
 from app.collections.parsing import boolean, integer_in, number_in
 from app.db import clusters as cluster_repo
 from app.db import sites as site_repo
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import BorderFilter, FeaturePage, FeatureQuery, PageRequest
 from app.services import clusters as cluster_service
 from geo.clusters import MIN_EPS_M
@@ -148,6 +149,15 @@ class ClustersProvider(Provider):
         )
         page.extra["clustering"] = cluster_service.run_metadata(run)
         return page
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
+        asked = query if isinstance(query, ClusterQuery) else ClusterQuery(query.bbox)
+        run = cluster_service.current_run(ctx.session, asked.params, ctx.open_writer)
+        return cluster_repo.tile_layer(run, asked, _selection(run.id, asked))
+
+    def tile_fields(self) -> dict[str, dict[str, Any]]:
+        names = [name for name, _ in cluster_repo.CLUSTER_TILE_PROPERTIES]
+        return tile_fields(names, self.schema(), points=False)
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         run = cluster_service.current_run(ctx.session, cluster_service.DEFAULT, ctx.open_writer)

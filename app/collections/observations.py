@@ -24,6 +24,7 @@ from app.collections.base import (
 from app.collections.parameters import COUNTRY
 from app.collections.parsing import parse_list
 from app.db import observations as observation_repo
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import FeaturePage, FeatureQuery, PageRequest
 
 PUBLIC_ID = {"type": "string", "pattern": "^[A-Z]{2}-[0-9A-Z]{10}$"}
@@ -91,6 +92,19 @@ class ObservationsProvider(Provider):
         return observation_repo.page(
             ctx.session, query, selection, request, ctx.caller, ctx.count_cap, ctx.crs
         )
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
+        del ctx
+        selection = (
+            query.selection
+            if isinstance(query, ObservationQuery)
+            else observation_repo.ObservationFilter()
+        )
+        return observation_repo.tile_layer(query, selection)
+
+    def tile_fields(self) -> dict[str, dict[str, Any]]:
+        names = [name for name, _ in observation_repo.OBSERVATION_TILE_PROPERTIES]
+        return tile_fields(names, self.schema(), points=True)
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)

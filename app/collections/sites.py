@@ -25,6 +25,7 @@ from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import sites as site_repo
 from app.db.models import LOCATION_STATUSES, RETIRED, SITE_STATUSES
 from app.db.search import MAX_QUERY_CHARS
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
 from app.services.site_geography import STORED_RADIUS_KM
 from geo.vocab import minerals, site_kinds
@@ -232,6 +233,14 @@ class SitesProvider(Provider):
 
     def writer(self) -> Writer:
         return site_writer.WRITER
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
+        del ctx
+        return site_repo.tile_layer(_as_sites(query), site_kinds().codes)
+
+    def tile_fields(self) -> dict[str, dict[str, Any]]:
+        names = [name for name, _ in site_repo.SITE_TILE_PROPERTIES]
+        return tile_fields(names, self.schema(), points=True)
 
     def extent(self, session: Session) -> Extent:
         box = site_repo.spatial_extent(session)

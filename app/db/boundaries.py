@@ -8,11 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, Table, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Numeric,
+    Table,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.db import features
+from app.db import features, tiles
 from app.db.cql2 import SqlField
 from app.db.errors import translate_db_errors
 from app.db.models import (
@@ -387,6 +398,42 @@ def page(
     spec, source_col = SPECS[collection]
     where = _where(spec, query, source_col)
     return features.fetch_page(session, spec, where, request, caller, count_cap=count_cap, crs=crs)
+
+
+def _tile_properties(collection: str) -> list[tuple[str, ColumnElement[Any]]]:
+    """What a boundary feature carries in a vector tile: its GeoJSON properties, arrays as
+    comma-joined text, numbers as plain floats."""
+    spec, _ = SPECS[collection]
+    numbers = {"area_km2", "length_km"}
+    columns = {
+        "countries": {"area_km2": countries.c.area_km2},
+        "borders": {"length_km": borders.c.length_km},
+        "disputed-areas": {"area_km2": disputed.c.area_km2},
+    }[collection]
+    properties: list[tuple[str, ColumnElement[Any]]] = [("id", spec.feature_id)]
+    for name, expr in spec.properties(Caller()):
+        if name in numbers:
+            expr = cast(func.round(cast(columns[name], Numeric), 3), Float)
+        elif name == "claimants":
+            expr = func.array_to_string(disputed.c.claimants, ",")
+        properties.append((name, expr))
+    return properties
+
+
+def tile_names(collection: str) -> list[str]:
+    return [name for name, _ in _tile_properties(collection)]
+
+
+def tile_layer(collection: str, query: FeatureQuery) -> tiles.TileLayer:
+    """The active features of a boundary collection ``query`` selects, as a line or polygon
+    layer (clipped to each tile and simplified to its pixel by ``app.db.tiles``)."""
+    spec, source_col = SPECS[collection]
+    return tiles.TileLayer(
+        table=spec.table,
+        where=_where(spec, query, source_col),
+        geom=spec.geom,
+        properties=_tile_properties(collection),
+    )
 
 
 def count(session: Session, collection: str, query: FeatureQuery, cap: int) -> int | None:

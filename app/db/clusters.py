@@ -5,12 +5,13 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Numeric,
     Table,
     cast,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from app.db import bulk, features
+from app.db import bulk, features, tiles
 from app.db.cql2 import SqlField
 from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState, Site
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
@@ -353,6 +354,29 @@ def page(
     where = cluster_where(spec, query, selection)
     return features.fetch_page(
         session, spec, where, request, Caller(), [LARGEST_FIRST], count_cap, crs
+    )
+
+
+#: What a cluster carries in a vector tile (arrays as comma-joined text; no member list).
+CLUSTER_TILE_PROPERTIES: Final = (
+    ("id", clusters.c.cluster_id),
+    ("member_count", clusters.c.member_count),
+    ("cross_border", clusters.c.cross_border),
+    ("countries", func.array_to_string(clusters.c.countries, ",")),
+    ("kinds", func.array_to_string(clusters.c.kinds, ",")),
+    ("minerals", func.array_to_string(clusters.c.minerals, ",")),
+    ("span_km", cast(func.round(cast(clusters.c.span_km, Numeric), 3), Float)),
+)
+
+
+def tile_layer(run: RunRecord, query: FeatureQuery, selection: ClusterFilter) -> tiles.TileLayer:
+    """The clusters of ``run`` that ``query`` selects, as a layer of their shapes."""
+    spec = spec_for(run, "")
+    return tiles.TileLayer(
+        table=clusters,
+        where=cluster_where(spec, query, selection),
+        geom=clusters.c.geom,
+        properties=CLUSTER_TILE_PROPERTIES,
     )
 
 

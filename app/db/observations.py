@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from dataclasses import dataclass
+from typing import Final
 
-from sqlalchemy import ColumnElement, Table, func
+from sqlalchemy import ColumnElement, Table, Text, cast, func
 from sqlalchemy.orm import Session
 
-from app.db import features
+from app.db import features, tiles
 from app.db.cql2 import SqlField
 from app.db.models import Observation, Site, Upload
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
@@ -90,6 +91,33 @@ def _where(query: FeatureQuery, selection: ObservationFilter) -> list[ColumnElem
     if selection.countries:
         where.append(sites.c.country_iso3.in_(selection.countries))
     return where
+
+
+#: What an observation carries in a vector tile (public attributes, as text where needed).
+OBSERVATION_TILE_PROPERTIES: Final = (
+    ("id", FEATURE_ID),
+    ("site", sites.c.public_id),
+    ("upload", uploads.c.public_id),
+    ("row", observations.c.row_number),
+    ("observed_on", cast(observations.c.observed_on, Text)),
+    ("outcome", observations.c.outcome),
+    ("name", observations.c.name),
+    ("kind", observations.c.kind),
+    ("minerals", func.array_to_string(observations.c.minerals, ",")),
+    ("accuracy_m", observations.c.accuracy_m),
+    ("country", sites.c.country_iso3),
+)
+
+
+def tile_layer(query: FeatureQuery, selection: ObservationFilter) -> tiles.TileLayer:
+    """The observations ``query`` selects, as a point layer (the surveyed points)."""
+    return tiles.TileLayer(
+        table=JOINED,
+        where=_where(query, selection),
+        geom=observations.c.geom,
+        properties=OBSERVATION_TILE_PROPERTIES,
+        points=True,
+    )
 
 
 def page(

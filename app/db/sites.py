@@ -13,6 +13,7 @@ from typing import Any, Final
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Numeric,
     Table,
     Text,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from app.db import bulk, features
+from app.db import bulk, features, tiles
 from app.db.cql2 import SqlField
 from app.db.models import RETIRED, Site, SiteBorderDistance
 from app.db.search import name_search
@@ -229,6 +230,34 @@ def page(
     plan = plan_query(query)
     return features.fetch_page(
         session, plan.spec, plan.where, request, caller, plan.sort, count_cap, crs
+    )
+
+
+#: What a site carries in a vector tile (public attributes; arrays as comma-joined text).
+SITE_TILE_PROPERTIES: Final = (
+    ("id", sites.c.public_id),
+    ("name", sites.c.name),
+    ("kind", sites.c.kind),
+    ("country", sites.c.country_iso3),
+    ("border_pair", sites.c.border_pair),
+    # to 0.1 m, as the items say it
+    ("border_distance_m", cast(func.round(cast(sites.c.border_distance_m, Numeric), 1), Float)),
+    ("minerals", func.array_to_string(sites.c.minerals, ",")),
+    ("status", sites.c.status),
+)
+
+
+def tile_layer(query: SiteQuery, kinds: Sequence[str]) -> tiles.TileLayer:
+    """The sites ``query`` selects (the items' filters, sort ignored) as a point layer whose
+    aggregates count each of ``kinds``."""
+    plan = plan_query(query)
+    return tiles.TileLayer(
+        table=plan.spec.table,
+        where=plan.where,
+        geom=sites.c.geom,
+        properties=SITE_TILE_PROPERTIES,
+        points=True,
+        breakdown=(sites.c.kind, tuple(kinds)),
     )
 
 

@@ -22,6 +22,7 @@ def test_landing_page_links(client: TestClient) -> None:
 def test_conformance_uris_are_exact(client: TestClient) -> None:
     conforms = client.get("/conformance").json()["conformsTo"]
     cql2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+    tiles = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
     assert set(conforms) == {
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -47,6 +48,14 @@ def test_conformance_uris_are_exact(client: TestClient) -> None:
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+        tiles + "core",
+        tiles + "tileset",
+        tiles + "tilesets-list",
+        tiles + "geodata-tilesets",
+        tiles + "mvt",
+        tiles + "oas30",
+        "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+        "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
     }
 
 

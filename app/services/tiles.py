@@ -1,0 +1,213 @@
+"""Vector tiles of any collection (OGC API - Tiles): tile matrix sets, where a tile lies, the
+size rule, and the entity tag.
+
+Tile matrix sets come from morecantile (the OGC TMS 2.0 definitions of ``WebMercatorQuad``
+and ``WorldCRS84Quad``, as published by OGC), never written by hand. A tile is addressed as
+OGC API - Tiles spells it: ``{tileMatrix}/{tileRow}/{tileCol}``, i.e. z/y/x (XYZ clients
+expect z/x/y: the TileJSON template says ``{z}/{y}/{x}``).
+
+Size rule (also served in every tileset's metadata, ``borderlens:sizeRule``):
+
+* a tile of points (sites, observations) holds every matching point as its own feature when
+  at most :data:`MAX_FEATURES` match in the tile;
+* beyond that, points are aggregated on a grid of :data:`GRID` x :data:`GRID` cells: one
+  feature per occupied cell, with ``point_count`` and ``aggregated=true`` where a cell holds
+  more than one point (a cell with one point keeps it whole), so at most ``GRID**2`` features;
+* a tile over :data:`MAX_TILE_BYTES` is built again on a coarser grid (:data:`COARSER_GRIDS`),
+  every point still counted: nothing is ever dropped, so the sum of ``point_count`` (1 for
+  a plain feature) is the number of matching items in the tile's box;
+* lines and polygons (borders, countries, disputed areas, clusters) are clipped to the tile
+  plus a 64/4096 buffer and simplified to one tile pixel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import morecantile
+from morecantile import TileMatrixSet
+from sqlalchemy.orm import Session
+
+from app.collections.base import Provider, ReadContext
+from app.db import tiles as tile_repo
+from app.errors import NotFound
+from app.queries import FeatureQuery
+
+MVT = "application/vnd.mapbox-vector-tile"
+#: The tile matrix sets served (ids as in the OGC TMS registry).
+MATRIX_SET_IDS = ("WebMercatorQuad", "WorldCRS84Quad")
+#: Plain point features a tile holds before points are aggregated.
+MAX_FEATURES = 4096
+#: Cells per side of the aggregation grid (at most GRID**2 features per tile).
+GRID = 64
+#: The most bytes a tile is built to (uncompressed MVT).
+MAX_TILE_BYTES = 512 * 1024
+#: Grids tried, in order, when a tile is still over MAX_TILE_BYTES.
+COARSER_GRIDS = (32, 16, 8)
+#: Zoom levels beyond this are refused (sites are located to metres, not millimetres).
+MAX_ZOOM = 22
+#: How long clients may reuse a tile before revalidating it (with its ETag).
+CACHE_CONTROL = "public, max-age=60"
+
+
+@cache
+def matrix_set(tms_id: str) -> TileMatrixSet:
+    """A served tile matrix set by id; ``NotFound`` (404 ``unknown_tile_matrix_set``)."""
+    if tms_id not in MATRIX_SET_IDS:
+        raise NotFound(
+            f"no tile matrix set {tms_id[:64]!r}; served: {', '.join(MATRIX_SET_IDS)}",
+            code="unknown_tile_matrix_set",
+        )
+    return morecantile.tms.get(tms_id)
+
+
+def max_zoom(tms: TileMatrixSet) -> int:
+    return min(MAX_ZOOM, tms.maxzoom)
+
+
+def matrix_set_document(tms_id: str) -> dict[str, Any]:
+    """The TMS 2.0 JSON encoding of a tile matrix set, matrices up to :func:`max_zoom`."""
+    tms = matrix_set(tms_id)
+    document: dict[str, Any] = tms.model_dump(mode="json", exclude_none=True)
+    document["tileMatrices"] = document["tileMatrices"][: max_zoom(tms) + 1]
+    return document
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    tms_id: str
+    zoom: int
+    row: int
+    col: int
+
+
+def locate(address: TileAddress) -> tile_repo.TileBox:
+    """Where a tile lies; ``NotFound`` (404 ``tile_out_of_range``) beyond the matrix."""
+    tms = matrix_set(address.tms_id)
+    z, y, x = address.zoom, address.row, address.col
+    if not 0 <= z <= max_zoom(tms):
+        raise NotFound(
+            f"tileMatrix {z} is out of range: {address.tms_id} is served at 0 to {max_zoom(tms)}",
+            code="tile_out_of_range",
+        )
+    matrix = tms.matrix(z)
+    if not (0 <= y < matrix.matrixHeight and 0 <= x < matrix.matrixWidth):
+        raise NotFound(
+            f"tile {z}/{y}/{x} is out of range: at tileMatrix {z} rows are 0 to "
+            f"{matrix.matrixHeight - 1} and columns 0 to {matrix.matrixWidth - 1}",
+            code="tile_out_of_range",
+        )
+    tile = morecantile.Tile(x, y, z)
+    lonlat = tms.bounds(tile)
+    bounds = tms.xy_bounds(tile)
+    web_mercator = address.tms_id == "WebMercatorQuad"
+    return tile_repo.TileBox(
+        lonlat=(lonlat.left, lonlat.bottom, lonlat.right, lonlat.top),
+        bounds=(bounds.left, bounds.bottom, bounds.right, bounds.top),
+        srid=3857 if web_mercator else 4326,
+        pixel=(bounds.right - bounds.left) / tile_repo.EXTENT,
+        zxy=(z, x, y) if web_mercator else None,
+    )
+
+
+def shapes() -> tuple[tile_repo.TileShape, ...]:
+    """The size rule, in the order tried."""
+    first = tile_repo.TileShape(MAX_FEATURES, GRID)
+    return (first, *(tile_repo.TileShape(0, grid) for grid in COARSER_GRIDS))
+
+
+def crs_uri(tms_id: str) -> str:
+    return str(matrix_set_document(tms_id)["crs"])
+
+
+def fields_of(provider: Provider) -> dict[str, dict[str, Any]]:
+    """The properties of the collection's tile features (JSON Schema of each); ``NotFound``
+    (404 ``no_tiles``) when the collection has no tiles."""
+    fields = provider.tile_fields()
+    if fields is None:
+        raise NotFound(f"collection {provider.id!r} has no tiles", code="no_tiles")
+    return dict(fields)
+
+
+#: Web Mercator's latitude limit (degrees): TileJSON bounds stay within it.
+MERCATOR_LAT = 85.0511287798066
+
+
+def bounds_of(session: Session, provider: Provider) -> tuple[float, float, float, float]:
+    """The collection's lon/lat extent within Web Mercator (the world when it has no data)."""
+    box = provider.extent(session).bbox
+    if box is None:
+        return (-180.0, -MERCATOR_LAT, 180.0, MERCATOR_LAT)
+    west, south, east, north = box
+    return (west, max(south, -MERCATOR_LAT), east, min(north, MERCATOR_LAT))
+
+
+def layer_of(ctx: ReadContext, provider: Provider, query: FeatureQuery) -> tile_repo.TileLayer:
+    """The collection's tile layer; ``NotFound`` (404 ``no_tiles``) when it has none."""
+    layer = provider.tile_layer(ctx, query)
+    if layer is None:
+        raise NotFound(f"collection {provider.id!r} has no tiles", code="no_tiles")
+    return layer
+
+
+def build(
+    ctx: ReadContext, provider: Provider, layer: tile_repo.TileLayer, address: TileAddress
+) -> tile_repo.BuiltTile:
+    """The tile (MVT layer named after the collection) under the size rule."""
+    box = locate(address)
+    built = tile_repo.build_tile(ctx.session, provider.id, layer, box, shapes()[0])
+    if not layer.points:
+        return built
+    for shape in shapes()[1:]:
+        if len(built.data) <= MAX_TILE_BYTES:
+            break
+        built = tile_repo.build_tile(ctx.session, provider.id, layer, box, shape)
+    return built
+
+
+def entity_tag(
+    ctx: ReadContext, collection: str, address: TileAddress, query: Sequence[tuple[str, str]]
+) -> str:
+    """A weak ETag of one tile: the data version (sites version, active boundaries), the
+    collection, the tile and the query's filters (in a canonical order)."""
+    sites_version, boundaries = tile_repo.data_version(ctx.session)
+    key = [
+        sites_version,
+        boundaries,
+        collection,
+        address.tms_id,
+        address.zoom,
+        address.row,
+        address.col,
+        sorted(query),
+        MAX_FEATURES,
+        GRID,
+    ]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def size_rule() -> dict[str, Any]:
+    """The size rule as served in tileset metadata (see the module docstring)."""
+    return {
+        "maxPlainPointFeatures": MAX_FEATURES,
+        "aggregationGrid": GRID,
+        "maxFeatures": GRID * GRID,
+        "maxBytes": MAX_TILE_BYTES,
+        "coarserGrids": list(COARSER_GRIDS),
+        "description": (
+            f"Points: every matching point is its own feature while at most {MAX_FEATURES} "
+            f"match in the tile; beyond that they are aggregated on a {GRID}x{GRID} grid of "
+            "the tile (one feature per occupied cell: a cell with one point keeps it whole, "
+            "a cell with more gives one feature at their mean position with point_count, "
+            "aggregated=true and kinds). A tile over maxBytes is rebuilt on a coarser grid. "
+            "No point is ever dropped: the sum of point_count (1 for a plain feature) is the "
+            "number of matching items in the tile's box. Lines and polygons are clipped to "
+            "the tile (64/4096 buffer) and simplified to one tile pixel."
+        ),
+    }
