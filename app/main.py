@@ -36,9 +36,10 @@ from app.api import (
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
+from app.api.read_your_writes import ReadYourWrites
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
-from app.db.engine import make_engine, make_sessionmaker
+from app.db.engine import make_engine, make_sessionmaker, read_router
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
 from app.services.boundary_state import BoundaryCache
@@ -69,9 +70,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.read_sessionmaker = make_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        app.state.read_router = read_router(engine, settings)
         try:
             yield
         finally:
+            if app.state.read_router is not None:
+                app.state.read_router.dispose()
             engine.dispose()
             if cluster is not None:
                 cluster.stop()
@@ -108,6 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
             "X-Borderlens-Features",
         ],
     )
+    if settings.database_replica_urls:
+        app.add_middleware(ReadYourWrites)
     app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.

@@ -7,9 +7,10 @@ suite and handed to ``create_app(settings)``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "BORDERLENS_DATABASE_URL"),
         description="PostgreSQL + PostGIS URL. Unset: a private embedded cluster is started.",
+    )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs of PostgreSQL streaming replicas of `DATABASE_URL`. "
+        "Read-only requests (GET, HEAD) go to them in turn; writes, and a client's reads until "
+        "a replica has replayed that client's last write, go to the primary.",
     )
     data_dir: Path = Field(
         default=PROJECT_ROOT / ".borderlens",
@@ -121,6 +128,16 @@ class Settings(BaseSettings):
         for scheme in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
             if value.startswith(scheme):
                 return "postgresql+psycopg://" + value[len(scheme) :]
+        return value
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_replicas(cls, value: object) -> object:
+        """``a,b`` from the environment; each URL driven with psycopg 3 like the primary's."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [cls._use_psycopg3(str(url)) for url in value]
         return value
 
     @property

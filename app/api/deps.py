@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.api.read_your_writes import LSN_COOKIE, MIN_LSN_HEADER
 from app.collections.parsing import bad
+from app.db.replicas import parse_lsn
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.html import session as web_session
 from app.queries import Caller
@@ -32,11 +34,23 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     Async on purpose: creating a Session does no I/O (the connection is taken at the first
     query, in the route's worker thread), so this saves a hop to the thread pool.
     """
-    session = request.app.state.read_sessionmaker()
+    router = getattr(request.app.state, "read_router", None)
+    if router is None:
+        session = request.app.state.read_sessionmaker()
+        try:
+            yield session
+        finally:
+            session.close()
+        return
+    # Replicas: choosing one takes a connection (and may ask it how far it has replayed).
+    min_lsn = parse_lsn(request.headers.get(MIN_LSN_HEADER) or request.cookies.get(LSN_COOKIE))
+    connection = await run_in_threadpool(router.connect, min_lsn)
+    session = Session(bind=connection)
     try:
         yield session
     finally:
         session.close()
+        await run_in_threadpool(connection.close)
 
 
 async def get_settings(request: Request) -> Settings:

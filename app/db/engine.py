@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.embedded import EmbeddedCluster
+from app.db.replicas import ReadRouter
 from app.settings import Settings
 
 
@@ -45,3 +46,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def read_router(primary: Engine, settings: Settings) -> ReadRouter | None:
+    """Replicas for read-only requests (``BORDERLENS_DATABASE_REPLICA_URLS``), or None."""
+    if not settings.database_replica_urls:
+        return None
+    autocommit = {"isolation_level": "AUTOCOMMIT"}
+    replicas = [
+        make_engine(url, pool_size=settings.db_pool_size).execution_options(**autocommit)
+        for url in settings.database_replica_urls
+    ]
+    return ReadRouter(primary.execution_options(**autocommit), replicas)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from app.db import ingest_store
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
-from app.db.bulk import ewkt_point
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
 from app.services import site_geography, upload_access, upload_report
@@ -79,10 +78,16 @@ class _Plan:
     existing_site_id: np.ndarray  # -1 where the row starts or joins a new site
     existing_public_id: list[str | None]
     new_group: np.ndarray  # group label (a row index) for rows going to new sites, else -1
-    new_sites: list[site_repo.NewSite] = field(default_factory=list)
-    new_site_of_group: dict[int, int] = field(default_factory=dict)
-    anchor_of_group: dict[int, int] = field(default_factory=dict)  # the row that creates it
+    new_site: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    # ^ per row: the position k of its new site in ``new_sites``, else -1
+    creates: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
+    # ^ per row: the row is the one its new site is placed at (outcome "created")
+    new_sites: ingest_store.NewSiteColumns | None = None
     geography: site_geography.SiteGeography | None = None  # of the new sites, in order
+
+    @property
+    def new_site_count(self) -> int:
+        return 0 if self.new_sites is None else len(self.new_sites)
 
 
 def sha256_of(data: bytes) -> str:
@@ -304,69 +309,98 @@ def _new_sites(
     survey: Survey,
     rows: _Rows,
 ) -> None:
-    leaders = sorted({int(g) for g in plan.new_group.tolist() if g >= 0})
-    if not leaders:
+    """The new sites as columns: one per group of rows going to no existing site, placed at
+    its most accurate row (the first such row on a tie), measured in one vectorised call."""
+    n = len(rows.row)
+    plan.new_site = np.full(n, -1, dtype=np.int64)
+    plan.creates = np.zeros(n, dtype=bool)
+    members = np.flatnonzero(plan.new_group >= 0)
+    if len(members) == 0:
         return
-    members: dict[int, list[int]] = {leader: [] for leader in leaders}
-    for k, group in enumerate(plan.new_group.tolist()):
-        if group >= 0:
-            members[group].append(k)
-    # The site sits where its most accurate observation put it.
-    accuracy_m = rows.accuracy_m.tolist()
-    anchors = [min(members[g], key=lambda k: _accuracy_key(accuracy_m[k])) for g in leaders]
+    group = plan.new_group[members]
+    accuracy = rows.accuracy_m[members]
+    # Sorted by group, then accuracy (unknown last), then row: each group's first is its anchor.
+    order = np.lexsort((members, np.where(np.isnan(accuracy), np.inf, accuracy), group))
+    members, group = members[order], group[order]
+    first = np.ones(len(members), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    # Sites in the order of their group label (the group's first row), as before.
+    leaders = group[first]
+    by_label = np.argsort(leaders, kind="stable")
+    anchors = members[first][by_label]
+    site_of_group = np.empty(len(leaders), dtype=np.int64)
+    site_of_group[by_label] = np.arange(len(leaders))
+    k_of_member = site_of_group[np.cumsum(first) - 1]
+    plan.new_site[members] = k_of_member
+    plan.creates[anchors] = True
+
+    count = len(anchors)
+    names: list[str | None] = [rows.names[a] for a in anchors.tolist()]
+    minerals: list[list[str]] = [sorted(set(rows.minerals[a])) for a in anchors.tolist()]
+    aliases: list[list[str]] = [[] for _ in range(count)]
+    first_seen: list[dt.date | None] = [rows.dates[a] for a in anchors.tolist()]
+    last_seen = list(first_seen)
+    # Groups of several rows pool their names, minerals and dates (most groups are one row).
+    sizes = np.bincount(k_of_member, minlength=count)
+    shared = sizes[k_of_member] > 1
+    pooled: dict[int, list[int]] = {}
+    for k, row in zip(k_of_member[shared].tolist(), members[shared].tolist(), strict=True):
+        pooled.setdefault(k, []).append(row)
+    for k, group_rows in pooled.items():
+        group_rows.sort()
+        dates = [d for d in (rows.dates[r] for r in group_rows) if d is not None]
+        seen = [x for x in (rows.names[r] for r in group_rows) if x]
+        name = names[k] or (seen[0] if seen else None)
+        names[k] = name
+        minerals[k] = sorted({m for r in group_rows for m in rows.minerals[r]})
+        aliases[k] = sorted({x for x in seen if x != name})
+        first_seen[k] = min(dates) if dates else None
+        last_seen[k] = max(dates) if dates else None
     geography = site_geography.measure(
         boundaries, rows.lon[anchors], rows.lat[anchors], rows.accuracy_m[anchors]
     )
     plan.geography = geography
-    public_ids = site_repo.new_public_ids(len(leaders))
-    for i, (leader, anchor) in enumerate(zip(leaders, anchors, strict=True)):
-        group = members[leader]
-        dates = [d for d in (rows.dates[k] for k in group) if d is not None]
-        names = [n for n in (rows.names[k] for k in group) if n]
-        name = rows.names[anchor] or (names[0] if names else None)
-        accuracy = accuracy_m[anchor]
-        plan.new_site_of_group[leader] = len(plan.new_sites)
-        plan.anchor_of_group[leader] = anchor
-        plan.new_sites.append(
-            site_repo.NewSite(
-                public_id=public_ids[i],
-                kind=str(rows.kinds[anchor]),
-                name=name or f"{request.filename} row {rows.row[anchor]}",
-                lon=float(rows.lon[anchor]),
-                lat=float(rows.lat[anchor]),
-                minerals=sorted({m for k in group for m in rows.minerals[k]}),
-                aliases=sorted({n for n in names if n != name}),
-                accuracy_m=None if math.isnan(accuracy) else float(accuracy),
-                location_origin=f"{survey.format} upload",
-                # Public: the uploader's key name is private, so only a source they chose.
-                source=request.source,
-                first_observed=min(dates) if dates else None,
-                last_observed=max(dates) if dates else None,
-                **geography.fields(i),  # type: ignore[arg-type]
-            )
-        )
-
-
-def _accuracy_key(accuracy: float) -> float:
-    return math.inf if math.isnan(accuracy) else accuracy
+    plan.new_sites = ingest_store.NewSiteColumns(
+        public_id=site_repo.new_public_ids(count),
+        kind=[str(rows.kinds[a]) for a in anchors.tolist()],
+        name=[
+            name or f"{request.filename} row {rows.row[a]}"
+            for name, a in zip(names, anchors.tolist(), strict=True)
+        ],
+        aliases=aliases,
+        minerals=minerals,
+        lon=rows.lon[anchors],
+        lat=rows.lat[anchors],
+        accuracy_m=rows.accuracy_m[anchors],
+        first_observed=first_seen,
+        last_observed=last_seen,
+        geography=geography.columns(),
+        location_origin=f"{survey.format} upload",
+        # Public: the uploader's key name is private, so only a source they chose.
+        source=request.source,
+    )
 
 
 # -- the report ------------------------------------------------------------------------------
 
 
+def _site_public_ids(plan: _Plan) -> list[str | None]:
+    """Per accepted row, the public id of the site it went to."""
+    ids = list(plan.existing_public_id)
+    if plan.new_sites is not None:
+        public = plan.new_sites.public_id
+        for k, site in enumerate(plan.new_site.tolist()):
+            if site >= 0:
+                ids[k] = public[site]
+    return ids
+
+
 def _outcomes(rows: _Rows, plan: _Plan) -> list[dict[str, Any]]:
-    outcomes = []
-    for k, row in enumerate(rows.row):
-        group = int(plan.new_group[k])
-        if group < 0:
-            outcomes.append({"row": row, "outcome": "matched", "site": plan.existing_public_id[k]})
-            continue
-        site = plan.new_sites[plan.new_site_of_group[group]]
-        created = k == plan.anchor_of_group[group]
-        outcomes.append(
-            {"row": row, "outcome": "created" if created else "matched", "site": site.public_id}
-        )
-    return outcomes
+    outcome = np.where(plan.creates, "created", "matched").tolist()
+    return [
+        {"row": row, "outcome": o, "site": site}
+        for row, o, site in zip(rows.row, outcome, _site_public_ids(plan), strict=True)
+    ]
 
 
 def _report(
@@ -381,19 +415,20 @@ def _report(
     received_at: dt.datetime,
     public_id: str | None,
 ) -> dict[str, Any]:
-    accepted_rows = set(rows.row)
     outcomes = _outcomes(rows, plan)
-    by_row = {o["row"]: o for o in outcomes}
+    accepted_rows = set(rows.row)
     rejected_rows = sorted({int(r) for r in survey.row.tolist()} - accepted_rows)
     codes: dict[int, list[str]] = {}
     for issue in issues:
         codes.setdefault(issue.row, []).append(issue.code)
-    row_list = [
-        by_row[r] | ({"issues": codes[r]} if r in codes else {})
-        if r in by_row
-        else {"row": r, "outcome": "rejected", "issues": codes.get(r, [])}
-        for r in sorted(accepted_rows | set(rejected_rows))
+    for outcome in outcomes:
+        if outcome["row"] in codes:
+            outcome["issues"] = codes[outcome["row"]]
+    row_list = outcomes + [
+        {"row": r, "outcome": "rejected", "issues": codes.get(r, [])} for r in rejected_rows
     ]
+    if rejected_rows:
+        row_list.sort(key=lambda entry: int(entry["row"]))
     return {
         "upload": {
             "id": public_id,
@@ -416,11 +451,8 @@ def _report(
             "accepted": len(rows.row),
             "rejected": len(rejected_rows),
             "warnings": sum(1 for issue in issues if issue.severity == "warning"),
-            "sites_created": len(plan.new_sites),
-            "sites_matched": len(
-                {o["site"] for o in outcomes if o["outcome"] == "matched"}
-                - {s.public_id for s in plan.new_sites}
-            ),
+            "sites_created": plan.new_site_count,
+            "sites_matched": len(np.unique(plan.existing_site_id[plan.existing_site_id >= 0])),
             "observations": len(rows.row),
         },
         "columns": {
@@ -531,30 +563,69 @@ def _store(
         rejected_rows=rejected_rows,
     )
     upload_id = upload_repo.insert_upload(session, values)
-    ids = site_repo.insert_sites(session, plan.new_sites)
-    if plan.geography is not None:
-        site_repo.insert_border_distances(session, plan.geography.border_rows(ids))
-    outcomes = {o["row"]: o["outcome"] for o in report["rows"]}
-    observation_rows = []
-    for k, row in enumerate(rows.row):
-        group = int(plan.new_group[k])
-        site_id = int(plan.existing_site_id[k]) if group < 0 else ids[plan.new_site_of_group[group]]
-        accuracy = float(rows.accuracy_m[k])
-        observation_rows.append(
-            (
-                upload_id,
-                site_id,
-                row,
-                outcomes[row],
-                rows.dates[k],
-                ewkt_point(float(rows.lon[k]), float(rows.lat[k])),
-                None if math.isnan(accuracy) else accuracy,
-                rows.names[k],
-                rows.kinds[k],
-                list(rows.minerals[k]),
-                rows.attributes[k],
-            )
-        )
-    upload_repo.insert_observations(session, observation_rows)
-    upload_repo.refresh_matched_sites(session, upload_id)
+    _store_rows(session, upload_id, rows, plan)
+    _after_store(session, upload_id)
     return upload_id
+
+
+def _store_rows(session: Session, upload_id: int, rows: _Rows, plan: _Plan) -> None:
+    """New sites, their border distances, every observation, the revisited sites refreshed:
+    COPY into staging tables and one statement each (app.db.ingest_store)."""
+    with ingest_store.bulk_store(session):
+        if plan.new_sites is not None:
+            ingest_store.insert_new_sites(session, plan.new_sites)
+            assert plan.geography is not None
+            near = plan.geography.near_borders
+            ingest_store.insert_border_distances(
+                session,
+                ingest_store.BorderDistanceColumns(
+                    new_site=near.point, pair_code=near.pair_code, distance_m=near.distance_m
+                ),
+            )
+        else:
+            ingest_store.insert_new_sites(session, _NO_SITES)
+        ingest_store.insert_observations(
+            session,
+            upload_id,
+            ingest_store.ObservationColumns(
+                site_id=plan.existing_site_id,
+                new_site=plan.new_site,
+                row_number=rows.row,
+                outcome=np.where(plan.creates, "created", "matched").tolist(),
+                observed_on=rows.dates,
+                lon=rows.lon,
+                lat=rows.lat,
+                accuracy_m=rows.accuracy_m,
+                name=rows.names,
+                kind=rows.kinds,
+                minerals=rows.minerals,
+                attributes=rows.attributes,
+            ),
+        )
+        ingest_store.refresh_matched_sites(session, upload_id)
+        ingest_store.drop_staging(session)
+
+
+def _after_store(session: Session, upload_id: int) -> None:
+    """The upload's sites and observations are stored; set-based follow-ups run here.
+
+    Each is one statement keyed by ``upload_id`` (the upload's observations carry it; its new
+    sites are those with an observation whose outcome is ``created``), in the same transaction.
+    """
+
+
+_NO_SITES = ingest_store.NewSiteColumns(
+    public_id=[],
+    kind=[],
+    name=[],
+    aliases=[],
+    minerals=[],
+    lon=np.array([]),
+    lat=np.array([]),
+    accuracy_m=np.array([]),
+    first_observed=[],
+    last_observed=[],
+    geography={},
+    location_origin=None,
+    source=None,
+)

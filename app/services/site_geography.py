@@ -56,6 +56,22 @@ class SiteGeography:
             "boundary_source_id": self.boundary_source_id,
         }
 
+    def columns(self) -> dict[str, Sequence[object]]:
+        """The site columns (``app.db.sites.GEOGRAPHY_COLUMNS``) for all points at once:
+        NaN distances and probabilities where unknown, claimants as lists."""
+        n = len(self.border_distance_m)
+        return {
+            "country_iso3": self.country_iso3.tolist(),
+            "location_status": self.location_status.tolist(),
+            "claimants": [list(c) for c in self.claimants.tolist()],
+            "border_distance_m": self.border_distance_m,
+            "border_pair": self.border_pair.tolist(),
+            "neighbour_iso3": self.neighbour_iso3.tolist(),
+            "side_probability": self.side_probability,
+            "side_confidence": self.side_confidence.tolist(),
+            "boundary_source_id": [self.boundary_source_id] * n,
+        }
+
     def border_rows(self, site_ids: npt.ArrayLike) -> list[tuple[int, str, float]]:
         """``(site_id, pair_code, distance_m)`` rows, ``site_ids`` aligned with the points."""
         ids = np.asarray(site_ids)[self.near_borders.point]
