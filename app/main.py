@@ -28,9 +28,11 @@ from app.api import (
     maps,
     openapi,
     schema_routes,
+    stewardship,
     transactions,
     uploads,
 )
+from app.api.dataset_headers import DatasetHeaders
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()
     _install_error_handlers(app)
+    app.add_middleware(DatasetHeaders)  # Dataset-Version and X-Request-Id on every answer
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodySizeLimit, limit_for=_body_limit(settings))
     app.add_middleware(
@@ -104,13 +107,27 @@ def create_app(settings: Settings) -> FastAPI:
             "Content-Disposition",
             "X-Borderlens-Provenance",
             "X-Borderlens-Features",
+            "Dataset-Version",
+            "X-Request-Id",
         ],
     )
     app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    modules = (
+        core,
+        crs,
+        filter,
+        schema_routes,
+        transactions,
+        stewardship,
+        uploads,
+        maps,
+        health,
+        openapi,
+        html,
+    )
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))

@@ -107,7 +107,7 @@ def _for_collection(
     if method == "get" and path == f"{COLLECTION_PATH}/items":
         kept += [param.openapi() for param in params.item_parameters(settings, provider)]
     elif method == "get" and path == f"{COLLECTION_PATH}/items/{{featureId}}":
-        kept += [param.openapi() for param in params.item_parameters_single(settings)]
+        kept += [param.openapi() for param in params.item_parameters_single(settings, provider)]
     concrete["parameters"] = kept
     concrete["operationId"] = f"{concrete.get('operationId', method)}_{provider.id}"
     concrete["summary"] = f"{concrete.get('summary', '')} ({provider.title})"
