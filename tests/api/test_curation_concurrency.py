@@ -5,6 +5,7 @@ half-written; dataset versions follow commit order, with no gap, whoever writes.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def test_two_merges_of_one_pair_at_once_leave_one_survivor(committed: str, cache
                 ).status_code
 
             # Crossed (A into B, B into A) and twice the same way.
-            statuses = at_once({"ab": lambda: merge(a, b), "ba": lambda: merge(b, a)})
+            statuses = at_once({"ab": partial(merge, a, b), "ba": partial(merge, b, a)})
             assert sorted(statuses.values()) == [200, 409], statuses
             current = query(
                 committed,
@@ -97,7 +98,7 @@ def test_two_merges_of_one_pair_at_once_leave_one_survivor(committed: str, cache
             )
             assert redirects == [(merged, survivor)]
             c = create(client, headers, f"pit {round_} ter", 0.0001 * round_ + 0.00007)
-            twice = at_once({"1": lambda: merge(c, survivor), "2": lambda: merge(c, survivor)})
+            twice = at_once({"1": partial(merge, c, survivor), "2": partial(merge, c, survivor)})
             assert sorted(twice.values()) == [200, 409], twice
             entries = query(
                 committed,
