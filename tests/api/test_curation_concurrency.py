@@ -5,8 +5,8 @@ half-written; dataset versions follow commit order, with no gap, whoever writes.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
