@@ -298,7 +298,7 @@ def swap_tables(replacements: Mapping[Table, FromClause]) -> Callable[[Any], Any
     """A statement rewriter that reads each table from its replacement (same column names):
     used to run any query of ``app.db`` against the state of an earlier version."""
 
-    def replace(element: Any) -> Any:
+    def replace(element: Any, **_kw: Any) -> Any:
         if isinstance(element, Table) and element in replacements:
             return replacements[element]
         table = getattr(element, "table", None)
@@ -310,7 +310,9 @@ def swap_tables(replacements: Mapping[Table, FromClause]) -> Callable[[Any], Any
         return None
 
     def rewrite(statement: Any) -> Any:
-        return visitors.replacement_traverse(statement, {}, replace)
+        traversible = typing.cast(visitors.ExternallyTraversible, statement)
+        options: dict[str, Any] = {}
+        return visitors.replacement_traverse(traversible, options, replace)
 
     return rewrite
 

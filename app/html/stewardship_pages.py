@@ -42,7 +42,7 @@ def render_history(request: Request, document: dict[str, Any], lang: str) -> HTM
         document=document,
         site=document.get("site"),
         versions=versions,
-        history_action=lambda code: i18n.gettext(lang, ACTION_LABELS.get(code, code)),
+        history_action=lambda code: i18n.gettext(lang, ACTION_LABELS.get(str(code), str(code))),
     )
 
 
