@@ -166,7 +166,9 @@ CHANGE_PROBLEMS = problems(404, 409, 412, 422)
 
 
 def _condition(if_match: str | None) -> Precondition | None:
-    return None if if_match is None else site_writer.precondition(parse_if_match(if_match))
+    if if_match is None or not if_match.strip():  # optional here: no condition asked
+        return None
+    return site_writer.precondition(parse_if_match(if_match))
 
 
 def _site(written: WrittenSite, caller: Caller, base: str, status: int = 200) -> Response:
