@@ -30,9 +30,11 @@ from app.api import (
     openapi,
     schema_routes,
     tiles,
+    stewardship,
     transactions,
     uploads,
 )
+from app.api.dataset_headers import DatasetHeaders
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -95,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()
     _install_error_handlers(app)
+    app.add_middleware(DatasetHeaders)  # Dataset-Version and X-Request-Id on every answer
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodySizeLimit, limit_for=_body_limit(settings))
     app.add_middleware(
@@ -110,6 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
             "Content-Disposition",
             "X-Borderlens-Provenance",
             "X-Borderlens-Features",
+            "Dataset-Version",
+            "X-Request-Id",
         ],
     )
     if settings.database_replica_urls:
@@ -125,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         schema_routes,
         transactions,
         tiles,
+        stewardship,
         uploads,
         maps,
         explore,

@@ -77,6 +77,14 @@ ANONYMOUS = Caller()
 
 
 @dataclass(frozen=True)
+class AsOf:
+    """``as_of``: a dataset version, or an RFC 3339 instant (the last version taken by then)."""
+
+    version: int | None = None
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Keyset:
     """Where a page starts: strictly after (or before) this sort key."""
 

@@ -22,6 +22,25 @@ LANGUAGES = ("en", "fr", "pt")
 SiteKind = Literal["mine", "sales_point"]
 SITE_KINDS: Final[tuple[SiteKind, ...]] = get_args(SiteKind)
 
+#: What happened to a site in one entry of its history (``site_versions.action``): created or
+#: matched by an upload, edited or moved by a person, merged (the survivor) or merged_into
+#: (the merged one), split (both sides), retired, restored, border figures recomputed after a
+#: boundary change, or retracted (an upload that made or touched it was taken back).
+HistoryAction = Literal[
+    "created",
+    "matched",
+    "edited",
+    "moved",
+    "merged",
+    "merged_into",
+    "split",
+    "retired",
+    "restored",
+    "recomputed",
+    "retracted",
+]
+HISTORY_ACTIONS: Final[tuple[HistoryAction, ...]] = get_args(HistoryAction)
+
 
 def fold(text: str) -> str:
     """Lower-case, strip accents, squeeze blanks: ``' Cassitérite '`` equals ``cassiterite``."""

@@ -165,7 +165,7 @@ def read_items(
     base = base_url(request, settings)
     cap = settings.count_exact_up_to if keyset is None else None
     crs = values.get("crs")
-    context = ReadContext(session, caller, base, cap, open_writer, crs)
+    context = ReadContext(session, caller, base, cap, open_writer, crs, values.get("as_of"))
     fmt = exports.chosen(values.get("f"), request.headers.get("accept"))
     if fmt is not None:
         return export_api.export_response(request, context, provider, query, values, fmt)
@@ -193,13 +193,13 @@ def read_item(
     feature_id: FeatureId,
 ) -> Response:
     provider = registry.get(collection_id)
-    declared = p.item_parameters_single(settings)
+    declared = p.item_parameters_single(settings, provider)
     values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     base = base_url(request, settings)
     crs = values.get("crs")
     item = None
     if not has_control_characters(feature_id):  # no id holds one; PostgreSQL refuses NUL
-        context = ReadContext(session, caller, base, None, open_writer, crs)
+        context = ReadContext(session, caller, base, None, open_writer, crs, values.get("as_of"))
         item = provider.item(context, feature_id)
     if item is None:
         raise NotFound(
@@ -263,7 +263,7 @@ def items_response(
     meta: dict[str, Any] = {"numberReturned": page.returned, **page.extra}
     if matched is not None:
         meta["numberMatched"] = matched
-    meta["timeStamp"] = _now()
+    meta.setdefault("timeStamp", _now())  # a read as of a version: that version's time
     meta["links"] = links
     body = (
         b'{"type":"FeatureCollection","features":['
@@ -272,6 +272,8 @@ def items_response(
         + dumps(meta)[1:]
     )
     headers = {**content_crs(crs), **_link_header(links), "Vary": "User-Agent"}
+    if "datasetVersion" in meta:  # versioned collections: the page is the data of that version
+        headers["ETag"] = f'W/"v{meta["datasetVersion"]}"'
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

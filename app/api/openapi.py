@@ -109,7 +109,7 @@ def _for_collection(
     if method == "get" and path == f"{COLLECTION_PATH}/items":
         kept += [param.openapi() for param in params.item_parameters(settings, provider)]
     elif method == "get" and path == f"{COLLECTION_PATH}/items/{{featureId}}":
-        kept += [param.openapi() for param in params.item_parameters_single(settings)]
+        kept += [param.openapi() for param in params.item_parameters_single(settings, provider)]
     elif method == "get" and path.startswith(f"{COLLECTION_PATH}/tiles/"):
         kept += [param.openapi() for param in params.tile_parameters(settings, provider)]
         if path == f"{COLLECTION_PATH}/tiles/{{tileMatrixSetId}}":

@@ -24,7 +24,7 @@ from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.cql2 import parse_filter
 from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, one_of, text_value
-from app.queries import BBox, CqlFilter, FeatureQuery, Interval, Keyset, ProjectedBox, SortBy
+from app.queries import AsOf, BBox, CqlFilter, FeatureQuery, Interval, Keyset, ProjectedBox, SortBy
 from app.services import exports
 from app.settings import Settings
 from geo.crs import OfferedCrs, bbox_to_crs84
@@ -286,7 +286,8 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         crs_api.filter_crs(),
     )
     sorting = (parse_sortby(provider),) if provider.sortables() else ()
-    return (*common, *sorting, *provider.parameters)
+    versioned = (AS_OF,) if provider.versioned else ()
+    return (*common, *sorting, *versioned, *provider.parameters)
 
 
 #: Item parameters that shape a page or its encoding, not which features: not taken by tiles.
@@ -303,10 +304,39 @@ def tile_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
     )
 
 
-def item_parameters_single(settings: Settings) -> tuple[Parameter, ...]:
-    """What one item accepts."""
+def item_parameters_single(
+    settings: Settings, provider: Provider | None = None
+) -> tuple[Parameter, ...]:
+    """What one item accepts (``as_of`` where the collection is versioned)."""
     del settings
-    return (format_parameter(), language_parameter(), crs_api.output_crs(), profiles.PARAMETER)
+    versioned = (AS_OF,) if provider is not None and provider.versioned else ()
+    return (
+        format_parameter(),
+        language_parameter(),
+        crs_api.output_crs(),
+        profiles.PARAMETER,
+        *versioned,
+    )
+
+
+def parse_as_of(raw: str, _ctx: ParseContext | None = None) -> AsOf:
+    """``as_of``: a dataset version (a whole number) or an RFC 3339 date-time (or date)."""
+    value = text_value("as_of", raw, 64).strip()
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if number > BIGINT_MAX:
+            raise bad("as_of", "a dataset version is at most 9223372036854775807")
+        return AsOf(version=number)
+    return AsOf(at=_instant(value, "as_of"))
+
+
+AS_OF = Parameter(
+    "as_of",
+    "Read the data as it was at this dataset version (a whole number, as in the "
+    "Dataset-Version header) or RFC 3339 time: the same answer, byte for byte, every time",
+    {"type": "string", "pattern": "^([0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$"},
+    parse_as_of,
+)
 
 
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from app.errors import ProblemItem
-from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
+from app.queries import AsOf, Caller, FeaturePage, FeatureQuery, PageRequest
 from app.services.boundary_state import BoundarySet
 from geo.crs import OfferedCrs
 
@@ -86,6 +86,8 @@ class ReadContext:
     open_writer: SessionFactory | None = None
     #: The CRS features are written in (``crs``, Part 2); None: CRS84, as stored.
     crs: OfferedCrs | None = None
+    #: ``as_of``: read the collection as it was at that dataset version (versioned ones only).
+    as_of: AsOf | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ class Provider(abc.ABC):
     #: Python types of a keyset cursor's values, in sort-key order.
     key_types: tuple[type | tuple[type, ...], ...] = (int,)
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    #: Whether reads take ``as_of`` (the collection is kept in the history, migration 0011).
+    versioned: bool = False
 
     @abc.abstractmethod
     def queryables(self) -> Mapping[str, Queryable]:

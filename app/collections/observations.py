@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.collections import versioned
 from app.collections.base import (
     Extent,
     Item,
@@ -25,6 +26,7 @@ from app.collections.parameters import COUNTRY
 from app.collections.parsing import parse_list
 from app.db import observations as observation_repo
 from app.db.tiles import TileLayer, tile_fields
+from app.db import site_history as history_repo
 from app.queries import FeaturePage, FeatureQuery, PageRequest
 
 PUBLIC_ID = {"type": "string", "pattern": "^[A-Z]{2}-[0-9A-Z]{10}$"}
@@ -89,9 +91,14 @@ class ObservationsProvider(Provider):
             if isinstance(query, ObservationQuery)
             else observation_repo.ObservationFilter()
         )
-        return observation_repo.page(
-            ctx.session, query, selection, request, ctx.caller, ctx.count_cap, ctx.crs
+        at = versioned.resolve(ctx)
+        spec = observation_repo.OBSERVATIONS
+        if at is not None:
+            spec = history_repo.observations_then(spec, at.version)
+        page = observation_repo.page(
+            ctx.session, query, selection, request, ctx.caller, ctx.count_cap, ctx.crs, spec
         )
+        return versioned.stamped(ctx, page, at)
 
     def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
         del ctx
@@ -107,8 +114,14 @@ class ObservationsProvider(Provider):
         return tile_fields(names, self.schema(), points=True)
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
-        return Item(feature) if feature is not None else None
+        at = versioned.resolve(ctx)
+        spec = observation_repo.OBSERVATIONS
+        if at is not None:
+            spec = history_repo.observations_then(spec, at.version)
+        feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs, spec)
+        if feature is None:
+            return None
+        return Item(feature, None if at is None else versioned.etag(at.version))
 
     def extent(self, session: Session) -> Extent:
         box, (first, last) = observation_repo.extent(session)
@@ -127,5 +140,6 @@ PROVIDER = ObservationsProvider(
         "upload and row it came from. Raw survey attributes for admins and authorities only."
     ),
     temporal=True,
+    versioned=True,
     parameters=(_public_ids("site"), _public_ids("upload"), COUNTRY),
 )

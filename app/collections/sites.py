@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.collections import site_writer
+from app.collections import site_writer, versioned
 from app.collections.base import (
     Extent,
     Item,
@@ -22,11 +22,13 @@ from app.collections.base import (
 )
 from app.collections.parameters import COUNTRY, border_parameter
 from app.collections.parsing import bad, known_values, number_in, text_value
+from app.db import site_history as history_repo
 from app.db import sites as site_repo
 from app.db.models import LOCATION_STATUSES, RETIRED, SITE_STATUSES
 from app.db.search import MAX_QUERY_CHARS
 from app.db.tiles import TileLayer, tile_fields
 from app.queries import FeaturePage, FeatureQuery, PageRequest, SiteQuery
+from app.services import site_history
 from app.services.site_geography import STORED_RADIUS_KM
 from geo.vocab import minerals, site_kinds
 
@@ -220,12 +222,35 @@ class SitesProvider(Provider):
         return (*(sort_types.get(term.name, str) for term in query.sortby), int)
 
     def page(self, ctx: ReadContext, query: FeatureQuery, request: PageRequest) -> FeaturePage:
-        return site_repo.page(
-            ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap, ctx.crs
-        )
+        at = versioned.resolve(ctx)
+        if at is not None:
+            page = history_repo.sites_page(
+                ctx.session,
+                _as_sites(query),
+                request,
+                ctx.caller,
+                ctx.count_cap,
+                ctx.crs,
+                at.version,
+            )
+        else:
+            page = site_repo.page(
+                ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap, ctx.crs
+            )
+        return versioned.stamped(ctx, page, at)
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
-        """The site (retired ones too) with its ETag (see ``site_writer.site_etag``)."""
+        """The site (retired ones too) with its ETag (see ``site_writer.site_etag``); as of a
+        version, the site then. A merged site's id answers 308 with the survivor."""
+        at = versioned.resolve(ctx)
+        if at is not None:
+            then = history_repo.site_feature(
+                ctx.session, feature_id, ctx.caller, ctx.crs, at.version
+            )
+            return None if then is None else Item(then, versioned.etag(at.version))
+        site_history.check_not_merged(
+            ctx.session, feature_id, f"{ctx.base_url}/collections/sites/items/{{id}}"
+        )
         read = site_repo.get_feature_and_version(ctx.session, feature_id, ctx.caller, ctx.crs)
         if read is None:
             return None
@@ -258,7 +283,11 @@ class SitesProvider(Provider):
 
     def item_links(self, base_url: str, feature_id: str) -> list[Link]:
         visits = f"{base_url}/collections/observations/items?site={feature_id}"
-        return [Link(visits, "related", GEOJSON, "Observations (visits) of this site")]
+        history = f"{base_url}/collections/sites/items/{feature_id}/history"
+        return [
+            Link(visits, "related", GEOJSON, "Observations (visits) of this site"),
+            Link(history, "version-history", "application/json", "History of this site"),
+        ]
 
 
 def _as_sites(query: FeatureQuery) -> SiteQuery:
@@ -276,6 +305,7 @@ PROVIDER = SitesProvider(
         "the geodesic distance to the nearest international border."
     ),
     temporal=True,
+    versioned=True,
     parameters=PARAMETERS,
     keywords=("Kimberley Process", "artisanal mining", "comptoir", "border"),
 )

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from app.db import bulk, features, tiles
+from app.db import bulk, dataset, features, tiles
 from app.db.cql2 import SqlField
 from app.db.models import RETIRED, Cluster, ClusterMember, ClusterRun, DatasetState, Site
 from app.queries import Caller, FeaturePage, FeatureQuery, PageRequest
@@ -43,7 +43,9 @@ REFRESH_LOCK = 0x626C_636C_7573_7472
 
 
 def sites_version(session: Session) -> int:
-    return int(session.execute(select(state.c.sites_version).where(state.c.id == 1)).scalar_one())
+    """The dataset version (an alias of ``app.db.dataset.dataset_version``, migration 0011):
+    it moves with every committed change, so a stored clustering knows it may be stale."""
+    return dataset.dataset_version(session)
 
 
 def lock_refresh(session: Session) -> None:

@@ -63,6 +63,13 @@ class FeatureSpec:
     stored_json: ColumnElement[str] | None = None
     #: The SQL of each queryable (CQL2 ``filter``), named as the GeoJSON properties.
     fields: Mapping[str, SqlField] | None = None
+    #: Applied to every statement built from this spec (e.g. to read the tables as they were
+    #: at an earlier dataset version: ``app.db.site_history.swap_tables``).
+    rewrite: Callable[[typing.Any], typing.Any] | None = None
+
+
+def _rewritten(spec: FeatureSpec, statement: typing.Any) -> typing.Any:
+    return statement if spec.rewrite is None else spec.rewrite(statement)
 
 
 def json_real(column: ColumnElement[typing.Any]) -> ColumnElement[object]:
@@ -267,7 +274,7 @@ def page_statement(
     if request.keyset is not None:
         clauses.append(_keyset_clause(keys, request.keyset.values, backwards))
     order = [key.column.desc() if key.descending != backwards else key.column.asc() for key in keys]
-    return (
+    statement = (
         select(
             feature_json(spec, caller, crs).label("f"),
             *(key.column.label(f"k{i}") for i, key in enumerate(keys)),
@@ -277,6 +284,7 @@ def page_statement(
         .order_by(*order)
         .limit(request.limit + 1)
     )
+    return typing.cast(Select[*tuple[typing.Any, ...]], _rewritten(spec, statement))
 
 
 def count_statement(
@@ -284,7 +292,7 @@ def count_statement(
 ) -> Select[int]:
     """How many features match, counting no further than ``cap + 1``."""
     limited = select(literal(1)).select_from(spec.table).where(*where).limit(cap + 1).subquery()
-    return select(func.count()).select_from(limited)
+    return typing.cast(Select[int], _rewritten(spec, select(func.count()).select_from(limited)))
 
 
 def fetch_page(
@@ -349,7 +357,7 @@ def fetch_one(
     ``crs``: its geometry in that CRS."""
     clauses = [spec.feature_id == feature_id, *where] if by_id else list(where)
     statement = select(feature_json(spec, caller, crs)).select_from(spec.table).where(*clauses)
-    return session.execute(statement).scalar_one_or_none()
+    return session.execute(_rewritten(spec, statement)).scalar_one_or_none()
 
 
 def select_extent(geom: ColumnElement[object]) -> Select[typing.Any]:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.roles import ROLES
-from geo.vocab import SITE_KINDS
+from geo.vocab import HISTORY_ACTIONS, SITE_KINDS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -280,6 +280,12 @@ class Upload(Base):
         ForeignKey("boundary_sources.id", ondelete="SET NULL")
     )
     received_at: Mapped[dt.datetime] = _now()
+    # Stewardship (0011): the dataset version the upload committed as, and its retraction.
+    dataset_version: Mapped[int | None] = mapped_column(BigInteger)
+    retracted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    retraction: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (
         CheckConstraint(_in("kind", SITE_KINDS) + " OR kind IS NULL", name="kind"),
@@ -320,13 +326,15 @@ class Observation(Base):
 
 
 class DatasetState(Base):
-    """One row: a counter bumped by every statement that writes sites (trigger, 0006), so
-    derived results (clusters) know when they are stale."""
+    """One row: the dataset version, bumped once by every committed change (0011; the column
+    keeps its 0006 name), so reads can be repeated ``as_of`` a version and derived results
+    (clusters) know when they are stale."""
 
     __tablename__ = "dataset_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sites_version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
@@ -397,3 +405,152 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)
+
+
+# -- stewardship (0011): history, dataset versions, curation ----------------------------
+
+
+class DatasetVersion(Base):
+    """One committed change of the dataset: its number (commit order) and when it was taken."""
+
+    __tablename__ = "dataset_versions"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    committed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    xact_id: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_dataset_versions_committed_at", "committed_at"),)
+
+
+class DatasetPending(Base):
+    """A writing transaction that has not taken a dataset version yet (one row while it
+    runs); a deferred trigger takes one at commit for writers that did not take it
+    themselves."""
+
+    __tablename__ = "dataset_pending"
+
+    xact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class SiteVersion(Base):
+    """One entry of a site's history: what happened (action), who (key), why (reason), from
+    which upload or request, at which dataset version, and the whole stored site after it."""
+
+    __tablename__ = "site_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    dataset_version: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    request_id: Mapped[str | None] = mapped_column(Text)
+    related_site_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[dt.datetime] = _now()
+    # The snapshot: the sites row as it was after this change (same names and types).
+    public_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    minerals: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    status: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    country_iso3: Mapped[str | None] = mapped_column(String(3))
+    location_status: Mapped[str] = mapped_column(String(16))
+    claimants: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    accuracy_m: Mapped[float | None] = mapped_column(Double)
+    location_origin: Mapped[str | None] = mapped_column(Text)
+    admin: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    restricted: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    source: Mapped[str | None] = mapped_column(Text)
+    first_observed: Mapped[dt.date | None] = mapped_column(Date)
+    last_observed: Mapped[dt.date | None] = mapped_column(Date)
+    boundary_source_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    border_distance_m: Mapped[float | None] = mapped_column(Double)
+    border_pair: Mapped[str | None] = mapped_column(String(7))
+    neighbour_iso3: Mapped[str | None] = mapped_column(String(3))
+    side_probability: Mapped[float | None] = mapped_column(Double)
+    side_confidence: Mapped[str | None] = mapped_column(String(16))
+    feature_json: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(_in("action", HISTORY_ACTIONS), name="action"),
+        Index("ix_site_versions_site", "site_id", "dataset_version", "id"),
+        Index("ix_site_versions_dataset_version", "dataset_version"),
+    )
+
+
+class ObservationMove(Base):
+    """An observation moved from one site to another (merge, split), at a dataset version."""
+
+    __tablename__ = "observation_moves"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(BigInteger)
+    from_site_id: Mapped[int] = mapped_column(BigInteger)
+    to_site_id: Mapped[int] = mapped_column(BigInteger)
+    dataset_version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_observation_moves_observation", "observation_id", "dataset_version"),
+    )
+
+
+class RetractedObservation(Base):
+    """An observation of a retracted upload, as it was, and the version that removed it."""
+
+    __tablename__ = "retracted_observations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(BigInteger)
+    row_number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    observed_on: Mapped[dt.date | None] = mapped_column(Date)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    accuracy_m: Mapped[float | None] = mapped_column(Double)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    minerals: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    dataset_version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_retracted_observations_upload", "upload_id"),)
+
+
+class SiteRedirect(Base):
+    """A merged site's public id, answered forever with a 308 to the survivor."""
+
+    __tablename__ = "site_redirects"
+
+    public_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    dataset_version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_site_redirects_site_id", "site_id"),)
+
+
+class ReviewRejection(Base):
+    """A pair of sites a person said are not duplicates: never proposed again."""
+
+    __tablename__ = "review_rejections"
+
+    site_a: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_b: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rejected_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (CheckConstraint("site_a < site_b", name="ordered_pair"),)

@@ -128,23 +128,25 @@ def page(
     caller: Caller,
     count_cap: int | None,
     crs: OfferedCrs | None = None,
+    spec: features.FeatureSpec = OBSERVATIONS,
 ) -> FeaturePage:
+    """``spec``: OBSERVATIONS, or it as of an earlier version (``app.db.site_history``)."""
     where = _where(query, selection)
-    return features.fetch_page(
-        session, OBSERVATIONS, where, request, caller, count_cap=count_cap, crs=crs
-    )
+    return features.fetch_page(session, spec, where, request, caller, count_cap=count_cap, crs=crs)
 
 
 def get_feature(
-    session: Session, feature_id: str, caller: Caller, crs: OfferedCrs | None = None
+    session: Session,
+    feature_id: str,
+    caller: Caller,
+    crs: OfferedCrs | None = None,
+    spec: features.FeatureSpec = OBSERVATIONS,
 ) -> str | None:
     upload_id, _, row = feature_id.rpartition("-")
     if not (upload_id and row.isascii() and row.isdigit() and len(row) < 10):
         return None
     where = [uploads.c.public_id == upload_id, observations.c.row_number == int(row)]
-    return features.fetch_one(
-        session, OBSERVATIONS, feature_id, caller, where, by_id=False, crs=crs
-    )
+    return features.fetch_one(session, spec, feature_id, caller, where, by_id=False, crs=crs)
 
 
 def extent(

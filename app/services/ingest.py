@@ -21,7 +21,7 @@ from app.db import sites as site_repo
 from app.db import uploads as upload_repo
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography, upload_access, upload_report
+from app.services import site_geography, site_history, upload_access, upload_report
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching
@@ -612,6 +612,7 @@ def _after_store(session: Session, upload_id: int) -> None:
     Each is one statement keyed by ``upload_id`` (the upload's observations carry it; its new
     sites are those with an observation whose outcome is ``created``), in the same transaction.
     """
+    site_history.record_upload(session, upload_id)  # HOOK(history)
 
 
 _NO_SITES = ingest_store.NewSiteColumns(

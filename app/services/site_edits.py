@@ -19,7 +19,7 @@ from app.db import sites as site_repo
 from app.db.models import RETIRED
 from app.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
-from app.services import site_geography
+from app.services import site_geography, site_history
 from app.services.boundary_state import BoundarySet
 from app.services.sites import SiteDraft, country_warnings, create_site, mineral_codes
 
@@ -132,7 +132,8 @@ def _lock(session: Session, public_id: str, precondition: Precondition) -> site_
     precondition.check(public_id, stored.version)
     if stored.status == RETIRED:
         raise Conflict(
-            f"site {public_id} is retired; a retired site is kept as it was",
+            f"site {public_id} is retired; a retired site is kept as it was (restore it "
+            f"first: POST /collections/sites/items/{public_id}/restore)",
             code="site_retired",
         )
     return stored
@@ -191,6 +192,8 @@ def edit_site(
         raise _stale(public_id)
     site_repo.replace_site_border_distances(session, stored.id, geography.border_rows([stored.id]))
     warnings = country_warnings(draft, geography.country_iso3[0], str(geography.location_status[0]))
+    action = "moved" if (draft.lon, draft.lat) != (stored.lon, stored.lat) else "edited"
+    site_history.record(session, caller, [site_history.Change([stored.id], action)])
     session.commit()
     return _written(session, public_id, caller, warnings)
 
@@ -207,6 +210,9 @@ def retire_site(
     version = site_repo.retire_site(session, stored.id, stored.version, reason.strip())
     if version is None:  # as in edit_site: the row lock makes this unreachable
         raise _stale(public_id)
+    site_history.record(
+        session, caller, [site_history.Change([stored.id], "retired", reason.strip())]
+    )
     session.commit()
     return _written(session, public_id, caller, [])
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
+from app.services import site_history
 from app.services.boundary_state import BoundarySet
 from geo.proximity import PairDistances, pair_distances
 from geo.sides import side_of_border
@@ -153,4 +154,5 @@ def recompute_all(session: Session, state: BoundarySet) -> int:
     ]
     changed = site_repo.bulk_update_geography(session, site_repo.GEOGRAPHY_COLUMNS, rows)
     site_repo.replace_border_distances(session, geography.border_rows(points.ids))
+    site_history.record_recompute(session, f"measured against {state.source.id}")  # HOOK(history)
     return changed

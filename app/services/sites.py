@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import sites as site_repo
 from app.errors import ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography
+from app.services import site_geography, site_history
 from app.services.boundary_state import BoundarySet
 from geo.vocab import minerals
 
@@ -64,7 +64,7 @@ def create_sites(
     session: Session,
     boundaries: BoundarySet,
     drafts: list[SiteDraft],
-    caller: Caller,  # noqa: ARG001 - kept for callers; the key's name is not a public source
+    caller: Caller,  # who, for the history (the key's name is never a public source)
 ) -> list[CreatedSite]:
     """Store many drafts at once: one vectorised measure, one insert, one commit."""
     codes = [mineral_codes(draft.minerals) for draft in drafts]
@@ -102,6 +102,7 @@ def create_sites(
         created.append(CreatedSite(site.public_id, warnings))
     ids = site_repo.insert_sites(session, new_sites)
     site_repo.insert_border_distances(session, geography.border_rows(ids))
+    site_history.record(session, caller, [site_history.Change(ids, "created")])  # HOOK(history)
     session.commit()
     return created
 
