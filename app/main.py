@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import (
+    access,
     core,
     crs,
     filter,
@@ -31,6 +32,7 @@ from app.api import (
     transactions,
     uploads,
 )
+from app.api.audit_middleware import AuditMiddleware
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -39,6 +41,7 @@ from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
+from app.services.audit_log import AuditLog
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError
@@ -67,9 +70,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.read_sessionmaker = make_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        audit_log: AuditLog | None = app.state.audit_log
+        if audit_log is not None:
+            audit_log.start(engine)
         try:
             yield
         finally:
+            if audit_log is not None:
+                audit_log.stop()  # everything still queued is written before the pool closes
             engine.dispose()
             if cluster is not None:
                 cluster.stop()
@@ -106,11 +114,28 @@ def create_app(settings: Settings) -> FastAPI:
             "X-Borderlens-Features",
         ],
     )
-    app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
+    app.add_middleware(HttpHardening)  # Host check, HEAD, Allow, security headers
+    app.state.audit_log = None
+    if settings.audit_log:
+        app.state.audit_log = AuditLog(retention_days=settings.audit_retention_days)
+        # outermost: the status and bytes the client got, the whole duration
+        app.add_middleware(AuditMiddleware, log=app.state.audit_log)
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    modules = (
+        core,
+        crs,
+        filter,
+        schema_routes,
+        transactions,
+        uploads,
+        access,
+        maps,
+        health,
+        openapi,
+        html,
+    )
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))

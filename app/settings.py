@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         "kept in `<data dir>/secret_key` (mode 0600).",
     )
 
+    audit_log: bool = Field(
+        default=True,
+        description="Keep the audit log: every request made with a key, and every anonymous "
+        "write attempt (written in bulk off the request path; admins read it at `/audit`).",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Audit entries older than this many days are purged (hourly); 0 keeps "
+        "them forever.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str | None) -> str | None:
