@@ -73,6 +73,12 @@ class Caller:
         return self.role in roles.RESTRICTED_READERS
 
     @property
+    def public_view(self) -> Caller:
+        """The same caller reading public attributes only: for outputs that never show
+        restricted values (map popups), so none are read and none are logged as revealed."""
+        return ANONYMOUS if self.may_read_restricted else self
+
+    @property
     def write_scope(self) -> tuple[str, ...] | None:
         """Countries a researcher scoped by its key may write in (upload rows, edit sites);
         None: anywhere (admins, researchers without a scope)."""
