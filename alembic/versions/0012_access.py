@@ -53,7 +53,10 @@ def upgrade() -> None:
         sa.Column("features", sa.Integer(), nullable=True),
         sa.Column("revealed", sa.Boolean(), nullable=False, server_default=sa.text("false")),
         sa.Column(
-            "revealed_countries", ARRAY(sa.String(3)), nullable=False, server_default=sa.text("'{}'")
+            "revealed_countries",
+            ARRAY(sa.String(3)),
+            nullable=False,
+            server_default=sa.text("'{}'"),
         ),
         sa.Column("bytes", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
         sa.Column("duration_ms", sa.Double(), nullable=False),

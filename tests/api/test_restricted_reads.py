@@ -1,4 +1,4 @@
-"""Restricted values: every read path × every role × country scope, and the audit log.
+"""Restricted values: every read path by every role by country scope, and the audit log.
 
 One upload declares ``restricted=workers,armed_group``: two sites in the Central African
 Republic, two in Cameroon. Each restricted value carries its country in a marker
