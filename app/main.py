@@ -36,6 +36,7 @@ from app.api.audit_middleware import AuditMiddleware
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
+from app.api.rate_limits import RateLimiter
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         ],
     )
     app.add_middleware(HttpHardening)  # Host check, HEAD, Allow, security headers
+    app.state.rate_limiter = RateLimiter(settings) if RateLimiter.enabled(settings) else None
     app.state.audit_log = None
     if settings.audit_log:
         app.state.audit_log = AuditLog(retention_days=settings.audit_retention_days)

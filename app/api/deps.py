@@ -84,7 +84,7 @@ async def check_session_cookie(request: Request, caller: CallerDep) -> None:
     not ask who the caller is (FastAPI resolves ``get_caller`` once per request)."""
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        limiter.hit(caller, request.client.host if request.client else "unknown")
+        await limiter.hit(caller, request.client.host if request.client else "unknown")
 
 
 def require_writer(caller: CallerDep) -> Caller:
