@@ -40,7 +40,9 @@ class RateLimiter:
         uri = settings.rate_limit_storage_uri
         if not uri.startswith("async+"):
             uri = "async+" + uri
-        self.storage = storage_from_string(uri)
+        # redis-py's asyncio client (``limits[redis]``), not the default coredis
+        options = {"implementation": "redispy"} if "redis" in uri.split("://")[0] else {}
+        self.storage = storage_from_string(uri, **options)
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.per_key = _limits(settings.rate_limit_per_key)
         self.anonymous = _limits(settings.rate_limit_anonymous)
