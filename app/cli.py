@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import logging
 import os
@@ -28,7 +29,7 @@ from app.maps.assets import ensure_assets
 from app.queries import Caller
 from app.roles import ADMIN
 from app.services import boundaries as boundary_service
-from app.services import boundary_sources, demo
+from app.services import boundary_sources, demo, scopes
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
@@ -234,6 +235,14 @@ def import_files(
         str | None,
         typer.Option(help="Comma-separated 'no answer' words replacing the default list."),
     ] = None,
+    restricted: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated attribute columns whose values are restricted (shown to "
+            "admins and authorities in scope only), e.g. workers,armed_group; the other "
+            "attribute columns become public. Unset: every attribute stays restricted."
+        ),
+    ] = None,
 ) -> None:
     """Import survey files, each in its own transaction, with the same checks as POST /uploads."""
     if kind is not None and kind not in SITE_KINDS:
@@ -264,6 +273,7 @@ def import_files(
                 include_tracks=include_tracks,
                 dry_run=dry_run,
                 empty_values=empty_values_from_text(empty_values) if empty_values else None,
+                restricted_columns=scopes.parse_columns(restricted),
             )
             try:
                 outcome = ingest(session, boundaries, settings, request, caller, progress=step)
@@ -297,14 +307,25 @@ def keys_create(
     role: Annotated[str, typer.Option(help="admin, researcher or authority.")],
     name: Annotated[str, typer.Option(help="Who or what uses the key.")],
     countries: Annotated[
-        str | None, typer.Option(help="Authority scope: ISO3 codes, comma-separated.")
+        str | None,
+        typer.Option(
+            help="Scope, ISO3 codes comma-separated: an authority reads restricted values "
+            "there only; a researcher writes there only."
+        ),
+    ] = None,
+    expires: Annotated[
+        dt.datetime | None,
+        typer.Option(help="When the key stops working (UTC), e.g. 2027-06-30T00:00:00."),
     ] = None,
 ) -> None:
     """Create an API key; the key is printed once and never stored."""
     scope = [c.strip().upper() for c in countries.split(",") if c.strip()] if countries else []
+    expires_at = expires.replace(tzinfo=dt.UTC) if expires and expires.tzinfo is None else expires
     try:
         with database(Settings()) as (_, session):
-            created = key_service.create_key(session, name=name, role=role, countries=scope)
+            created = key_service.create_key(
+                session, name=name, role=role, countries=scope, expires_at=expires_at
+            )
     except AppError as error:
         raise _fail(error.detail) from error
     err.print(f"created {created.role} key #{created.id} for {created.name!r}; store it now:")

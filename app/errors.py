@@ -113,6 +113,10 @@ class Unprocessable(AppError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
 
 
+class TooManyRequests(AppError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 

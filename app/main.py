@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import (
+    access,
     core,
     crs,
     explore,
@@ -34,16 +35,19 @@ from app.api import (
     transactions,
     uploads,
 )
+from app.api.audit_middleware import AuditMiddleware
 from app.api.dataset_headers import DatasetHeaders
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
+from app.api.rate_limits import RateLimiter
 from app.api.read_your_writes import ReadYourWrites
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker, read_router
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
+from app.services.audit_log import AuditLog
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError
@@ -73,9 +77,14 @@ def create_app(settings: Settings) -> FastAPI:
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         app.state.read_router = read_router(engine, settings)
+        audit_log: AuditLog | None = app.state.audit_log
+        if audit_log is not None:
+            audit_log.start(engine)
         try:
             yield
         finally:
+            if audit_log is not None:
+                audit_log.stop()  # everything still queued is written before the pool closes
             if app.state.read_router is not None:
                 app.state.read_router.dispose()
             engine.dispose()
@@ -119,7 +128,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.database_replica_urls:
         app.add_middleware(ReadYourWrites)
-    app.add_middleware(HttpHardening)  # outermost: Host check, HEAD, Allow, security headers
+    app.add_middleware(HttpHardening)  # Host check, HEAD, Allow, security headers
+    app.state.rate_limiter = RateLimiter(settings) if RateLimiter.enabled(settings) else None
+    app.state.audit_log = None
+    if settings.audit_log:
+        app.state.audit_log = AuditLog(retention_days=settings.audit_retention_days)
+        # outermost: the status and bytes the client got, the whole duration
+        app.add_middleware(AuditMiddleware, log=app.state.audit_log)
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
@@ -132,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
         tiles,
         stewardship,
         uploads,
+        access,
         maps,
         explore,
         health,

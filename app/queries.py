@@ -72,6 +72,24 @@ class Caller:
     def may_read_restricted(self) -> bool:
         return self.role in roles.RESTRICTED_READERS
 
+    @property
+    def public_view(self) -> Caller:
+        """The same caller reading public attributes only: for outputs that never show
+        restricted values (map popups), so none are read and none are logged as revealed."""
+        return ANONYMOUS if self.may_read_restricted else self
+
+    @property
+    def write_scope(self) -> tuple[str, ...] | None:
+        """Countries a researcher scoped by its key may write in (upload rows, edit sites);
+        None: anywhere (admins, researchers without a scope)."""
+        if self.role == roles.RESEARCHER and self.countries:
+            return self.countries
+        return None
+
+    def may_write_in(self, country_iso3: str | None) -> bool:
+        scope = self.write_scope
+        return scope is None or country_iso3 in scope
+
 
 ANONYMOUS = Caller()
 

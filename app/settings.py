@@ -119,6 +119,44 @@ class Settings(BaseSettings):
         "kept in `<data dir>/secret_key` (mode 0600).",
     )
 
+    audit_log: bool = Field(
+        default=True,
+        description="Keep the audit log: every request made with a key, and every anonymous "
+        "write attempt (written in bulk off the request path; admins read it at `/audit`).",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Audit entries older than this many days are purged (hourly); 0 keeps "
+        "them forever.",
+    )
+
+    rate_limit_per_key: str = Field(
+        default="3000/minute",
+        description="Requests each API key may make (`limits` notation: `3000/minute`, "
+        "`20/second;3000/minute`); `none` turns it off.",
+    )
+    rate_limit_anonymous: str = Field(
+        default="600/minute",
+        description="Requests each anonymous client address may make (same notation); "
+        "`none` turns it off.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: `memory://` counts per process; with "
+        "several workers use a shared store, e.g. `redis://127.0.0.1:6379/0`.",
+    )
+
+    @field_validator("rate_limit_per_key", "rate_limit_anonymous")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        """Refuse a rate the limiter would not understand at start, not on the first request."""
+        from limits import parse_many
+
+        if value.strip().lower() not in ("", "none", "off"):
+            parse_many(value)  # ValueError: reported by pydantic with the variable's name
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str | None) -> str | None:

@@ -60,6 +60,9 @@ DEPENDENCY_STATUSES: dict[Callable[..., Any], tuple[int, ...]] = {
     deps.get_caller: (401,),
     # anonymous: 401; a key of a role that cannot write: 403
     deps.require_writer: (401, 403),
+    deps.require_admin: (401, 403),
+    # every route: over the caller's rate limit (app.api.rate_limits)
+    deps.check_session_cookie: (429,),
     # no boundary dataset loaded yet
     deps.get_boundaries: (503,),
     # the database cannot be reached
@@ -112,7 +115,7 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
 
 def _security(route: APIRoute) -> list[dict[str, list[str]]] | None:
     calls = set(_calls(route.dependant))
-    if deps.require_writer in calls:
+    if deps.require_writer in calls or deps.require_admin in calls:
         return [{BEARER: []}]
     if deps.get_caller in calls:
         # anonymous callers are served too (public attributes); a key may show more

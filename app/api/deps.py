@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.read_your_writes import LSN_COOKIE, MIN_LSN_HEADER
+from app import audit
 from app.collections.parsing import bad
 from app.db.replicas import parse_lsn
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.html import session as web_session
 from app.queries import Caller
-from app.roles import WRITERS
+from app.roles import ADMIN, WRITERS
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.settings import Settings
@@ -75,23 +76,29 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_caller(request: Request, session: ReadSessionDep) -> Caller:
     header = request.headers.get("authorization")
     if header is None:
-        return await web_session.cookie_caller(request, session)
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthenticated(
-            "use `Authorization: Bearer <key>`", code="invalid_authorization_header"
-        )
-    return await run_in_threadpool(key_service.authenticate, session, token)
+        caller = await web_session.cookie_caller(request, session)
+    else:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated(
+                "use `Authorization: Bearer <key>`", code="invalid_authorization_header"
+            )
+        caller = await run_in_threadpool(key_service.authenticate, session, token)
+    audit.note_caller(caller.key_id, caller.role)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def check_session_cookie(request: Request, session: ReadSessionDep) -> None:
-    """Every route: a sign-in cookie is checked (key not revoked; CSRF token on unsafe
-    methods) even where the route itself does not ask who the caller is."""
-    if request.headers.get("authorization") is None:
-        await web_session.cookie_caller(request, session)
+async def check_session_cookie(request: Request, caller: CallerDep) -> None:
+    """Every route: the caller is known before the route runs (a sign-in cookie checked: key
+    not revoked, CSRF token on unsafe methods; a bearer key checked), so the audit log names
+    the key of every request and rate limits apply per key, even where the route itself does
+    not ask who the caller is (FastAPI resolves ``get_caller`` once per request)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        await limiter.hit(caller, request.client.host if request.client else "unknown")
 
 
 def require_writer(caller: CallerDep) -> Caller:
@@ -105,6 +112,17 @@ def require_writer(caller: CallerDep) -> Caller:
 
 
 WriterDep = Annotated[Caller, Depends(require_writer)]
+
+
+def require_admin(caller: CallerDep) -> Caller:
+    if caller.is_anonymous:
+        raise NotAuthenticated("this needs an admin key")
+    if caller.role != ADMIN:
+        raise Forbidden(f"a {caller.role} key cannot do this; admin keys can", code="wrong_role")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(require_admin)]
 
 
 def get_boundaries(request: Request, session: ReadSessionDep) -> BoundarySet:

@@ -133,7 +133,8 @@ def sites_map(
     lang = values.get("lang", "en")
     query = site_collection.PROVIDER.parse(p.feature_query(values), values)
     base = base_url(request, settings)
-    context = ReadContext(session, caller, base, settings.count_exact_up_to)
+    # popups show public attributes only: restricted values are not even read
+    context = ReadContext(session, caller.public_view, base, settings.count_exact_up_to)
     page = site_collection.PROVIDER.page(
         context, query, PageRequest(values.get("limit", MAP_MAX_SITES))
     )
@@ -179,7 +180,7 @@ def clusters_map(
     lang: str = values.get("lang", "en")
     query = cluster_collection.PROVIDER.parse(p.feature_query(values), values)
     base = base_url(request, settings)
-    context = ReadContext(session, caller, base, None, open_writer)
+    context = ReadContext(session, caller.public_view, base, None, open_writer)
     page = cluster_collection.PROVIDER.page(
         context, query, PageRequest(values.get("limit", MAP_MAX_CLUSTERS))
     )
@@ -189,7 +190,7 @@ def clusters_map(
     ][:MAP_MAX_MEMBERS]
     members = orjson.loads(
         '{"type":"FeatureCollection","features":['
-        + site_repo.features_of(session, member_ids, caller)
+        + site_repo.features_of(session, member_ids, caller.public_view)
         + "]}"
     )
     source = boundary_repo.active_source(session)

@@ -20,7 +20,7 @@ from app.api.deps import (
 from app.api.responses import JSON
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
-from app.services import upload_access
+from app.services import scopes, upload_access
 from app.services.ingest import UploadRequest, ingest
 from geo.vocab import SiteKind, empty_values_from_text
 
@@ -126,6 +126,16 @@ def post_upload(
             "the default list (n/a, NA, -, null, #N/A, none, ...)",
         ),
     ] = None,
+    restricted: Annotated[
+        str | None,
+        Form(
+            max_length=5000,
+            pattern=NO_CONTROLS,
+            description="Comma-separated attribute columns whose values are restricted (shown "
+            "to admins and authorities in scope only), e.g. workers,armed_group; the other "
+            "attribute columns become public. Unset: every attribute stays restricted.",
+        ),
+    ] = None,
 ) -> JSON:
     data = file.file.read(settings.upload_max_bytes + 1)
     if len(data) > settings.upload_max_bytes:
@@ -148,6 +158,7 @@ def post_upload(
             include_tracks=include_tracks,
             dry_run=dry_run,
             empty_values=empty_values_from_text(empty_values) if empty_values else None,
+            restricted_columns=scopes.parse_columns(restricted),
         ),
         caller,
     )

@@ -1,7 +1,8 @@
 """``observations``: every visit of every site — one accepted row of one upload.
 
 Filter by ``site``, ``upload``, ``country`` (the site's), ``bbox`` (the surveyed point) and
-``datetime`` (the visit date). Raw survey attributes only for admins and authorities in scope.
+``datetime`` (the visit date). Raw survey attributes only for admins and authorities in scope,
+except the columns of an upload that declared which of its columns are restricted.
 """
 
 from __future__ import annotations
@@ -70,7 +71,19 @@ class ObservationsProvider(Provider):
         }
 
     def schema(self) -> dict[str, Any]:
-        return {**super().schema(), "attributes": {"type": "object"}}
+        return {
+            **super().schema(),
+            "attributes": {
+                "type": "object",
+                "description": "The row's other columns: public when its upload declared its "
+                "restricted columns, else only for admins and authorities in scope",
+            },
+            "restricted": {
+                "type": "object",
+                "description": "The columns its upload declared restricted: only for admins "
+                "and authorities in scope",
+            },
+        }
 
     def parse(self, base: FeatureQuery, values: Mapping[str, Any]) -> ObservationQuery:
         return ObservationQuery(

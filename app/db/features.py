@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.db.cql2 import SqlField, compile_filter
 from app.queries import BBox, Caller, FeaturePage, FeatureQuery, Interval, PageRequest
 from geo.crs import OfferedCrs, parse_crs
@@ -66,10 +67,25 @@ class FeatureSpec:
     #: Applied to every statement built from this spec (e.g. to read the tables as they were
     #: at an earlier dataset version: ``app.db.site_history.swap_tables``).
     rewrite: Callable[[typing.Any], typing.Any] | None = None
+    #: Per caller, an expression that is the row's country (``''`` when it has none) when the
+    #: row's feature shows this caller restricted values, else NULL; the audit log records
+    #: those countries (``app.audit``). None: the collection has no restricted values.
+    revealed: Callable[[Caller], ColumnElement[typing.Any] | None] | None = None
 
 
 def _rewritten(spec: FeatureSpec, statement: typing.Any) -> typing.Any:
     return statement if spec.rewrite is None else spec.rewrite(statement)
+
+
+def revealed_expression(spec: FeatureSpec, caller: Caller) -> ColumnElement[typing.Any] | None:
+    if spec.revealed is None or not caller.may_read_restricted:
+        return None
+    return spec.revealed(caller)
+
+
+def note_read(returned: int, revealed: Sequence[object] = ()) -> None:
+    """Tell the audit log how many features were read and where restricted values showed."""
+    audit.note_features(returned, (str(country) for country in revealed if country is not None))
 
 
 def json_real(column: ColumnElement[typing.Any]) -> ColumnElement[object]:
@@ -267,17 +283,21 @@ def page_statement(
     crs: OfferedCrs | None = None,
 ) -> Select[*tuple[typing.Any, ...]]:
     """The rows of one page plus one (to know whether another page follows), in fetch order:
-    columns ``f`` (the feature text) and ``k0``, ``k1``... (the sort key)."""
+    columns ``f`` (the feature text) and ``k0``, ``k1``... (the sort key), then ``r`` when
+    the caller may be shown restricted values (see ``FeatureSpec.revealed``)."""
     keys = _sort_columns(spec, sort)
     clauses = list(where)
     backwards = bool(request.keyset and request.keyset.backwards)
     if request.keyset is not None:
         clauses.append(_keyset_clause(keys, request.keyset.values, backwards))
     order = [key.column.desc() if key.descending != backwards else key.column.asc() for key in keys]
+    revealed = revealed_expression(spec, caller)
+    extra = [] if revealed is None else [revealed.label("r")]
     statement = (
         select(
             feature_json(spec, caller, crs).label("f"),
             *(key.column.label(f"k{i}") for i, key in enumerate(keys)),
+            *extra,
         )
         .select_from(spec.table)
         .where(*clauses)
@@ -319,6 +339,11 @@ def fetch_page(
     result.close()
     has_more = len(rows) > request.limit
     rows = rows[: request.limit]
+    if revealed_expression(spec, caller) is not None:
+        note_read(len(rows), [row[-1] for row in rows])
+        rows = [row[:-1] for row in rows]
+    else:
+        note_read(len(rows))
     if request.keyset is not None and request.keyset.backwards:
         rows.reverse()
     matched = None
@@ -356,8 +381,14 @@ def fetch_one(
     """One feature; ``by_id=False`` when ``where`` already selects it (by indexed columns);
     ``crs``: its geometry in that CRS."""
     clauses = [spec.feature_id == feature_id, *where] if by_id else list(where)
-    statement = select(feature_json(spec, caller, crs)).select_from(spec.table).where(*clauses)
-    return session.execute(_rewritten(spec, statement)).scalar_one_or_none()
+    revealed = revealed_expression(spec, caller)
+    columns = [feature_json(spec, caller, crs), *([] if revealed is None else [revealed])]
+    statement = select(*columns).select_from(spec.table).where(*clauses)
+    row = session.execute(_rewritten(spec, statement)).one_or_none()
+    if row is None:
+        return None
+    note_read(1, row[1:])
+    return typing.cast(str, row[0])
 
 
 def select_extent(geom: ColumnElement[object]) -> Select[typing.Any]:

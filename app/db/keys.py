@@ -25,6 +25,8 @@ class KeyRecord:
     secret_hash: bytes
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
 
 
 def _record(row: typing.Any) -> KeyRecord:
@@ -37,6 +39,8 @@ def _record(row: typing.Any) -> KeyRecord:
         secret_hash=bytes(row.secret_hash),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -49,21 +53,58 @@ _COLUMNS = (
     keys.c.secret_hash,
     keys.c.created_at,
     keys.c.revoked_at,
+    keys.c.expires_at,
+    keys.c.last_used_at,
 )
 
 
 def insert_key(
-    session: Session, *, name: str, role: str, countries: list[str], prefix: str, secret_hash: bytes
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    countries: list[str],
+    prefix: str,
+    secret_hash: bytes,
+    expires_at: dt.datetime | None = None,
 ) -> int:
     with translate_db_errors():
         result = session.execute(
             insert(keys)
             .values(
-                name=name, role=role, countries=countries, prefix=prefix, secret_hash=secret_hash
+                name=name,
+                role=role,
+                countries=countries,
+                prefix=prefix,
+                secret_hash=secret_hash,
+                expires_at=expires_at,
             )
             .returning(keys.c.id)
         )
     return int(result.scalar_one())
+
+
+def replace_secret(session: Session, key_id: int, prefix: str, secret_hash: bytes) -> bool:
+    """Rotate: a new prefix and secret for an active key (the old secret stops working)."""
+    with translate_db_errors():
+        result = session.execute(
+            update(keys)
+            .where(keys.c.id == key_id, keys.c.revoked_at.is_(None))
+            .values(prefix=prefix, secret_hash=secret_hash)
+            .returning(keys.c.id)
+        )
+    return result.scalar_one_or_none() is not None
+
+
+def revoke_id(session: Session, key_id: int) -> bool:
+    """Revoke by id; False when there is no such key (revoking twice keeps the first time)."""
+    result = session.execute(
+        update(keys)
+        .where(keys.c.id == key_id)
+        .values(revoked_at=func.coalesce(keys.c.revoked_at, func.now()))
+        .returning(keys.c.id)
+    )
+    return result.scalar_one_or_none() is not None
 
 
 def find_by_prefix(session: Session, prefix: str) -> KeyRecord | None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -286,6 +287,9 @@ class Upload(Base):
     retracted_reason: Mapped[str | None] = mapped_column(Text)
     retracted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     retraction: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # 0012: the attribute columns this upload declared restricted; NULL: it declared none, so
+    # all its rows' attributes are restricted (shown to admins and authorities in scope only).
+    restricted_columns: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
     __table_args__ = (
         CheckConstraint(_in("kind", SITE_KINDS) + " OR kind IS NULL", name="kind"),
@@ -313,6 +317,8 @@ class Observation(Base):
     kind: Mapped[str | None] = mapped_column(String(16))
     minerals: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # 0012: the values of the columns its upload declared restricted (moved out of attributes).
+    restricted: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (
@@ -403,6 +409,8 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = _now()
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # 0012: a key past this instant answers 401 expired_key (NULL: never expires).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)
 
@@ -554,3 +562,30 @@ class ReviewRejection(Base):
     rejected_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (CheckConstraint("site_a < site_b", name="ordered_pair"),)
+class AuditEntry(Base):
+    """One audited request (0012): append-only (a trigger refuses UPDATE and DELETE, except
+    the retention purge). Written in bulk by ``app.audit``'s background flusher."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    features: Mapped[int | None] = mapped_column(Integer)
+    revealed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    revealed_countries: Mapped[list[str]] = mapped_column(
+        ARRAY(String(3)), server_default=text("'{}'")
+    )
+    bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    duration_ms: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_key_id", "key_id", "id"),
+        Index("ix_audit_log_revealed_countries", "revealed_countries", postgresql_using="gin"),
+    )

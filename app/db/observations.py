@@ -3,7 +3,9 @@
 The feature id is the upload's public id and the row number (``UP-7K3Q9X2M4P-12``): stable,
 and it says where the visit came from. The raw survey attributes of a visit are shown only to
 callers who may see the site's restricted attributes (admins; authorities in scope), because
-a survey row can name people.
+a survey row can name people, unless its upload declared which of its columns are restricted
+(``restricted=workers,armed_group``): then the other columns are public (``attributes``) and
+the declared ones (``restricted``) are shown to admins and authorities in scope only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import ColumnElement, Table, Text, cast, func
+from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, func, literal, literal_column, or_
 from sqlalchemy.orm import Session
 
 from app.db import features, tiles
@@ -30,6 +32,8 @@ JOINED = observations.join(sites, sites.c.id == observations.c.site_id).join(
     uploads, uploads.c.id == observations.c.upload_id
 )
 FEATURE_ID = func.concat(uploads.c.public_id, "-", observations.c.row_number)
+DECLARED = uploads.c.restricted_columns.is_not(None)
+EMPTY: ColumnElement[typing.Any] = literal_column("'{}'::jsonb")
 
 
 def _properties(caller: Caller) -> features.Properties:
@@ -46,10 +50,24 @@ def _properties(caller: Caller) -> features.Properties:
         ("accuracy_m", features.json_real(o.accuracy_m)),
         ("country", sites.c.country_iso3),
     ]
+    # An upload that declared its restricted columns made the rest of its attributes public;
+    # one that declared nothing keeps all of them restricted (a survey row can name people).
+    gated: ColumnElement[typing.Any] = literal(None)
     if caller.may_read_restricted:
-        attributes = features.restricted_for(caller, o.attributes, sites.c.country_iso3)
-        properties.append(("attributes", attributes))
+        gated = features.restricted_for(caller, o.attributes, sites.c.country_iso3)
+    properties.append(("attributes", case((DECLARED, o.attributes), else_=gated)))
+    if caller.may_read_restricted:
+        restricted = features.restricted_for(caller, o.restricted, sites.c.country_iso3)
+        properties.append(("restricted", restricted))
     return properties
+
+
+def _revealed(caller: Caller) -> ColumnElement[typing.Any]:
+    """The site's country ('' at sea) when this observation shows ``caller`` restricted values."""
+    o = observations.c
+    shows = or_(o.restricted != EMPTY, and_(~DECLARED, o.attributes != EMPTY))
+    country = func.coalesce(sites.c.country_iso3, "")
+    return features.restricted_for(caller, case((shows, country)), sites.c.country_iso3)
 
 
 OBSERVATIONS = features.FeatureSpec(
@@ -59,6 +77,7 @@ OBSERVATIONS = features.FeatureSpec(
     geom=observations.c.geom,
     properties=_properties,
     temporal=(observations.c.observed_on, observations.c.observed_on),
+    revealed=_revealed,
     fields={
         "geometry": SqlField(observations.c.geom, "geometry"),
         "site": SqlField(sites.c.public_id, "string"),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    case,
     cast,
     delete,
     func,
@@ -77,6 +78,13 @@ def site_extras(caller: Caller) -> features.Properties:
     return []
 
 
+def site_revealed(caller: Caller) -> ColumnElement[typing.Any]:
+    """The site's country ('' at sea) when its feature shows ``caller`` restricted values."""
+    country = func.coalesce(sites.c.country_iso3, "")
+    has_values = sites.c.restricted != literal_column("'{}'::jsonb")
+    return features.restricted_for(caller, case((has_values, country)), sites.c.country_iso3)
+
+
 #: The SQL of each site queryable (CQL2 ``filter``), named as in the GeoJSON properties.
 SITE_FIELDS: Final[dict[str, SqlField]] = {
     "geometry": SqlField(sites.c.geom, "geometry"),
@@ -112,6 +120,7 @@ SITES = features.FeatureSpec(
     temporal=(sites.c.first_observed, sites.c.last_observed),
     stored_json=sites.c.feature_json,
     fields=SITE_FIELDS,
+    revealed=site_revealed,
 )
 
 
@@ -270,10 +279,11 @@ def features_of(session: Session, public_ids: Sequence[str], caller: Caller) -> 
     """The features of these sites, joined with commas (for a FeatureCollection)."""
     if not public_ids:
         return ""
-    rows = session.execute(
-        select(features.feature_json(SITES, caller)).where(sites.c.public_id.in_(public_ids))
-    )
-    return ",".join(rows.scalars())
+    revealed = features.revealed_expression(SITES, caller)
+    columns = [features.feature_json(SITES, caller), *([] if revealed is None else [revealed])]
+    rows = session.execute(select(*columns).where(sites.c.public_id.in_(public_ids))).all()
+    features.note_read(len(rows), [row[1] for row in rows if len(row) > 1])
+    return ",".join(row[0] for row in rows)
 
 
 def get_feature(
@@ -287,12 +297,17 @@ def get_feature_and_version(
 ) -> tuple[str, int] | None:
     """The feature text as ``caller`` sees it (in ``crs``) and the row version it was read at
     (the ETag)."""
+    revealed = features.revealed_expression(SITES, caller)
+    columns = [features.feature_json(SITES, caller, crs), sites.c.version]
     row = session.execute(
-        select(features.feature_json(SITES, caller, crs), sites.c.version).where(
+        select(*columns, *([] if revealed is None else [revealed])).where(
             sites.c.public_id == public_id
         )
     ).one_or_none()
-    return None if row is None else (str(row[0]), int(row[1]))
+    if row is None:
+        return None
+    features.note_read(1, row[2:])
+    return str(row[0]), int(row[1])
 
 
 # -- edits (OGC API Features Part 4: replace, update, retire) ----------------------------

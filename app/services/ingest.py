@@ -21,7 +21,7 @@ from app.db import sites as site_repo
 from app.db import uploads as upload_repo
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography, site_history, upload_access, upload_report
+from app.services import scopes, site_geography, site_history, upload_access, upload_report
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching
@@ -46,6 +46,7 @@ class UploadRequest:
     include_tracks: bool = False
     dry_run: bool = False
     empty_values: frozenset[str] | None = None  # None: geo.vocab.EMPTY_VALUES
+    restricted_columns: tuple[str, ...] | None = None  # HOOK(access): declared restricted
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def ingest(
     result = validate_survey(survey, rules=_rules(request, settings), locate=_locator(boundaries))
     issues = list(result.issues)
     accepted = _with_kind(survey, result, issues)
+    accepted = scopes.in_scope(request, survey, result, accepted, issues, caller)  # HOOK(access)
     if len(accepted) == 0:
         raise _nothing_usable(request, survey, issues)
 
@@ -565,6 +567,7 @@ def _store(
     upload_id = upload_repo.insert_upload(session, values)
     _store_rows(session, upload_id, rows, plan)
     _after_store(session, upload_id)
+    scopes.record_upload(session, upload_id, request.restricted_columns)  # HOOK(access)
     return upload_id
 
 

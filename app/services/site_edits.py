@@ -19,7 +19,7 @@ from app.db import sites as site_repo
 from app.db.models import RETIRED
 from app.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
-from app.services import site_geography, site_history
+from app.services import scopes, site_geography, site_history
 from app.services.boundary_state import BoundarySet
 from app.services.sites import SiteDraft, country_warnings, create_site, mineral_codes
 
@@ -165,10 +165,13 @@ def edit_site(
     ``Unprocessable``/``InvalidBody`` (422, from ``change`` or the mineral vocabulary).
     """
     stored = _lock(session, public_id, precondition)
+    scopes.check_site_edit(session, caller, public_id, site_id=stored.id)  # HOOK(access)
     draft = change(_current(stored))
     draft = replace(draft, aliases=[a.strip() for a in draft.aliases if a.strip()])
     codes = mineral_codes(draft.minerals)
     geography = site_geography.measure(boundaries, [draft.lon], [draft.lat], [draft.accuracy_m])
+    moved_to = geography.country_iso3[0]
+    scopes.check_site_edit(session, caller, public_id, country_iso3=moved_to)  # HOOK(access)
     first, last = _observed(stored, draft.observed_on)
     values: dict[str, Any] = {
         "kind": draft.kind,
@@ -207,6 +210,7 @@ def retire_site(
     if not reason.strip() or "\x00" in reason:
         raise InvalidParameter("reason: say why the site is retired", code="reason_required")
     stored = _lock(session, public_id, precondition)
+    scopes.check_site_edit(session, caller, public_id, site_id=stored.id)  # HOOK(access)
     version = site_repo.retire_site(session, stored.id, stored.version, reason.strip())
     if version is None:  # as in edit_site: the row lock makes this unreachable
         raise _stale(public_id)

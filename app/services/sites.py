@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import sites as site_repo
 from app.errors import ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography, site_history
+from app.services import scopes, site_geography, site_history
 from app.services.boundary_state import BoundarySet
 from geo.vocab import minerals
 
@@ -79,6 +79,7 @@ def create_sites(
     public_ids = site_repo.new_public_ids(len(drafts))
     for i, draft in enumerate(drafts):
         country = geography.country_iso3[i]
+        scopes.check_site_edit(session, caller, draft.name, country_iso3=country)  # HOOK(access)
         warnings = country_warnings(draft, country, geography.location_status[i])
         site = site_repo.NewSite(
             public_id=public_ids[i],

@@ -83,7 +83,8 @@ def test_raw_survey_attributes_only_for_those_who_see_restricted(
     )
     query = {"upload": report["upload"]["id"]}
     anonymous = items(client, **query)["features"][0]["properties"]
-    assert "attributes" not in anonymous
+    # the upload declared no restricted columns: all its attributes stay restricted
+    assert anonymous["attributes"] is None and "restricted" not in anonymous
     admin = items(client, api_key("admin"), **query)["features"][0]["properties"]
     assert admin["attributes"]["workers"] in ("12", 12)
     in_scope = items(client, api_key("authority", ["CAF"]), **query)["features"][0]

@@ -53,6 +53,9 @@ def live_server(database_copy: Callable[[str], str], cache_dir: Path) -> Iterato
         "BORDERLENS_DATA_DIR": str(cache_dir),
         "BORDERLENS_BOUNDARY_SOURCE": settings.boundary_source,
         "BORDERLENS_MAP_TILES": "none",
+        # GDAL and QGIS read every page as fast as they can; limits have tests of their own
+        "BORDERLENS_RATE_LIMIT_ANONYMOUS": "none",
+        "BORDERLENS_RATE_LIMIT_PER_KEY": "none",
     }
     process = subprocess.Popen(
         [
