@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import sites as site_repo
 from app.errors import ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography
+from app.services import outbox, site_geography
 from app.services.boundary_state import BoundarySet
 from geo.vocab import minerals
 
@@ -102,6 +102,7 @@ def create_sites(
         created.append(CreatedSite(site.public_id, warnings))
     ids = site_repo.insert_sites(session, new_sites)
     site_repo.insert_border_distances(session, geography.border_rows(ids))
+    outbox.record_sites(session, ids)  # HOOK(alerts)
     session.commit()
     return created
 
