@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from app.maps.assets import ensure_assets
 from app.queries import Caller
 from app.roles import ADMIN
 from app.services import boundaries as boundary_service
-from app.services import boundary_sources, demo
+from app.services import boundary_sources, delivery, demo
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
@@ -127,6 +128,31 @@ def serve(
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum if signum != signal.SIGTERM else 0)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background jobs apart from `serve` (webhook delivery; set
+    BORDERLENS_DELIVERY_WORKER=false for `serve` then). Several may run at once; SIGTERM or
+    Ctrl-C stops after the deliveries in flight."""
+    settings = Settings()
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        with database(settings) as (url, session):
+            session.close()
+            background = delivery.start_background(settings, url)
+            console.print("borderlens worker: delivering webhooks (SIGTERM stops)")
+            stop.wait()
+            background.stop()
+    except (EmbeddedClusterError, AppError) as error:
+        raise _fail(str(error)) from error
+    console.print("worker stopped")
 
 
 @db_cli.command("upgrade")

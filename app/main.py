@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import (
+    alerts,
     core,
     crs,
     filter,
@@ -39,6 +40,7 @@ from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
+from app.services import delivery
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError
@@ -67,9 +69,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.read_sessionmaker = make_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        # The webhook worker (and peer sync schedule) run beside the app unless told not to.
+        background = delivery.start_background(settings, url) if settings.delivery_worker else None
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             engine.dispose()
             if cluster is not None:
                 cluster.stop()
@@ -110,7 +116,19 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    modules = (
+        core,
+        crs,
+        filter,
+        schema_routes,
+        transactions,
+        uploads,
+        alerts,
+        maps,
+        health,
+        openapi,
+        html,
+    )
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))

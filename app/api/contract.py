@@ -22,7 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from app.api import deps
+from app.api import alerts_schemas, deps
 from app.errors import PROBLEM_MEDIA_TYPE
 
 BEARER = "bearerAuth"
@@ -60,6 +60,8 @@ DEPENDENCY_STATUSES: dict[Callable[..., Any], tuple[int, ...]] = {
     deps.get_caller: (401,),
     # anonymous: 401; a key of a role that cannot write: 403
     deps.require_writer: (401, 403),
+    # anonymous: 401; a key of a role that cannot subscribe to alerts: 403
+    deps.require_subscriber: (401, 403),
     # no boundary dataset loaded yet
     deps.get_boundaries: (503,),
     # the database cannot be reached
@@ -432,3 +434,4 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+SCHEMAS.update(alerts_schemas.SCHEMAS)  # subscriptions, events, changes feed, peers

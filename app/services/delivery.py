@@ -23,6 +23,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -178,13 +179,37 @@ def run_delivery(
     DeliveryWorker(settings, url).run(stop)
 
 
-def start_in_thread(
-    settings: Settings, database_url: str, target: Callable[..., None] = run_delivery
-) -> tuple[threading.Thread, threading.Event]:
-    """Run ``target(settings, stop, database_url)`` in a thread; set the event to stop it."""
+@dataclass
+class Background:
+    """Threads running beside the web application; ``stop()`` ends them and waits."""
+
+    stop_event: threading.Event
+    threads: list[threading.Thread]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=timeout_s)
+
+
+Task = Callable[[Settings, threading.Event, str], None]
+#: What runs beside ``serve`` (and in ``borderlens worker``): the webhook delivery, and more
+#: jobs joined at merge (peer sync schedule, upload jobs) with one entry each.
+BACKGROUND_TASKS: list[Task] = [run_delivery]
+
+
+def start_background(settings: Settings, database_url: str) -> Background:
+    """Start every background task in its own thread."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=target, args=(settings, stop, database_url), name="borderlens-delivery", daemon=True
-    )
-    thread.start()
-    return thread, stop
+    threads = [
+        threading.Thread(
+            target=task,
+            args=(settings, stop, database_url),
+            name=f"borderlens-{getattr(task, '__name__', 'task')}",
+            daemon=True,
+        )
+        for task in BACKGROUND_TASKS
+    ]
+    for thread in threads:
+        thread.start()
+    return Background(stop, threads)

@@ -5,7 +5,7 @@ default or ``cql2-json``), ``border`` (a pair ``CAF-CMR`` or a country ``CMR``),
 ``within_km`` (geodesic km to that border, or to any international border), ``country``,
 ``kind`` and ``mineral`` (a string, comma-separated, or a list of strings). Each is parsed by
 the very parser of the items query parameter, so a criterion means exactly what the same
-query would return, and an invalid one is the same 400 naming it (``criteria.<name>``).
+query would return, and an invalid one is a 422 naming it (``criteria.<name>``).
 Zones are not a criterion yet: no zone collection exists on this branch.
 """
 
@@ -22,7 +22,7 @@ from app.collections.cql2 import parse_filter
 from app.db import boundaries as boundary_repo
 from app.db import outbox as outbox_repo
 from app.db.sites import plan_query
-from app.errors import InvalidParameter
+from app.errors import InvalidBody, InvalidParameter, ProblemItem
 from app.queries import CqlFilter, FeatureQuery, SiteQuery
 from geo.countries import read_country_table
 
@@ -31,8 +31,12 @@ SHORTCUTS = ("border", "within_km", "country", "kind", "mineral")
 KNOWN = (*SHORTCUTS, "filter", "filter-lang")
 
 
-def _bad(name: str, message: str) -> InvalidParameter:
-    return InvalidParameter(f"criteria.{name}: {message}", code="invalid_criteria")
+def _bad(name: str, message: str) -> InvalidBody:
+    return InvalidBody(
+        f"criteria.{name}: {message}",
+        code="invalid_criteria",
+        items=[ProblemItem("invalid_criteria", message, column=f"criteria.{name}")],
+    )
 
 
 def _raw(name: str, value: Any) -> str:
@@ -49,7 +53,7 @@ def _raw(name: str, value: Any) -> str:
 
 
 def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
-    """The criteria as a ``SiteQuery`` (``InvalidParameter`` 400 naming the criterion)."""
+    """The criteria as a ``SiteQuery`` (``InvalidBody`` 422 naming the criterion)."""
     # Imported here: the sites collection imports the site services, which record events
     # through this module (a cycle at import time, none at call time).
     from app.collections.sites import PARAMETERS, PROVIDER

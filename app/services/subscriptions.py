@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import outbox as outbox_repo
 from app.db.sites import new_public_ids
-from app.errors import Forbidden, InvalidParameter, NotAuthenticated, NotFound
+from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
 from app.queries import Caller
 from app.roles import ADMIN, RESTRICTED_READERS
 from app.services import subscription_criteria, webhook_targets
@@ -60,10 +60,10 @@ def new_secret() -> str:
 def _check_events(events: Sequence[str]) -> list[str]:
     choose = "choose from " + ", ".join(EVENT_TYPES)
     if not events:
-        raise InvalidParameter(f"events: none given; {choose}", code="invalid_events")
+        raise InvalidBody(f"events: none given; {choose}", code="invalid_events")
     for event in events:
         if event not in EVENT_TYPES:
-            raise InvalidParameter(
+            raise InvalidBody(
                 f"events: {event[:40]!r} is not an event; {choose}", code="invalid_events"
             )
     return sorted(set(events), key=EVENT_TYPES.index)
@@ -79,14 +79,14 @@ def create(
     assert caller.key_id is not None
     name = new.name.strip()
     if not name or len(name) > MAX_NAME_CHARS:
-        raise InvalidParameter(f"name: 1 to {MAX_NAME_CHARS} characters", code="invalid_name")
+        raise InvalidBody(f"name: 1 to {MAX_NAME_CHARS} characters", code="invalid_name")
     events = _check_events(new.events)
     subscription_criteria.parse(session, new.criteria)
     url = new.webhook_url
     if url is not None:
         url = webhook_targets.check(url, settings.webhook_allowed_hosts, settings.database_url)
     if len(outbox_repo.list_subscriptions(session, caller.key_id)) >= MAX_SUBSCRIPTIONS_PER_KEY:
-        raise InvalidParameter(
+        raise InvalidBody(
             f"a key may hold at most {MAX_SUBSCRIPTIONS_PER_KEY} subscriptions",
             code="too_many_subscriptions",
         )
@@ -130,7 +130,7 @@ def set_status(
     match, so what happened during the pause is not replayed as news."""
     found = get(session, caller, public_id)
     if status not in ("active", "paused"):
-        raise InvalidParameter("status: active or paused", code="invalid_status")
+        raise InvalidBody("status: active or paused", code="invalid_status")
     outbox_repo.set_status(session, found.id, status)
     if status == "active" and found.status != "active":
         outbox_repo.seed_matches(session, subscription_criteria.matcher(session, found))

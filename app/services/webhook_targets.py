@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from app.errors import InvalidParameter
+from app.errors import InvalidBody
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -29,7 +29,7 @@ METADATA_ADDRESSES = frozenset(
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-class RefusedTarget(InvalidParameter):
+class RefusedTarget(InvalidBody):
     code = "webhook_url_refused"
 
 
@@ -78,7 +78,7 @@ def _refused_address(address: IpAddress) -> str | None:
 
 
 def check(url: str, allowed: Sequence[str], database_url: str | None) -> str:
-    """``url`` if a webhook may go there; ``RefusedTarget`` (400, naming why) otherwise."""
+    """``url`` if a webhook may go there; ``RefusedTarget`` (422, naming why) otherwise."""
     if len(url) > 2000 or any(ord(ch) < 0x21 for ch in url):
         raise RefusedTarget("webhook_url: not a URL (too long, or spaces/control characters)")
     parts = urlsplit(url)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidParameter
+from app.errors import InvalidBody
 from app.queries import Caller
 from app.services import keys as key_service
 from app.services import site_edits, subscriptions
@@ -179,6 +179,6 @@ def test_bad_criteria_are_named(
     session: Session, settings: Settings, criteria: dict[str, Any], named: str
 ) -> None:
     caller = _caller(session)
-    with pytest.raises(InvalidParameter) as raised:
+    with pytest.raises(InvalidBody) as raised:
         _subscribe(session, settings, caller, criteria, ["site.created"])
     assert raised.value.detail.startswith(named)
