@@ -383,6 +383,26 @@ def record_cluster_joins(
         )
 
 
+def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> list[int]:
+    """Sites in a cross-border cluster of run ``run_id`` that were in none in the previous
+    run (with the same parameters)."""
+    rows = session.execute(
+        text(
+            """
+            SELECT m.site_id FROM cluster_members m
+            JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id
+            WHERE m.run_id = :run AND c.cross_border
+            EXCEPT
+            SELECT m.site_id FROM cluster_members m
+            JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id
+            WHERE m.run_id = :previous AND c.cross_border
+            """
+        ),
+        {"run": run_id, "previous": previous_run_id},
+    )
+    return [int(site_id) for site_id in rows.scalars()]
+
+
 # -- delivery -----------------------------------------------------------------------------
 
 

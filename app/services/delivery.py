@@ -179,6 +179,33 @@ def run_delivery(
     DeliveryWorker(settings, url).run(stop)
 
 
+CLUSTER_REFRESH_S = 30.0
+
+
+def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url: str) -> None:
+    """Recompute the default clustering when sites changed and a subscription asks for
+    ``cluster.joined`` (else it is computed on the next read of ``clusters``), so joins are
+    reported within ``CLUSTER_REFRESH_S`` seconds."""
+    from app.services import clusters as cluster_service
+
+    engine = make_engine(database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        while not stop.wait(CLUSTER_REFRESH_S):
+            try:
+                with sessions() as session:
+                    if any(
+                        outbox_repo.CLUSTER_JOINED in s.events
+                        for s in outbox_repo.active_subscriptions(session)
+                    ):
+                        cluster_service.refresh(session)
+                        session.commit()
+            except Exception:
+                log.exception("cluster refresh failed; trying again later")
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Background:
     """Threads running beside the web application; ``stop()`` ends them and waits."""
@@ -195,7 +222,7 @@ class Background:
 Task = Callable[[Settings, threading.Event, str], None]
 #: What runs beside ``serve`` (and in ``borderlens worker``): the webhook delivery, and more
 #: jobs joined at merge (peer sync schedule, upload jobs) with one entry each.
-BACKGROUND_TASKS: list[Task] = [run_delivery]
+BACKGROUND_TASKS: list[Task] = [run_delivery, run_cluster_refresh]
 
 
 def start_background(settings: Settings, database_url: str) -> Background:

@@ -52,6 +52,11 @@ def record_sites(session: Session, site_ids: Sequence[int]) -> None:
         outbox_repo.record_matches(session, matchers(session), outbox_repo.created_sites(site_ids))
 
 
-def record_cluster_joins(session: Session, site_ids: Sequence[int]) -> None:
-    """``cluster.joined`` events for sites that just joined a cross-border cluster."""
-    outbox_repo.record_cluster_joins(session, matchers(session), site_ids)
+def record_cluster_joins(session: Session, run_id: int, previous_run_id: int | None) -> None:
+    """``cluster.joined`` events for the sites that joined a cross-border cluster between
+    the previous clustering and this one (none for a first clustering: nothing to compare)."""
+    if previous_run_id is None:
+        return
+    joined = outbox_repo.cross_border_joins(session, run_id, previous_run_id)
+    if joined:
+        outbox_repo.record_cluster_joins(session, matchers(session), joined)

@@ -182,3 +182,24 @@ def test_bad_criteria_are_named(
     with pytest.raises(InvalidBody) as raised:
         _subscribe(session, settings, caller, criteria, ["site.created"])
     assert raised.value.detail.startswith(named)
+
+
+def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settings) -> None:
+    from app.services import clusters as cluster_service
+    from tests.api.test_clusters import around, border_vertex, store
+
+    caller = _caller(session, "admin")
+    public_id = _subscribe(session, settings, caller, {}, ["cluster.joined"])
+    spread = [(0, 0), (90, 1.5), (270, 1.5), (45, 2.0)]
+    lon, lat = border_vertex(session, 5.0)
+    first = set(store(session, around(lon, lat, "first", spread[:2])))  # 2: no cluster yet
+    cluster_service.refresh(session)
+    assert _events(session, public_id) == []
+    later = set(store(session, around(lon, lat, "later", spread[2:])))  # now 4 together
+    cluster_service.refresh(session)
+    joined = {e["payload"]["data"]["id"] for e in _events(session, public_id)}
+    assert joined == first | later
+    assert {e["type"] for e in _events(session, public_id)} == {"cluster.joined"}
+    store(session, around(lon + 0.3, lat, "far", spread[:1]))  # a far site changes nothing
+    cluster_service.refresh(session)
+    assert len(_events(session, public_id)) == len(joined)
