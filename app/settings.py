@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         description="Seconds between two pulls from every peer node inside `serve` "
         "(0: only `borderlens peers sync`).",
     )
+    changes_feed_requires_key: bool = Field(
+        default=False,
+        description="Serve the changes feed (`/collections/sites/changes`, what peer nodes "
+        "pull) to API keys only; anonymous peers get 401.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Secret that signs the sign-in session cookie. Unset: generated once and "

@@ -203,6 +203,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("properties", postgresql.JSONB(), nullable=False),
+        sa.Column("restricted", postgresql.JSONB(), nullable=True),
         sa.ForeignKeyConstraint(
             ["peer_id"],
             ["peers.id"],

@@ -157,6 +157,9 @@ class SharedSite(Base):
         Geometry("POINT", srid=4326, spatial_index=True), nullable=False
     )
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What the peer showed this node's key beyond public attributes: served on to local
+    # callers only as local restricted attributes are (app.db.features.restricted_for).
+    restricted: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (UniqueConstraint("peer_id", "collection", "origin_id"),)
 

@@ -37,6 +37,7 @@ from app.db import outbox as outbox_repo
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError
 from app.services import webhook_targets
+from app.services.federation import run_peer_sync
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class Background:
 Task = Callable[[Settings, threading.Event, str], None]
 #: What runs beside ``serve`` (and in ``borderlens worker``): the webhook delivery, and more
 #: jobs joined at merge (peer sync schedule, upload jobs) with one entry each.
-BACKGROUND_TASKS: list[Task] = [run_delivery, run_cluster_refresh]
+BACKGROUND_TASKS: list[Task] = [run_delivery, run_cluster_refresh, run_peer_sync]
 
 
 def start_background(settings: Settings, database_url: str) -> Background:
