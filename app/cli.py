@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +30,7 @@ from app.maps.assets import ensure_assets
 from app.queries import Caller
 from app.roles import ADMIN
 from app.services import boundaries as boundary_service
-from app.services import boundary_sources, demo, scopes
+from app.services import boundary_sources, delivery, demo, federation, scopes
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
@@ -41,9 +42,11 @@ cli = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=F
 borders_cli = typer.Typer(help="Boundary datasets and derived borders.", no_args_is_help=True)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+peers_cli = typer.Typer(help="Peer nodes whose changes this node pulls.", no_args_is_help=True)
 cli.add_typer(borders_cli, name="borders")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(peers_cli, name="peers")
 
 console = Console()
 err = Console(stderr=True)
@@ -128,6 +131,31 @@ def serve(
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum if signum != signal.SIGTERM else 0)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background jobs apart from `serve` (webhook delivery; set
+    BORDERLENS_DELIVERY_WORKER=false for `serve` then). Several may run at once; SIGTERM or
+    Ctrl-C stops after the deliveries in flight."""
+    settings = Settings()
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        with database(settings) as (url, session):
+            session.close()
+            background = delivery.start_background(settings, url)
+            console.print("borderlens worker: delivering webhooks (SIGTERM stops)")
+            stop.wait()
+            background.stop()
+    except (EmbeddedClusterError, AppError) as error:
+        raise _fail(str(error)) from error
+    console.print("worker stopped")
 
 
 @db_cli.command("upgrade")
@@ -418,3 +446,72 @@ def setup(
 
 def main() -> None:
     cli()
+
+
+@peers_cli.command("add")
+def peers_add(
+    url: Annotated[str, typer.Argument(help="The peer's base URL (its landing page).")],
+    key: Annotated[str | None, typer.Option(help="An API key the peer gave this node.")] = None,
+    collections: Annotated[
+        str, typer.Option(help="Collections to pull, comma-separated.")
+    ] = "sites",
+) -> None:
+    """Register (or update) a peer node to pull from."""
+    wanted = [c.strip() for c in collections.split(",") if c.strip()]
+    try:
+        with database(Settings()) as (_, session):
+            peer_id = federation.add_peer(session, url, key, wanted)
+    except AppError as error:
+        raise _fail(error.detail) from error
+    console.print(f"peer #{peer_id}: {url.rstrip('/')} ({', '.join(wanted)})")
+
+
+@peers_cli.command("list")
+def peers_list() -> None:
+    """List peers, when each was last synced, and the last error."""
+    with database(Settings()) as (_, session):
+        peers = federation.list_peers(session)
+    table = Table("id", "url", "collections", "key", "last synced", "last error")
+    for p in peers:
+        synced = p.last_synced_at.isoformat(timespec="seconds") if p.last_synced_at else "-"
+        key = "yes" if p.api_key else "no"
+        table.add_row(str(p.id), p.url, ",".join(p.collections), key, synced, p.last_error or "")
+    console.print(table)
+
+
+@peers_cli.command("remove")
+def peers_remove(url: Annotated[str, typer.Argument(help="The peer's base URL.")]) -> None:
+    """Forget a peer and the features shared by it."""
+    try:
+        with database(Settings()) as (_, session):
+            federation.remove_peer(session, url)
+    except AppError as error:
+        raise _fail(error.detail) from error
+    console.print(f"removed {url}")
+
+
+@peers_cli.command("sync")
+def peers_sync(
+    page_size: Annotated[int, typer.Option(min=1, max=10_000, help="Features per page.")] = 500,
+) -> None:
+    """Pull what changed on every peer since the last sync (resumes a sync that stopped)."""
+    settings = Settings()
+    failed = False
+    with database(settings) as (url, session):
+        session.close()
+        engine = make_engine(url, pool_size=2)
+        try:
+            results = federation.sync_all(make_sessionmaker(engine), settings, page_size)
+        finally:
+            engine.dispose()
+    for result in results:
+        if isinstance(result, federation.PeerError):
+            failed = True
+            err.print(f"[red]error:[/red] {result.detail}")
+        else:
+            console.print(
+                f"{result.peer} {result.collection}: {result.features} features in "
+                f"{result.pages} pages, {result.reviews} to review"
+            )
+    if failed:
+        raise typer.Exit(code=1)

@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import (
     access,
+    alerts,
     core,
     crs,
     explore,
+    federation,
     filter,
     health,
     html,
@@ -48,6 +50,7 @@ from app.db.engine import make_engine, make_sessionmaker, read_router
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
 from app.services.audit_log import AuditLog
+from app.services import delivery
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError
@@ -80,9 +83,13 @@ def create_app(settings: Settings) -> FastAPI:
         audit_log: AuditLog | None = app.state.audit_log
         if audit_log is not None:
             audit_log.start(engine)
+        # The webhook worker (and peer sync schedule) run beside the app unless told not to.
+        background = delivery.start_background(settings, url) if settings.delivery_worker else None
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             if audit_log is not None:
                 audit_log.stop()  # everything still queued is written before the pool closes
             if app.state.read_router is not None:
@@ -148,6 +155,8 @@ def create_app(settings: Settings) -> FastAPI:
         stewardship,
         uploads,
         access,
+        alerts,
+        federation,
         maps,
         explore,
         health,

@@ -113,6 +113,53 @@ class Settings(BaseSettings):
         description="An observation joins an existing site within this distance (and a "
         "compatible name or kind).",
     )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts alert webhooks may be sent to (JSON list; `*.example.org` for "
+        "subdomains). Empty: no webhook can be registered (SSE `/events` still works). "
+        "Link-local, metadata and this service's database addresses are refused whatever "
+        "the list says.",
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Tries of one webhook event before it moves to the subscription's "
+        "dead letters (re-sendable by the subscriber).",
+    )
+    webhook_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="First retry delay of a failed webhook (doubles at each try, with "
+        "random jitter of ±50 %, capped by `BORDERLENS_WEBHOOK_BACKOFF_MAX_S`).",
+    )
+    webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two tries of one webhook."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a webhook receiver has to answer."
+    )
+    webhook_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a delivery worker holds an event it is sending; a worker that "
+        "dies releases its events when this runs out (then another sends them again, same id).",
+    )
+    delivery_worker: bool = Field(
+        default=True,
+        description="Run the webhook delivery worker (and the peer sync schedule) inside "
+        "`borderlens serve`; false when `borderlens worker` runs apart.",
+    )
+    peer_sync_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds between two pulls from every peer node inside `serve` "
+        "(0: only `borderlens peers sync`).",
+    )
+    changes_feed_requires_key: bool = Field(
+        default=False,
+        description="Serve the changes feed (`/collections/sites/changes`, what peer nodes "
+        "pull) to API keys only; anonymous peers get 401.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Secret that signs the sign-in session cookie. Unset: generated once and "

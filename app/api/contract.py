@@ -22,7 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from app.api import deps
+from app.api import alerts_schemas, deps
 from app.errors import PROBLEM_MEDIA_TYPE
 
 BEARER = "bearerAuth"
@@ -63,6 +63,8 @@ DEPENDENCY_STATUSES: dict[Callable[..., Any], tuple[int, ...]] = {
     deps.require_admin: (401, 403),
     # every route: over the caller's rate limit (app.api.rate_limits)
     deps.check_session_cookie: (429,),
+    # anonymous: 401; a key of a role that cannot subscribe to alerts: 403
+    deps.require_subscriber: (401, 403),
     # no boundary dataset loaded yet
     deps.get_boundaries: (503,),
     # the database cannot be reached
@@ -115,7 +117,7 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
 
 def _security(route: APIRoute) -> list[dict[str, list[str]]] | None:
     calls = set(_calls(route.dependant))
-    if deps.require_writer in calls or deps.require_admin in calls:
+    if deps.require_writer in calls or deps.require_admin in calls or deps.require_subscriber in calls:
         return [{BEARER: []}]
     if deps.get_caller in calls:
         # anonymous callers are served too (public attributes); a key may show more
@@ -435,3 +437,4 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+SCHEMAS.update(alerts_schemas.SCHEMAS)  # subscriptions, events, changes feed, peers

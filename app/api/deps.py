@@ -19,6 +19,7 @@ from app.html import session as web_session
 from app.queries import Caller
 from app.roles import ADMIN, WRITERS
 from app.services import keys as key_service
+from app.services import subscriptions
 from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.settings import Settings
 
@@ -123,6 +124,12 @@ def require_admin(caller: CallerDep) -> Caller:
 
 
 AdminDep = Annotated[Caller, Depends(require_admin)]
+def require_subscriber(caller: CallerDep) -> Caller:
+    """Alerts are for authority and admin keys (401 anonymous, 403 another role)."""
+    return subscriptions.require_subscriber(caller)
+
+
+SubscriberDep = Annotated[Caller, Depends(require_subscriber)]
 
 
 def get_boundaries(request: Request, session: ReadSessionDep) -> BoundarySet:

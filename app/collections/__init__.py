@@ -11,6 +11,7 @@ from app.collections import (
     countries,
     disputed_areas,
     observations,
+    shared_sites,
     sites,
 )
 from app.collections.base import Provider
@@ -23,6 +24,7 @@ PROVIDERS: tuple[Provider, ...] = (
     countries.PROVIDER,
     disputed_areas.PROVIDER,
     clusters.PROVIDER,
+    shared_sites.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

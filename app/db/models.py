@@ -203,6 +203,9 @@ class Site(Base):
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     retired_reason: Mapped[str | None] = mapped_column(Text)
+    # Federation (0013): the transaction that last wrote the row (txid_current(), set by
+    # default and by the sites_changed_txid trigger); the changes feed pages on it.
+    changed_txid: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
 
     __table_args__ = (
         CheckConstraint(_in("kind", SITE_KINDS), name="kind"),
@@ -230,6 +233,7 @@ class Site(Base):
         Index("ix_sites_border_pair_distance", "border_pair", "border_distance_m"),
         # Items leave retired sites out: their counts stay index-only scans (0008).
         Index("ix_sites_current", "id", postgresql_where=text("status <> 'retired'")),
+        Index("ix_sites_changed_txid", "changed_txid", "id"),
         # Also ix_sites_border_sort on (coalesce(border_distance_m, 1e300), id), made by
         # migration 0005 only: alembic cannot compare expression indexes.
         CheckConstraint("border_distance_m IS NULL OR border_distance_m >= 0", name="distance"),
@@ -589,3 +593,6 @@ class AuditEntry(Base):
         Index("ix_audit_log_key_id", "key_id", "id"),
         Index("ix_audit_log_revealed_countries", "revealed_countries", postgresql_using="gin"),
     )
+# Alerts and federation (0013) live in their own module; imported here so that the metadata
+# is whole wherever the models are.
+from app.db import alert_models as _alert_models  # noqa: E402, F401

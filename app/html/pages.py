@@ -137,6 +137,10 @@ def render_conformance(request: Request, document: dict[str, Any], lang: str) ->
     return render_page(request, "conformance.html", lang, document=document)
 
 
+def render_subscriptions(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
+    return render_page(request, "subscriptions.html", lang, document=document)
+
+
 def render_collections(request: Request, document: dict[str, Any], lang: str) -> HTMLResponse:
     return render_page(request, "collections.html", lang, document=document)
 

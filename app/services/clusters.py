@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import clusters as cluster_repo
 from app.db.clusters import StoredCluster
+from app.services import outbox
 from geo.clusters import assign_stable_ids, cluster_sites, summarise
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -143,6 +144,9 @@ def refresh(session: Session, params: ClusterParams = DEFAULT) -> cluster_repo.R
     cluster_repo.store_clusters(session, run_id, view.clusters, site_ids)
     new_run = cluster_repo.latest_run(session, params.eps_m, params.min_sites, params.adapt)
     assert new_run is not None
+    outbox.record_cluster_joins(
+        session, run_id, run.id if run and params == DEFAULT else None
+    )  # HOOK(alerts)
     cluster_repo.delete_older_runs(session, new_run)
     cluster_repo.prune_parameter_sets(
         session, keep=KEPT_PARAMETER_SETS, default=(DEFAULT.eps_m, DEFAULT.min_sites, DEFAULT.adapt)

@@ -1,0 +1,46 @@
+"""Federation: the changes feed other nodes pull (``/collections/sites/changes``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.api.contract import returns
+from app.api.core import CollectionId
+from app.api.deps import CallerDep, ReadSessionDep, SettingsDep, reject_undeclared_query
+from app.api.responses import GeoJSON
+from app.api.urls import base_url
+from app.errors import NotAuthenticated
+from app.services import federation
+
+router = APIRouter(tags=["Federation"], dependencies=[Depends(reject_undeclared_query)])
+TOKEN = r"^\d{1,18}$"
+
+
+@router.get(
+    "/collections/{collectionId}/changes",
+    summary="Features changed since a change token (retirements included), for peer nodes",
+    responses=returns("Changes", "application/geo+json"),
+)
+def changes(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    collection_id: CollectionId,
+    since: Annotated[
+        str | None, Query(pattern=TOKEN, description="`until` of the last sync")
+    ] = None,
+    until: Annotated[str | None, Query(pattern=TOKEN, description="From a `next` link")] = None,
+    after: Annotated[
+        str | None, Query(pattern=r"^\d{1,18}\.\d{1,18}$", description="From a `next` link")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> GeoJSON:
+    if settings.changes_feed_requires_key and caller.is_anonymous:
+        raise NotAuthenticated("this node serves its changes feed to API keys only")
+    params = {"since": since, "until": until, "after": after}
+    base = base_url(request, settings)
+    document = federation.changes_document(session, caller, collection_id, base, params, limit)
+    return GeoJSON(document)

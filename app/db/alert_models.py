@@ -1,0 +1,182 @@
+"""Tables of alerts (subscriptions, their outbox of events) and of federation (peer nodes,
+the features shared by them). Migration 0013; imported by ``app.db.models`` so that
+``Base.metadata`` (and the migrations test comparing it) sees them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models import Base, _in, _now
+
+SUBSCRIPTION_STATUSES = ("active", "paused")
+#: An event row's delivery state: ``pending`` (to send, maybe retried), ``delivered``,
+#: ``dead`` (tries exhausted: the dead-letter list), ``stream`` (no webhook: SSE only).
+EVENT_STATUSES = ("pending", "delivered", "dead", "stream")
+REVIEW_STATUSES = ("open", "same_place", "different")
+
+
+class Subscription(Base):
+    """An authority's (or admin's) standing question on sites, and where answers go."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    # The Standard Webhooks signing secret (``whsec_`` + base64): kept as is, it signs.
+    secret: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'active'"))
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", SUBSCRIPTION_STATUSES), name="status"),
+        Index("ix_subscriptions_api_key_id", "api_key_id"),
+    )
+
+
+class SubscriptionSite(Base):
+    """The sites a subscription's criteria matched when last looked at: a site entering the
+    criteria (created, moved, edited) is one not yet listed here."""
+
+    __tablename__ = "subscription_sites"
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_subscription_sites_site_id", "site_id"),)
+
+
+class AlertEvent(Base):
+    """The transactional outbox: one row per (subscription, event), written in the same
+    transaction as the change, delivered at least once by the worker."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The idempotency id (``webhook-id``, SSE ``id`` is the row id): a retry resends it.
+    public_id: Mapped[str] = mapped_column(
+        String(40),
+        unique=True,
+        server_default=text("'msg_' || replace(gen_random_uuid()::text, '-', '')"),
+    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[dt.datetime] = _now()
+    leased_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        Index("ix_alert_events_subscription_id", "subscription_id", "id"),
+        # The worker's queue: only rows still to deliver are in this index.
+        Index(
+            "ix_alert_events_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class Peer(Base):
+    """Another node (borderlens or any OGC API - Features server) whose changes are pulled."""
+
+    __tablename__ = "peers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    # The key this node presents to the peer (a credential of the peer, not of this node).
+    api_key: Mapped[str | None] = mapped_column(Text)
+    collections: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_at: Mapped[dt.datetime] = _now()
+    last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PeerCursor(Base):
+    """Where the pull of one collection of one peer stands: the peer's change token of the
+    last complete sync, and the page being read when a sync stopped half-way."""
+
+    __tablename__ = "peer_cursors"
+
+    peer_id: Mapped[int] = mapped_column(
+        ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True
+    )
+    collection: Mapped[str] = mapped_column(Text, primary_key=True)
+    since: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    next_url: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+class SharedSite(Base):
+    """A site of another node, with its origin; never mixed with (or overwriting) local sites."""
+
+    __tablename__ = "shared_sites"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peers.id", ondelete="CASCADE"))
+    collection: Mapped[str] = mapped_column(Text)
+    origin_node: Mapped[str] = mapped_column(Text)
+    origin_id: Mapped[str] = mapped_column(Text)
+    origin_version: Mapped[int | None] = mapped_column(BigInteger)
+    fetched_at: Mapped[dt.datetime] = _now()
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True), nullable=False
+    )
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What the peer showed this node's key beyond public attributes: served on to local
+    # callers only as local restricted attributes are (app.db.features.restricted_for).
+    restricted: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (UniqueConstraint("peer_id", "collection", "origin_id"),)
+
+
+class SharedSiteReview(Base):
+    """A local site and a shared one that look like the same place: for people to decide."""
+
+    __tablename__ = "shared_site_reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shared_site_id: Mapped[int] = mapped_column(ForeignKey("shared_sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    distance_m: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'open'"))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("shared_site_id", "site_id"),
+        CheckConstraint(_in("status", REVIEW_STATUSES), name="status"),
+    )

@@ -1,0 +1,590 @@
+"""Subscriptions and their events outbox: the only SQL of alerts.
+
+An event is written by ONE statement in the transaction of the change that causes it
+(``record_matches``): the changed sites are matched against every active subscription's
+criteria, the sites that were not yet known to match (``subscription_sites``) become
+``site.created`` / ``site.entered`` events, and an upload gives each subscription with
+matches one ``upload.completed`` event. The delivery worker leases due rows with
+``FOR UPDATE SKIP LOCKED``, so several workers never send one event at the same time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
+from sqlalchemy.orm import Session
+
+from app.db import features
+from app.db.alert_models import AlertEvent, Subscription, SubscriptionSite
+from app.db.models import ApiKey, Observation, Site
+from app.db.sites import SITES
+from app.queries import Caller
+
+subscriptions = typing.cast(Table, Subscription.__table__)
+subscription_sites = typing.cast(Table, SubscriptionSite.__table__)
+events = typing.cast(Table, AlertEvent.__table__)
+sites = typing.cast(Table, Site.__table__)
+keys = typing.cast(Table, ApiKey.__table__)
+observations = typing.cast(Table, Observation.__table__)
+
+SITE_CREATED = "site.created"
+SITE_ENTERED = "site.entered"
+CLUSTER_JOINED = "cluster.joined"
+UPLOAD_COMPLETED = "upload.completed"
+#: The event types a subscription may ask for (the one place they are spelled).
+EVENT_TYPES = (SITE_CREATED, SITE_ENTERED, CLUSTER_JOINED, UPLOAD_COMPLETED)
+#: Most site ids listed in one ``upload.completed`` event (the count is always whole).
+UPLOAD_EVENT_MAX_SITES = 1000
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    id: int
+    public_id: str
+    api_key_id: int
+    name: str
+    criteria: dict[str, Any]
+    events: list[str]
+    webhook_url: str | None
+    secret: str
+    status: str
+    created_at: dt.datetime
+    key_role: str
+    key_countries: tuple[str, ...]
+
+    @property
+    def caller(self) -> Caller:
+        """Who the events are written for: the subscriber's key (what it may see)."""
+        return Caller(role=self.key_role, key_id=self.api_key_id, countries=self.key_countries)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One active subscription's criteria as SQL over ``sites`` (``table`` may join it)."""
+
+    subscription: SubscriptionRecord
+    table: FromClause
+    where: Sequence[ColumnElement[bool]]
+
+
+def _records(statement: Select[Any], session: Session) -> list[SubscriptionRecord]:
+    rows = session.execute(statement).mappings()
+    return [
+        SubscriptionRecord(
+            id=row["id"],
+            public_id=row["public_id"],
+            api_key_id=row["api_key_id"],
+            name=row["name"],
+            criteria=row["criteria"],
+            events=list(row["events"]),
+            webhook_url=row["webhook_url"],
+            secret=row["secret"],
+            status=row["status"],
+            created_at=row["created_at"],
+            key_role=row["role"],
+            key_countries=tuple(row["countries"] or ()),
+        )
+        for row in rows
+    ]
+
+
+def _subscription_select() -> Select[Any]:
+    return select(subscriptions, keys.c.role, keys.c.countries).join(
+        keys, keys.c.id == subscriptions.c.api_key_id
+    )
+
+
+def insert_subscription(session: Session, values: dict[str, Any]) -> int:
+    return int(
+        session.execute(
+            insert(subscriptions).values(**values).returning(subscriptions.c.id)
+        ).scalar_one()
+    )
+
+
+def list_subscriptions(session: Session, owner: int | None) -> list[SubscriptionRecord]:
+    """Subscriptions of one key (``owner``), or every one (None: an admin)."""
+    statement = _subscription_select().order_by(subscriptions.c.id)
+    if owner is not None:
+        statement = statement.where(subscriptions.c.api_key_id == owner)
+    return _records(statement, session)
+
+
+def get_subscription(
+    session: Session, public_id: str, owner: int | None
+) -> SubscriptionRecord | None:
+    statement = _subscription_select().where(subscriptions.c.public_id == public_id)
+    if owner is not None:
+        statement = statement.where(subscriptions.c.api_key_id == owner)
+    found = _records(statement, session)
+    return found[0] if found else None
+
+
+def active_subscriptions(session: Session) -> list[SubscriptionRecord]:
+    """Active subscriptions of keys not revoked: the ones events are written for."""
+    statement = _subscription_select().where(
+        subscriptions.c.status == "active", keys.c.revoked_at.is_(None)
+    )
+    return _records(statement.order_by(subscriptions.c.id), session)
+
+
+def set_status(session: Session, subscription_id: int, status: str) -> None:
+    session.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(status=status, updated_at=func.now())
+    )
+
+
+def delete_subscription(session: Session, subscription_id: int) -> None:
+    session.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
+
+
+def seed_matches(session: Session, matcher: Matcher) -> int:
+    """Remember every site the criteria match now (they are not news to the subscriber)."""
+    chosen = (
+        select(literal(matcher.subscription.id), sites.c.id)
+        .select_from(matcher.table)
+        .where(*matcher.where)
+    )
+    result = session.execute(
+        insert(subscription_sites)
+        .from_select(["subscription_id", "site_id"], chosen)
+        .on_conflict_do_nothing()
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- recording (one statement per change) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changed:
+    """The sites one change touched (``scope``) and which of them it created."""
+
+    scope: ColumnElement[bool]
+    created: ColumnElement[bool]
+
+
+def upload_sites(upload_id: int) -> Changed:
+    """The sites an upload created or matched."""
+    of_upload = observations.c.upload_id == upload_id
+    return Changed(
+        sites.c.id.in_(select(observations.c.site_id).where(of_upload)),
+        sites.c.id.in_(
+            select(observations.c.site_id).where(of_upload, observations.c.outcome == "created")
+        ),
+    )
+
+
+def edited_site(site_id: int) -> Changed:
+    return Changed(sites.c.id == site_id, literal(False, Boolean))
+
+
+def created_sites(site_ids: Sequence[int]) -> Changed:
+    return Changed(sites.c.id.in_(list(site_ids)), literal(True, Boolean))
+
+
+def _matches(matcher: Matcher, changed: Changed) -> Select[Any]:
+    sub = matcher.subscription
+    wanted = set(sub.events)
+    return (
+        select(
+            literal(sub.id).label("subscription_id"),
+            literal(sub.public_id, String).label("subscription"),
+            sites.c.id.label("site_id"),
+            sites.c.public_id.label("site"),
+            changed.created.label("created"),
+            literal(SITE_CREATED in wanted, Boolean).label("want_created"),
+            literal(SITE_ENTERED in wanted, Boolean).label("want_entered"),
+            literal(UPLOAD_COMPLETED in wanted, Boolean).label("want_upload"),
+            literal(sub.webhook_url is not None, Boolean).label("webhook"),
+            features.feature_json(SITES, sub.caller).label("feature"),
+        )
+        .select_from(matcher.table)
+        .where(changed.scope, *matcher.where)
+    )
+
+
+def _envelope(kind: ColumnElement[Any], subscription: Any, data: Any) -> ColumnElement[Any]:
+    """The webhook body, as Standard Webhooks suggests: type, timestamp, data."""
+    return func.jsonb_build_object(
+        "type",
+        kind,
+        "timestamp",
+        func.to_char(func.now().op("AT TIME ZONE")("UTC"), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        "subscription",
+        subscription,
+        "data",
+        data,
+    )
+
+
+def _case_status(webhook: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((webhook, literal("pending")), else_=literal("stream"))
+
+
+def record_matches(
+    session: Session,
+    matchers: Sequence[Matcher],
+    changed: Changed,
+    upload_public_id: str | None = None,
+) -> None:
+    """Write the events of one change, in ONE statement, in the caller's transaction.
+
+    ``changed``: the changed sites. Every active subscription's criteria are evaluated over
+    them; a matching site not yet in ``subscription_sites`` is added there and becomes a
+    ``site.created`` (inserted by this transaction) or ``site.entered`` event; a listed site
+    no longer matching is removed (so it fires again when it comes back). With
+    ``upload_public_id``, each subscription with matches also gets one ``upload.completed``.
+    """
+    if not matchers:
+        return
+    selects = [_matches(m, changed) for m in matchers]
+    cur = (selects[0] if len(selects) == 1 else union_all(*selects)).cte("cur")
+    ids = [m.subscription.id for m in matchers]
+    fresh = (
+        insert(subscription_sites)
+        .from_select(["subscription_id", "site_id"], select(cur.c.subscription_id, cur.c.site_id))
+        .on_conflict_do_nothing()
+        .returning(subscription_sites.c.subscription_id, subscription_sites.c.site_id)
+        .cte("fresh")
+    )
+    gone = (
+        delete(subscription_sites)
+        .where(
+            subscription_sites.c.subscription_id.in_(ids),
+            subscription_sites.c.site_id.in_(select(sites.c.id).where(changed.scope)),
+            ~exists().where(
+                cur.c.subscription_id == subscription_sites.c.subscription_id,
+                cur.c.site_id == subscription_sites.c.site_id,
+            ),
+        )
+        .returning(subscription_sites.c.site_id)
+        .cte("gone")
+    )
+    kind = _case_created(cur.c.created)
+    site_rows = (
+        select(
+            cur.c.subscription_id,
+            kind,
+            _envelope(kind, cur.c.subscription, cast(cur.c.feature, JSONB)),
+            _case_status(cur.c.webhook),
+        )
+        .select_from(
+            cur.join(
+                fresh,
+                and_(
+                    fresh.c.subscription_id == cur.c.subscription_id,
+                    fresh.c.site_id == cur.c.site_id,
+                ),
+            )
+        )
+        .where(
+            or_(
+                and_(cur.c.created, cur.c.want_created),
+                and_(~cur.c.created, cur.c.want_entered),
+            )
+        )
+    )
+    columns = ["subscription_id", "type", "payload", "status"]
+    site_events = (
+        insert(events).from_select(columns, site_rows).returning(events.c.id).cte("site_events")
+    )
+    if upload_public_id is None:
+        statement = select(func.count()).select_from(site_events).add_cte(fresh, gone)
+        session.execute(statement)
+        return
+    upload_kind = literal(UPLOAD_COMPLETED, String)
+    data = func.jsonb_build_object(
+        "upload",
+        literal(upload_public_id, String),
+        "sites_matched",
+        func.count(),
+        "sites",
+        func.to_jsonb(
+            func.array_agg(aggregate_order_by(cur.c.site, cur.c.site))[1:UPLOAD_EVENT_MAX_SITES]
+        ),
+    )
+    upload_rows = (
+        select(
+            cur.c.subscription_id,
+            upload_kind,
+            _envelope(upload_kind, func.min(cur.c.subscription), data),
+            _case_status(func.bool_or(cur.c.webhook)),
+        )
+        .where(cur.c.want_upload)
+        .group_by(cur.c.subscription_id)
+    )
+    statement_insert = insert(events).from_select(columns, upload_rows)
+    session.execute(statement_insert.add_cte(fresh, gone, site_events))
+
+
+def _case_created(created: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((created, literal(SITE_CREATED)), else_=literal(SITE_ENTERED))
+
+
+def record_cluster_joins(
+    session: Session, matchers: Sequence[Matcher], site_ids: Sequence[int]
+) -> None:
+    """``cluster.joined`` events: these sites just joined a cross-border cluster."""
+    if not matchers or not site_ids:
+        return
+    scope = sites.c.id.in_(list(site_ids))
+    rows = []
+    for matcher in matchers:
+        sub = matcher.subscription
+        if CLUSTER_JOINED not in sub.events:
+            continue
+        kind = literal(CLUSTER_JOINED, String)
+        rows.append(
+            select(
+                literal(sub.id),
+                kind,
+                _envelope(
+                    kind,
+                    literal(sub.public_id, String),
+                    cast(features.feature_json(SITES, sub.caller), JSONB),
+                ),
+                literal("pending" if sub.webhook_url else "stream"),
+            )
+            .select_from(matcher.table)
+            .where(scope, *matcher.where)
+        )
+    if rows:
+        chosen = rows[0] if len(rows) == 1 else union_all(*rows)
+        session.execute(
+            insert(events).from_select(["subscription_id", "type", "payload", "status"], chosen)
+        )
+
+
+def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> list[int]:
+    """Sites in a cross-border cluster of run ``run_id`` that were in none in the previous
+    run (with the same parameters)."""
+    rows = session.execute(
+        text(
+            """
+            SELECT m.site_id FROM cluster_members m
+            JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id
+            WHERE m.run_id = :run AND c.cross_border
+            EXCEPT
+            SELECT m.site_id FROM cluster_members m
+            JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id
+            WHERE m.run_id = :previous AND c.cross_border
+            """
+        ),
+        {"run": run_id, "previous": previous_run_id},
+    )
+    return [int(site_id) for site_id in rows.scalars()]
+
+
+# -- delivery -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One leased event to send."""
+
+    id: int
+    public_id: str
+    attempts: int
+    payload: dict[str, Any]
+    created_at: dt.datetime
+    webhook_url: str
+    secret: str
+
+
+def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
+    """Take up to ``limit`` due events for ``lease_s`` seconds (one statement). Rows another
+    worker holds are skipped, not waited for; an expired lease (a worker died) is due again.
+    Each lease counts as a try."""
+    due = (
+        select(events.c.id)
+        .where(
+            events.c.status == "pending",
+            events.c.next_attempt_at <= func.now(),
+            or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
+        )
+        .order_by(events.c.next_attempt_at, events.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    leased = (
+        update(events)
+        .where(events.c.id.in_(due))
+        .values(
+            leased_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_s),
+            attempts=events.c.attempts + 1,
+        )
+        .returning(
+            events.c.id,
+            events.c.public_id,
+            events.c.attempts,
+            events.c.payload,
+            events.c.created_at,
+            events.c.subscription_id,
+        )
+        .cte("leased")
+    )
+    statement = select(leased, subscriptions.c.webhook_url, subscriptions.c.secret).join(
+        subscriptions, subscriptions.c.id == leased.c.subscription_id
+    )
+    rows = session.execute(statement).mappings().all()
+    return [
+        Delivery(
+            r["id"],
+            r["public_id"],
+            r["attempts"],
+            r["payload"],
+            r["created_at"],
+            r["webhook_url"],
+            r["secret"],
+        )
+        for r in rows
+        if r["webhook_url"]
+    ]
+
+
+def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
+    if event_ids:
+        session.execute(
+            update(events)
+            .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
+            .values(status="delivered", delivered_at=func.now(), leased_until=None, last_error=None)
+        )
+
+
+def mark_failed(session: Session, event_id: int, error: str, retry_in_s: float | None) -> None:
+    """A failed try: retry in ``retry_in_s`` seconds, or (None) move to the dead letters."""
+    values: dict[str, Any] = {"leased_until": None, "last_error": error[:1000]}
+    if retry_in_s is None:
+        values["status"] = "dead"
+    else:
+        values["next_attempt_at"] = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, retry_in_s)
+    session.execute(
+        update(events).where(events.c.id == event_id, events.c.status == "pending").values(values)
+    )
+
+
+# -- reading events (API, SSE) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    public_id: str
+    subscription: str
+    type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+def _event_select() -> Select[Any]:
+    return select(events, subscriptions.c.public_id.label("subscription")).join(
+        subscriptions, subscriptions.c.id == events.c.subscription_id
+    )
+
+
+def _event_records(session: Session, statement: Select[Any]) -> list[EventRecord]:
+    return [
+        EventRecord(
+            r["id"],
+            r["public_id"],
+            r["subscription"],
+            r["type"],
+            r["payload"],
+            r["status"],
+            r["attempts"],
+            r["last_error"],
+            r["created_at"],
+            r["delivered_at"],
+        )
+        for r in session.execute(statement).mappings()
+    ]
+
+
+def list_events(
+    session: Session,
+    subscription_id: int,
+    status: str | None,
+    after_id: int,
+    limit: int,
+) -> list[EventRecord]:
+    statement = _event_select().where(
+        events.c.subscription_id == subscription_id, events.c.id > after_id
+    )
+    if status is not None:
+        statement = statement.where(events.c.status == status)
+    return _event_records(session, statement.order_by(events.c.id).limit(limit))
+
+
+def events_after(
+    session: Session, owner: int | None, after_id: int, limit: int
+) -> list[EventRecord]:
+    """Events of the key's subscriptions (every one for None) after ``after_id``: SSE."""
+    statement = _event_select().where(events.c.id > after_id)
+    if owner is not None:
+        statement = statement.where(subscriptions.c.api_key_id == owner)
+    return _event_records(session, statement.order_by(events.c.id).limit(limit))
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+
+
+def redeliver(session: Session, subscription_id: int, event_public_id: str | None) -> int:
+    """Put dead letters (one, or all of the subscription's) back in the queue, tries reset."""
+    statement = update(events).where(
+        events.c.subscription_id == subscription_id, events.c.status == "dead"
+    )
+    if event_public_id is not None:
+        statement = statement.where(events.c.public_id == event_public_id)
+    result = session.execute(
+        statement.values(
+            status="pending", attempts=0, next_attempt_at=func.now(), leased_until=None
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delivery_counts(session: Session, subscription_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(events.c.status, func.count())
+        .where(events.c.subscription_id == subscription_id)
+        .group_by(events.c.status)
+    )
+    return {str(status): int(n) for status, n in rows}
+
+
+def listen_statement() -> Any:
+    return text("LISTEN borderlens_alerts")

@@ -1,0 +1,243 @@
+"""The webhook delivery worker: sends the outbox's events, at least once, signed.
+
+``run_delivery(settings, stop)`` runs until ``stop`` is set: inside ``borderlens serve`` (a
+thread started and stopped with the application) or alone as ``borderlens worker``. Several
+may run at once, in one process or many: each event is leased (``FOR UPDATE SKIP LOCKED``,
+for ``BORDERLENS_WEBHOOK_LEASE_S``) by one of them before it is sent, so no two send the same
+event at the same time; a worker that dies (``kill -9``) leaves its leases to run out and
+another sends those events again, with the same ``webhook-id`` (the receiver's idempotency
+key). A failed try is retried after an exponential delay with jitter; after
+``BORDERLENS_WEBHOOK_MAX_ATTEMPTS`` tries the event is a dead letter, which the subscriber
+sees and can send again (``/subscriptions/{id}/events?status=dead``).
+
+Signatures follow Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256>``), made with its reference library.
+The worker wakes on the outbox's ``NOTIFY`` (sent at the commit of the change), so latency
+is a round trip, not a polling period; it polls too, for retries and missed notifications.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import orjson
+import psycopg
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from app.db import outbox as outbox_repo
+from app.db.engine import make_engine, make_sessionmaker
+from app.errors import AppError
+from app.services import webhook_targets
+from app.services.federation import run_peer_sync
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SENDERS = 4  # concurrent senders per worker: one slow receiver holds one of them only
+BATCH = 20
+POLL_S = 0.25
+USER_AGENT = "borderlens-webhooks/1"
+
+
+def retry_delay_s(attempts: int, settings: Settings, rng: random.Random) -> float | None:
+    """Seconds before the next try after ``attempts`` failed ones; None: give up (dead)."""
+    if attempts >= settings.webhook_max_attempts:
+        return None
+    base = min(settings.webhook_backoff_max_s, settings.webhook_backoff_s * 2 ** (attempts - 1))
+    return float(
+        base * rng.uniform(0.5, 1.5)
+    )  # jitter: retries of many events do not march together
+
+
+def signed_request(
+    delivery: outbox_repo.Delivery, now: dt.datetime
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery, signed as Standard Webhooks says."""
+    body = orjson.dumps(delivery.payload)
+    signature = Webhook(delivery.secret).sign(delivery.public_id, now, body.decode())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.public_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+    return body, headers
+
+
+class DeliveryWorker:
+    """Senders (threads) leasing and sending due events, woken by the outbox's NOTIFY."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.engine: Engine = make_engine(database_url, pool_size=SENDERS + 1)
+        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.wake = threading.Condition()
+        self.rng = random.Random()
+
+    def send(self, client: httpx.Client, delivery: outbox_repo.Delivery) -> str | None:
+        """One try; None when the receiver took it (2xx), else what went wrong."""
+        try:
+            webhook_targets.check(
+                delivery.webhook_url,
+                self.settings.webhook_allowed_hosts,
+                self.database_url,
+            )
+            body, headers = signed_request(delivery, dt.datetime.now(dt.UTC))
+            response = client.post(delivery.webhook_url, content=body, headers=headers)
+        except AppError as error:
+            return error.detail
+        except httpx.HTTPError as error:
+            return f"{type(error).__name__}: {error}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"
+
+    def deliver_batch(self, client: httpx.Client) -> int:
+        """Lease due events, send each, record each outcome at once. Returns how many."""
+        with self.sessions() as session:
+            batch = outbox_repo.lease_due(session, BATCH, self.settings.webhook_lease_s)
+            session.commit()
+        for delivery in batch:
+            error = self.send(client, delivery)
+            with self.sessions() as session:
+                if error is None:
+                    outbox_repo.mark_delivered(session, [delivery.id])
+                else:
+                    delay = retry_delay_s(delivery.attempts, self.settings, self.rng)
+                    outbox_repo.mark_failed(session, delivery.id, error, delay)
+                    log.info(
+                        "webhook %s try %d failed: %s", delivery.public_id, delivery.attempts, error
+                    )
+                session.commit()
+        return len(batch)
+
+    def sender(self, stop: threading.Event) -> None:
+        with httpx.Client(
+            timeout=self.settings.webhook_timeout_s, follow_redirects=False
+        ) as client:
+            while not stop.is_set():
+                try:
+                    sent = self.deliver_batch(client)
+                except Exception:  # the database went away: say so, wait, try again
+                    log.exception("webhook delivery failed; retrying")
+                    stop.wait(1.0)
+                    continue
+                if sent == 0:
+                    with self.wake:
+                        self.wake.wait(POLL_S)
+
+    def listener(self, stop: threading.Event) -> None:
+        """Wake the senders when the outbox is written (NOTIFY at the writer's commit)."""
+        url = make_url(self.database_url).set(drivername="postgresql")
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                ) as conn:
+                    conn.execute("LISTEN borderlens_alerts")
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=POLL_S, stop_after=1):
+                            with self.wake:
+                                self.wake.notify_all()
+            except psycopg.Error:
+                log.warning("webhook listener lost its connection; polling until it is back")
+                stop.wait(1.0)
+
+    def run(self, stop: threading.Event) -> None:
+        threads = [threading.Thread(target=self.listener, args=(stop,), daemon=True)]
+        threads += [
+            threading.Thread(target=self.sender, args=(stop,), daemon=True) for _ in range(SENDERS)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            stop.wait()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=self.settings.webhook_timeout_s + 5)
+            self.engine.dispose()
+
+
+def run_delivery(
+    settings: Settings, stop: threading.Event, database_url: str | None = None
+) -> None:
+    """Deliver webhooks until ``stop`` is set (the entry point ``serve`` and ``worker`` use)."""
+    url = database_url or settings.database_url
+    if url is None:
+        raise ValueError("the delivery worker needs a database URL")
+    DeliveryWorker(settings, url).run(stop)
+
+
+CLUSTER_REFRESH_S = 30.0
+
+
+def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url: str) -> None:
+    """Recompute the default clustering when sites changed and a subscription asks for
+    ``cluster.joined`` (else it is computed on the next read of ``clusters``), so joins are
+    reported within ``CLUSTER_REFRESH_S`` seconds."""
+    from app.services import clusters as cluster_service
+
+    engine = make_engine(database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        while not stop.wait(CLUSTER_REFRESH_S):
+            try:
+                with sessions() as session:
+                    if any(
+                        outbox_repo.CLUSTER_JOINED in s.events
+                        for s in outbox_repo.active_subscriptions(session)
+                    ):
+                        cluster_service.refresh(session)
+                        session.commit()
+            except Exception:
+                log.exception("cluster refresh failed; trying again later")
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Background:
+    """Threads running beside the web application; ``stop()`` ends them and waits."""
+
+    stop_event: threading.Event
+    threads: list[threading.Thread]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=timeout_s)
+
+
+Task = Callable[[Settings, threading.Event, str], None]
+#: What runs beside ``serve`` (and in ``borderlens worker``): the webhook delivery, and more
+#: jobs joined at merge (peer sync schedule, upload jobs) with one entry each.
+BACKGROUND_TASKS: list[Task] = [run_delivery, run_cluster_refresh, run_peer_sync]
+
+
+def start_background(settings: Settings, database_url: str) -> Background:
+    """Start every background task in its own thread."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=task,
+            args=(settings, stop, database_url),
+            name=f"borderlens-{getattr(task, '__name__', 'task')}",
+            daemon=True,
+        )
+        for task in BACKGROUND_TASKS
+    ]
+    for thread in threads:
+        thread.start()
+    return Background(stop, threads)

@@ -1,0 +1,98 @@
+"""A subscription's criteria on sites: the same filters as ``/collections/sites/items``.
+
+``criteria`` is a JSON object with any of ``filter`` (CQL2, ``filter-lang`` ``cql2-text`` by
+default or ``cql2-json``), ``border`` (a pair ``CAF-CMR`` or a country ``CMR``),
+``within_km`` (geodesic km to that border, or to any international border), ``country``,
+``kind`` and ``mineral`` (a string, comma-separated, or a list of strings). Each is parsed by
+the very parser of the items query parameter, so a criterion means exactly what the same
+query would return, and an invalid one is a 422 naming it (``criteria.<name>``).
+Zones are not a criterion yet: no zone collection exists on this branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from app.collections.base import ParseContext
+from app.collections.cql2 import parse_filter
+from app.db import boundaries as boundary_repo
+from app.db import outbox as outbox_repo
+from app.db.sites import plan_query
+from app.errors import InvalidBody, InvalidParameter, ProblemItem
+from app.queries import CqlFilter, FeatureQuery, SiteQuery
+from geo.countries import read_country_table
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+SHORTCUTS = ("border", "within_km", "country", "kind", "mineral")
+KNOWN = (*SHORTCUTS, "filter", "filter-lang")
+
+
+def _bad(name: str, message: str) -> InvalidBody:
+    return InvalidBody(
+        f"criteria.{name}: {message}",
+        code="invalid_criteria",
+        items=[ProblemItem("invalid_criteria", message, column=f"criteria.{name}")],
+    )
+
+
+def _raw(name: str, value: Any) -> str:
+    """A criterion as the query parameter's text (lists comma-joined)."""
+    if isinstance(value, bool) or value is None:
+        raise _bad(name, "must be a string, a number or a list of strings")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise _bad(name, "must be a string, a number or a non-empty list of strings")
+
+
+def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
+    """The criteria as a ``SiteQuery`` (``InvalidBody`` 422 naming the criterion)."""
+    # Imported here: the sites collection imports the site services, which record events
+    # through this module (a cycle at import time, none at call time).
+    from app.collections.sites import PARAMETERS, PROVIDER
+
+    unknown = sorted(set(criteria) - set(KNOWN))
+    if unknown:
+        raise _bad(unknown[0][:40], "unknown criterion; known: " + ", ".join(KNOWN))
+    context = ParseContext(
+        border_pairs=lambda: boundary_repo.border_pairs(session),
+        country_codes=lambda: [country.iso3 for country in read_country_table()],
+    )
+    by_name = {parameter.name: parameter for parameter in PARAMETERS}
+    values: dict[str, Any] = {}
+    for name in SHORTCUTS:
+        if name in criteria:
+            try:
+                values[name] = by_name[name].parse(_raw(name, criteria[name]), context)
+            except InvalidParameter as error:
+                raise _bad(name, error.detail) from None
+    cql: CqlFilter | None = None
+    if "filter" in criteria:
+        text = criteria["filter"]
+        if not isinstance(text, str | dict):
+            raise _bad("filter", "CQL2 text (a string) or CQL2 JSON (an object)")
+        lang = criteria.get("filter-lang", "cql2-json" if isinstance(text, dict) else None)
+        if isinstance(text, dict):
+            text = orjson.dumps(text).decode()
+        try:
+            cql = CqlFilter(parse_filter(text, lang).ast, CRS84)
+        except InvalidParameter as error:
+            raise _bad("filter", error.detail) from None
+    try:
+        query = PROVIDER.parse(FeatureQuery(filter=cql), values)
+        plan_query(query)  # compiles the CQL2 against the site queryables: errors now
+    except InvalidParameter as error:
+        raise _bad("filter", error.detail) from None
+    return query
+
+
+def matcher(session: Session, subscription: outbox_repo.SubscriptionRecord) -> outbox_repo.Matcher:
+    plan = plan_query(parse(session, subscription.criteria))
+    return outbox_repo.Matcher(subscription, plan.spec.table, plan.where)

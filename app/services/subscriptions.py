@@ -1,0 +1,211 @@
+"""Subscriptions to alerts: create (the signing secret is shown once), list, pause, resume,
+delete; their events and dead letters (re-sendable).
+
+Who: authority and admin keys. A key sees and manages its own subscriptions; an admin sees
+every one. Events carry restricted attributes only where the subscribing key may read them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.db import outbox as outbox_repo
+from app.db.sites import new_public_ids
+from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
+from app.queries import Caller
+from app.roles import ADMIN, RESTRICTED_READERS
+from app.services import subscription_criteria, webhook_targets
+from app.settings import Settings
+
+EVENT_TYPES = outbox_repo.EVENT_TYPES
+MAX_NAME_CHARS = 200
+MAX_SUBSCRIPTIONS_PER_KEY = 100
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    name: str
+    criteria: Mapping[str, Any]
+    events: Sequence[str]
+    webhook_url: str | None
+
+
+def require_subscriber(caller: Caller) -> Caller:
+    """Authority and admin keys subscribe (they are who acts on alerts)."""
+    if caller.is_anonymous:
+        raise NotAuthenticated("subscriptions need an API key (authority or admin)")
+    if caller.role not in RESTRICTED_READERS:
+        raise Forbidden(
+            f"a {caller.role} key cannot subscribe; authority or admin keys can",
+            code="wrong_role",
+        )
+    return caller
+
+
+def _owner(caller: Caller) -> int | None:
+    return None if caller.role == ADMIN else caller.key_id
+
+
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _check_events(events: Sequence[str]) -> list[str]:
+    choose = "choose from " + ", ".join(EVENT_TYPES)
+    if not events:
+        raise InvalidBody(f"events: none given; {choose}", code="invalid_events")
+    for event in events:
+        if event not in EVENT_TYPES:
+            raise InvalidBody(
+                f"events: {event[:40]!r} is not an event; {choose}", code="invalid_events"
+            )
+    return sorted(set(events), key=EVENT_TYPES.index)
+
+
+def create(
+    session: Session, settings: Settings, caller: Caller, new: NewSubscription
+) -> tuple[outbox_repo.SubscriptionRecord, int]:
+    """Store a subscription (its secret is in the record: show it this once) and remember
+    the sites its criteria match already, so only what changes from now on is news.
+    Returns the record and how many sites match now."""
+    require_subscriber(caller)
+    assert caller.key_id is not None
+    name = new.name.strip()
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise InvalidBody(f"name: 1 to {MAX_NAME_CHARS} characters", code="invalid_name")
+    events = _check_events(new.events)
+    subscription_criteria.parse(session, new.criteria)
+    url = new.webhook_url
+    if url is not None:
+        url = webhook_targets.check(url, settings.webhook_allowed_hosts, settings.database_url)
+    if len(outbox_repo.list_subscriptions(session, caller.key_id)) >= MAX_SUBSCRIPTIONS_PER_KEY:
+        raise InvalidBody(
+            f"a key may hold at most {MAX_SUBSCRIPTIONS_PER_KEY} subscriptions",
+            code="too_many_subscriptions",
+        )
+    public_id = new_public_ids(1, prefix="SUB-")[0]
+    outbox_repo.insert_subscription(
+        session,
+        {
+            "public_id": public_id,
+            "api_key_id": caller.key_id,
+            "name": name,
+            "criteria": dict(new.criteria),
+            "events": events,
+            "webhook_url": url,
+            "secret": new_secret(),
+        },
+    )
+    record = outbox_repo.get_subscription(session, public_id, None)
+    assert record is not None
+    matching = outbox_repo.seed_matches(session, subscription_criteria.matcher(session, record))
+    session.commit()
+    return record, matching
+
+
+def list_for(session: Session, caller: Caller) -> list[outbox_repo.SubscriptionRecord]:
+    require_subscriber(caller)
+    return outbox_repo.list_subscriptions(session, _owner(caller))
+
+
+def get(session: Session, caller: Caller, public_id: str) -> outbox_repo.SubscriptionRecord:
+    require_subscriber(caller)
+    found = outbox_repo.get_subscription(session, public_id[:64], _owner(caller))
+    if found is None:
+        raise NotFound(f"no subscription {public_id[:64]!r}", code="unknown_subscription")
+    return found
+
+
+def set_status(
+    session: Session, caller: Caller, public_id: str, status: str
+) -> outbox_repo.SubscriptionRecord:
+    """Pause (no events are written while paused) or resume. Resuming re-learns which sites
+    match, so what happened during the pause is not replayed as news."""
+    found = get(session, caller, public_id)
+    if status not in ("active", "paused"):
+        raise InvalidBody("status: active or paused", code="invalid_status")
+    outbox_repo.set_status(session, found.id, status)
+    if status == "active" and found.status != "active":
+        outbox_repo.seed_matches(session, subscription_criteria.matcher(session, found))
+    session.commit()
+    return get(session, caller, public_id)
+
+
+def delete(session: Session, caller: Caller, public_id: str) -> None:
+    found = get(session, caller, public_id)
+    outbox_repo.delete_subscription(session, found.id)
+    session.commit()
+
+
+def events(
+    session: Session,
+    caller: Caller,
+    public_id: str,
+    status: str | None,
+    after: int,
+    limit: int,
+) -> list[outbox_repo.EventRecord]:
+    """A subscription's events, oldest first after event ``after``; ``status=dead`` is the
+    dead-letter list."""
+    found = get(session, caller, public_id)
+    return outbox_repo.list_events(session, found.id, status, after, limit)
+
+
+def redeliver(session: Session, caller: Caller, public_id: str, event_id: str | None) -> int:
+    """Send dead letters again (one, or all): back in the queue with their tries reset and
+    the same id. Returns how many."""
+    found = get(session, caller, public_id)
+    count = outbox_repo.redeliver(session, found.id, event_id)
+    if event_id is not None and count == 0:
+        raise NotFound(
+            f"no dead letter {event_id[:64]!r} in subscription {found.public_id}",
+            code="unknown_event",
+        )
+    session.commit()
+    return count
+
+
+def counts(session: Session, subscription: outbox_repo.SubscriptionRecord) -> dict[str, int]:
+    return outbox_repo.delivery_counts(session, subscription.id)
+
+
+def as_document(
+    subscription: outbox_repo.SubscriptionRecord, with_secret: bool = False
+) -> dict[str, Any]:
+    """The JSON of a subscription (the secret only at creation)."""
+    document: dict[str, Any] = {
+        "id": subscription.public_id,
+        "name": subscription.name,
+        "criteria": subscription.criteria,
+        "events": subscription.events,
+        "webhook_url": subscription.webhook_url,
+        "status": subscription.status,
+        "created_at": subscription.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    if with_secret:
+        document["secret"] = subscription.secret
+    return document
+
+
+def event_document(event: outbox_repo.EventRecord) -> dict[str, Any]:
+    return {
+        "id": event.public_id,
+        "sequence": event.id,
+        "subscription": event.subscription,
+        "type": event.type,
+        "status": event.status,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "delivered_at": event.delivered_at.isoformat().replace("+00:00", "Z")
+        if event.delivered_at
+        else None,
+        "payload": event.payload,
+    }

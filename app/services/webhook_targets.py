@@ -1,0 +1,113 @@
+"""Which URLs a webhook may be sent to (server-side request forgery guard).
+
+A receiver is an ``http(s)`` URL whose host the admin listed in
+``BORDERLENS_WEBHOOK_ALLOWED_HOSTS`` (exact names, ``*.example.org`` for subdomains). Even an
+allowed name is refused when any address it resolves to is link-local (169.254/16, fe80::/10:
+cloud metadata lives there), a known metadata address, unspecified or multicast, or when the
+URL names the service's own database port on one of the database's addresses. The addresses
+are checked when the subscription is made AND before every delivery (a name may be re-pointed
+after it was accepted).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from app.errors import InvalidBody
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+)
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class RefusedTarget(InvalidBody):
+    code = "webhook_url_refused"
+
+
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    host = host.lower().rstrip(".")
+    for pattern in allowed:
+        pattern = pattern.lower().rstrip(".")
+        if pattern == "*" or pattern == host:
+            return True
+        if pattern.startswith("*.") and host.endswith(pattern[1:]):
+            return True
+    return False
+
+
+def resolve(host: str, port: int) -> list[IpAddress]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise RefusedTarget(f"webhook_url: the host {host!r} does not resolve ({error})") from None
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def _database_endpoint(database_url: str | None) -> tuple[list[IpAddress], int] | None:
+    if not database_url:
+        return None
+    url = make_url(database_url)
+    port = url.port or 5432
+    host = url.host or "localhost"
+    try:
+        return resolve(host, port), port
+    except RefusedTarget:
+        return None
+
+
+def _refused_address(address: IpAddress) -> str | None:
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified or address.is_multicast:
+        return "not a host address"
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        return _refused_address(mapped)
+    return None
+
+
+def check(url: str, allowed: Sequence[str], database_url: str | None) -> str:
+    """``url`` if a webhook may go there; ``RefusedTarget`` (422, naming why) otherwise."""
+    if len(url) > 2000 or any(ord(ch) < 0x21 for ch in url):
+        raise RefusedTarget("webhook_url: not a URL (too long, or spaces/control characters)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefusedTarget("webhook_url: only http:// and https:// URLs with a host")
+    if parts.username or parts.password:
+        raise RefusedTarget("webhook_url: no user or password in the URL")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise RefusedTarget("webhook_url: the port is not a number from 1 to 65535") from None
+    host = parts.hostname
+    if not host_allowed(host, allowed):
+        raise RefusedTarget(
+            f"webhook_url: the host {host!r} is not in BORDERLENS_WEBHOOK_ALLOWED_HOSTS "
+            "(the admin lists the hosts webhooks may go to)"
+        )
+    addresses = resolve(host, port)
+    for address in addresses:
+        why = _refused_address(address)
+        if why:
+            raise RefusedTarget(f"webhook_url: {host!r} resolves to {address}, {why}")
+    database = _database_endpoint(database_url)
+    if database is not None and port == database[1]:
+        db_addresses, _ = database
+        local_db = any(a.is_loopback for a in db_addresses)
+        for address in addresses:
+            if address in db_addresses or (local_db and address.is_loopback):
+                raise RefusedTarget(
+                    f"webhook_url: {host}:{port} is this service's database; refused"
+                )
+    return url

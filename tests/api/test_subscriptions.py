@@ -1,0 +1,206 @@
+"""``/subscriptions``: who may subscribe, the secret shown once, pause/resume/delete, events
+and dead letters through the API, the HTML page, and receivers that are refused."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.api.deps import get_read_session, get_session, get_session_factory
+from app.main import create_app
+from app.settings import Settings
+from tests.support.sites import BATOURI_CMR, BERBERATI_CAF, site_feature
+
+Headers = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def alerts_client(settings: Settings, session: Session) -> TestClient:
+    allowed = settings.model_copy(
+        update={"webhook_allowed_hosts": ["127.0.0.1", "localhost", "*.hooks.test"]}
+    )
+    application: FastAPI = create_app(allowed)
+    application.dependency_overrides[get_session] = lambda: session
+    application.dependency_overrides[get_read_session] = lambda: session
+    application.dependency_overrides[get_session_factory] = lambda: (
+        lambda: contextlib.nullcontext(session)
+    )
+    return TestClient(application)
+
+
+def _subscribe(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    payload = {
+        "name": "CMR watch",
+        "criteria": {"country": "CMR"},
+        "events": ["site.created"],
+        **body,
+    }
+    return client.post("/subscriptions", json=payload, headers=headers)
+
+
+def test_an_authority_subscribes_and_gets_the_secret_once(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("authority")
+    created = _subscribe(alerts_client, headers, webhook_url="http://127.0.0.1:9/hook")
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and body["status"] == "active"
+    assert created.headers["location"].endswith(f"/subscriptions/{body['id']}")
+    listed = alerts_client.get("/subscriptions", headers=headers).json()["subscriptions"]
+    assert [s["id"] for s in listed] == [body["id"]]
+    assert "secret" not in listed[0]
+    assert "secret" not in alerts_client.get(f"/subscriptions/{body['id']}", headers=headers).json()
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 401), ("researcher", 403)])
+def test_only_authorities_and_admins_subscribe(
+    alerts_client: TestClient, api_key: Headers, role: str | None, status: int
+) -> None:
+    headers = api_key(role) if role else {}
+    assert _subscribe(alerts_client, headers).status_code == status
+    assert alerts_client.get("/subscriptions", headers=headers).status_code == status
+    assert alerts_client.get("/events", headers=headers).status_code == status
+
+
+def test_keys_see_only_their_own_subscriptions(alerts_client: TestClient, api_key: Headers) -> None:
+    mine, theirs, admin = api_key("authority"), api_key("authority"), api_key("admin")
+    own = _subscribe(alerts_client, mine).json()["id"]
+    assert alerts_client.get(f"/subscriptions/{own}", headers=theirs).status_code == 404
+    assert alerts_client.delete(f"/subscriptions/{own}", headers=theirs).status_code == 404
+    listed = alerts_client.get("/subscriptions", headers=admin).json()["subscriptions"]
+    assert own in [s["id"] for s in listed]
+
+
+def test_pause_resume_delete(alerts_client: TestClient, api_key: Headers, session: Session) -> None:
+    authority, writer = api_key("authority"), api_key("researcher")
+    sub = _subscribe(alerts_client, authority).json()["id"]
+    paused = alerts_client.post(f"/subscriptions/{sub}/pause", headers=authority)
+    assert paused.json()["status"] == "paused"
+    alerts_client.post(
+        "/collections/sites/items", json=site_feature(*BATOURI_CMR, name="A"), headers=writer
+    )
+    assert alerts_client.get(f"/subscriptions/{sub}/events", headers=authority).json() == {
+        "events": []
+    }
+    resumed = alerts_client.post(f"/subscriptions/{sub}/resume", headers=authority)
+    assert resumed.json()["status"] == "active"
+    alerts_client.post(
+        "/collections/sites/items", json=site_feature(*BATOURI_CMR, name="B"), headers=writer
+    )
+    alerts_client.post(
+        "/collections/sites/items", json=site_feature(*BERBERATI_CAF, name="C"), headers=writer
+    )
+    events = alerts_client.get(f"/subscriptions/{sub}/events", headers=authority).json()["events"]
+    assert [e["payload"]["data"]["properties"]["name"] for e in events] == ["B"]
+    assert events[0]["status"] == "stream" and events[0]["id"].startswith("msg_")
+    assert alerts_client.delete(f"/subscriptions/{sub}", headers=authority).status_code == 204
+    assert alerts_client.get(f"/subscriptions/{sub}", headers=authority).status_code == 404
+    assert session.execute(text("SELECT count(*) FROM alert_events")).scalar_one() == 0
+
+
+def test_dead_letters_are_listed_and_resent(
+    alerts_client: TestClient, api_key: Headers, session: Session
+) -> None:
+    authority, writer = api_key("authority"), api_key("researcher")
+    sub = _subscribe(alerts_client, authority, webhook_url="http://127.0.0.1:9/hook").json()["id"]
+    alerts_client.post(
+        "/collections/sites/items", json=site_feature(*BATOURI_CMR, name="A"), headers=writer
+    )
+    session.execute(text("UPDATE alert_events SET status = 'dead', attempts = 10"))
+    dead = alerts_client.get(f"/subscriptions/{sub}/events?status=dead", headers=authority)
+    [letter] = dead.json()["events"]
+    unknown = alerts_client.post(
+        f"/subscriptions/{sub}/redeliver?event=msg_{'0' * 32}", headers=authority
+    )
+    assert unknown.status_code == 404
+    again = alerts_client.post(
+        f"/subscriptions/{sub}/redeliver?event={letter['id']}", headers=authority
+    )
+    assert again.json() == {"redelivered": 1}
+    [pending] = alerts_client.get(f"/subscriptions/{sub}/events", headers=authority).json()[
+        "events"
+    ]
+    assert (pending["id"], pending["status"], pending["attempts"]) == (letter["id"], "pending", 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://127.0.0.1/hook",
+        "http://example.org/hook",  # not an allowed host
+        "http://169.254.169.254/latest/meta-data",  # metadata (and not allowed)
+        "file:///etc/passwd",
+        "http://user:pw@127.0.0.1:8080/hook",
+        "http://127.0.0.1:99999/hook",
+        "http://localhost:{db_port}/",  # the database's own port
+        "http://127.0.0.1:{db_port}/",
+    ],
+)
+def test_receivers_that_are_refused(
+    alerts_client: TestClient, api_key: Headers, settings: Settings, url: str
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert settings.database_url is not None
+    db_port = make_url(settings.database_url).port or 5432
+    answer = _subscribe(alerts_client, api_key("admin"), webhook_url=url.format(db_port=db_port))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "webhook_url_refused"
+
+
+def test_a_link_local_address_is_refused_even_for_an_allowed_name() -> None:
+    from app.errors import InvalidBody
+    from app.services import webhook_targets
+
+    with pytest.raises(InvalidBody, match="link-local"):
+        webhook_targets.check("http://169.254.10.1/x", ["169.254.10.1"], None)
+    with pytest.raises(InvalidBody, match="metadata"):
+        webhook_targets.check("http://169.254.169.254/x", ["*"], None)
+    with pytest.raises(InvalidBody, match="link-local"):
+        webhook_targets.check("http://[fe80::1]/x", ["*"], None)
+    assert webhook_targets.check("http://127.0.0.1:8080/x", ["127.0.0.1"], None)
+
+
+@pytest.mark.parametrize(
+    ("body", "column"),
+    [
+        ({"criteria": {"country": "ZZZ"}}, "criteria.country"),
+        ({"criteria": {"filter": "nope >"}}, "criteria.filter"),
+        ({"criteria": {"within_km": "far"}}, "criteria.within_km"),
+        ({"events": ["site.exploded"]}, None),
+        ({"events": []}, None),
+        ({"name": ""}, None),
+    ],
+)
+def test_bad_bodies_are_422_naming_what(
+    alerts_client: TestClient, api_key: Headers, body: dict[str, Any], column: str | None
+) -> None:
+    answer = _subscribe(alerts_client, api_key("authority"), **body)
+    assert answer.status_code == 422, answer.text
+    if column:
+        assert answer.json()["errors"][0]["column"] == column
+
+
+def test_the_html_page_lists_subscriptions_in_french(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("authority")
+    _subscribe(alerts_client, headers, name="Frontière RCA")
+    page = alerts_client.get("/subscriptions?f=html&lang=fr", headers=headers)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Vos abonnements aux alertes" in page.text and "Frontière RCA" in page.text

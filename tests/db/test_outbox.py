@@ -1,0 +1,205 @@
+"""The alerts outbox: events are written by the change's own transaction, for the
+subscriptions whose criteria match, once per site entering them, with what the subscriber
+may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidBody
+from app.queries import Caller
+from app.services import keys as key_service
+from app.services import site_edits, subscriptions
+from app.services.boundary_state import BoundaryCache, BoundarySet
+from app.services.site_edits import Precondition
+from app.services.sites import SiteDraft, create_sites
+from app.settings import Settings
+from tests.support.sites import BATOURI_CMR, BERBERATI_CAF
+
+
+def _caller(
+    session: Session, role: str = "authority", countries: list[str] | None = None
+) -> Caller:
+    created = key_service.create_key(
+        session, name=f"t {role}", role=role, countries=countries or []
+    )
+    return key_service.authenticate(session, created.key)
+
+
+def _events(session: Session, public_id: str) -> list[dict[str, Any]]:
+    rows = session.execute(
+        text(
+            "SELECT e.type, e.payload, e.status FROM alert_events e JOIN subscriptions s "
+            "ON s.id = e.subscription_id WHERE s.public_id = :p ORDER BY e.id"
+        ),
+        {"p": public_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+@pytest.fixture
+def boundaries(session: Session, boundary_cache: BoundaryCache) -> BoundarySet:
+    state = boundary_cache.current(session)
+    assert state is not None
+    return state
+
+
+def _draft(lon: float, lat: float, **kw: Any) -> SiteDraft:
+    values: dict[str, Any] = {"kind": "mine", "name": "Test", "lon": lon, "lat": lat}
+    values.update(kw)
+    return SiteDraft(**values)
+
+
+def _subscribe(
+    session: Session,
+    settings: Settings,
+    caller: Caller,
+    criteria: dict[str, Any],
+    events: list[str],
+) -> str:
+    record, _ = subscriptions.create(
+        session,
+        settings,
+        caller,
+        subscriptions.NewSubscription("watch", criteria, events, None),
+    )
+    return record.public_id
+
+
+def test_created_sites_match_criteria_once(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    caller = _caller(session)
+    cmr = _subscribe(session, settings, caller, {"country": "CMR"}, ["site.created"])
+    gold = _subscribe(
+        session, settings, caller, {"filter": "A_CONTAINS(minerals, ('gold'))"}, ["site.created"]
+    )
+    create_sites(
+        session,
+        boundaries,
+        [
+            _draft(*BATOURI_CMR, name="In CMR"),
+            _draft(*BERBERATI_CAF, name="In CAF with gold", minerals=["gold"]),
+        ],
+        caller,
+    )
+    cmr_events = _events(session, cmr)
+    assert [e["payload"]["data"]["properties"]["name"] for e in cmr_events] == ["In CMR"]
+    assert cmr_events[0]["type"] == "site.created"
+    assert cmr_events[0]["status"] == "stream"  # no webhook: SSE only
+    assert [e["payload"]["data"]["properties"]["name"] for e in _events(session, gold)] == [
+        "In CAF with gold"
+    ]
+
+
+def test_a_site_moved_into_the_criteria_enters_once(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    caller = _caller(session, "admin")
+    [created] = create_sites(session, boundaries, [_draft(*BERBERATI_CAF, name="Mover")], caller)
+    public_id = _subscribe(session, settings, caller, {"country": "CMR"}, ["site.entered"])
+    assert _events(session, public_id) == []
+
+    def move_to(lon: float, lat: float) -> None:
+        site_edits.edit_site(
+            session,
+            boundaries,
+            created.public_id,
+            Precondition(any_version=True),
+            lambda current: current.draft.__class__(
+                **{**current.draft.__dict__, "lon": lon, "lat": lat}
+            ),
+            caller,
+        )
+
+    move_to(*BATOURI_CMR)
+    move_to(BATOURI_CMR[0] + 0.001, BATOURI_CMR[1])  # still inside: not news
+    assert [e["type"] for e in _events(session, public_id)] == ["site.entered"]
+    move_to(*BERBERATI_CAF)  # leaves
+    move_to(*BATOURI_CMR)  # comes back: news again
+    assert [e["type"] for e in _events(session, public_id)] == ["site.entered"] * 2
+
+
+def test_restricted_attributes_only_for_who_may_see_them(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    scoped = _caller(session, "authority", ["CMR"])
+    everywhere = _caller(session, "authority")
+    narrow = _subscribe(session, settings, scoped, {"kind": "mine"}, ["site.created"])
+    wide = _subscribe(session, settings, everywhere, {"kind": "mine"}, ["site.created"])
+    secret = {"armed_group": "yes"}
+    create_sites(
+        session,
+        boundaries,
+        [
+            _draft(*BATOURI_CMR, name="CMR", restricted=secret),
+            _draft(*BERBERATI_CAF, name="CAF", restricted=secret),
+        ],
+        everywhere,
+    )
+    seen = {
+        e["payload"]["data"]["properties"]["name"]: e["payload"]["data"]["properties"].get(
+            "restricted"
+        )
+        for e in _events(session, narrow)
+    }
+    assert seen == {"CMR": secret, "CAF": None}
+    assert all(
+        e["payload"]["data"]["properties"]["restricted"] == secret for e in _events(session, wide)
+    )
+
+
+def test_paused_subscriptions_get_nothing(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    caller = _caller(session)
+    public_id = _subscribe(session, settings, caller, {}, ["site.created"])
+    subscriptions.set_status(session, caller, public_id, "paused")
+    create_sites(session, boundaries, [_draft(*BATOURI_CMR)], caller)
+    assert _events(session, public_id) == []
+
+
+@pytest.mark.parametrize(
+    ("criteria", "named"),
+    [
+        ({"country": "XXX"}, "criteria.country"),
+        ({"kind": "volcano"}, "criteria.kind"),
+        ({"within_km": -3}, "criteria.within_km"),
+        ({"filter": "nosuch = 1"}, "criteria.filter"),
+        ({"filter": "((("}, "criteria.filter"),
+        ({"colour": "red"}, "criteria.colour"),
+        ({"kind": True}, "criteria.kind"),
+    ],
+)
+def test_bad_criteria_are_named(
+    session: Session, settings: Settings, criteria: dict[str, Any], named: str
+) -> None:
+    caller = _caller(session)
+    with pytest.raises(InvalidBody) as raised:
+        _subscribe(session, settings, caller, criteria, ["site.created"])
+    assert raised.value.detail.startswith(named)
+
+
+def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settings) -> None:
+    from app.services import clusters as cluster_service
+    from tests.api.test_clusters import around, border_vertex, store
+
+    caller = _caller(session, "admin")
+    public_id = _subscribe(session, settings, caller, {}, ["cluster.joined"])
+    spread = [(0, 0), (90, 1.5), (270, 1.5), (45, 2.0)]
+    lon, lat = border_vertex(session, 5.0)
+    first = set(store(session, around(lon, lat, "first", spread[:2])))  # 2: no cluster yet
+    cluster_service.refresh(session)
+    assert _events(session, public_id) == []
+    later = set(store(session, around(lon, lat, "later", spread[2:])))  # now 4 together
+    cluster_service.refresh(session)
+    joined = {e["payload"]["data"]["id"] for e in _events(session, public_id)}
+    assert joined == first | later
+    assert {e["type"] for e in _events(session, public_id)} == {"cluster.joined"}
+    store(session, around(lon + 0.3, lat, "far", spread[:1]))  # a far site changes nothing
+    cluster_service.refresh(session)
+    assert len(_events(session, public_id)) == len(joined)

@@ -1,0 +1,316 @@
+"""Alerts end to end: sites created by real uploads and edits on a committed database, a real
+``borderlens worker`` process delivering to a real HTTP receiver on 127.0.0.1, signatures
+verified with the Standard Webhooks reference library; the worker killed with SIGKILL in the
+middle of delivery; a receiver down for a while; one that always fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from app.db.engine import make_engine, make_sessionmaker
+from app.queries import Caller
+from app.services import keys as key_service
+from app.services import site_edits, subscriptions
+from app.services.boundary_state import BoundaryCache, BoundarySet
+from app.services.ingest import UploadRequest, ingest
+from app.services.site_edits import Precondition
+from app.services.sites import SiteDraft, create_sites
+from app.settings import Settings
+from tests.conftest import settings_for
+from tests.support.webhooks import Received, Receiver
+
+pytestmark = pytest.mark.slow
+
+BORDERLENS = str(Path(sys.executable).parent / "borderlens")
+
+
+@dataclass
+class Node:
+    url: str
+    settings: Settings
+    sessions: sessionmaker[Session]
+    env: dict[str, str]
+
+    def boundaries(self, session: Session) -> BoundarySet:
+        state = BoundaryCache().current(session)
+        assert state is not None
+        return state
+
+    def caller(self, role: str = "authority") -> Caller:
+        with self.sessions() as session:
+            created = key_service.create_key(
+                session, name=f"alerts {role}", role=role, countries=[]
+            )
+            return key_service.authenticate(session, created.key)
+
+    def subscribe(
+        self, caller: Caller, criteria: dict[str, Any], events: list[str], url: str | None
+    ) -> tuple[str, str]:
+        """(subscription id, signing secret)."""
+        with self.sessions() as session:
+            record, _ = subscriptions.create(
+                session,
+                self.settings,
+                caller,
+                subscriptions.NewSubscription("e2e", criteria, events, url),
+            )
+            return record.public_id, record.secret
+
+    def worker(self, **env: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [BORDERLENS, "worker"],
+            env={**self.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def statuses(self, subscription: str) -> dict[str, int]:
+        with self.sessions() as session:
+            rows = session.execute(
+                text(
+                    "SELECT e.status, count(*) FROM alert_events e JOIN subscriptions s "
+                    "ON s.id = e.subscription_id WHERE s.public_id = :p GROUP BY 1"
+                ),
+                {"p": subscription},
+            )
+            return {str(k): int(v) for k, v in rows}
+
+
+@pytest.fixture
+def node(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[Node]:
+    url = database_copy("alerts")
+    settings = settings_for(url, cache_dir).model_copy(
+        update={"webhook_allowed_hosts": ["127.0.0.1"]}
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BORDERLENS_DATA_DIR": str(cache_dir),
+        "BORDERLENS_BOUNDARY_SOURCE": settings.boundary_source,
+        "BORDERLENS_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "BORDERLENS_WEBHOOK_BACKOFF_S": "0.2",
+        "BORDERLENS_WEBHOOK_BACKOFF_MAX_S": "1",
+        "BORDERLENS_WEBHOOK_LEASE_S": "3",
+    }
+    engine = make_engine(url, pool_size=2)
+    yield Node(url, settings, make_sessionmaker(engine), env)
+    engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _grid_csv(
+    rows: int, lon0: float, lat0: float, step: float, start: int, gold_every: int
+) -> bytes:
+    """Sites on a grid (``step`` degrees apart: no two are one place), every ``gold_every``
+    with gold; names unique across the test."""
+    lines = ["name,lat,lon,kind,minerals"]
+    side = int(rows**0.5) + 1
+    for i in range(rows):
+        mineral = "gold" if i % gold_every == 0 else "diamond"
+        lon, lat = lon0 + (i % side) * step, lat0 + (i // side) * step
+        lines.append(f"Site {start + i},{lat:.6f},{lon:.6f},mine,{mineral}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _verified(received: list[Received], secret: str) -> list[dict[str, Any]]:
+    """Each payload, after its signature verified (raises on any that does not)."""
+    hook = Webhook(secret)
+    return [hook.verify(r.body, r.headers) for r in received]
+
+
+def _by_subscription(received: list[Received]) -> dict[str, list[Received]]:
+    found: dict[str, list[Received]] = {}
+    for r in received:
+        found.setdefault(r.payload["subscription"], []).append(r)
+    return found
+
+
+def test_a_thousand_sites_from_uploads_and_edits_arrive_exactly(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    admin = node.caller("admin")
+    cmr, cmr_secret = node.subscribe(
+        admin, {"country": "CMR"}, ["site.created", "site.entered"], receiver.url
+    )
+    gold, gold_secret = node.subscribe(
+        admin, {"mineral": "gold"}, ["upload.completed"], receiver.url
+    )
+    workers.append(node.worker())
+    # 900 sites from three uploads over the CMR-CAF border, 100 created one by one (POST)
+    # in CAF, 40 of which are then moved into Cameroon (PUT).
+    gold_per_upload = []
+    with node.sessions() as session:
+        boundaries = node.boundaries(session)
+        for n in range(3):
+            data = _grid_csv(300, 14.2 + n * 0.9, 4.0, 0.05, n * 300, gold_every=7)
+            outcome = ingest(
+                session, boundaries, node.settings, UploadRequest(data, f"grid{n}.csv"), admin
+            )
+            assert outcome.report["counts"]["sites_created"] == 300, outcome.report["counts"]
+            gold_per_upload.append((outcome.upload_id, len(range(0, 300, 7))))
+        drafts = [
+            SiteDraft(kind="sales_point", name=f"Comptoir {i}", lon=16.0 + i * 0.01, lat=5.0)
+            for i in range(100)
+        ]
+        created = [create_sites(session, boundaries, [draft], admin)[0] for draft in drafts]
+        moved = [site.public_id for site in created[:40]]
+        for i, public_id in enumerate(moved):
+            site_edits.edit_site(
+                session,
+                boundaries,
+                public_id,
+                Precondition(any_version=True),
+                lambda current, i=i: current.draft.__class__(
+                    **{**current.draft.__dict__, "lon": 14.40 + i * 0.002, "lat": 4.45}
+                ),
+                admin,
+            )
+        in_cmr = set(
+            session.execute(text("SELECT public_id FROM sites WHERE country_iso3 = 'CMR'"))
+            .scalars()
+            .all()
+        )
+    expected_cmr = {("site.created", p) for p in in_cmr - set(moved)} | {
+        ("site.entered", p) for p in moved
+    }
+    assert set(moved) <= in_cmr and len(in_cmr) > 100  # the grid does straddle the border
+    total = len(expected_cmr) + len(gold_per_upload)
+    got = receiver.wait_for(total)
+    time.sleep(1.0)  # anything extra would come now
+    got = receiver.snapshot()
+    by_sub = _by_subscription(got)
+    cmr_payloads = _verified(by_sub[cmr], cmr_secret)
+    assert {(p["type"], p["data"]["id"]) for p in cmr_payloads} == expected_cmr
+    gold_payloads = _verified(by_sub[gold], gold_secret)
+    assert sorted((p["data"]["upload"], p["data"]["sites_matched"]) for p in gold_payloads) == (
+        sorted(gold_per_upload)
+    )
+    ids = [r.id for r in got]
+    assert len(ids) == len(set(ids)) == total  # none missing, none twice
+    assert node.statuses(cmr) == {"delivered": len(expected_cmr)}
+
+
+def test_a_killed_worker_loses_nothing(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    caller = node.caller()
+    subscription, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], receiver.url
+    )
+    receiver.delay_s = 0.02  # slow enough to be killed in the middle
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(
+                kind="mine",
+                name=f"Mine {i}",
+                lon=14.0 + (i % 20) * 0.01,
+                lat=4.0 + (i // 20) * 0.01,
+            )
+            for i in range(300)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    first = node.worker()
+    workers.append(first)
+    receiver.wait_for(40)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    before = len({r.id for r in receiver.snapshot()})
+    assert before < 300, "the worker was not killed in the middle of delivery"
+    receiver.delay_s = 0.0
+    workers.append(node.worker())
+    got = receiver.wait_for(300)
+    time.sleep(1.0)
+    got = receiver.snapshot()
+    payloads = _verified(got, secret)
+    assert len({r.id for r in got}) == 300
+    # At least once: a repeat is only ever the same event again (same id, same body).
+    bodies: dict[str, bytes] = {}
+    for r in got:
+        assert bodies.setdefault(r.id, r.body) == r.body
+    assert len({p["data"]["id"] for p in payloads}) == 300
+    assert node.statuses(subscription) == {"delivered": 300}
+
+
+def test_a_receiver_down_for_a_while_gets_everything_back(
+    node: Node, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    receiver = Receiver().start()
+    port = receiver.port
+    receiver.stop()  # down before anything is sent
+    caller = node.caller()
+    subscription, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], f"http://127.0.0.1:{port}/hook"
+    )
+    workers.append(node.worker(BORDERLENS_WEBHOOK_MAX_ATTEMPTS="100"))
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(kind="mine", name=f"M{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(20)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    time.sleep(3.0)  # several failed tries each
+    assert node.statuses(subscription) == {"pending": 20}
+    back = Receiver(port=port).start()
+    try:
+        got = back.wait_for(20, timeout_s=60)
+        assert len({r.id for r in got}) == 20
+        _verified(got, secret)
+    finally:
+        back.stop()
+
+
+def test_an_always_failing_receiver_ends_in_the_dead_letters_and_can_be_resent(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    receiver.status = 500
+    caller = node.caller()
+    subscription, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], receiver.url
+    )
+    workers.append(node.worker(BORDERLENS_WEBHOOK_MAX_ATTEMPTS="3"))
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(kind="mine", name=f"D{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(5)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    deadline = time.monotonic() + 60
+    while node.statuses(subscription) != {"dead": 5} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert node.statuses(subscription) == {"dead": 5}
+    with node.sessions() as session:
+        dead = subscriptions.events(session, caller, subscription, "dead", 0, 100)
+        assert [e.attempts for e in dead] == [3] * 5
+        assert all(e.last_error == "HTTP 500" for e in dead)
+        receiver.status = 204
+        assert subscriptions.redeliver(session, caller, subscription, None) == 5
+    got = receiver.wait_for(5, timeout_s=60)
+    assert {r.id for r in got} == {e.public_id for e in dead}  # the same ids, sent again
+    _verified(got, secret)

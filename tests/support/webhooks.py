@@ -1,0 +1,98 @@
+"""A real HTTP webhook receiver on 127.0.0.1 (``http.server`` in a thread) that records what
+it is sent, and can be slow, failing, or down (closed) for a while on the same port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.time() when it arrived
+
+    @property
+    def id(self) -> str:
+        return self.headers["webhook-id"]
+
+    @property
+    def payload(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    port: int = 0
+    status: int = 204
+    delay_s: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
+                status = receiver.status
+                if status < 300:
+                    with receiver.lock:
+                        receiver.received.append(
+                            Received(
+                                {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                            )
+                        )
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def snapshot(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+    def wait_for(self, count: int, timeout_s: float = 120.0) -> list[Received]:
+        """Until ``count`` distinct webhook ids arrived (or the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = self.snapshot()
+            if len({r.id for r in got}) >= count:
+                return got
+            time.sleep(0.05)
+        return self.snapshot()
+
+
+def refused(port: int) -> bool:
+    """Nothing listens on ``port`` (the receiver is down)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
