@@ -12,6 +12,7 @@ from app.collections import (
     disputed_areas,
     observations,
     sites,
+    zones,
 )
 from app.collections.base import Provider
 from app.errors import NotFound
@@ -23,6 +24,7 @@ PROVIDERS: tuple[Provider, ...] = (
     countries.PROVIDER,
     disputed_areas.PROVIDER,
     clusters.PROVIDER,
+    zones.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

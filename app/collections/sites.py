@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.collections import site_writer
+from app.collections import site_writer, zone_sites
 from app.collections.base import (
     Extent,
     Item,
@@ -20,7 +20,7 @@ from app.collections.base import (
     ReadContext,
     Writer,
 )
-from app.collections.parameters import COUNTRY, border_parameter
+from app.collections.parameters import COUNTRY, IN_ZONE, ZONE, border_parameter
 from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import sites as site_repo
 from app.db.models import LOCATION_STATUSES, RETIRED, SITE_STATUSES
@@ -120,6 +120,8 @@ PARAMETERS = (
         {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WITHIN_KM},
         _within_km,
     ),
+    ZONE,
+    IN_ZONE,
 )
 
 
@@ -196,6 +198,8 @@ class SitesProvider(Provider):
             border=values.get("border"),
             within_km=self._within(values),
             q=values.get("q"),
+            zones=values.get("zone", ()),
+            in_zone=values.get("in_zone"),
         )
 
     @staticmethod
@@ -219,6 +223,9 @@ class SitesProvider(Provider):
         return (*(sort_types.get(term.name, str) for term in query.sortby), int)
 
     def page(self, ctx: ReadContext, query: FeatureQuery, request: PageRequest) -> FeaturePage:
+        asked = _as_sites(query)
+        if asked.zones or asked.in_zone is not None:  # zones (issue 13)
+            return zone_sites.page(ctx, asked, request)
         return site_repo.page(
             ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap, ctx.crs
         )

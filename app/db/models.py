@@ -397,3 +397,7 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)
+
+
+# The regional plan's tables (zones, ...) live in their own module, on this metadata.
+from app.db import regional_models  # noqa: E402, F401

@@ -22,7 +22,7 @@ from app.db import uploads as upload_repo
 from app.db.bulk import ewkt_point
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import site_geography, upload_access, upload_report
+from app.services import site_geography, upload_access, upload_report, zones
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching
@@ -557,4 +557,5 @@ def _store(
         )
     upload_repo.insert_observations(session, observation_rows)
     upload_repo.refresh_matched_sites(session, upload_id)
+    zones.classify_upload(session, upload_id)  # HOOK(regional)
     return upload_id

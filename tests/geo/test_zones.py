@@ -43,7 +43,8 @@ def independent_edge_distance_m(lon: float, lat: float, zones: list[shapely.Mult
     """Distance from the centre of an azimuthal equidistant projection to the zones' edges
     densified every ~22 m: a different method from the index's geodesic segments."""
     aeqd = pyproj.Transformer.from_crs(
-        "EPSG:4326", pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84"),
+        "EPSG:4326",
+        pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84"),
         always_xy=True,
     )
     best = np.inf
