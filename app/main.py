@@ -28,6 +28,7 @@ from app.api import (
     maps,
     openapi,
     schema_routes,
+    statistics,
     transactions,
     uploads,
 )
@@ -110,7 +111,10 @@ def create_app(settings: Settings) -> FastAPI:
     # One module per OGC API part (and the service's own routes); each declares the
     # conformance classes it implements, so /conformance lists exactly what is served.
     app.state.conformance = []
-    modules = (core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html)
+    modules = (
+        core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html,
+        statistics,
+    )  # fmt: skip
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))

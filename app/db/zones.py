@@ -458,6 +458,19 @@ def known_zone_refs(session: Session, refs: Sequence[str]) -> dict[str, tuple[st
     return found
 
 
+@dataclass(frozen=True)
+class ZoneSelection:
+    """Sites inside (or, ``inside=False``, outside) these zone sets or zones (public ids);
+    neither named: any active zone set."""
+
+    set_ids: tuple[str, ...] = ()
+    zone_ids: tuple[str, ...] = ()
+    inside: bool = True
+
+    def clause(self, site_id: ColumnElement[Any]) -> ColumnElement[bool]:
+        return site_zone_clause(site_id, self.set_ids, self.zone_ids, self.inside)
+
+
 def site_zone_clause(
     site_id: ColumnElement[Any],
     set_ids: Sequence[str],
@@ -485,9 +498,7 @@ def site_zone_clause(
 def sites_page(
     session: Session,
     query: SiteQuery,
-    set_ids: Sequence[str],
-    zone_ids: Sequence[str],
-    inside: bool,
+    selection: ZoneSelection,
     request: PageRequest,
     caller: Caller,
     count_cap: int | None = None,
@@ -495,7 +506,7 @@ def sites_page(
 ) -> FeaturePage:
     """The sites page of ``query`` (``app.db.sites.plan_query``) inside or outside zones."""
     plan = site_repo.plan_query(query)
-    where = [*plan.where, site_zone_clause(sites.c.id, set_ids, zone_ids, inside)]
+    where = [*plan.where, selection.clause(sites.c.id)]
     return features.fetch_page(
         session, plan.spec, where, request, caller, plan.sort, count_cap, crs
     )
