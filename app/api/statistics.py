@@ -8,17 +8,21 @@ import typing
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
 from app.api import params as p
 from app.api.core import parse_context
 from app.api.deps import ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.responses import JSON
+from app.api.urls import base_url
 from app.collections import zone_sites
 from app.collections.base import Parameter, ParseContext
 from app.collections.parsing import bad, one_of, parse_list
+from app.html import pages
+from app.html.negotiation import pick_language
 from app.queries import SiteQuery
+from app.services import dashboard as dashboard_service
 from app.services import statistics as stats_service
 from app.settings import Settings
 
@@ -112,3 +116,20 @@ def statistics(
         headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
         return Response(table.csv(), media_type="text/csv; charset=utf-8", headers=headers)
     return JSON(table.document())
+
+
+@router.get(
+    "/dashboard",
+    summary="Statistics dashboard (HTML): charts with their CSV, in English, French, Portuguese",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    openapi_extra={"parameters": [p.language_parameter().openapi()]},
+)
+def dashboard(
+    request: Request, session: ReadSessionDep, settings: SettingsDep, open_writer: SessionFactoryDep
+) -> HTMLResponse:
+    declared = (p.language_parameter(),)
+    p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
+    lang = pick_language(request)
+    built = dashboard_service.build(session, open_writer, base_url(request, settings), lang)
+    return pages.render_dashboard(request, built, lang)
