@@ -34,6 +34,7 @@ from app.api import (
     schema_routes,
     tiles,
     stewardship,
+    statistics,
     transactions,
     uploads,
 )
@@ -159,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
         federation,
         maps,
         explore,
+        statistics,
         health,
         openapi,
         html,

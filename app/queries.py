@@ -169,6 +169,10 @@ class SiteQuery(FeatureQuery):
     within_km: float | None = None
     #: Name search (``q``): names and aliases, accent- and case-insensitive, typo-tolerant.
     q: str | None = None
+    #: ``zone=``: zone sets (public id or name) or zones (public id) as asked; ``in_zone=``:
+    #: inside (true) or outside (false) them, or any active zone set when none is named.
+    zones: tuple[str, ...] = ()
+    in_zone: bool | None = None
 
 
 @dataclass(frozen=True)

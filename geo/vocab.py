@@ -265,3 +265,18 @@ def site_kinds() -> Vocabulary:
         ),
     )
     return Vocabulary("site_kinds", (mine, sales_point))
+
+
+@cache
+def zone_types() -> Vocabulary:
+    """Zone types (``data/vocab/zone_types.csv``): ``kp_compliant_zone`` (a Kimberley Process
+    "green zone"), ``protected_area``, ``concession``, ``security_incident_area``, ``other``."""
+    return read_vocabulary(VOCAB_DIR / "zone_types.csv")
+
+
+@cache
+def actor_types() -> Vocabulary:
+    """Supply-chain actor types (``data/vocab/actor_types.csv``): cooperative, diggers' team,
+    collector/trader (négociant, collecteur), buying house (bureau d'achat, comptoir),
+    exporter, transporter."""
+    return read_vocabulary(VOCAB_DIR / "actor_types.csv")

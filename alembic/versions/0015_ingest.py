@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015_ingest"
-down_revision: str | None = "0013_alerts"
+down_revision: str | None = "0014_regional"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

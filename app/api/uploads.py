@@ -18,10 +18,12 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
+from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
 from app.services import scopes, upload_access
 from app.services.ingest import UploadRequest, ingest
+from app.services.upload_targets import dispatch
 from geo.vocab import SiteKind, empty_values_from_text
 
 JSON_TYPE = "application/json"
@@ -86,6 +88,7 @@ def post_upload(
     settings: SettingsDep,
     boundaries: BoundariesDep,
     caller: WriterDep,
+    targets: TargetFieldsDep,
     file: Annotated[
         UploadFile,
         File(description="GPX, KML/KMZ, GeoJSON, zipped Shapefile, GeoPackage, CSV or XLSX"),
@@ -143,7 +146,8 @@ def post_upload(
             f"{file.filename}: larger than {settings.upload_max_bytes:,} bytes",
             code="file_too_large",
         )
-    outcome = ingest(
+    outcome = dispatch(
+        targets,
         session,
         boundaries,
         settings,

@@ -13,6 +13,7 @@ from app.collections import (
     observations,
     shared_sites,
     sites,
+    zones,
 )
 from app.collections.base import Provider
 from app.errors import NotFound
@@ -25,6 +26,7 @@ PROVIDERS: tuple[Provider, ...] = (
     disputed_areas.PROVIDER,
     clusters.PROVIDER,
     shared_sites.PROVIDER,
+    zones.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.collections.base import Parameter, ParseContext
-from app.collections.parsing import bad, known_values, text_value
+from app.collections.parsing import bad, boolean, known_values, parse_list, text_value
 from app.queries import BorderFilter
 
 PAIR = re.compile(r"[A-Z]{3}-[A-Z]{3}")
@@ -59,3 +59,20 @@ COUNTRY = Parameter(
 
 def border_parameter(description: str) -> Parameter:
     return Parameter("border", description, BORDER_SCHEMA, parse_border)
+
+
+# Zones (issue 13): which zone sets or zones, and inside or outside them.
+ZONE = Parameter(
+    "zone",
+    "Zone sets (ZS-... or their name) or zones (ZN-...), comma-separated: sites inside one of "
+    "them (outside all of them with in_zone=false)",
+    {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}},
+    lambda raw, _ctx: tuple(parse_list("zone", raw)),
+)
+IN_ZONE = Parameter(
+    "in_zone",
+    "true: sites inside a zone (of the zone= sets, else of any zone set valid today); "
+    "false: sites inside none",
+    {"type": "boolean"},
+    lambda raw, _ctx: boolean("in_zone", raw),
+)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.collections import site_writer, versioned
+from app.collections import site_writer, versioned, zone_sites
 from app.collections.base import (
     Extent,
     Item,
@@ -20,7 +20,7 @@ from app.collections.base import (
     ReadContext,
     Writer,
 )
-from app.collections.parameters import COUNTRY, border_parameter
+from app.collections.parameters import COUNTRY, IN_ZONE, ZONE, border_parameter
 from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import site_history as history_repo
 from app.db import sites as site_repo
@@ -123,6 +123,8 @@ PARAMETERS = (
         {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WITHIN_KM},
         _within_km,
     ),
+    ZONE,
+    IN_ZONE,
 )
 
 
@@ -199,6 +201,8 @@ class SitesProvider(Provider):
             border=values.get("border"),
             within_km=self._within(values),
             q=values.get("q"),
+            zones=values.get("zone", ()),
+            in_zone=values.get("in_zone"),
         )
 
     @staticmethod
@@ -223,20 +227,21 @@ class SitesProvider(Provider):
 
     def page(self, ctx: ReadContext, query: FeatureQuery, request: PageRequest) -> FeaturePage:
         at = versioned.resolve(ctx)
+        asked = _as_sites(query)
+        if asked.zones or asked.in_zone is not None:  # zones (issue 13)
+            if at is not None:
+                raise bad(
+                    "as_of",
+                    "as_of cannot be combined with zone or in_zone: zone classifications are "
+                    "kept for the current dataset only",
+                )
+            return zone_sites.page(ctx, asked, request)
         if at is not None:
             page = history_repo.sites_page(
-                ctx.session,
-                _as_sites(query),
-                request,
-                ctx.caller,
-                ctx.count_cap,
-                ctx.crs,
-                at.version,
+                ctx.session, asked, request, ctx.caller, ctx.count_cap, ctx.crs, at.version
             )
         else:
-            page = site_repo.page(
-                ctx.session, _as_sites(query), request, ctx.caller, ctx.count_cap, ctx.crs
-            )
+            page = site_repo.page(ctx.session, asked, request, ctx.caller, ctx.count_cap, ctx.crs)
         return versioned.stamped(ctx, page, at)
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:

@@ -419,6 +419,7 @@ class ApiKey(Base):
     __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)
 
 
+<<<<<<< HEAD
 # -- stewardship (0011): history, dataset versions, curation ----------------------------
 
 
@@ -596,3 +597,7 @@ class AuditEntry(Base):
 # Alerts and federation (0013) live in their own module; imported here so that the metadata
 # is whole wherever the models are.
 from app.db import alert_models as _alert_models  # noqa: E402, F401
+=======
+# The regional plan's tables (zones, ...) live in their own module, on this metadata.
+from app.db import regional_models  # noqa: E402, F401
+>>>>>>> h/regional

@@ -214,3 +214,8 @@ def render_signin(
         next_url=next_url,
         error=error,
     )
+
+
+def render_dashboard(request: Request, dashboard: Any, lang: str) -> HTMLResponse:
+    """The statistics dashboard (:mod:`app.services.dashboard`) in ``lang``."""
+    return render_page(request, "dashboard.html", lang, dashboard=dashboard)

@@ -21,7 +21,7 @@ from app.db import sites as site_repo
 from app.db import uploads as upload_repo
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import outbox, scopes, site_geography, site_history, upload_access, upload_report
+from app.services import outbox, scopes, site_geography, site_history, upload_access, upload_report, zones
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching
@@ -568,6 +568,7 @@ def _store(
     _store_rows(session, upload_id, rows, plan)
     _after_store(session, upload_id)
     scopes.record_upload(session, upload_id, request.restricted_columns)  # HOOK(access)
+    zones.classify_upload(session, upload_id)  # HOOK(regional)
     outbox.record_upload(session, upload_id, upload["id"])  # HOOK(alerts)
     return upload_id
 

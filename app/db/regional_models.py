@@ -1,0 +1,133 @@
+"""Tables of the regional plan (issue 13): zone sets, zones and each site's classification.
+
+Registered on the same metadata as :mod:`app.db.models` (imported at its end), so migrations
+and autogenerate see them. Geometry columns are EPSG:4326 lon/lat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models import Base
+from geo.vocab import zone_types
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ZoneSet(Base):
+    """A named set of zones of one type (KP-compliant zones, protected areas...), valid from
+    ``valid_from`` to ``valid_to`` (inclusive; NULL: open). Re-uploading a set by its name
+    replaces its zones (``version`` counts the replacements)."""
+
+    __tablename__ = "zone_sets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    zone_type: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("zone_type", zone_types().codes), name="zone_type"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_to IS NULL OR valid_from <= valid_to", name="validity"
+        ),
+    )
+
+
+class Zone(Base):
+    """One polygon (MultiPolygon) of a zone set, repaired when it was invalid."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    zone_set_id: Mapped[int] = mapped_column(
+        ForeignKey("zone_sets.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+    area_km2: Mapped[float] = mapped_column(Double)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # shapely's validity reason of the geometry as uploaded, when make_valid repaired it.
+    repair_reason: Mapped[str | None] = mapped_column(Text)
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+class SiteZonePoint(Base):
+    """The point each site was last classified at: a site whose point differs (moved) or
+    that has none (new) is classified again, and only those."""
+
+    __tablename__ = "site_zone_points"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+
+
+class SiteZone(Base):
+    """A site against one zone set: inside one of its zones (or on an edge) or not, which
+    zone (containing, else nearest edge), and the geodesic metres to the nearest zone edge."""
+
+    __tablename__ = "site_zones"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone_set_id: Mapped[int] = mapped_column(
+        ForeignKey("zone_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    inside: Mapped[bool] = mapped_column(Boolean)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    edge_distance_m: Mapped[float | None] = mapped_column(Double)
+    classified_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_site_zones_set_inside", "zone_set_id", "inside", "site_id"),
+        Index("ix_site_zones_zone_id", "zone_id"),
+    )
+
+
+class ZoneState(Base):
+    """One row: the ``dataset_state.sites_version`` every site was last classified at, so a
+    read that filters by zone knows in one lookup whether sites changed since."""
+
+    __tablename__ = "zone_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sites_version: Mapped[int] = mapped_column(BigInteger, server_default=text("-1"))
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

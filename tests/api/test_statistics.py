@@ -1,0 +1,231 @@
+"""``/statistics`` equals a brute-force count over the same rows, for every grouping key (and
+some pairs, and with filters); its CSV carries the same rows as its JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db.statistics import BANDS_KM, band_label
+from tests.api.test_zones import BOW_TIE, TWO_PARTS, WITH_HOLE, zones_file
+
+Headers = Callable[..., dict[str, str]]
+ACCURACY = [None, 10, 3000, 40000]
+MINERALS = ["diamant", "or", "diamant; or", "", "cassitérite"]
+KEYS = [
+    "country", "border", "band", "side_confidence", "kind", "mineral", "status", "zone",
+    "month", "quarter", "year", "first_month",
+]  # fmt: skip
+
+
+def survey(points: Iterable[tuple[float, float, str, str, str]]) -> bytes:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "name": name,
+                "kind": kind,
+                "minerals": minerals,
+                "date": date,
+                "accuracy": ACCURACY[k % 4],
+            },
+        }
+        for k, (lon, lat, name, kind, minerals, date) in enumerate(
+            (p[0], p[1], p[2], p[3], p[4].split("|")[0], p[4].split("|")[1]) for p in points
+        )
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+@pytest.fixture
+def loaded(client: TestClient, api_key: Headers) -> None:
+    writer = api_key("researcher")
+    rng = np.random.default_rng(7)
+    lon = rng.uniform(14.3, 16.3, 60)
+    lat = rng.uniform(3.6, 6.2, 60)
+    first = [
+        (float(lon[k]), float(lat[k]), f"P{k}", "mine" if k % 3 else "sales_point",
+         f"{MINERALS[k % 5]}|2025-{1 + k % 12:02d}-{1 + k % 27:02d}")
+        for k in range(60)
+    ]  # fmt: skip
+    again = [(x, y, n, kind, f"{m.split('|')[0]}|2026-0{1 + k % 9}-15")
+             for k, (x, y, n, kind, m) in enumerate(first[:20])]  # fmt: skip
+    for name, points in (("a.geojson", first), ("b.geojson", again)):
+        answer = client.post("/uploads", files={"file": (name, survey(points))}, headers=writer)
+        assert answer.status_code == 201, answer.text
+    zones = client.post(
+        "/uploads",
+        files={"file": ("z.geojson", zones_file([WITH_HOLE, TWO_PARTS, BOW_TIE]))},
+        data={"target": "zones", "zone_type": "kp_compliant_zone", "zone_set": "Green"},
+        headers=writer,
+    )
+    assert zones.status_code == 201, zones.text
+
+
+def brute_force(
+    session: Session, keys: list[str], where: Callable[[dict[str, Any]], bool] = lambda s: True,
+    observed: Callable[[Any], bool] | None = None,
+) -> dict[tuple[Any, ...], tuple[int, int]]:  # fmt: skip
+    sites = [
+        dict(row._mapping)
+        for row in session.execute(
+            text(
+                "SELECT id, country_iso3, border_pair, border_distance_m, side_confidence, kind, "
+                "minerals, status, first_observed FROM sites"
+            )
+        )
+    ]
+    obs: dict[int, list[Any]] = {}
+    for site_id, day in session.execute(text("SELECT site_id, observed_on FROM observations")):
+        if observed is None or (day is not None and observed(day)):
+            obs.setdefault(site_id, []).append(day)
+    zones: dict[int, list[str]] = {}
+    for site_id, name in session.execute(
+        text(
+            "SELECT sz.site_id, zs.name FROM site_zones sz JOIN zone_sets zs "
+            "ON zs.id = sz.zone_set_id WHERE sz.inside"
+        )
+    ):
+        zones.setdefault(site_id, []).append(name)
+
+    def band(distance: float | None) -> str | None:
+        if distance is None:
+            return None
+        for low, high in BANDS_KM:
+            if high is None or distance < high * 1000:
+                return band_label(low, high)
+        return None
+
+    sites_in: dict[tuple[Any, ...], set[int]] = {}
+    observations: Counter[tuple[Any, ...]] = Counter()
+    for site in sites:
+        if not where(site):
+            continue
+        site_values: dict[str, list[Any]] = {
+            "country": [site["country_iso3"]],
+            "border": [site["border_pair"]],
+            "band": [band(site["border_distance_m"])],
+            "side_confidence": [site["side_confidence"]],
+            "kind": [site["kind"]],
+            "mineral": list(site["minerals"]) or [None],
+            "status": [site["status"]],
+            "zone": zones.get(site["id"], [None]),
+            "first_month": [site["first_observed"].strftime("%Y-%m")
+                            if site["first_observed"] else None],
+        }  # fmt: skip
+        days = obs.get(site["id"], [])
+        for day in days or [None]:
+            period = {
+                "month": day.strftime("%Y-%m") if day else None,
+                "quarter": f"{day.year}-Q{(day.month - 1) // 3 + 1}" if day else None,
+                "year": str(day.year) if day else None,
+            }
+            combos: list[tuple[Any, ...]] = [()]
+            for key in keys:
+                values = [period[key]] if key in period else site_values[key]
+                combos = [(*c, v) for c in combos for v in values]
+            for combo in combos:
+                sites_in.setdefault(combo, set()).add(site["id"])
+                if days:  # a site without observations counts no observation
+                    observations[combo] += 1
+    return {combo: (len(ids), observations[combo]) for combo, ids in sites_in.items()}
+
+
+def served(
+    client: TestClient, keys: list[str], **params: str
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    answer = client.get("/statistics", params={"group_by": ",".join(keys), **params})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["boundary_source"]["id"] and isinstance(body["dataset_version"], int)
+    return {
+        tuple(row[k] for k in keys): (row["sites"], row["observations"]) for row in body["rows"]
+    }
+
+
+GROUPINGS = [[key] for key in KEYS] + [
+    ["country", "band"], ["border", "month"], ["mineral", "zone"], ["kind", "year", "status"],
+    ["side_confidence", "quarter"],
+]  # fmt: skip
+
+
+def test_every_grouping_equals_brute_force(
+    client: TestClient, session: Session, loaded: None
+) -> None:
+    """The table: every key alone and some combinations, each against the brute force."""
+    for keys in GROUPINGS:
+        expected = brute_force(session, keys)
+        assert served(client, keys) == expected, keys
+        assert len(expected) > 1 or keys == ["status"], keys
+
+
+def test_filters_are_those_of_items(client: TestClient, session: Session, loaded: None) -> None:
+    import datetime as dt
+
+    def in_caf_mine(site: dict[str, Any]) -> bool:
+        return site["country_iso3"] == "CAF" and site["kind"] == "mine"
+
+    assert served(client, ["mineral"], country="CAF", kind="mine") == brute_force(
+        session, ["mineral"], in_caf_mine
+    )
+    start, end = dt.date(2025, 3, 1), dt.date(2025, 8, 31)
+
+    def dated(site: dict[str, Any]) -> bool:
+        return site["first_observed"] is not None and site["first_observed"] <= end and (
+            session.execute(
+                text("SELECT coalesce(last_observed, first_observed) FROM sites WHERE id = :i"),
+                {"i": site["id"]},
+            ).scalar_one() >= start
+        )  # fmt: skip
+
+    assert served(
+        client, ["month"], datetime="2025-03-01T00:00:00Z/2025-08-31T23:59:59Z"
+    ) == brute_force(session, ["month"], dated, lambda day: start <= day <= end)
+    inside = served(client, ["kind"], zone="Green")
+    zoned = {row[0] for row in session.execute(text("SELECT site_id FROM site_zones WHERE inside"))}
+    assert inside == brute_force(session, ["kind"], lambda s: s["id"] in zoned)
+
+
+def test_csv_and_json_agree(client: TestClient, loaded: None) -> None:
+    params = {"group_by": "country,border,band"}
+    body = client.get("/statistics", params=params).json()
+    answer = client.get("/statistics", params={**params, "f": "csv"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert len(rows) == len(body["rows"])
+    for row, expected in zip(rows, body["rows"], strict=True):
+        for key in ("country", "border", "band"):
+            assert (row[key] or None) == expected[key]
+        assert int(row["sites"]) == expected["sites"]
+        assert int(row["observations"]) == expected["observations"]
+        assert row["boundary_source"] == body["boundary_source"]["id"]
+        assert int(row["dataset_version"]) == body["dataset_version"]
+    assert sum(r["sites"] for r in body["rows"]) == body["totals"]["sites"] == 60
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"group_by": "planet"}, "unknown_filter_value"),
+        ({"group_by": "kind,kind"}, "invalid_parameter"),
+        ({"f": "xml"}, "invalid_parameter"),
+        ({"limit": "3"}, "unknown_parameter"),
+        ({"zone": "nowhere"}, "unknown_filter_value"),
+    ],
+)
+def test_bad_parameters_are_400(client: TestClient, params: dict[str, str], code: str) -> None:
+    answer = client.get("/statistics", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["code"] == code
