@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ from app.services import boundary_sources, demo
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
+from app.services.upload_jobs import run_upload_jobs
+from app.services.upload_progress import Tracker, estimate_rows
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
 from geo.vocab import SITE_KINDS, empty_values_from_text
@@ -110,15 +113,26 @@ def serve(
                 f"borderlens on http://{host}:{port}/ (boundaries: "
                 f"{source.id if source else 'none'}; Ctrl-C stops)"
             )
-            uvicorn.run(
-                "app.main:create_app_from_env",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="info",
-                proxy_headers=True,
+            # Upload jobs (202 Accepted) are processed by a thread of this process; more
+            # `borderlens worker` processes may share the queue.
+            stop = threading.Event()
+            jobs = threading.Thread(
+                target=run_upload_jobs, args=(Settings(), stop), name="upload-jobs", daemon=True
             )
+            jobs.start()
+            try:
+                uvicorn.run(
+                    "app.main:create_app_from_env",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    log_level="info",
+                    proxy_headers=True,
+                )
+            finally:
+                stop.set()
+                jobs.join(timeout=60)
     except (EmbeddedClusterError, AppError, GeoError) as error:
         raise _fail(str(error)) from error
     except KeyboardInterrupt:
@@ -127,6 +141,25 @@ def serve(
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum if signum != signal.SIGTERM else 0)
+
+
+@cli.command()
+def worker() -> None:
+    """Process queued uploads (those answered 202 Accepted) until stopped (Ctrl-C or
+    SIGTERM finishes the current upload first). Run as many as the machine allows."""
+    settings = Settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        with database(settings) as (url, session):
+            session.close()
+            console.print("borderlens worker: processing queued uploads (Ctrl-C stops)")
+            run_upload_jobs(settings.model_copy(update={"database_url": url}), stop)
+    except (EmbeddedClusterError, AppError, GeoError) as error:
+        raise _fail(str(error)) from error
+    except KeyboardInterrupt:
+        stop.set()
+        console.print("stopped")
 
 
 @db_cli.command("upgrade")
@@ -246,16 +279,25 @@ def import_files(
         boundaries = BoundaryCache().current(session)
         if boundaries is None:
             raise _fail("no boundaries loaded: run `borderlens borders load` first")
-        task = progress.add_task("importing", total=len(files) * 4)
-        for path in files:
+        task = progress.add_task("importing", total=len(files) * 100)
+        for index, path in enumerate(files):
+            data = path.read_bytes()
 
-            def step(stage: str, name: str = path.name) -> None:
+            # The same progress the upload page shows (app.services.upload_progress).
+            def show(
+                stage: str,
+                fraction: float,
+                _rows: int | None,
+                name: str = path.name,
+                at: int = index,
+            ) -> None:
                 progress.update(
-                    task, advance=1 if stage != "done" else 0, description=f"{name}: {stage}"
+                    task, completed=(at + fraction) * 100, description=f"{name}: {stage}"
                 )
 
+            step = Tracker(show, rows_estimate=estimate_rows(data, path.name))
             request = UploadRequest(
-                data=path.read_bytes(),
+                data=data,
                 filename=path.name,
                 kind=kind,
                 source=source,
