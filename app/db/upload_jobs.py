@@ -86,7 +86,8 @@ def claim(connection: Connection, worker: str, lease_s: float) -> dict[str, Any]
             WHERE id = (SELECT id FROM upload_jobs WHERE state = 'queued'
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING id, public_id, filename, data, options, corrects, api_key_id, uploader,
-                      role, rows_estimate, pg_advisory_lock(:namespace, (id % 2147483647)::int)::text AS locked
+                      role, rows_estimate,
+                      pg_advisory_lock(:namespace, (id % 2147483647)::int)::text AS locked
             """
         ),
         {"worker": worker, "lease_s": lease_s, "namespace": JOB_LOCK_NAMESPACE},
@@ -210,7 +211,8 @@ def reap(connection: Connection, problem: dict[str, Any]) -> list[str]:
             UPDATE upload_jobs SET state = 'failed', finished_at = now(), data = NULL,
                 lease_until = NULL, problem = CAST(:problem AS jsonb)
             WHERE state = 'running'
-              AND (lease_until < now() OR pg_try_advisory_xact_lock(:namespace, (id % 2147483647)::int))
+              AND (lease_until < now()
+                   OR pg_try_advisory_xact_lock(:namespace, (id % 2147483647)::int))
             RETURNING public_id
             """
         ),
