@@ -34,6 +34,8 @@ from app.services import boundary_sources, delivery, demo, federation, scopes
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
+from app.services.upload_jobs import run_upload_jobs
+from app.services.upload_progress import Tracker, estimate_rows
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
 from geo.vocab import SITE_KINDS, empty_values_from_text
@@ -114,15 +116,26 @@ def serve(
                 f"borderlens on http://{host}:{port}/ (boundaries: "
                 f"{source.id if source else 'none'}; Ctrl-C stops)"
             )
-            uvicorn.run(
-                "app.main:create_app_from_env",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="info",
-                proxy_headers=True,
+            # Upload jobs (202 Accepted) are processed by a thread of this process; more
+            # `borderlens worker` processes may share the queue.
+            stop = threading.Event()
+            jobs = threading.Thread(
+                target=run_upload_jobs, args=(Settings(), stop), name="upload-jobs", daemon=True
             )
+            jobs.start()
+            try:
+                uvicorn.run(
+                    "app.main:create_app_from_env",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    log_level="info",
+                    proxy_headers=True,
+                )
+            finally:
+                stop.set()
+                jobs.join(timeout=60)
     except (EmbeddedClusterError, AppError, GeoError) as error:
         raise _fail(str(error)) from error
     except KeyboardInterrupt:
@@ -135,9 +148,10 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 @cli.command()
 def worker() -> None:
-    """Run the background jobs apart from `serve` (webhook delivery; set
-    BORDERLENS_DELIVERY_WORKER=false for `serve` then). Several may run at once; SIGTERM or
-    Ctrl-C stops after the deliveries in flight."""
+    """Run the background jobs apart from `serve`: queued uploads (those answered 202
+    Accepted) and webhook delivery (set BORDERLENS_DELIVERY_WORKER=false for `serve` then).
+    Several may run at once; SIGTERM or Ctrl-C stops after the upload and deliveries in
+    flight."""
     settings = Settings()
     stop = threading.Event()
 
@@ -150,10 +164,12 @@ def worker() -> None:
         with database(settings) as (url, session):
             session.close()
             background = delivery.start_background(settings, url)
-            console.print("borderlens worker: delivering webhooks (SIGTERM stops)")
-            stop.wait()
-            background.stop()
-    except (EmbeddedClusterError, AppError) as error:
+            console.print("borderlens worker: processing queued uploads, delivering webhooks")
+            try:
+                run_upload_jobs(settings.model_copy(update={"database_url": url}), stop)
+            finally:
+                background.stop()
+    except (EmbeddedClusterError, AppError, GeoError) as error:
         raise _fail(str(error)) from error
     console.print("worker stopped")
 
@@ -283,16 +299,25 @@ def import_files(
         boundaries = BoundaryCache().current(session)
         if boundaries is None:
             raise _fail("no boundaries loaded: run `borderlens borders load` first")
-        task = progress.add_task("importing", total=len(files) * 4)
-        for path in files:
+        task = progress.add_task("importing", total=len(files) * 100)
+        for index, path in enumerate(files):
+            data = path.read_bytes()
 
-            def step(stage: str, name: str = path.name) -> None:
+            # The same progress the upload page shows (app.services.upload_progress).
+            def show(
+                stage: str,
+                fraction: float,
+                _rows: int | None,
+                name: str = path.name,
+                at: int = index,
+            ) -> None:
                 progress.update(
-                    task, advance=1 if stage != "done" else 0, description=f"{name}: {stage}"
+                    task, completed=(at + fraction) * 100, description=f"{name}: {stage}"
                 )
 
+            step = Tracker(show, rows_estimate=estimate_rows(data, path.name))
             request = UploadRequest(
-                data=path.read_bytes(),
+                data=data,
                 filename=path.name,
                 kind=kind,
                 source=source,

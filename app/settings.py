@@ -96,6 +96,22 @@ class Settings(BaseSettings):
         description="Most issues listed in an upload's report; beyond, the report keeps the "
         "totals per code and rejected.csv every rejected row.",
     )
+    upload_async_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=0,
+        description="Uploads larger than this answer `202 Accepted` at once and are processed "
+        "by a worker (`borderlens worker`, or the one `borderlens serve` runs); smaller ones "
+        "answer with their report unless the request says `Prefer: respond-async`.",
+    )
+    upload_job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running upload job whose worker has not reported for this long is "
+        "marked failed (a worker that dies is noticed at once; this covers a hung one).",
+    )
+    upload_job_poll_s: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for queued uploads."
+    )
     accuracy_threshold_m: float = Field(
         default=100.0,
         gt=0,

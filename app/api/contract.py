@@ -419,6 +419,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "next": _STRING,
         },
     },
+    "UploadJob": {
+        "type": "object",
+        "description": "An upload processed off the request: its state, progress (0..1), rows "
+        "read so far and an estimate; `upload` names the stored upload once done.",
+        "required": ["id", "state", "progress", "filename"],
+        "properties": {
+            "id": _STRING,
+            "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            "stage": {"type": "string", "nullable": True},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "rows_read": _COUNT,
+            "estimate": {
+                "type": "object",
+                "properties": {
+                    "rows": {"type": "integer", "nullable": True},
+                    "seconds_left": {"type": "number", "nullable": True},
+                },
+            },
+            "filename": _STRING,
+            "size_bytes": _COUNT,
+            "dry_run": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": "string", "format": "date-time", "nullable": True},
+            "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+            "upload": {"type": "string", "nullable": True},
+            "corrects": {"type": "string", "nullable": True},
+            "problem": {"type": "object", "nullable": True},
+            "report": {"type": "object", "nullable": True},
+            "links": _LINKS,
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database"],

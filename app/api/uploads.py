@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from app.api.contract import problems, returns
+from app.api.contract import negotiable, problems, ref, returns
 from app.api.deps import (
     BoundariesDep,
+    CallerDep,
     SessionDep,
     SettingsDep,
     WriterDep,
     reject_undeclared_query,
+    require_writer,
 )
 from app.api.responses import JSON
 from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
-from app.services import scopes, upload_access
+from app.services import scopes, upload_access, upload_jobs, upload_views
 from app.services.ingest import UploadRequest, ingest
-from app.services.upload_targets import dispatch
+from app.services.upload_targets import dispatch, only_sites
+from app.html import upload_pages
+from app.html.negotiation import LANGUAGES, pick_language
+from app.html.pages import negotiated
+from app.roles import ADMIN
+from app.settings import Settings
 from geo.vocab import SiteKind, empty_values_from_text
 
 JSON_TYPE = "application/json"
@@ -79,6 +86,11 @@ def _column_map(raw: str | None) -> dict[str, str] | None:
             "description": "A repeat of an earlier upload, or a dry run",
             **returns("UploadReport")[200],
         },
+        202: {
+            "description": "Accepted: a worker processes the file; `Location` is its status "
+            "resource (large files, or `Prefer: respond-async`)",
+            **returns("UploadJob")[200],
+        },
         **problems(415),
     },
 )
@@ -119,6 +131,22 @@ def post_upload(
         ),
     ] = None,
     dry_run: Annotated[bool, Form(description="Validate and report; store nothing")] = False,
+    corrects: Annotated[
+        str | None,
+        Form(
+            pattern=r"^UP-[0-9A-Z]{1,28}$",
+            description="Fix and resend: the id of the earlier upload whose rejected rows this "
+            "file corrects (the link is stored and shown on both reports)",
+        ),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="`respond-async`: answer 202 with a status resource at once, as "
+            "uploads larger than the async threshold always do",
+        ),
+    ] = None,
     include_tracks: Annotated[bool, Form(description="GPX: track points are sites too")] = False,
     empty_values: Annotated[
         str | None,
@@ -140,51 +168,98 @@ def post_upload(
         ),
     ] = None,
 ) -> JSON:
-    data = file.file.read(settings.upload_max_bytes + 1)
-    if len(data) > settings.upload_max_bytes:
-        raise PayloadTooLarge(
-            f"{file.filename}: larger than {settings.upload_max_bytes:,} bytes",
-            code="file_too_large",
-        )
-    outcome = dispatch(
-        targets,
-        session,
-        boundaries,
-        settings,
-        UploadRequest(
-            data=data,
-            filename=_display_name(file.filename),
-            kind=kind,
-            source=source,
-            crs=crs,
-            country=country,
-            column_map=_column_map(column_map),
-            include_tracks=include_tracks,
-            dry_run=dry_run,
-            empty_values=empty_values_from_text(empty_values) if empty_values else None,
-            restricted_columns=scopes.parse_columns(restricted),
-        ),
-        caller,
+    data = _read_file(file, settings)
+    request_ = UploadRequest(
+        data=data,
+        filename=_display_name(file.filename),
+        kind=kind,
+        source=source,
+        crs=crs,
+        country=country,
+        column_map=_column_map(column_map),
+        include_tracks=include_tracks,
+        dry_run=dry_run,
+        empty_values=empty_values_from_text(empty_values) if empty_values else None,
+        restricted_columns=scopes.parse_columns(restricted),
     )
+    if not only_sites(targets):  # zones (and later actors, routes): answered at once
+        outcome = dispatch(targets, session, boundaries, settings, request_, caller)
+    elif upload_jobs.wants_job(settings, len(data), prefer):
+        job = upload_jobs.submit(session, request_, caller, corrects)
+        where = f"{base_url(request, settings)}/uploads/{job['id']}"
+        return JSON(job, status_code=202, headers={"Location": where, "Retry-After": "1"})
+    else:
+        outcome = upload_jobs.ingest_now(session, boundaries, settings, request_, caller, corrects)
     headers = {}
     if outcome.upload_id:
         headers["Location"] = f"{base_url(request, settings)}/uploads/{outcome.upload_id}"
     return JSON(outcome.report, status_code=201 if outcome.stored else 200, headers=headers)
 
 
+def _read_file(file: UploadFile, settings: Settings) -> bytes:
+    data = file.file.read(settings.upload_max_bytes + 1)
+    if len(data) > settings.upload_max_bytes:
+        raise PayloadTooLarge(
+            f"{file.filename}: larger than {settings.upload_max_bytes:,} bytes",
+            code="file_too_large",
+        )
+    return data
+
+
+Format = Annotated[
+    Literal["json", "html"] | None,
+    Query(description="`html`: the page (a browser's Accept header asks for it too)"),
+]
+Language = Annotated[
+    str | None, Query(pattern=f"^({'|'.join(LANGUAGES)})$", description="Page language")
+]
+HTML_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def page_parameters(f: Format = None, lang: Language = None) -> None:
+    """``f`` and ``lang``: read by the page negotiation (app.html.negotiation), declared here
+    so that they are documented and not refused as unknown."""
+
+
+PAGE = [Depends(page_parameters)]
+
+
+@router.get(
+    "/uploads/new",
+    dependencies=PAGE,
+    summary="The upload page (HTML; signed-in researchers and admins)",
+    response_class=HTMLResponse,
+    responses={
+        200: HTML_PAGE,
+        303: {"description": "Not signed in: to the sign-in page"},
+        **problems(403),
+    },
+)
+def upload_page(request: Request, caller: CallerDep) -> Response:
+    if caller.is_anonymous:
+        target = quote(f"{request.url.path}?{request.url.query}".rstrip("?"))
+        return RedirectResponse(
+            f"/signin?lang={pick_language(request)}&next={target}", status_code=303
+        )
+    require_writer(caller)
+    return upload_pages.render_form(request, pick_language(request))
+
+
 @router.get(
     "/uploads",
+    dependencies=PAGE,
     summary="Your recent uploads (researcher: own; admin: all)",
-    responses=returns("Uploads"),
+    responses=negotiable("Uploads"),
 )
 def list_uploads(
+    request: Request,
     session: SessionDep,
     caller: WriterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="Paging: the token of a `next` link")
     ] = None,
-) -> JSON:
+) -> Response:
     uploads, following = upload_access.list_uploads(session, caller, limit, cursor)
     body: dict[str, Any] = {
         "uploads": [
@@ -193,16 +268,43 @@ def list_uploads(
     }
     if following:
         body["next"] = f"/uploads?{urlencode({'limit': limit, 'cursor': following})}"
-    return JSON(body)
+    return negotiated(
+        request,
+        JSON(body),
+        lambda r, document, language: upload_pages.render_list(
+            r, document, language, upload_jobs.recent_jobs(session, caller), caller.role == ADMIN
+        ),
+    )
 
 
 @router.get(
     "/uploads/{upload_id}",
-    summary="An upload's report (its uploader or an admin)",
-    responses=returns("UploadReport"),
+    dependencies=PAGE,
+    summary="An upload's report, or the status of an upload job (JOB-...): state "
+    "queued|running|done|failed, progress, rows read, an estimate (its uploader or an admin)",
+    responses={
+        200: {
+            "content": {
+                JSON_TYPE: {"schema": {"anyOf": [ref("UploadReport"), ref("UploadJob")]}},
+                "text/html": {"schema": {"type": "string"}},
+            }
+        }
+    },
 )
-def read_upload(upload_id: str, session: SessionDep, caller: WriterDep) -> JSON:
-    return JSON(upload_access.report(session, caller, upload_id))
+def read_upload(
+    request: Request, upload_id: str, session: SessionDep, caller: WriterDep
+) -> Response:
+    if upload_id.startswith(upload_jobs.JOB_PREFIX):
+        job = upload_jobs.status(session, caller, upload_id)
+        return negotiated(request, JSON(job), upload_pages.render_job)
+    report = upload_access.report(session, caller, upload_id)
+    return negotiated(
+        request,
+        JSON(report),
+        lambda r, document, language: upload_pages.render_report(
+            r, document, language, upload_views.report_extras(session, caller, upload_id, report)
+        ),
+    )
 
 
 @router.get(

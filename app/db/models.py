@@ -419,7 +419,6 @@ class ApiKey(Base):
     __table_args__ = (CheckConstraint(_in("role", KEY_ROLES), name="role"),)
 
 
-<<<<<<< HEAD
 # -- stewardship (0011): history, dataset versions, curation ----------------------------
 
 
@@ -594,10 +593,70 @@ class AuditEntry(Base):
         Index("ix_audit_log_key_id", "key_id", "id"),
         Index("ix_audit_log_revealed_countries", "revealed_countries", postgresql_using="gin"),
     )
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class UploadJob(Base):
+    """An upload processed off the request (``202 Accepted``): the file as received, the
+    options, who sent it, and its progress while a worker runs it (see app.services.upload_jobs).
+
+    The file's bytes stay here until the job ends (then they are dropped); the upload it makes
+    is an ordinary ``uploads`` row, named by ``upload_public_id``.
+    """
+
+    __tablename__ = "upload_jobs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(8), server_default=text("'queued'"))
+    filename: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    corrects: Mapped[str | None] = mapped_column(String(32))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    uploader: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(32))
+    fraction: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    rows_read: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rows_estimate: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    upload_public_id: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    problem: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        CheckConstraint(_in("state", JOB_STATES), name="state"),
+        CheckConstraint("fraction >= 0 AND fraction <= 1", name="fraction"),
+        # Workers claim the oldest queued job; the reaper looks at running ones.
+        Index("ix_upload_jobs_state", "state", "id"),
+        Index("ix_upload_jobs_api_key_id", "api_key_id", "id"),
+    )
+
+
+class UploadCorrection(Base):
+    """``upload`` was sent to fix the rejected rows of ``corrects`` (fix and resend)."""
+
+    __tablename__ = "upload_corrections"
+
+    upload_public_id: Mapped[str] = mapped_column(
+        ForeignKey("uploads.public_id", ondelete="CASCADE"), primary_key=True
+    )
+    corrects: Mapped[str] = mapped_column(ForeignKey("uploads.public_id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (Index("ix_upload_corrections_corrects", "corrects"),)
+
+
 # Alerts and federation (0013) live in their own module; imported here so that the metadata
 # is whole wherever the models are.
 from app.db import alert_models as _alert_models  # noqa: E402, F401
-=======
 # The regional plan's tables (zones, ...) live in their own module, on this metadata.
 from app.db import regional_models  # noqa: E402, F401
->>>>>>> h/regional

@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from app.errors import Forbidden
 from app.queries import ANONYMOUS, Caller
+from app.roles import WRITERS
 from app.services import keys as key_service
 from app.settings import Settings
 
@@ -79,7 +80,11 @@ def signed_in(request: Request) -> dict[str, str] | None:
     caller = getattr(request.state, "cookie_caller", None)
     if not isinstance(caller, Caller) or caller.is_anonymous:
         return None
-    return {"name": caller.name or "", "role": caller.role or ""}
+    return {
+        "name": caller.name or "",
+        "role": caller.role or "",
+        "writer": "yes" if caller.role in WRITERS else "",
+    }
 
 
 def csrf_token(request: Request) -> str:

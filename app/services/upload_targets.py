@@ -33,6 +33,19 @@ class TargetFields:
     valid_to: dt.date | None = None
 
 
+def only_sites(fields: TargetFields) -> bool:
+    """Whether the upload is a survey file (``target=sites``); refuses the fields that only
+    other targets read (400 ``field_not_for_target``)."""
+    if fields.target != "sites":
+        return False
+    zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
+    if zone_only:
+        raise InvalidBody(
+            f"{', '.join(zone_only)} only apply with target=zones", code="field_not_for_target"
+        )
+    return True
+
+
 def dispatch(
     fields: TargetFields,
     session: Session,
@@ -42,12 +55,7 @@ def dispatch(
     caller: Caller,
 ) -> IngestOutcome | zones.ZoneOutcome:
     """Ingest ``request`` into its target (one transaction, one report)."""
-    if fields.target == "sites":
-        zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
-        if zone_only:
-            raise InvalidBody(
-                f"{', '.join(zone_only)} only apply with target=zones", code="field_not_for_target"
-            )
+    if only_sites(fields):
         return ingest(session, boundaries, settings, request, caller)
     return zones.ingest_zones(
         session,
