@@ -32,9 +32,9 @@ from app.api import (
     maps,
     openapi,
     schema_routes,
-    tiles,
-    stewardship,
     statistics,
+    stewardship,
+    tiles,
     transactions,
     uploads,
 )
@@ -50,8 +50,8 @@ from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker, read_router
 from app.errors import AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
-from app.services.audit_log import AuditLog
 from app.services import delivery
+from app.services.audit_log import AuditLog
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from geo.errors import GeoError

@@ -117,7 +117,11 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
 
 def _security(route: APIRoute) -> list[dict[str, list[str]]] | None:
     calls = set(_calls(route.dependant))
-    if deps.require_writer in calls or deps.require_admin in calls or deps.require_subscriber in calls:
+    if (
+        deps.require_writer in calls
+        or deps.require_admin in calls
+        or deps.require_subscriber in calls
+    ):
         return [{BEARER: []}]
     if deps.get_caller in calls:
         # anonymous callers are served too (public attributes); a key may show more

@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.read_your_writes import LSN_COOKIE, MIN_LSN_HEADER
 from app import audit
+from app.api.read_your_writes import LSN_COOKIE, MIN_LSN_HEADER
 from app.collections.parsing import bad
 from app.db.replicas import parse_lsn
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
@@ -124,6 +124,8 @@ def require_admin(caller: CallerDep) -> Caller:
 
 
 AdminDep = Annotated[Caller, Depends(require_admin)]
+
+
 def require_subscriber(caller: CallerDep) -> Caller:
     """Alerts are for authority and admin keys (401 anonymous, 403 another role)."""
     return subscriptions.require_subscriber(caller)

@@ -73,7 +73,9 @@ FormatParam = Annotated[Literal["json", "html"] | None, Query(description="json 
 LangParam = Annotated[
     Literal["en", "fr", "pt"] | None, Query(description="Language of the HTML page")
 ]
-MOVED: dict[int | str, dict[str, Any]] = {308: {"description": "A merged site: Location names the survivor"}}
+MOVED: dict[int | str, dict[str, Any]] = {
+    308: {"description": "A merged site: Location names the survivor"}
+}
 
 
 @router.get(

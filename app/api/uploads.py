@@ -23,13 +23,13 @@ from app.api.responses import JSON
 from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
-from app.services import scopes, upload_access, upload_jobs, upload_views
-from app.services.ingest import UploadRequest, ingest
-from app.services.upload_targets import dispatch, only_sites
 from app.html import upload_pages
 from app.html.negotiation import LANGUAGES, pick_language
 from app.html.pages import negotiated
 from app.roles import ADMIN
+from app.services import scopes, upload_access, upload_jobs, upload_views
+from app.services.ingest import UploadRequest
+from app.services.upload_targets import dispatch, only_sites
 from app.settings import Settings
 from geo.vocab import SiteKind, empty_values_from_text
 

@@ -26,8 +26,8 @@ from app.collections.base import (
 from app.collections.parameters import COUNTRY
 from app.collections.parsing import parse_list
 from app.db import observations as observation_repo
-from app.db.tiles import TileLayer, tile_fields
 from app.db import site_history as history_repo
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import FeaturePage, FeatureQuery, PageRequest
 
 PUBLIC_ID = {"type": "string", "pattern": "^[A-Z]{2}-[0-9A-Z]{10}$"}

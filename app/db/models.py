@@ -566,6 +566,8 @@ class ReviewRejection(Base):
     rejected_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (CheckConstraint("site_a < site_b", name="ordered_pair"),)
+
+
 class AuditEntry(Base):
     """One audited request (0012): append-only (a trigger refuses UPDATE and DELETE, except
     the retention purge). Written in bulk by ``app.audit``'s background flusher."""
@@ -593,6 +595,8 @@ class AuditEntry(Base):
         Index("ix_audit_log_key_id", "key_id", "id"),
         Index("ix_audit_log_revealed_countries", "revealed_countries", postgresql_using="gin"),
     )
+
+
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
@@ -658,5 +662,6 @@ class UploadCorrection(Base):
 # Alerts and federation (0013) live in their own module; imported here so that the metadata
 # is whole wherever the models are.
 from app.db import alert_models as _alert_models  # noqa: E402, F401
+
 # The regional plan's tables (zones, ...) live in their own module, on this metadata.
 from app.db import regional_models  # noqa: E402, F401

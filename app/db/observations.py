@@ -15,7 +15,18 @@ import typing
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, func, literal, literal_column, or_
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+)
 from sqlalchemy.orm import Session
 
 from app.db import features, tiles

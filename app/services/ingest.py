@@ -21,7 +21,15 @@ from app.db import sites as site_repo
 from app.db import uploads as upload_repo
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import outbox, scopes, site_geography, site_history, upload_access, upload_report, zones
+from app.services import (
+    outbox,
+    scopes,
+    site_geography,
+    site_history,
+    upload_access,
+    upload_report,
+    zones,
+)
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 from geo import matching

@@ -263,8 +263,10 @@ def test_a_bad_filter_is_reported_in_the_panel_not_the_console(
     box.send_keys("name ===")
     gl_browser.find_element(By.ID, "f-apply").click()
     status = WebDriverWait(gl_browser, 60).until(
-        lambda d: "not valid" in d.find_element(By.ID, "bl-status").text
-        and d.find_element(By.ID, "bl-status").text
+        lambda d: (
+            "not valid" in d.find_element(By.ID, "bl-status").text
+            and d.find_element(By.ID, "bl-status").text
+        )
     )
     assert "filter" in status
     assert "filter=" not in gl_browser.current_url, "the map keeps the last valid filters"
