@@ -56,8 +56,10 @@ retracted = typing.cast(Table, RetractedObservation.__table__)
 uploads = typing.cast(Table, Upload.__table__)
 dataset_versions = typing.cast(Table, DatasetVersion.__table__)
 
-#: The site columns a history entry keeps (all of them but the row id, which is ``site_id``).
-SNAPSHOT: Final = tuple(c.name for c in sites.c if c.name != "id")
+#: The site columns a history entry keeps (all of them but the row id, which is ``site_id``,
+#: and bookkeeping columns other features add to ``sites`` that a version does not carry,
+#: such as the changes feed's ``changed_txid``).
+SNAPSHOT: Final = tuple(c.name for c in sites.c if c.name != "id" and c.name in history.c)
 _SNAPSHOT_SQL: Final = ", ".join(SNAPSHOT)
 _SNAPSHOT_OF_S: Final = ", ".join(f"s.{name}" for name in SNAPSHOT)
 _ENTRY_COLUMNS: Final = (
