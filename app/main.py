@@ -23,6 +23,7 @@ from app.api import (
     core,
     crs,
     filter,
+    flows,
     health,
     html,
     maps,
@@ -113,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.conformance = []
     modules = (
         core, crs, filter, schema_routes, transactions, uploads, maps, health, openapi, html,
-        statistics,
+        statistics, flows,
     )  # fmt: skip
     for module in modules:
         app.include_router(module.router)

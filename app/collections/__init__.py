@@ -11,6 +11,7 @@ from app.collections import (
     countries,
     disputed_areas,
     observations,
+    routes,
     sites,
     zones,
 )
@@ -25,6 +26,7 @@ PROVIDERS: tuple[Provider, ...] = (
     disputed_areas.PROVIDER,
     clusters.PROVIDER,
     zones.PROVIDER,
+    routes.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

@@ -131,3 +131,43 @@ class ZoneState(Base):
     sites_version: Mapped[int] = mapped_column(BigInteger, server_default=text("-1"))
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Route(Base):
+    """A trade route: from a source site (a mine) to a destination site (a sales point, a
+    town, a buying house, even outside the region), as drawn or as the straight geodesic,
+    with mineral, period and volume when known, and what crossing a border it makes."""
+
+    __tablename__ = "routes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    source_site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    destination_site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    mineral: Mapped[str | None] = mapped_column(Text)
+    period: Mapped[str | None] = mapped_column(Text)
+    volume: Mapped[float | None] = mapped_column(Double)
+    volume_unit: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=True))
+    length_km: Mapped[float] = mapped_column(Double)
+    source_country: Mapped[str | None] = mapped_column(String(3))
+    destination_country: Mapped[str | None] = mapped_column(String(3))
+    cross_border: Mapped[bool] = mapped_column(Boolean)
+    # The border the straight line from source to destination crosses first, and where.
+    border_pair: Mapped[str | None] = mapped_column(String(7))
+    crossing: Mapped[Any | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_routes_cross_border_pair", "cross_border", "border_pair"),
+        CheckConstraint("volume IS NULL OR volume >= 0", name="volume"),
+    )

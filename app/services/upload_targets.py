@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidBody
 from app.queries import Caller
-from app.services import zones
+from app.services import routes, zones
 from app.services.boundary_state import BoundarySet
 from app.services.ingest import IngestOutcome, UploadRequest, ingest
 from app.settings import Settings
 
-Target = Literal["sites", "zones"]
+Target = Literal["sites", "zones", "routes"]
 TARGETS: tuple[Target, ...] = get_args(Target)
 
 
@@ -40,15 +40,20 @@ def dispatch(
     settings: Settings,
     request: UploadRequest,
     caller: Caller,
-) -> IngestOutcome | zones.ZoneOutcome:
+) -> IngestOutcome | zones.ZoneOutcome | routes.RouteOutcome:
     """Ingest ``request`` into its target (one transaction, one report)."""
+    zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
+    if zone_only and fields.target != "zones":
+        raise InvalidBody(
+            f"{', '.join(zone_only)} only apply with target=zones", code="field_not_for_target"
+        )
     if fields.target == "sites":
-        zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
-        if zone_only:
-            raise InvalidBody(
-                f"{', '.join(zone_only)} only apply with target=zones", code="field_not_for_target"
-            )
         return ingest(session, boundaries, settings, request, caller)
+    if fields.target == "routes":
+        asked = routes.RouteUploadRequest(
+            request.data, request.filename, request.source, request.crs, request.dry_run
+        )
+        return routes.ingest_routes(session, boundaries, settings, asked, caller)
     return zones.ingest_zones(
         session,
         settings,

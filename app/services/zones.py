@@ -91,7 +91,9 @@ def ingest_zones(
     digest = hashlib.sha256(request.data).hexdigest()
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return ZoneOutcome(_repeat(earlier, caller), stored=False, upload_id=earlier.public_id)
+        return ZoneOutcome(
+            repeat_report(earlier, caller), stored=False, upload_id=earlier.public_id
+        )
     table = read_shapes(request.data, request.filename, options=_options(request, settings),
                         family="polygon")  # fmt: skip
     issues = list(table.issues)
@@ -111,7 +113,7 @@ def ingest_zones(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return ZoneOutcome(_repeat(stored, caller), stored=False, upload_id=stored.public_id)
+        return ZoneOutcome(repeat_report(stored, caller), stored=False, upload_id=stored.public_id)
     session.commit()
     return ZoneOutcome(report, stored=True, upload_id=public_id)
 
@@ -291,10 +293,18 @@ def _store(
         zones_deleted=written[2],
         sites_reclassified=reclassified,
     )
+    set_report(session, upload_id, report)
+
+
+def set_report(session: Session, upload_id: int, report: dict[str, Any]) -> None:
+    """The final report on the upload row (zones, routes and actors learn their counts while
+    storing)."""
     zone_repo.set_upload_report(session, upload_id, report)
 
 
-def _repeat(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[str, Any]:
+def repeat_report(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[str, Any]:
+    """The first report again for its uploader (or an admin); to anyone else only that the
+    file was already received (as survey uploads answer)."""
     detail = (
         f"this file (sha256 {earlier.sha256[:12]}...) was already received as "
         f"{earlier.public_id} on {earlier.received_at.isoformat()}; nothing new was stored"
