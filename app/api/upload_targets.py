@@ -18,8 +18,8 @@ def target_fields(
         Target,
         Form(
             description="What the file holds: sites (survey rows, the default), zones "
-            "(polygons of a zone set) or routes (lines from source to destination, or a "
-            "CSV/XLSX table of source and destination sites)"
+            "(polygons of a zone set), routes (lines from source to destination, or a "
+            "CSV/XLSX table of source and destination sites) or actors (a CSV/XLSX registry)"
         ),
     ] = "sites",
     zone_set: Annotated[

@@ -6,6 +6,7 @@ Adding a collection is one module beside these and one line in ``PROVIDERS``.
 from __future__ import annotations
 
 from app.collections import (
+    actors,
     borders,
     clusters,
     countries,
@@ -27,6 +28,7 @@ PROVIDERS: tuple[Provider, ...] = (
     clusters.PROVIDER,
     zones.PROVIDER,
     routes.PROVIDER,
+    actors.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

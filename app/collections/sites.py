@@ -256,7 +256,11 @@ class SitesProvider(Provider):
 
     def item_links(self, base_url: str, feature_id: str) -> list[Link]:
         visits = f"{base_url}/collections/observations/items?site={feature_id}"
-        return [Link(visits, "related", GEOJSON, "Observations (visits) of this site")]
+        actors = f"{base_url}/collections/actors/items?site={feature_id}"
+        return [
+            Link(visits, "related", GEOJSON, "Observations (visits) of this site"),
+            Link(actors, "related", GEOJSON, "Supply-chain actors of this site"),
+        ]
 
 
 def _as_sites(query: FeatureQuery) -> SiteQuery:

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidBody
 from app.queries import Caller
-from app.services import routes, zones
+from app.services import actors, routes, zones
 from app.services.boundary_state import BoundarySet
 from app.services.ingest import IngestOutcome, UploadRequest, ingest
 from app.settings import Settings
 
-Target = Literal["sites", "zones", "routes"]
+Target = Literal["sites", "zones", "routes", "actors"]
 TARGETS: tuple[Target, ...] = get_args(Target)
 
 
@@ -40,7 +40,7 @@ def dispatch(
     settings: Settings,
     request: UploadRequest,
     caller: Caller,
-) -> IngestOutcome | zones.ZoneOutcome | routes.RouteOutcome:
+) -> IngestOutcome | zones.ZoneOutcome | routes.RouteOutcome | actors.ActorOutcome:
     """Ingest ``request`` into its target (one transaction, one report)."""
     zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
     if zone_only and fields.target != "zones":
@@ -49,6 +49,11 @@ def dispatch(
         )
     if fields.target == "sites":
         return ingest(session, boundaries, settings, request, caller)
+    if fields.target == "actors":
+        registry = actors.ActorUploadRequest(
+            request.data, request.filename, request.source, request.dry_run
+        )
+        return actors.ingest_actors(session, settings, registry, caller)
     if fields.target == "routes":
         asked = routes.RouteUploadRequest(
             request.data, request.filename, request.source, request.crs, request.dry_run
