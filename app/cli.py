@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import logging
 import os
@@ -32,6 +33,7 @@ from app.services import boundary_sources, demo
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
+from app.services.upload_targets import TARGETS, TargetFields, dispatch
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
 from geo.vocab import SITE_KINDS, empty_values_from_text
@@ -234,8 +236,31 @@ def import_files(
         str | None,
         typer.Option(help="Comma-separated 'no answer' words replacing the default list."),
     ] = None,
+    target: Annotated[
+        str, typer.Option(help="sites (survey files), zones, routes or actors (as POST /uploads).")
+    ] = "sites",
+    zone_set: Annotated[str | None, typer.Option(help="--target zones: the set's name.")] = None,
+    zone_type: Annotated[str | None, typer.Option(help="--target zones: the zone type.")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option(help="--target zones: first valid day (YYYY-MM-DD).")
+    ] = None,
+    valid_to: Annotated[
+        str | None, typer.Option(help="--target zones: last valid day (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Import survey files, each in its own transaction, with the same checks as POST /uploads."""
+    if target not in TARGETS:
+        raise _fail(f"--target must be one of {', '.join(TARGETS)}")
+    try:
+        fields = TargetFields(
+            target,
+            zone_set,
+            zone_type,
+            dt.date.fromisoformat(valid_from) if valid_from else None,
+            dt.date.fromisoformat(valid_to) if valid_to else None,
+        )
+    except ValueError as error:
+        raise _fail(f"--valid-from/--valid-to: {error}") from None
     if kind is not None and kind not in SITE_KINDS:
         raise _fail(f"--kind must be one of {', '.join(SITE_KINDS)}")
     settings = Settings()
@@ -266,7 +291,11 @@ def import_files(
                 empty_values=empty_values_from_text(empty_values) if empty_values else None,
             )
             try:
-                outcome = ingest(session, boundaries, settings, request, caller, progress=step)
+                outcome = (
+                    ingest(session, boundaries, settings, request, caller, progress=step)
+                    if target == "sites"
+                    else dispatch(fields, session, boundaries, settings, request, caller)
+                )
             except (AppError, GeoError) as error:
                 session.rollback()
                 failures += 1
@@ -283,8 +312,8 @@ def import_files(
                 str(c["rows"]),
                 str(c["accepted"]),
                 str(c["rejected"]),
-                str(c["sites_created"]),
-                str(c["sites_matched"]),
+                str(c.get("sites_created", "-")),
+                str(c.get("sites_matched", "-")),
                 status,
             )
     console.print(table)
