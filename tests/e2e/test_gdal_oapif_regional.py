@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from shapely.geometry import mapping
 
 from app.queries import Caller
+from app.services import actors as actor_service
 from app.services import routes as route_service
 from app.services import zones as zone_service
 from app.services.boundary_state import BoundaryCache
@@ -69,6 +70,22 @@ def served(live_server: LiveServer) -> LiveServer:
             admin,
         )
         assert routes.stored and routes.report["counts"]["routes"] == N_ZONES
+        # A registry: one comptoir per site (placed there), one exporter placed nowhere.
+        site_ids = [row["source"] for row in routes.report["rows"]]
+        table = (
+            "name,type,registration,buys_at\n"
+            + "".join(
+                f"Comptoir {i:02d},comptoir,BA-{i},{site}\n" for i, site in enumerate(site_ids)
+            )
+            + "Export SA,exportateur,EX-1,\n"
+        )
+        registry = actor_service.ingest_actors(
+            session,
+            live_server.settings,
+            actor_service.ActorUploadRequest(table.encode(), "registry.csv"),
+            admin,
+        )
+        assert registry.stored and registry.report["counts"]["actors_created"] == N_ZONES + 1
     return live_server
 
 
@@ -105,6 +122,15 @@ def test_gdal_reads_every_route_across_pages(served: LiveServer) -> None:
         f"OAPIF:{served.url}/collections/routes?cross_border=true", PAGE_SIZE=PAGE_SIZE
     )
     assert len(filtered) == len(crossing)
+
+
+def test_gdal_reads_every_actor_across_pages(served: LiveServer) -> None:
+    frame = pyogrio.read_dataframe(f"OAPIF:{served.url}", layer="actors", PAGE_SIZE=PAGE_SIZE)
+    assert len(frame) == N_ZONES + 1
+    assert set(frame["actor_type"]) == {"buying_house", "exporter"}
+    placed = frame[frame["actor_type"] == "buying_house"]
+    assert (placed.geometry.geom_type == "Point").all()
+    assert "contact" not in frame.columns  # restricted: anonymous GDAL never sees it
 
 
 @pytest.mark.browser
