@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from sqlalchemy.orm import Session
 
@@ -392,3 +393,16 @@ def ensure_current(session: Session, open_writer: SessionFactory | None) -> None
     with open_writer() as writer:
         refresh(writer)
         writer.commit()
+
+
+ZONE_STYLE = {"color": "#1e8449", "weight": 1.5, "fillColor": "#27ae60", "fillOpacity": 0.12}
+ZONE_LAYER_NAMES = {"en": "Zones", "fr": "Zones", "pt": "Zonas"}
+
+
+def map_layers(session: Session, lang: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The zones valid today as one layer of the sites map ``[(name, collection, style)]``,
+    or none when no zone set is active."""
+    collection = orjson.loads(zone_repo.active_zones_for_map(session))
+    if not collection["features"]:
+        return []
+    return [(ZONE_LAYER_NAMES.get(lang, ZONE_LAYER_NAMES["en"]), collection, ZONE_STYLE)]
