@@ -82,7 +82,7 @@ def render_flows_map(
         locations = [(lat, lon) for lon, lat in path.coords]
         folium.PolyLine(  # type: ignore[no-untyped-call]
             locations, color=colour, weight=weight(flow.count), opacity=0.8,
-            popup=folium.Popup(popup(flow, options.lang), max_width=300),
+            tooltip=folium.Tooltip(popup(flow, options.lang)),
             class_name="flow cross-border" if flow.cross_border else "flow",
         ).add_to(group)  # fmt: skip
         folium.Polygon(
