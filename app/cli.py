@@ -36,6 +36,7 @@ from app.services.boundary_state import BoundaryCache
 from app.services.ingest import UploadRequest, ingest
 from app.services.upload_jobs import run_upload_jobs
 from app.services.upload_progress import Tracker, estimate_rows
+from app.services.upload_targets import TARGETS, TargetFields, dispatch
 from app.settings import Settings, configuration_table
 from geo.errors import GeoError
 from geo.vocab import SITE_KINDS, empty_values_from_text
@@ -287,8 +288,31 @@ def import_files(
             "attribute columns become public. Unset: every attribute stays restricted."
         ),
     ] = None,
+    target: Annotated[
+        str, typer.Option(help="sites (survey files), zones, routes or actors (as POST /uploads).")
+    ] = "sites",
+    zone_set: Annotated[str | None, typer.Option(help="--target zones: the set's name.")] = None,
+    zone_type: Annotated[str | None, typer.Option(help="--target zones: the zone type.")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option(help="--target zones: first valid day (YYYY-MM-DD).")
+    ] = None,
+    valid_to: Annotated[
+        str | None, typer.Option(help="--target zones: last valid day (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Import survey files, each in its own transaction, with the same checks as POST /uploads."""
+    if target not in TARGETS:
+        raise _fail(f"--target must be one of {', '.join(TARGETS)}")
+    try:
+        fields = TargetFields(
+            target,
+            zone_set,
+            zone_type,
+            dt.date.fromisoformat(valid_from) if valid_from else None,
+            dt.date.fromisoformat(valid_to) if valid_to else None,
+        )
+    except ValueError as error:
+        raise _fail(f"--valid-from/--valid-to: {error}") from None
     if kind is not None and kind not in SITE_KINDS:
         raise _fail(f"--kind must be one of {', '.join(SITE_KINDS)}")
     settings = Settings()
@@ -329,7 +353,11 @@ def import_files(
                 restricted_columns=scopes.parse_columns(restricted),
             )
             try:
-                outcome = ingest(session, boundaries, settings, request, caller, progress=step)
+                outcome = (
+                    ingest(session, boundaries, settings, request, caller, progress=step)
+                    if target == "sites"
+                    else dispatch(fields, session, boundaries, settings, request, caller)
+                )
             except (AppError, GeoError) as error:
                 session.rollback()
                 failures += 1
@@ -346,8 +374,8 @@ def import_files(
                 str(c["rows"]),
                 str(c["accepted"]),
                 str(c["rejected"]),
-                str(c["sites_created"]),
-                str(c["sites_matched"]),
+                str(c.get("sites_created", "-")),
+                str(c.get("sites_matched", "-")),
                 status,
             )
     console.print(table)

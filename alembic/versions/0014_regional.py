@@ -182,8 +182,224 @@ def upgrade() -> None:
     op.execute("INSERT INTO zone_state (id, sites_version) VALUES (1, -1)")
     # ### end Alembic commands ###
 
+    op.create_geospatial_table(
+        "routes",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("public_id", sa.String(length=32), nullable=False),
+        sa.Column("upload_id", sa.BigInteger(), nullable=True),
+        sa.Column("source_site_id", sa.BigInteger(), nullable=False),
+        sa.Column("destination_site_id", sa.BigInteger(), nullable=False),
+        sa.Column("mineral", sa.Text(), nullable=True),
+        sa.Column("period", sa.Text(), nullable=True),
+        sa.Column("volume", sa.Double(), nullable=True),
+        sa.Column("volume_unit", sa.Text(), nullable=True),
+        sa.Column(
+            "geom",
+            Geometry(
+                geometry_type="LINESTRING",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+                nullable=False,
+            ),
+            nullable=False,
+        ),
+        sa.Column("length_km", sa.Double(), nullable=False),
+        sa.Column("source_country", sa.String(length=3), nullable=True),
+        sa.Column("destination_country", sa.String(length=3), nullable=True),
+        sa.Column("cross_border", sa.Boolean(), nullable=False),
+        sa.Column("border_pair", sa.String(length=7), nullable=True),
+        sa.Column(
+            "crossing",
+            Geometry(
+                geometry_type="POINT",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "properties",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("source_row", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("volume IS NULL OR volume >= 0", name=op.f("ck_routes_volume")),
+        sa.ForeignKeyConstraint(
+            ["destination_site_id"],
+            ["sites.id"],
+            name=op.f("fk_routes_destination_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_site_id"],
+            ["sites.id"],
+            name=op.f("fk_routes_source_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["upload_id"],
+            ["uploads.id"],
+            name=op.f("fk_routes_upload_id_uploads"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routes")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_routes_public_id")),
+    )
+    op.create_geospatial_index(
+        "idx_routes_geom",
+        "routes",
+        ["geom"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={},
+    )
+    op.create_index(
+        "ix_routes_cross_border_pair", "routes", ["cross_border", "border_pair"], unique=False
+    )
+    op.create_index(
+        op.f("ix_routes_destination_site_id"), "routes", ["destination_site_id"], unique=False
+    )
+    op.create_index(op.f("ix_routes_source_site_id"), "routes", ["source_site_id"], unique=False)
+
+    op.create_geospatial_table(
+        "actors",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("public_id", sa.String(length=32), nullable=False),
+        sa.Column("dedup_key", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("actor_type", sa.String(length=32), nullable=False),
+        sa.Column("registration", sa.Text(), nullable=True),
+        sa.Column("licence_valid_to", sa.Date(), nullable=True),
+        sa.Column("country_iso3", sa.String(length=3), nullable=True),
+        sa.Column(
+            "contact",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "geom",
+            Geometry(
+                geometry_type="POINT",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "properties",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("upload_id", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "actor_type IN ('cooperative', 'digger_team', 'collector', 'buying_house', 'exporter', 'transporter')",
+            name=op.f("ck_actors_actor_type"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["upload_id"],
+            ["uploads.id"],
+            name=op.f("fk_actors_upload_id_uploads"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_actors")),
+        sa.UniqueConstraint("dedup_key", name=op.f("uq_actors_dedup_key")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_actors_public_id")),
+    )
+    op.create_geospatial_index(
+        "idx_actors_geom",
+        "actors",
+        ["geom"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={},
+    )
+    op.create_table(
+        "actor_links",
+        sa.Column("from_actor_id", sa.BigInteger(), nullable=False),
+        sa.Column("to_actor_id", sa.BigInteger(), nullable=False),
+        sa.Column("relation", sa.String(length=16), nullable=False),
+        sa.CheckConstraint("relation IN ('supplies')", name=op.f("ck_actor_links_relation")),
+        sa.ForeignKeyConstraint(
+            ["from_actor_id"],
+            ["actors.id"],
+            name=op.f("fk_actor_links_from_actor_id_actors"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["to_actor_id"],
+            ["actors.id"],
+            name=op.f("fk_actor_links_to_actor_id_actors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "from_actor_id", "to_actor_id", "relation", name=op.f("pk_actor_links")
+        ),
+    )
+    op.create_index(
+        op.f("ix_actor_links_to_actor_id"), "actor_links", ["to_actor_id"], unique=False
+    )
+    op.create_table(
+        "actor_sites",
+        sa.Column("actor_id", sa.BigInteger(), nullable=False),
+        sa.Column("site_id", sa.BigInteger(), nullable=False),
+        sa.Column("relation", sa.String(length=16), nullable=False),
+        sa.CheckConstraint(
+            "relation IN ('works_at', 'buys_at')", name=op.f("ck_actor_sites_relation")
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["actors.id"],
+            name=op.f("fk_actor_sites_actor_id_actors"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_actor_sites_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("actor_id", "site_id", "relation", name=op.f("pk_actor_sites")),
+    )
+    op.create_index(op.f("ix_actor_sites_site_id"), "actor_sites", ["site_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_actor_sites_site_id"), table_name="actor_sites")
+    op.drop_table("actor_sites")
+    op.drop_index(op.f("ix_actor_links_to_actor_id"), table_name="actor_links")
+    op.drop_table("actor_links")
+    op.drop_geospatial_index(
+        "idx_actors_geom", table_name="actors", postgresql_using="gist", column_name="geom"
+    )
+    op.drop_geospatial_table("actors")
+    op.drop_index(op.f("ix_routes_source_site_id"), table_name="routes")
+    op.drop_index(op.f("ix_routes_destination_site_id"), table_name="routes")
+    op.drop_index("ix_routes_cross_border_pair", table_name="routes")
+    op.drop_geospatial_index(
+        "idx_routes_geom", table_name="routes", postgresql_using="gist", column_name="geom"
+    )
+    op.drop_geospatial_table("routes")
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table("zone_state")
     op.drop_index("ix_site_zones_zone_id", table_name="site_zones")

@@ -31,6 +31,7 @@ from app.maps.common import MapOptions, tile_origins
 from app.maps.labels import LANGUAGES, labels
 from app.maps.sites_map import render_sites_map
 from app.queries import PageRequest, SiteQuery
+from app.services import zones
 from app.services.border_bands import border_band
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
@@ -151,7 +152,7 @@ def sites_map(
         attribution=source.attribution if source else "",
         note=note,
         highlight_pairs=query.border.pairs if query.border else (),
-        extra_layers=_bands(query, sites, boundaries, lang),
+        extra_layers=[*_bands(query, sites, boundaries, lang), *zones.map_layers(session, lang)],
     )
     page_html = render_sites_map(sites, borders, options, map_assets(request))
     return HTMLResponse(page_html, headers=_page_headers(page_html, settings))

@@ -17,8 +17,9 @@ def target_fields(
     target: Annotated[
         Target,
         Form(
-            description="What the file holds: sites (survey rows, the default) or zones "
-            "(polygons of a zone set)"
+            description="What the file holds: sites (survey rows, the default), zones "
+            "(polygons of a zone set), routes (lines from source to destination, or a "
+            "CSV/XLSX table of source and destination sites) or actors (a CSV/XLSX registry)"
         ),
     ] = "sites",
     zone_set: Annotated[

@@ -6,11 +6,13 @@ Adding a collection is one module beside these and one line in ``PROVIDERS``.
 from __future__ import annotations
 
 from app.collections import (
+    actors,
     borders,
     clusters,
     countries,
     disputed_areas,
     observations,
+    routes,
     shared_sites,
     sites,
     zones,
@@ -27,6 +29,8 @@ PROVIDERS: tuple[Provider, ...] = (
     clusters.PROVIDER,
     shared_sites.PROVIDER,
     zones.PROVIDER,
+    routes.PROVIDER,
+    actors.PROVIDER,
 )
 REGISTRY: dict[str, Provider] = {provider.id: provider for provider in PROVIDERS}
 

@@ -289,9 +289,11 @@ class SitesProvider(Provider):
     def item_links(self, base_url: str, feature_id: str) -> list[Link]:
         visits = f"{base_url}/collections/observations/items?site={feature_id}"
         history = f"{base_url}/collections/sites/items/{feature_id}/history"
+        actors = f"{base_url}/collections/actors/items?site={feature_id}"
         return [
             Link(visits, "related", GEOJSON, "Observations (visits) of this site"),
             Link(history, "version-history", "application/json", "History of this site"),
+            Link(actors, "related", GEOJSON, "Supply-chain actors of this site"),
         ]
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
-from geo.vocab import zone_types
+from geo.vocab import actor_types, zone_types
 
 
 def _now() -> Any:
@@ -131,3 +131,106 @@ class ZoneState(Base):
     sites_version: Mapped[int] = mapped_column(BigInteger, server_default=text("-1"))
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Route(Base):
+    """A trade route: from a source site (a mine) to a destination site (a sales point, a
+    town, a buying house, even outside the region), as drawn or as the straight geodesic,
+    with mineral, period and volume when known, and what crossing a border it makes."""
+
+    __tablename__ = "routes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    source_site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    destination_site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    mineral: Mapped[str | None] = mapped_column(Text)
+    period: Mapped[str | None] = mapped_column(Text)
+    volume: Mapped[float | None] = mapped_column(Double)
+    volume_unit: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=True))
+    length_km: Mapped[float] = mapped_column(Double)
+    source_country: Mapped[str | None] = mapped_column(String(3))
+    destination_country: Mapped[str | None] = mapped_column(String(3))
+    cross_border: Mapped[bool] = mapped_column(Boolean)
+    # The border the straight line from source to destination crosses first, and where.
+    border_pair: Mapped[str | None] = mapped_column(String(7))
+    crossing: Mapped[Any | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_routes_cross_border_pair", "cross_border", "border_pair"),
+        CheckConstraint("volume IS NULL OR volume >= 0", name="volume"),
+    )
+
+
+ACTOR_SITE_RELATIONS = ("works_at", "buys_at")
+ACTOR_RELATIONS = ("supplies",)
+
+
+class Actor(Base):
+    """A supply-chain actor (cooperative, diggers' team, collector, buying house, exporter,
+    transporter). Same name and registration (folded) = same actor: ``dedup_key`` is unique.
+    ``contact`` is restricted (admins, authorities in scope); ``geom`` is the office when
+    given, else the first site it works or buys at, else NULL."""
+
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    dedup_key: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    actor_type: Mapped[str] = mapped_column(String(32))
+    registration: Mapped[str | None] = mapped_column(Text)
+    licence_valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    country_iso3: Mapped[str | None] = mapped_column(String(3))
+    contact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    geom: Mapped[Any | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True), nullable=True
+    )
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (CheckConstraint(_in("actor_type", actor_types().codes), name="actor_type"),)
+
+
+class ActorSite(Base):
+    """An actor works at (diggers, cooperatives) or buys at (collectors, comptoirs) a site."""
+
+    __tablename__ = "actor_sites"
+
+    actor_id: Mapped[int] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    relation: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (CheckConstraint(_in("relation", ACTOR_SITE_RELATIONS), name="relation"),)
+
+
+class ActorLink(Base):
+    """One actor supplies another."""
+
+    __tablename__ = "actor_links"
+
+    from_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True
+    )
+    to_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    relation: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (CheckConstraint(_in("relation", ACTOR_RELATIONS), name="relation"),)

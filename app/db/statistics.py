@@ -32,6 +32,7 @@ from sqlalchemy.types import Text
 
 from app.db import sites as site_repo
 from app.db import zones as zone_repo
+from app.db.actors import actor_sites, actors
 from app.db.models import Observation
 from app.queries import Interval, SiteQuery
 
@@ -69,6 +70,7 @@ KEYS: Final = {
     "mineral": "each mineral of the site (a site counts once per mineral)",
     "status": "site status",
     "zone": "zone set (name) of an active zone containing the site (once per set)",
+    "actor_type": "type of the actors working or buying at the site (once per type)",
     "month": "month of the observation (YYYY-MM)",
     "quarter": "quarter of the observation (YYYY-Qn)",
     "year": "year of the observation",
@@ -118,6 +120,16 @@ def count(
             func.unnest(sites.c.minerals).table_valued("mineral").render_derived(name="m").lateral()
         )
         source = source.outerjoin(mineral, true())
+    actor_type = None
+    if "actor_type" in group_by:
+        linked = (
+            select(actor_sites.c.site_id, actors.c.actor_type)
+            .select_from(actor_sites.join(actors, actors.c.id == actor_sites.c.actor_id))
+            .distinct()
+            .subquery("actor_types")
+        )
+        actor_type = linked.c.actor_type
+        source = source.outerjoin(linked, linked.c.site_id == sites.c.id)
     if "zone" in group_by:
         sz, zs = zone_repo.site_zones, zone_repo.zone_sets
         active = (
@@ -138,6 +150,7 @@ def count(
         "mineral": mineral.c.mineral if mineral is not None else literal(None),
         "status": sites.c.status,
         "zone": zone_name if zone_name is not None else literal(None),
+        "actor_type": actor_type if actor_type is not None else literal(None),
         "month": func.to_char(observed, "YYYY-MM"),
         "quarter": func.to_char(observed, 'YYYY-"Q"Q'),
         "year": cast(func.extract("year", observed), Text),

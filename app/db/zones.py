@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Table,
+    Text,
     and_,
     bindparam,
     cast,
@@ -510,3 +511,25 @@ def sites_page(
     return features.fetch_page(
         session, plan.spec, where, request, caller, plan.sort, count_cap, crs
     )
+
+
+def active_zones_for_map(session: Session, limit: int = 2000) -> str:
+    """Zones of the sets valid today as a FeatureCollection text, simplified (~100 m) for
+    display: name, zone set, type. Measurements never use it."""
+    z, s = zones.c, zone_sets.c
+    feature = func.json_build_object(
+        "type",
+        "Feature",
+        "geometry",
+        func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(z.geom, 0.001), 5).cast(JSONB),
+        "properties",
+        func.json_build_object("name", z.name, "zone_set", s.name, "zone_type", s.zone_type),
+    )
+    rows = session.execute(
+        select(cast(feature, Text))
+        .select_from(ZONES_FROM)
+        .where(active_clause())
+        .order_by(z.id)
+        .limit(limit)
+    )
+    return '{"type":"FeatureCollection","features":[' + ",".join(rows.scalars()) + "]}"

@@ -8,6 +8,7 @@ document and the page language (``en``, ``fr`` or ``pt``) and returns an ``HTMLR
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,7 +23,7 @@ from app.html import session as web_session
 from app.html.negotiation import LANGUAGES, pick_language, wants_html
 from app.html.templating import environment
 from app.maps.assets import AssetUrls, ensure_assets, local_urls
-from geo.vocab import minerals
+from geo.vocab import actor_types, minerals
 
 BRAND = "borderlens"
 STATIC_PREFIX = "/static/html"
@@ -198,7 +199,14 @@ def render_item(request: Request, document: dict[str, Any], lang: str) -> HTMLRe
         collection_href=links.get("collection"),
         map_data=_map_json(document),
         vocabulary=_vocabulary_json(lang) if is_site else None,
+        actor_labels=_actor_labels_json(lang) if is_site else None,
     )
+
+
+def _actor_labels_json(lang: str) -> str:
+    """Actor type labels in ``lang`` for the site page's actors table (from geo.vocab)."""
+    labels = {term.code: term.label(lang) for term in actor_types().terms}
+    return json.dumps(labels, ensure_ascii=False).replace("</", "<\\/")
 
 
 def render_signin(

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidBody
 from app.queries import Caller
-from app.services import zones
+from app.services import actors, routes, zones
 from app.services.boundary_state import BoundarySet
 from app.services.ingest import IngestOutcome, UploadRequest, ingest
 from app.settings import Settings
 
-Target = Literal["sites", "zones"]
+Target = Literal["sites", "zones", "routes", "actors"]
 TARGETS: tuple[Target, ...] = get_args(Target)
 
 
@@ -36,14 +36,12 @@ class TargetFields:
 def only_sites(fields: TargetFields) -> bool:
     """Whether the upload is a survey file (``target=sites``); refuses the fields that only
     other targets read (400 ``field_not_for_target``)."""
-    if fields.target != "sites":
-        return False
     zone_only = [name for name in ("zone_set", "zone_type") if getattr(fields, name)]
-    if zone_only:
+    if zone_only and fields.target != "zones":
         raise InvalidBody(
             f"{', '.join(zone_only)} only apply with target=zones", code="field_not_for_target"
         )
-    return True
+    return fields.target == "sites"
 
 
 def dispatch(
@@ -53,10 +51,20 @@ def dispatch(
     settings: Settings,
     request: UploadRequest,
     caller: Caller,
-) -> IngestOutcome | zones.ZoneOutcome:
+) -> IngestOutcome | zones.ZoneOutcome | routes.RouteOutcome | actors.ActorOutcome:
     """Ingest ``request`` into its target (one transaction, one report)."""
     if only_sites(fields):
         return ingest(session, boundaries, settings, request, caller)
+    if fields.target == "actors":
+        registry = actors.ActorUploadRequest(
+            request.data, request.filename, request.source, request.dry_run
+        )
+        return actors.ingest_actors(session, settings, registry, caller)
+    if fields.target == "routes":
+        asked = routes.RouteUploadRequest(
+            request.data, request.filename, request.source, request.crs, request.dry_run
+        )
+        return routes.ingest_routes(session, boundaries, settings, asked, caller)
     return zones.ingest_zones(
         session,
         settings,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from sqlalchemy.orm import Session
 
@@ -91,7 +92,9 @@ def ingest_zones(
     digest = hashlib.sha256(request.data).hexdigest()
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return ZoneOutcome(_repeat(earlier, caller), stored=False, upload_id=earlier.public_id)
+        return ZoneOutcome(
+            repeat_report(earlier, caller), stored=False, upload_id=earlier.public_id
+        )
     table = read_shapes(request.data, request.filename, options=_options(request, settings),
                         family="polygon")  # fmt: skip
     issues = list(table.issues)
@@ -111,7 +114,7 @@ def ingest_zones(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return ZoneOutcome(_repeat(stored, caller), stored=False, upload_id=stored.public_id)
+        return ZoneOutcome(repeat_report(stored, caller), stored=False, upload_id=stored.public_id)
     session.commit()
     return ZoneOutcome(report, stored=True, upload_id=public_id)
 
@@ -291,10 +294,18 @@ def _store(
         zones_deleted=written[2],
         sites_reclassified=reclassified,
     )
+    set_report(session, upload_id, report)
+
+
+def set_report(session: Session, upload_id: int, report: dict[str, Any]) -> None:
+    """The final report on the upload row (zones, routes and actors learn their counts while
+    storing)."""
     zone_repo.set_upload_report(session, upload_id, report)
 
 
-def _repeat(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[str, Any]:
+def repeat_report(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[str, Any]:
+    """The first report again for its uploader (or an admin); to anyone else only that the
+    file was already received (as survey uploads answer)."""
     detail = (
         f"this file (sha256 {earlier.sha256[:12]}...) was already received as "
         f"{earlier.public_id} on {earlier.received_at.isoformat()}; nothing new was stored"
@@ -382,3 +393,16 @@ def ensure_current(session: Session, open_writer: SessionFactory | None) -> None
     with open_writer() as writer:
         refresh(writer)
         writer.commit()
+
+
+ZONE_STYLE = {"color": "#1e8449", "weight": 1.5, "fillColor": "#27ae60", "fillOpacity": 0.12}
+ZONE_LAYER_NAMES = {"en": "Zones", "fr": "Zones", "pt": "Zonas"}
+
+
+def map_layers(session: Session, lang: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The zones valid today as one layer of the sites map ``[(name, collection, style)]``,
+    or none when no zone set is active."""
+    collection = orjson.loads(zone_repo.active_zones_for_map(session))
+    if not collection["features"]:
+        return []
+    return [(ZONE_LAYER_NAMES.get(lang, ZONE_LAYER_NAMES["en"]), collection, ZONE_STYLE)]

@@ -210,3 +210,64 @@ def _to_wgs84(shapes: npt.NDArray[np.object_], crs: object) -> npt.NDArray[np.ob
 
     flat = shapely.force_2d(shapes)
     return np.asarray(shapely.transform(flat, transform), dtype=object)
+
+
+@dataclass
+class RecordTable:
+    """Rows of a CSV or the first sheet of an XLSX, as text: ``records[k]`` maps each column
+    to its cell (blank and "no answer" cells left out), ``row[k]`` is the row the sender sees
+    (the header is row 1)."""
+
+    format: str
+    columns: tuple[str, ...]
+    records: list[dict[str, str]]
+    row: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordTable:
+    """Read a CSV or XLSX table (registries, route tables) with the survey readers' safety
+    (size, zip checks, encoding detection, message scrubbing); other formats are refused
+    (:class:`~geo.errors.UnsupportedFormat`)."""
+    from geo.readers.tabular import read_csv_table, read_xlsx_table
+
+    spec = find_format(filename)
+    if spec.format not in ("csv", "xlsx"):
+        raise UnsupportedFormat(f"{filename!r}: tables come as CSV or XLSX")
+    if len(data) > options.max_file_bytes:
+        raise FileTooLarge(
+            f"the file has {len(data):,} bytes (the limit is {options.max_file_bytes:,})"
+        )
+    with tempfile.TemporaryDirectory(prefix="borderlens-table-") as directory:
+        workdir = Path(directory)
+        try:
+            upload = sniff(data, filename, options, workdir)
+            if upload.content != spec.content:
+                raise FormatMismatch(
+                    f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
+                    f"{CONTENT_NAMES.get(upload.content, upload.content)}"
+                )
+            if spec.format == "csv":
+                table = read_csv_table(upload.data, options)
+            else:
+                assert upload.archive is not None
+                table = read_xlsx_table(upload.archive.repack(workdir / "upload.xlsx"), options)
+        except GeoError as exc:
+            exc.args = (_for_sender(exc.message, filename, workdir),)
+            raise
+        except Exception as exc:
+            log.warning("the %s table reader failed on %r", spec.format, filename, exc_info=exc)
+            detail = _scrub(str(exc), filename, workdir)[:300]
+            raise ReaderFailure(
+                f"{filename}: cannot be read as {spec.format} ({type(exc).__name__}: {detail})"
+            ) from exc
+    is_empty = empty_value_test(options.empty_values)
+    records = [
+        {
+            column: cell.strip()
+            for column, cell in zip(table.columns, record, strict=True)
+            if not is_empty(cell)
+        }
+        for record in table.records
+    ]
+    return RecordTable(spec.format, table.columns, records, list(table.row), list(table.notes))

@@ -71,6 +71,19 @@ def loaded(client: TestClient, api_key: Headers) -> None:
         headers=writer,
     )
     assert zones.status_code == 201, zones.text
+    sites = client.get("/collections/sites/items", params={"limit": 5, "sortby": "name"}).json()
+    ids = [f["id"] for f in sites["features"]]
+    table = (
+        "name,type,registration,works_at,buys_at\n"
+        f"Coop,cooperative,C-1,{ids[0]};{ids[1]},\n"
+        f"Comptoir,comptoir,B-1,,{ids[1]};{ids[2]}\n"
+        f"Team,diggers,,{ids[1]},\n"
+    )
+    registry = client.post(
+        "/uploads", files={"file": ("r.csv", table.encode())}, data={"target": "actors"},
+        headers=writer,
+    )  # fmt: skip
+    assert registry.status_code == 201, registry.text
 
 
 def brute_force(
@@ -98,6 +111,14 @@ def brute_force(
         )
     ):
         zones.setdefault(site_id, []).append(name)
+    actor_types: dict[int, list[str]] = {}
+    for site_id, kind in session.execute(
+        text(
+            "SELECT DISTINCT l.site_id, a.actor_type FROM actor_sites l "
+            "JOIN actors a ON a.id = l.actor_id"
+        )
+    ):
+        actor_types.setdefault(site_id, []).append(kind)
 
     def band(distance: float | None) -> str | None:
         if distance is None:
@@ -121,6 +142,7 @@ def brute_force(
             "mineral": list(site["minerals"]) or [None],
             "status": [site["status"]],
             "zone": zones.get(site["id"], [None]),
+            "actor_type": actor_types.get(site["id"], [None]),
             "first_month": [site["first_observed"].strftime("%Y-%m")
                             if site["first_observed"] else None],
         }  # fmt: skip
@@ -156,7 +178,7 @@ def served(
 
 GROUPINGS = [[key] for key in KEYS] + [
     ["country", "band"], ["border", "month"], ["mineral", "zone"], ["kind", "year", "status"],
-    ["side_confidence", "quarter"],
+    ["side_confidence", "quarter"], ["actor_type", "kind"],
 ]  # fmt: skip
 
 

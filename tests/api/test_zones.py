@@ -135,6 +135,10 @@ def test_zone_upload_classifies_every_site_as_brute_force(
     one = client.get(f"/collections/sites/items?zone={holey['id']}&limit=1000").json()
     assert {f["id"] for f in one["features"]} == holey_inside
 
+    # The active zones are drawn on the sites map.
+    drawn = client.get("/maps/sites", params={"lang": "pt"})
+    assert drawn.status_code == 200 and "Holey" in drawn.text and "Zonas" in drawn.text
+
     # The same file again stores nothing new.
     again = upload(
         client, writer, "green.geojson", data, target="zones", zone_type="zone verte",

@@ -1,0 +1,186 @@
+"""Trade routes through the API: an IPIS-style file of mine → destination lines imports, ends
+are matched to known sites or created, a destination across the border is a cross-border flow
+with the right pair code and the point where the straight line crosses the border (checked
+against the border lines themselves), tables of names or ids import, the flows map and the
+flow statistics answer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pyproj
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, Point
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+Headers = Callable[..., dict[str, str]]
+GEOD = pyproj.Geod(ellps="WGS84")
+BERBERATI = (15.7883, 4.2612)  # CAF
+CARNOT = (15.9439, 4.9396)  # CAF
+BATOURI = (14.3640, 4.4330)  # CMR
+GAMBOULA = (15.1389, 4.1181)  # CAF, near the border
+
+
+def upload(
+    client: TestClient, headers: dict[str, str], name: str, data: bytes, **fields: Any
+) -> Any:
+    return client.post("/uploads", files={"file": (name, data)}, data=fields, headers=headers)
+
+
+def mines(points: list[tuple[str, tuple[float, float]]]) -> bytes:
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(xy)},
+         "properties": {"name": name, "kind": "mine"}}
+        for name, xy in points
+    ]  # fmt: skip
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def ipis_routes() -> bytes:
+    """Lines as IPIS draws them: from a mine (a few metres off its surveyed point) through a
+    bend to the trade destination; one destination in Cameroon."""
+    near_berberati = (BERBERATI[0] + 0.0002, BERBERATI[1] + 0.0001)
+    features = [
+        {"type": "Feature",
+         "geometry": {"type": "LineString",
+                      "coordinates": [near_berberati, (15.2, 4.3), BATOURI]},
+         "properties": {"source": "Berberati", "destination": "Batouri",
+                        "substance": "Diamant", "period": "2025", "volume": "120",
+                        "unit": "carats"}},
+        {"type": "Feature",
+         "geometry": {"type": "LineString", "coordinates": [near_berberati, CARNOT]},
+         "properties": {"destination": "Carnot market", "substance": "or"}},
+        {"type": "Feature",
+         "geometry": {"type": "LineString", "coordinates": [GAMBOULA, GAMBOULA]},
+         "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(CARNOT)},
+         "properties": {}},
+    ]  # fmt: skip
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+@pytest.fixture
+def writer(api_key: Headers) -> dict[str, str]:
+    return api_key("researcher")
+
+
+def border_line(session: Session, pair: str) -> Any:
+    wkb = session.execute(
+        text(
+            "SELECT ST_AsBinary(b.geom) FROM borders b JOIN boundary_sources s "
+            "ON s.id = b.source_id AND s.active WHERE b.pair_code = :pair"
+        ),
+        {"pair": pair},
+    ).scalar_one()
+    return shapely.from_wkb(bytes(wkb))
+
+
+def test_ipis_style_lines_import_with_the_cross_border_flow_measured(
+    client: TestClient, session: Session, writer: dict[str, str]
+) -> None:
+    known = upload(client, writer, "mines.geojson", mines([("Berberati", BERBERATI)]))
+    assert known.status_code == 201, known.text
+    berberati = known.json()["rows"][0]["site"]
+    answer = upload(client, writer, "ipis.geojson", ipis_routes(), target="routes")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["counts"]["routes"] == 2 and report["counts"]["cross_border"] == 1
+    assert report["counts"]["sites_created"] == 2  # Batouri and Carnot market
+    codes = {(i["row"], i["code"]) for i in report["issues"]}
+    assert (3, "degenerate_route") in codes and (4, "not_a_line") in codes
+
+    found = client.get("/collections/routes/items", params={"cross_border": "true"}).json()
+    assert len(found["features"]) == 1
+    route = found["features"][0]["properties"]
+    assert route["source"] == berberati
+    assert (route["source_country"], route["destination_country"]) == ("CAF", "CMR")
+    assert route["border_pair"] == "CAF-CMR"
+    assert route["mineral"] == "diamond" and route["volume"] == 120.0
+    assert route["volume_unit"] == "carats" and route["period"] == "2025"
+    # The length is along the line as drawn, geodesic.
+    drawn = LineString([(BERBERATI[0] + 0.0002, BERBERATI[1] + 0.0001), (15.2, 4.3), BATOURI])
+    assert route["length_km"] == pytest.approx(GEOD.geometry_length(drawn) / 1000, rel=1e-9)
+    # The crossing lies on the CAF-CMR border line, where an independently densified
+    # geodesic from source to destination meets it.
+    crossing = Point(route["crossing"])
+    border = border_line(session, "CAF-CMR")
+    assert border.distance(crossing) < 1e-6
+    lon1, lat1 = BERBERATI
+    dense = LineString([(lon1, lat1), *GEOD.npts(lon1, lat1, *BATOURI, 2000), BATOURI])
+    expected = shapely.get_parts(dense.intersection(border))
+    nearest = min(expected, key=lambda p: dense.project(p))
+    _, _, gap_m = GEOD.inv(crossing.x, crossing.y, nearest.x, nearest.y)
+    assert gap_m < 20
+
+    domestic = client.get("/collections/routes/items", params={"cross_border": "false"}).json()
+    assert [f["properties"]["destination_name"] for f in domestic["features"]] == ["Carnot market"]
+    assert domestic["features"][0]["properties"]["border_pair"] is None
+    by_border = client.get("/collections/routes/items", params={"border": "CMR"}).json()
+    assert len(by_border["features"]) == 1
+
+    # The destination became a sales point at the line's last vertex.
+    batouri = client.get(f"/collections/sites/items/{route['destination']}").json()
+    assert batouri["properties"]["kind"] == "sales_point"
+    assert batouri["properties"]["country"] == "CMR"
+    assert batouri["geometry"]["coordinates"] == pytest.approx(list(BATOURI))
+
+    again = upload(client, writer, "ipis.geojson", ipis_routes(), target="routes")
+    assert again.status_code == 200 and "repeat" in again.json()
+    assert len(client.get("/collections/routes/items").json()["features"]) == 2
+
+    stats = client.get("/statistics/routes", params={"group_by": "border,mineral"}).json()
+    assert {(r["border"], r["mineral"], r["routes"]) for r in stats["rows"]} == {
+        ("CAF-CMR", "diamond", 1),
+        (None, "gold", 1),
+    }
+    as_csv = client.get("/statistics/routes", params={"group_by": "border,mineral", "f": "csv"})
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [(r["border"] or None, r["routes"]) for r in rows] == [
+        (r["border"], str(r["routes"])) for r in stats["rows"]
+    ]
+    page = client.get("/maps/routes", params={"lang": "fr"})
+    assert page.status_code == 200
+    assert "Flux transfrontalier" in page.text and "flow cross-border" in page.text
+
+
+def test_a_table_of_names_or_ids_imports(
+    client: TestClient, session: Session, writer: dict[str, str]
+) -> None:
+    made = upload(
+        client, writer, "m.geojson",
+        mines([("Bétaré Oya", (14.08, 5.60)), ("Garoua-Boulaï", (14.55, 5.89)),
+               ("Twin", (15.5, 4.5)), ("Twin", (15.6, 4.6))]),
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    ids = {row["row"]: row["site"] for row in made.json()["rows"]}
+    table = (
+        "source,destination,mineral,quantité\n"
+        f"betare oya,{ids[2]},or,3.5\n"
+        f"{ids[1]},GAROUA-BOULAI,gold,\n"
+        "Nowhere,Garoua-Boulaï,or,\n"
+        "Twin,Garoua-Boulaï,or,\n"
+    )
+    answer = upload(client, writer, "flows.csv", table.encode(), target="routes")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["counts"]["routes"] == 2 and report["counts"]["rejected"] == 2
+    codes = {(i["row"], i["code"]) for i in report["issues"]}
+    assert (4, "unknown_site") in codes and (5, "ambiguous_site") in codes
+    listed = client.get("/collections/routes/items", params={"site": ids[1]}).json()["features"]
+    assert len(listed) == 2
+    assert {f["properties"]["cross_border"] for f in listed} == {False}
+    assert sorted(f["properties"]["volume"] for f in listed if f["properties"]["volume"]) == [3.5]
+
+
+def test_a_file_without_routes_is_refused(client: TestClient, writer: dict[str, str]) -> None:
+    answer = upload(client, writer, "pts.geojson", mines([("A", BERBERATI)]), target="routes")
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "no_usable_rows"
+    assert client.get("/collections/routes/items").json()["features"] == []
