@@ -92,18 +92,20 @@ def test_history_shows_restricted_values_only_to_callers_in_scope(
         (api_key("admin"), {"workers": 12}),
     ]
     for headers, expected in cases:
-        feature = client.get(url, headers=headers).json()["versions"][0]["feature"]
+        props = client.get(url, headers=headers).json()["versions"][0]["feature"]["properties"]
         if expected is None:
-            assert "restricted" not in feature, headers
+            assert "restricted" not in props, headers
         elif expected == "null":
-            assert feature["restricted"] is None, headers
+            assert props["restricted"] is None, headers
         else:
-            assert feature["restricted"] == expected, headers
+            assert props["restricted"] == expected, headers
     as_of = client.get(f"{ITEMS}/{site}/history").json()["versions"][0]["datasetVersion"]
     then = client.get(f"{ITEMS}/{site}?as_of={as_of}", headers=api_key("authority", ["CAF"]))
-    assert then.json()["restricted"] is None
+    assert then.json()["properties"]["restricted"] is None
+    then = client.get(f"{ITEMS}/{site}?as_of={as_of}", headers=api_key("authority", ["CMR"]))
+    assert then.json()["properties"]["restricted"] == {"workers": 12}
     then = client.get(f"{ITEMS}/{site}?as_of={as_of}")
-    assert "restricted" not in then.json()
+    assert "restricted" not in then.json()["properties"]
 
 
 def test_retire_then_restore_then_undo_an_edit(client: TestClient, api_key: Headers) -> None:
