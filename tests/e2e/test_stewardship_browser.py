@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -74,8 +75,11 @@ def sign_in(browser: webdriver.Chrome, server: LiveServer, key: str, lang: str) 
 
 def pair_row(browser: webdriver.Chrome, sites: set[str]) -> WebElement | None:
     for row in browser.find_elements(By.CSS_SELECTOR, "#review tr.pair"):
-        if {row.get_attribute("data-a"), row.get_attribute("data-b")} == sites:
-            return row
+        try:
+            if {row.get_attribute("data-a"), row.get_attribute("data-b")} == sites:
+                return row
+        except StaleElementReferenceException:  # removed by the page script meanwhile
+            continue
     return None
 
 
