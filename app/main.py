@@ -40,7 +40,7 @@ from app.api import (
     uploads,
 )
 from app.api.audit_middleware import AuditMiddleware
-from app.api.dataset_headers import DatasetHeaders
+from app.api.dataset_headers import DatasetHeaders, note_dataset_version
 from app.api.deps import check_session_cookie
 from app.api.hardening import BASE_HEADERS, HttpHardening
 from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit
@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
-        dependencies=[Depends(check_session_cookie)],
+        dependencies=[Depends(check_session_cookie), Depends(note_dataset_version)],
     )
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.deps import ReadSessionDep
 from app.db import dataset
 
 DATASET_VERSION = "Dataset-Version"
@@ -46,3 +48,13 @@ class DatasetHeaders:
             await self.app(scope, receive, send_with_headers)
         finally:
             dataset.REQUEST.reset(token)
+
+
+def note_dataset_version(session: ReadSessionDep) -> None:
+    """Every route: the dataset version at the start of the request, for the header (routes
+    that read or write data replace it with the version they read or wrote). A database
+    that cannot answer is the route's to report, not this header's."""
+    try:
+        dataset.dataset_version(session)
+    except SQLAlchemyError:
+        return

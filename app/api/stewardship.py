@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.api.contract import problems, ref
@@ -31,9 +31,10 @@ from app.api.responses import GEOJSON, JSON, dumps
 from app.api.urls import base_url
 from app.collections import site_writer
 from app.html import stewardship_pages as pages
+from app.html.negotiation import pick_language
 from app.html.pages import negotiated
 from app.queries import Caller
-from app.services import curation, site_history
+from app.services import curation, site_history, upload_access
 from app.services.curation import REASON_MAX
 from app.services.site_edits import Precondition, WrittenSite
 
@@ -289,6 +290,24 @@ def retract_upload(
     body: ReasonBody,
 ) -> JSON:
     return JSON(curation.retract(session, upload_id, body.reason, caller))
+
+
+@router.get(
+    "/uploads/{uploadId}/retract",
+    summary="The page to take back an upload (HTML; its uploader or an admin)",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}, **problems(404)},
+)
+def retract_page(
+    request: Request,
+    session: ReadSessionDep,
+    caller: WriterDep,
+    upload_id: Annotated[str, PathParam(alias="uploadId", max_length=64)],
+    lang: LangParam = None,
+) -> Response:
+    del lang  # read by pick_language
+    report = upload_access.report(session, caller, upload_id)
+    return pages.render_retract(request, report, pick_language(request))
 
 
 # -- review queue ---------------------------------------------------------------------------

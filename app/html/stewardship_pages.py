@@ -50,3 +50,15 @@ def render_review(request: Request, document: dict[str, Any], lang: str) -> HTML
     return render_page(
         request, "review.html", lang, document=document, pairs=document.get("pairs", [])
     )
+
+
+def render_retract(request: Request, report: dict[str, Any], lang: str) -> HTMLResponse:
+    upload = report.get("upload") or {}
+    return render_page(
+        request,
+        "retract.html",
+        lang,
+        upload=upload,
+        counts=report.get("counts") or {},
+        retract_url=f"{request.url.path}",
+    )

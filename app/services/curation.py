@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.collections.parsing import has_control_characters
 from app.db import curation as curation_repo
 from app.db import dataset
 from app.db import site_history as history_repo
@@ -24,8 +25,8 @@ from app.db import uploads as upload_repo
 from app.db.models import RETIRED
 from app.errors import Conflict, Forbidden, InvalidParameter, NotFound, Unprocessable
 from app.queries import Caller
-from app.roles import ADMIN, RESEARCHER
-from app.services import site_geography, site_history
+from app.roles import RESEARCHER
+from app.services import site_geography, site_history, upload_access
 from app.services.boundary_state import BoundarySet
 from app.services.site_edits import Precondition, WrittenSite
 from app.services.sites import SiteDraft, mineral_codes
@@ -354,8 +355,10 @@ def retract(session: Session, upload_public_id: str, reason: str, caller: Caller
     Repeating it answers the first retraction's summary. 404 for an upload the caller may
     not see (as ``GET /uploads/{id}``)."""
     cleaned = check_reason(reason, "the upload is taken back")
-    upload = curation_repo.lock_upload(session, upload_public_id)
-    owner = upload_repo.ANY_OWNER if caller.role == ADMIN else caller.key_id
+    upload = None
+    if not has_control_characters(upload_public_id):  # PostgreSQL refuses NUL
+        upload = curation_repo.lock_upload(session, upload_public_id)
+    owner = upload_access.owner_scope(caller)
     if upload is None or (owner is not upload_repo.ANY_OWNER and upload.api_key_id != owner):
         raise NotFound(f"no upload {upload_public_id!r}", code="unknown_upload")
     if upload.retracted_at is not None:

@@ -34,8 +34,9 @@ ROUTE_TABLE_APP = create_app(
 )
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Headers that legitimately differ between two answers to the same request.
-# set-cookie: the sign-in page hands out a fresh CSRF token with each answer.
-VOLATILE = {"date", "content-length", "etag", "last-modified", "set-cookie"}
+# set-cookie: the sign-in page hands out a fresh CSRF token with each answer; x-request-id:
+# each request gets its own id (unless the client sends one).
+VOLATILE = {"date", "content-length", "etag", "last-modified", "set-cookie", "x-request-id"}
 
 
 def _walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, set[str]]]:

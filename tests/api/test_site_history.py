@@ -92,18 +92,20 @@ def test_history_shows_restricted_values_only_to_callers_in_scope(
         (api_key("admin"), {"workers": 12}),
     ]
     for headers, expected in cases:
-        feature = client.get(url, headers=headers).json()["versions"][0]["feature"]
+        props = client.get(url, headers=headers).json()["versions"][0]["feature"]["properties"]
         if expected is None:
-            assert "restricted" not in feature, headers
+            assert "restricted" not in props, headers
         elif expected == "null":
-            assert feature["restricted"] is None, headers
+            assert props["restricted"] is None, headers
         else:
-            assert feature["restricted"] == expected, headers
+            assert props["restricted"] == expected, headers
     as_of = client.get(f"{ITEMS}/{site}/history").json()["versions"][0]["datasetVersion"]
     then = client.get(f"{ITEMS}/{site}?as_of={as_of}", headers=api_key("authority", ["CAF"]))
-    assert then.json()["restricted"] is None
+    assert then.json()["properties"]["restricted"] is None
+    then = client.get(f"{ITEMS}/{site}?as_of={as_of}", headers=api_key("authority", ["CMR"]))
+    assert then.json()["properties"]["restricted"] == {"workers": 12}
     then = client.get(f"{ITEMS}/{site}?as_of={as_of}")
-    assert "restricted" not in then.json()
+    assert "restricted" not in then.json()["properties"]
 
 
 def test_retire_then_restore_then_undo_an_edit(client: TestClient, api_key: Headers) -> None:
@@ -174,3 +176,47 @@ def test_a_change_of_boundaries_is_a_recomputed_entry(
     history = client.get(f"{ITEMS}/{site}/history").json()["versions"]
     assert history[-1]["action"] == "recomputed"
     assert history[-1]["feature"]["properties"]["country"] == "CMR"
+
+
+def test_split_moves_chosen_visits_to_a_new_site(client: TestClient, api_key: Headers) -> None:
+    headers = api_key("researcher")
+    first = upload(
+        client, headers, "s1.csv", survey(("Chantier Gbado", 16.0521, 3.8410, "2021-03-16"))
+    )
+    site = first.json()["rows"][0]["site"]
+    second = upload(client, headers, "s2.csv", survey(("Gbado", 16.0522, 3.8411, "2024-01-10")))
+    assert second.json()["rows"][0]["site"] == site
+    visit = f"{second.json()['upload']['id']}-2"
+    refused = client.post(
+        f"{ITEMS}/{site}/split",
+        json={"observations": [visit, f"{first.json()['upload']['id']}-2"], "reason": "x"},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "split_takes_all"
+    unknown = client.post(
+        f"{ITEMS}/{site}/split",
+        json={"observations": ["UP-0000000000-9"], "reason": "x"},
+        headers=headers,
+    )
+    assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_observation"
+    split = client.post(
+        f"{ITEMS}/{site}/split",
+        json={"observations": [visit], "reason": "a second pit", "name": "Gbado Nord"},
+        headers=headers,
+    )
+    assert split.status_code == 201, split.text
+    new = split.json()
+    assert new["properties"]["name"] == "Gbado Nord"
+    assert new["properties"]["first_observed"] == "2024-01-10"
+    assert split.headers["location"].endswith(f"{ITEMS}/{new['id']}")
+    old = client.get(f"{ITEMS}/{site}").json()["properties"]
+    assert (old["first_observed"], old["last_observed"]) == ("2021-03-16", "2021-03-16")
+    visits = client.get(f"/collections/observations/items?site={new['id']}").json()
+    assert [f["id"] for f in visits["features"]] == [visit]
+    for one, other in ((site, new["id"]), (new["id"], site)):
+        last = client.get(f"{ITEMS}/{one}/history").json()["versions"][-1]
+        assert (last["action"], last["relatedSite"], last["reason"]) == (
+            "split",
+            other,
+            "a second pit",
+        )

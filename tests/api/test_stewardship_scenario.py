@@ -188,6 +188,17 @@ def test_the_story_of_two_uploads_curation_and_a_retraction(
     assert old.status_code == 200
     assert old.json()["properties"]["name"] == "Chantier Kettè"
 
+    # Kettè's visit belonged to Kettè before the merge, and belongs to Kette since.
+    visit_then = client.get(
+        f"/collections/observations/items?upload={report_b['upload']['id']}&as_of={before_merge}"
+    ).json()["features"]
+    visit_now = client.get(
+        f"/collections/observations/items?upload={report_b['upload']['id']}"
+    ).json()["features"]
+    row_then = {f["properties"]["row"]: f["properties"]["site"] for f in visit_then}
+    row_now = {f["properties"]["row"]: f["properties"]["site"] for f in visit_now}
+    assert (row_then[3], row_now[3]) == (kette2, kette)
+
     # Observations as of before the retraction still include A's visits; now they are gone.
     a_id = report_a["upload"]["id"]
     before = client.get(f"/collections/observations/items?upload={a_id}&as_of={steps[-2][0]}")
