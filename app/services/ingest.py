@@ -71,7 +71,7 @@ class _Rows:
     kinds: list[str | None]
     dates: list[dt.date | None]
     minerals: list[tuple[str, ...]]
-    attributes: list[dict[str, Any]]
+    attributes: list[Mapping[str, Any]]
 
 
 @dataclass
@@ -283,7 +283,9 @@ def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarra
         kinds=[result.kinds[i] for i in index],
         dates=[result.dates[i] for i in index],
         minerals=[result.minerals[i] for i in index],
-        attributes=[dict(survey.properties[i]) for i in index],
+        # The survey's own dicts, not copies (only dumped to JSON): a million rows' copies
+        # would cost hundreds of MB.
+        attributes=[survey.properties[i] for i in index],
     )
 
 
