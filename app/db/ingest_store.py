@@ -91,10 +91,10 @@ def _nan_to_none(values: npt.NDArray[np.float64]) -> list[float | None]:
 def bulk_store(session: Session) -> Iterator[None]:
     """Within: the feature trigger is skipped; the statements here write the text themselves."""
     session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'on'"))
-    try:
-        yield
-    finally:
-        session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'off'"))
+    yield
+    # Not in a ``finally``: after an error the transaction is aborted (a statement would only
+    # hide the error) and rolls back, and SET LOCAL goes with it.
+    session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'off'"))
 
 
 def _site_row_type(session: Session) -> list[tuple[str, str | None]]:
