@@ -99,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Borderlens-Min-Lsn"],
         expose_headers=[
             "Location",
             "ETag",
@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
             "Content-Disposition",
             "X-Borderlens-Provenance",
             "X-Borderlens-Features",
+            "X-Borderlens-Lsn",  # with replicas: bring it back to read your own writes
         ],
     )
     if settings.database_replica_urls:
