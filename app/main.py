@@ -122,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Borderlens-Min-Lsn"],
         expose_headers=[
             "Location",
             "ETag",
@@ -133,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
             "X-Borderlens-Features",
             "Dataset-Version",
             "X-Request-Id",
+            "X-Borderlens-Lsn",  # with replicas: bring it back to read your own writes
         ],
     )
     if settings.database_replica_urls:

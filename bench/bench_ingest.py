@@ -108,8 +108,6 @@ def ogr2ogr_floor(url: str, data: bytes) -> float:
                 "-a_srs",
                 "EPSG:4326",
                 "-oo",
-                "SEPARATOR=SEMICOLON",
-                "-oo",
                 "X_POSSIBLE_NAMES=groupe_site/_gps_longitude",
                 "-oo",
                 "Y_POSSIBLE_NAMES=groupe_site/_gps_latitude",

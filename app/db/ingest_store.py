@@ -15,7 +15,7 @@ Everything runs in the caller's transaction; the staging tables are dropped at i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -91,10 +91,10 @@ def _nan_to_none(values: npt.NDArray[np.float64]) -> list[float | None]:
 def bulk_store(session: Session) -> Iterator[None]:
     """Within: the feature trigger is skipped; the statements here write the text themselves."""
     session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'on'"))
-    try:
-        yield
-    finally:
-        session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'off'"))
+    yield
+    # Not in a ``finally``: after an error the transaction is aborted (a statement would only
+    # hide the error) and rolls back, and SET LOCAL goes with it.
+    session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'off'"))
 
 
 def _site_row_type(session: Session) -> list[tuple[str, str | None]]:
@@ -143,9 +143,9 @@ _GEOGRAPHY_FLOATS: Final = ("border_distance_m", "side_probability")
 
 
 def _copy_columns(
-    session: Session, table: str, types: Mapping[str, str], columns: Sequence[Sequence[Any]]
+    session: Session, table: str, types: Mapping[str, str], columns: Sequence[Iterable[Any]]
 ) -> None:
-    """COPY aligned columns (one sequence per entry of ``types``) into ``table``."""
+    """COPY aligned columns (one iterable per entry of ``types``) into ``table``."""
     statement = f"COPY {table} ({', '.join(types)}) FROM STDIN"
     with (
         translate_db_errors(),
@@ -179,7 +179,7 @@ def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
         )
         for name, values in new.geography.items()
     }
-    columns: list[Sequence[Any]] = [
+    columns: list[Iterable[Any]] = [
         range(len(new)),
         new.public_id,
         new.kind,
@@ -287,7 +287,8 @@ def insert_observations(session: Session, upload_id: int, rows: ObservationColum
             rows.name,
             rows.kind,
             rows.minerals,
-            [dumps(a, option=option).decode() for a in rows.attributes],
+            # Dumped as they are sent, not all at once (a million rows' JSON is hundreds of MB).
+            (dumps(a, option=option).decode() for a in rows.attributes),
         ],
     )
     with translate_db_errors():

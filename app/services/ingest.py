@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -38,6 +39,8 @@ from geo.readers import read_survey
 from geo.survey import Issue, ReadOptions, Survey
 from geo.validate import ValidationResult, ValidationRules, validate_survey
 
+#: Told each stage's name as it starts. A callable that also takes a ``rows`` keyword is told
+#: how many rows the stage has to go through (read: the file's rows; later: accepted rows).
 Progress = Callable[[str], None]
 REPORT_ISSUES_IN_PROBLEM = 1000
 
@@ -77,7 +80,7 @@ class _Rows:
     kinds: list[str | None]
     dates: list[dt.date | None]
     minerals: list[tuple[str, ...]]
-    attributes: list[dict[str, Any]]
+    attributes: list[Mapping[str, Any]]
 
 
 @dataclass
@@ -111,7 +114,7 @@ def ingest(
     caller: Caller,
     progress: Progress | None = None,
 ) -> IngestOutcome:
-    say = progress or (lambda _stage: None)
+    say = _stage_reporter(progress)
     digest = sha256_of(request.data)
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
@@ -121,7 +124,7 @@ def ingest(
 
     say("reading")
     survey = read_survey(request.data, request.filename, options=_read_options(request, settings))
-    say("validating")
+    say("validating", len(survey))
     result = validate_survey(survey, rules=_rules(request, settings), locate=_locator(boundaries))
     issues = list(result.issues)
     accepted = _with_kind(survey, result, issues)
@@ -130,7 +133,7 @@ def ingest(
         raise _nothing_usable(request, survey, issues)
 
     rows = _accepted_rows(survey, result, accepted)
-    say("matching and measuring")
+    say("matching and measuring", len(rows.row))
     plan = _plan(session, boundaries, settings, request, survey, rows)
     received_at = dt.datetime.now(dt.UTC)
     public_id = None if request.dry_run else new_upload_id()
@@ -143,7 +146,7 @@ def ingest(
     if request.dry_run:
         return IngestOutcome(report, stored=False, upload_id=None)
 
-    say("storing")
+    say("storing", len(rows.row))
     try:
         _store(session, request, rows, plan, report, caller, _rejected_rows(survey, issues, rows))
     except Conflict:
@@ -158,6 +161,35 @@ def ingest(
     session.commit()
     say("done")
     return IngestOutcome(report, stored=True, upload_id=public_id)
+
+
+class _Say(Protocol):
+    def __call__(self, stage: str, rows: int | None = None) -> None: ...
+
+
+def _silent(stage: str, rows: int | None = None) -> None:  # noqa: ARG001 (the _Say shape)
+    return None
+
+
+def _stage_reporter(progress: Progress | None) -> _Say:
+    """``say(stage, rows)``: calls ``progress(stage)``, with ``rows=`` when it takes it."""
+    if progress is None:
+        return _silent
+    try:
+        parameters = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature
+        parameters = []
+    takes_rows = any(
+        p.name == "rows" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+    def say(stage: str, rows: int | None = None) -> None:
+        if takes_rows and rows is not None:
+            progress(stage, rows=rows)  # type: ignore[call-arg]
+        else:
+            progress(stage)
+
+    return say
 
 
 def new_upload_id() -> str:
@@ -261,7 +293,9 @@ def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarra
         kinds=[result.kinds[i] for i in index],
         dates=[result.dates[i] for i in index],
         minerals=[result.minerals[i] for i in index],
-        attributes=[dict(survey.properties[i]) for i in index],
+        # The survey's own dicts, not copies (only dumped to JSON): a million rows' copies
+        # would cost hundreds of MB.
+        attributes=[survey.properties[i] for i in index],
     )
 
 

@@ -1,0 +1,114 @@
+"""The set-based store path: the same stored features as the row trigger, rows as progress,
+revisited sites rewritten only when something changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.queries import Caller
+from app.services.boundary_state import BoundaryCache
+from app.services.ingest import UploadRequest, ingest
+from app.settings import Settings
+from bench.bench_read_survey import kobo_csv
+
+CALLER = Caller(role="admin", name="store test")
+
+
+def run(
+    session: Session, settings: Settings, cache: BoundaryCache, data: bytes, name: str, **kw: Any
+) -> dict[str, Any]:
+    state = cache.current(session)
+    assert state is not None
+    outcome = ingest(
+        session, state, settings, UploadRequest(data=data, filename=name), CALLER, **kw
+    )
+    return outcome.report
+
+
+def test_stored_features_equal_what_the_trigger_writes(
+    session: Session, settings: Settings, boundary_cache: BoundaryCache
+) -> None:
+    report = run(session, settings, boundary_cache, kobo_csv(300, seed=11), "store.csv")
+    assert report["counts"]["sites_created"] > 250
+    ids = [row["site"] for row in report["rows"]]
+    stored = dict(
+        session.execute(
+            text("SELECT public_id, feature_json FROM sites WHERE public_id = ANY(:ids)"),
+            {"ids": ids},
+        ).all()
+    )
+    assert len(stored) == report["counts"]["sites_created"]
+    # Rewrite through the row trigger (no change of data, so the same text is expected).
+    session.execute(text("UPDATE sites SET id = id WHERE public_id = ANY(:ids)"), {"ids": ids})
+    rewritten = dict(
+        session.execute(
+            text("SELECT public_id, feature_json FROM sites WHERE public_id = ANY(:ids)"),
+            {"ids": ids},
+        ).all()
+    )
+    assert rewritten == stored
+    distances = session.execute(
+        text(
+            "SELECT count(*) FROM site_border_distances d JOIN sites s ON s.id = d.site_id "
+            "WHERE s.public_id = ANY(:ids)"
+        ),
+        {"ids": ids},
+    ).scalar_one()
+    assert distances > 0, "border distances of the new sites are stored"
+
+
+def test_progress_is_told_rows_when_it_takes_them(
+    session: Session, settings: Settings, boundary_cache: BoundaryCache
+) -> None:
+    plain: list[str] = []
+    run(session, settings, boundary_cache, kobo_csv(40, seed=12), "a.csv", progress=plain.append)
+    assert plain == ["reading", "validating", "matching and measuring", "storing", "done"]
+
+    told: list[tuple[str, int | None]] = []
+
+    def with_rows(stage: str, rows: int | None = None) -> None:
+        told.append((stage, rows))
+
+    run(session, settings, boundary_cache, kobo_csv(40, seed=13), "b.csv", progress=with_rows)
+    assert told == [
+        ("reading", None),
+        ("validating", 40),
+        ("matching and measuring", 40),
+        ("storing", 40),
+        ("done", None),
+    ]
+
+
+def test_revisits_rewrite_only_sites_that_change(
+    session: Session, settings: Settings, boundary_cache: BoundaryCache
+) -> None:
+    first = kobo_csv(50, seed=14)
+    report = run(session, settings, boundary_cache, first, "first.csv")
+    ids = sorted({row["site"] for row in report["rows"]})
+
+    def versions() -> dict[str, tuple[int, str]]:
+        rows = session.execute(
+            text("SELECT public_id, version, feature_json FROM sites WHERE public_id = ANY(:ids)"),
+            {"ids": ids},
+        )
+        return {public_id: (version, feature) for public_id, version, feature in rows}
+
+    before = versions()
+    # The same places, names and dates again (another file: a different submission column).
+    same = first.replace(b'"_index"', b'"_index2"')
+    again = run(session, settings, boundary_cache, same, "again.csv")
+    assert again["counts"]["sites_matched"] == len(ids)
+    assert versions() == before, "nothing changed, nothing rewritten"
+
+    renamed = first.replace(b'"Site ', b'"Chantier revisit ').replace(b'"_index"', b'"_i3"')
+    run(session, settings, boundary_cache, renamed, "renamed.csv")
+    after = versions()
+    changed = [i for i in ids if after[i] != before[i]]
+    assert changed, "new names become aliases"
+    for public_id in changed:
+        version, feature = after[public_id]
+        assert version == before[public_id][0] + 1
+        assert "Chantier revisit" in feature, "the stored feature shows the new alias"
