@@ -104,6 +104,7 @@ def node(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[Node]
         "BORDERLENS_WEBHOOK_BACKOFF_S": "0.2",
         "BORDERLENS_WEBHOOK_BACKOFF_MAX_S": "1",
         "BORDERLENS_WEBHOOK_LEASE_S": "3",
+        "BORDERLENS_WEBHOOK_TIMEOUT_S": "1",
     }
     engine = make_engine(url, pool_size=2)
     yield Node(url, settings, make_sessionmaker(engine), env)
