@@ -54,8 +54,8 @@ reviews = typing.cast(Table, SharedSiteReview.__table__)
 HORIZON = text(
     """
     SELECT coalesce(
-        (SELECT min(x::text::bigint) FROM unnest(txid_snapshot_xip(s)) AS x
-         WHERE x::text::bigint % 4294967296 IN (
+        (SELECT min(x) FROM txid_snapshot_xip(s) AS x
+         WHERE x % 4294967296 IN (
              SELECT backend_xid::text::bigint FROM pg_stat_activity
              WHERE datname = current_database() AND backend_xid IS NOT NULL)),
         txid_snapshot_xmax(s))
