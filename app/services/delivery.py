@@ -117,7 +117,7 @@ class DeliveryWorker:
         last_start = (
             time.monotonic() + self.settings.webhook_lease_s - self.settings.webhook_timeout_s - 1
         )
-        outcomes = []
+        outcomes: list[tuple[outbox_repo.Delivery, str | None]] = []
         for delivery in batch:
             if outcomes and time.monotonic() > last_start:
                 break
