@@ -2,8 +2,8 @@
 sites it pulls from other nodes.
 
 The changes feed pages on ``sites.changed_txid`` (the transaction that last wrote each row)
-up to a horizon: ``txid_snapshot_xmin(txid_current_snapshot())``, the oldest transaction
-still running. Every transaction below it has finished, so the rows stamped below it are
+up to a horizon: the oldest transaction of this database still running (or, with none, the
+next transaction id). Every transaction below it has finished, so the rows stamped below it are
 exactly the committed changes a later read can never see appear "in the past"; a counter
 bumped per statement (``dataset_state.sites_version``) cannot say that of a transaction
 that committed late with a lower number. A sync asks ``since`` the previous ``until``; a
@@ -51,11 +51,24 @@ reviews = typing.cast(Table, SharedSiteReview.__table__)
 # -- the changes feed -----------------------------------------------------------------------
 
 
+HORIZON = text(
+    """
+    SELECT coalesce(
+        (SELECT min(x) FROM txid_snapshot_xip(s) AS x
+         WHERE x % 4294967296 IN (
+             SELECT backend_xid::text::bigint FROM pg_stat_activity
+             WHERE datname = current_database() AND backend_xid IS NOT NULL)),
+        txid_snapshot_xmax(s))
+    FROM txid_current_snapshot() AS s
+    """
+)
+
+
 def horizon(session: Session) -> int:
-    """Every transaction with a lower id has finished (committed or rolled back)."""
-    return int(
-        session.execute(select(func.txid_snapshot_xmin(func.txid_current_snapshot()))).scalar_one()
-    )
+    """Every transaction of this database with a lower id has finished (committed or rolled
+    back). Transactions of other databases on the same server are left out: they never write
+    these sites, and one of them running for an hour must not hold the feed back."""
+    return int(session.execute(HORIZON).scalar_one())
 
 
 @dataclass(frozen=True)

@@ -480,6 +480,16 @@ def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
         )
 
 
+def release(session: Session, event_ids: Sequence[int]) -> None:
+    """Give back leased events that were not tried (their try is not counted)."""
+    if event_ids:
+        session.execute(
+            update(events)
+            .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
+            .values(leased_until=None, attempts=events.c.attempts - 1)
+        )
+
+
 def mark_failed(session: Session, event_id: int, error: str, retry_in_s: float | None) -> None:
     """A failed try: retry in ``retry_in_s`` seconds, or (None) move to the dead letters."""
     values: dict[str, Any] = {"leased_until": None, "last_error": error[:1000]}

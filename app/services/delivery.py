@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SENDERS = 4  # concurrent senders per worker: one slow receiver holds one of them only
+SENDERS = 8  # concurrent senders per worker: one slow receiver holds one of them only
 BATCH = 20
 POLL_S = 0.25
 USER_AGENT = "borderlens-webhooks/1"
@@ -104,22 +105,38 @@ class DeliveryWorker:
         return f"HTTP {response.status_code}"
 
     def deliver_batch(self, client: httpx.Client) -> int:
-        """Lease due events, send each, record each outcome at once. Returns how many."""
+        """Lease due events, send each, then record every outcome in one transaction (a
+        worker killed before that sends the batch again: same ids). Returns how many."""
         with self.sessions() as session:
             batch = outbox_repo.lease_due(session, BATCH, self.settings.webhook_lease_s)
             session.commit()
+        if not batch:
+            return 0
+        # A try started after this could outlive the lease (another worker would then send
+        # the same event at the same time): what is left is released, untried, instead.
+        last_start = (
+            time.monotonic() + self.settings.webhook_lease_s - self.settings.webhook_timeout_s - 1
+        )
+        outcomes: list[tuple[outbox_repo.Delivery, str | None]] = []
         for delivery in batch:
-            error = self.send(client, delivery)
-            with self.sessions() as session:
-                if error is None:
-                    outbox_repo.mark_delivered(session, [delivery.id])
-                else:
+            if outcomes and time.monotonic() > last_start:
+                break
+            outcomes.append((delivery, self.send(client, delivery)))
+        untried = [d.id for d in batch[len(outcomes) :]]
+        with self.sessions() as session:
+            outbox_repo.release(session, untried)
+            outbox_repo.mark_delivered(session, [d.id for d, error in outcomes if error is None])
+            for delivery, error in outcomes:
+                if error is not None:
                     delay = retry_delay_s(delivery.attempts, self.settings, self.rng)
                     outbox_repo.mark_failed(session, delivery.id, error, delay)
                     log.info(
-                        "webhook %s try %d failed: %s", delivery.public_id, delivery.attempts, error
+                        "webhook %s try %d failed: %s",
+                        delivery.public_id,
+                        delivery.attempts,
+                        error,
                     )
-                session.commit()
+            session.commit()
         return len(batch)
 
     def sender(self, stop: threading.Event) -> None:

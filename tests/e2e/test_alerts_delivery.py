@@ -104,6 +104,7 @@ def node(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[Node]
         "BORDERLENS_WEBHOOK_BACKOFF_S": "0.2",
         "BORDERLENS_WEBHOOK_BACKOFF_MAX_S": "1",
         "BORDERLENS_WEBHOOK_LEASE_S": "3",
+        "BORDERLENS_WEBHOOK_TIMEOUT_S": "1",
     }
     engine = make_engine(url, pool_size=2)
     yield Node(url, settings, make_sessionmaker(engine), env)
@@ -314,3 +315,28 @@ def test_an_always_failing_receiver_ends_in_the_dead_letters_and_can_be_resent(
     got = receiver.wait_for(5, timeout_s=60)
     assert {r.id for r in got} == {e.public_id for e in dead}  # the same ids, sent again
     _verified(got, secret)
+
+
+def test_two_workers_share_the_queue_without_sending_an_event_twice(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    caller = node.caller()
+    subscription, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], receiver.url
+    )
+    receiver.delay_s = 0.01
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(
+                kind="mine", name=f"T{i}", lon=14.0 + (i % 20) * 0.01, lat=4.0 + (i // 20) * 0.01
+            )
+            for i in range(200)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    workers.extend([node.worker(), node.worker()])
+    got = receiver.wait_for(200)
+    time.sleep(1.0)
+    got = receiver.snapshot()
+    assert len(got) == len({r.id for r in got}) == 200  # each exactly once
+    _verified(got, secret)
+    assert node.statuses(subscription) == {"delivered": 200}

@@ -1,0 +1,239 @@
+"""Alerts benchmark: commit-to-webhook latency while uploads run, and what alerts cost uploads.
+
+    .venv/bin/python -m bench.bench_alerts [--rows 10000] [--uploads 4] [--database-url URL]
+
+Three rounds of ``--uploads`` concurrent uploads (threads, one session each, as concurrent
+``POST /uploads`` run) of ``--rows``-row KoBo CSVs (new sites everywhere):
+
+1. no subscription;
+2. 10 subscriptions active (countries, a mineral, a kind, near a border, a CQL2 filter), a
+   real ``borderlens worker`` process delivering signed webhooks to a real HTTP receiver on
+   127.0.0.1;
+3. no subscription again (brackets any drift of the machine or the growing tables).
+
+Prints each upload's seconds, the ratio of round 2 to the mean of rounds 1 and 3, and, for
+round 2, the latency from each upload's commit to the receipt of each of its events (p50,
+p99, max) and the events per second delivered (from the first commit to the last receipt).
+
+Database: ``--database-url``, else ``$DATABASE_URL``, else the project's embedded cluster
+(database ``bench_alerts``, recreated each run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import migrations
+from app.db.engine import make_engine, make_sessionmaker
+from app.queries import Caller
+from app.services import boundaries as boundary_service
+from app.services import keys as key_service
+from app.services import subscriptions
+from app.services.boundary_state import BoundaryCache
+from app.services.ingest import UploadRequest, ingest
+from app.settings import Settings
+from bench._database import bench_database
+from bench.bench_read_survey import kobo_csv
+
+CRITERIA: list[dict[str, Any]] = [
+    {"country": "CAF"},
+    {"country": "CMR"},
+    {"country": "COD"},
+    {"country": "TCD,SSD"},
+    {"country": "COG"},
+    {"mineral": "gold"},
+    {"kind": "sales_point"},
+    {"within_km": 10},
+    {"border": "CAF", "within_km": 25},
+    {"filter": "border_distance_m < 50000 AND country = 'CAF'"},
+]
+
+
+class Receipts:
+    """A webhook receiver on 127.0.0.1 that notes when each event arrived."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.arrived: dict[str, tuple[float, dict[str, Any]]] = {}
+        receipts = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                at = time.time()
+                with receipts.lock:
+                    receipts.arrived.setdefault(
+                        self.headers["webhook-id"], (at, orjson.loads(body))
+                    )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def upload_round(
+    sessions: sessionmaker[Session], settings: Settings, files: list[bytes], label: str
+) -> list[tuple[str, float, float]]:
+    """Upload ``files`` at once; (upload id, seconds, commit wall time) of each."""
+    results: list[tuple[str, float, float]] = [("", 0.0, 0.0)] * len(files)
+    caller = Caller(role="admin", name="bench")
+
+    def one(i: int) -> None:
+        with sessions() as session:
+            state = BoundaryCache().current(session)
+            assert state is not None
+            started = time.perf_counter()
+            outcome = ingest(
+                session, state, settings, UploadRequest(files[i], f"{label}-{i}.csv"), caller
+            )
+            committed = time.time()
+            results[i] = (outcome.upload_id or "", time.perf_counter() - started, committed)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(files))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(f"{label}: " + ", ".join(f"{seconds:.1f} s" for _, seconds, _ in results))
+    return results
+
+
+def files_for(round_no: int, uploads: int, rows: int) -> list[bytes]:
+    return [
+        kobo_csv(rows, seed=100 * round_no + i).replace(b'"Site ', f'"R{round_no}U{i} '.encode())
+        for i in range(uploads)
+    ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--uploads", type=int, default=4)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    with bench_database(args.database_url, "bench_alerts", fresh=True) as url:
+        run(url, args.rows, args.uploads)
+
+
+def run(url: str, rows: int, uploads: int) -> None:
+    receipts = Receipts()
+    settings = Settings(
+        database_url=url,
+        boundary_source="natural-earth-10m",
+        webhook_allowed_hosts=["127.0.0.1"],
+    )
+    engine = make_engine(url, pool_size=uploads + 2)
+    migrations.upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        boundary_service.ensure_loaded(session, settings, BoundaryCache())
+    print(f"{uploads} concurrent uploads of {rows:,} rows, {os.cpu_count()} CPUs\n")
+    plain_1 = upload_round(sessions, settings, files_for(1, uploads, rows), "no subscription")
+
+    with sessions() as session:
+        created = key_service.create_key(session, name="bench", role="admin", countries=[])
+        caller = key_service.authenticate(session, created.key)
+        for i, criteria in enumerate(CRITERIA):
+            new = subscriptions.NewSubscription(
+                f"bench {i}", criteria, ["site.created", "upload.completed"], receipts.url
+            )
+            subscriptions.create(session, settings, caller, new)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BORDERLENS_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "BORDERLENS_BOUNDARY_SOURCE": "natural-earth-10m",
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "borderlens"), "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(5)  # the worker is up and listening
+        watched = upload_round(sessions, settings, files_for(2, uploads, rows), "10 subscriptions")
+        with sessions() as session:
+            expected = int(session.execute(text("SELECT count(*) FROM alert_events")).scalar_one())
+        deadline = time.monotonic() + 600
+        while len(receipts.arrived) < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    plain_3 = upload_round(sessions, settings, files_for(3, uploads, rows), "no subscription")
+    report(sessions, receipts, watched, plain_1 + plain_3, expected)
+    engine.dispose()
+
+
+def report(
+    sessions: sessionmaker[Session],
+    receipts: Receipts,
+    watched: list[tuple[str, float, float]],
+    plain: list[tuple[str, float, float]],
+    expected: int,
+) -> None:
+    committed = {upload_id: at for upload_id, _, at in watched}
+    with sessions() as session:
+        site_upload: dict[str, str] = dict(
+            session.execute(
+                text(
+                    "SELECT s.public_id, u.public_id FROM observations o "
+                    "JOIN sites s ON s.id = o.site_id JOIN uploads u ON u.id = o.upload_id "
+                    "WHERE o.outcome = 'created'"
+                )
+            ).all()
+        )
+    latencies = []
+    for at, payload in receipts.arrived.values():
+        data = payload["data"]
+        upload = data.get("upload") or site_upload.get(data.get("id"))
+        if upload in committed:
+            latencies.append(at - committed[upload])
+    with_subs = statistics.mean(s for _, s, _ in watched)
+    without = statistics.mean(s for _, s, _ in plain)
+    first = min(committed.values())
+    last = max(at for at, _ in receipts.arrived.values()) if receipts.arrived else first
+    print(
+        f"\nupload time with 10 subscriptions / without (mean of rounds 1 and 3): "
+        f"{with_subs:.1f} s / {without:.1f} s = {with_subs / without:.2f}"
+    )
+    print(f"events written {expected:,}, received {len(receipts.arrived):,}")
+    if latencies:
+        print(
+            f"commit -> webhook receipt: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        )
+        print(f"delivered {len(receipts.arrived) / max(last - first, 1e-9):,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
