@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app import collections as registry
 from app.api import params as p
@@ -142,7 +143,7 @@ def describe_tileset(
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "f"])
     if values.get("f") == TILEJSON:
         return JSON(tilejson(session, base, provider, tms_id, query))
-    return JSON(tileset_document(base, provider, tms_id, query))
+    return JSON(tileset_document(session, base, provider, tms_id, query))
 
 
 @router.get(
@@ -225,9 +226,12 @@ def _tileset_summary(base: str, provider: Provider, tms_id: str) -> dict[str, An
     }
 
 
-def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> dict[str, Any]:
+def tileset_document(
+    session: Session, base: str, provider: Provider, tms_id: str, query: str
+) -> dict[str, Any]:
     """OGC API - Tiles tileset metadata: the tiling scheme, the tile URL template (keeping the
-    request's filters), the one layer and its properties, and the size rule."""
+    request's filters), the box of the data and the tiles that cover it at each zoom, the one
+    layer and its properties, and the size rule."""
     tms = tile_service.matrix_set(tms_id)
     document = _tileset_summary(base, provider, tms_id)
     template = _tile_template(base, provider, tms_id, query)
@@ -235,16 +239,9 @@ def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> 
         {**link(template, "item", tile_service.MVT, "Tiles"), "templated": True}
     )
     maximum = tile_service.max_zoom(tms)
-    document["tileMatrixSetLimits"] = [
-        {
-            "tileMatrix": str(z),
-            "minTileRow": 0,
-            "maxTileRow": tms.matrix(z).matrixHeight - 1,
-            "minTileCol": 0,
-            "maxTileCol": tms.matrix(z).matrixWidth - 1,
-        }
-        for z in range(maximum + 1)
-    ]
+    bounds = tile_service.bounds_of(session, provider)
+    document["boundingBox"] = tile_service.bounding_box(tms_id, bounds)
+    document["tileMatrixSetLimits"] = tile_service.matrix_limits(tms_id, bounds)
     document["layers"] = [
         {
             "id": provider.id,
@@ -260,7 +257,7 @@ def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> 
 
 
 def tilejson(
-    session: Any, base: str, provider: Provider, tms_id: str, query: str
+    session: Session, base: str, provider: Provider, tms_id: str, query: str
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 (Web Mercator only, as TileJSON assumes): ``tiles`` is the XYZ template
     ``{z}/{y}/{x}`` of this API, the request's filters kept."""

@@ -147,6 +147,41 @@ def bounds_of(session: Session, provider: Provider) -> tuple[float, float, float
     return (west, max(south, -MERCATOR_LAT), east, min(north, MERCATOR_LAT))
 
 
+def bounding_box(tms_id: str, lonlat: tuple[float, float, float, float]) -> dict[str, Any]:
+    """A lon/lat box as a TMS 2.0 ``boundingBox`` in the tile matrix set's CRS."""
+    tms = matrix_set(tms_id)
+    west, south, east, north = lonlat
+    lower, upper = tms.xy(west, south), tms.xy(east, north)
+    return {
+        "lowerLeft": [lower.x, lower.y],
+        "upperRight": [upper.x, upper.y],
+        "crs": crs_uri(tms_id),
+    }
+
+
+def matrix_limits(tms_id: str, lonlat: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """``tileMatrixSetLimits``: at each zoom, the rows and columns of the tiles that cover a
+    lon/lat box (so clients such as GDAL fetch only tiles that may hold data)."""
+    tms = matrix_set(tms_id)
+    west, south, east, north = lonlat
+    limits = []
+    for z in range(max_zoom(tms) + 1):
+        # a tile's bounds include its lower and right edges only up to the next tile: pull
+        # the far corner in by a hair so an edge point does not add an empty row or column
+        top_left = tms.tile(west, north, z)
+        bottom_right = tms.tile(east - 1e-9, south + 1e-9, z)
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": top_left.y,
+                "maxTileRow": max(top_left.y, bottom_right.y),
+                "minTileCol": top_left.x,
+                "maxTileCol": max(top_left.x, bottom_right.x),
+            }
+        )
+    return limits
+
+
 def layer_of(ctx: ReadContext, provider: Provider, query: FeatureQuery) -> tile_repo.TileLayer:
     """The collection's tile layer; ``NotFound`` (404 ``no_tiles``) when it has none."""
     layer = provider.tile_layer(ctx, query)
