@@ -174,12 +174,11 @@ def read_tile(
     )
     query = provider.parse(p.feature_query(values), values)
     ctx = ReadContext(session, caller, base_url(request, settings), None, open_writer)
-    layer = tile_service.layer_of(ctx, provider, query)
-    etag = tile_service.entity_tag(ctx, provider.id, address, request.query_params.multi_items())
-    headers = {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), etag):
+    asked = tile_service.request_for(ctx, provider.id, address, request.query_params.multi_items())
+    headers = {"ETag": asked.etag, "Cache-Control": tile_service.CACHE_CONTROL}
+    if _matches(request.headers.get("if-none-match"), asked.etag):
         return Response(status_code=304, headers=headers)
-    built = tile_service.build(ctx, provider, layer, address)
+    built = tile_service.build(ctx, provider, query, asked)
     headers["X-Borderlens-Features"] = str(built.features)
     headers["X-Borderlens-Points"] = str(built.points)
     if not built.data:
