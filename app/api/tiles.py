@@ -174,13 +174,15 @@ def read_tile(
     )
     query = provider.parse(p.feature_query(values), values)
     ctx = ReadContext(session, caller, base_url(request, settings), None, open_writer)
-    asked = tile_service.request_for(ctx, provider.id, address, request.query_params.multi_items())
-    headers = {"ETag": asked.etag, "Cache-Control": tile_service.CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), asked.etag):
-        return Response(status_code=304, headers=headers)
+    asked = tile_service.request_for(provider.id, address, request.query_params.multi_items())
+    if (unchanged := _not_modified(request, ctx, asked)) is not None:
+        return unchanged
     built = tile_service.build(ctx, provider, query, asked)
-    headers["X-Borderlens-Features"] = str(built.features)
-    headers["X-Borderlens-Points"] = str(built.points)
+    headers = {
+        **_cache_headers(asked.etag(built.version)),
+        "X-Borderlens-Features": str(built.features),
+        "X-Borderlens-Points": str(built.points),
+    }
     if not built.data:
         return Response(status_code=204, headers=headers)
     return Response(built.data, media_type=tile_service.MVT, headers=headers)
@@ -195,10 +197,26 @@ def _tiled(collection_id: str) -> Provider:
     return provider
 
 
-def _matches(header: str | None, etag: str) -> bool:
-    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
+def _not_modified(
+    request: Request, ctx: ReadContext, asked: tile_service.TileRequest
+) -> Response | None:
+    """304 when ``If-None-Match`` names the tile's current ETag (one small query), else None:
+    without the header the tile statement itself reads the version for the ETag."""
+    header = request.headers.get("if-none-match")
     if header is None:
-        return False
+        return None
+    etag = tile_service.current_etag(ctx, asked)
+    return (
+        Response(status_code=304, headers=_cache_headers(etag)) if _matches(header, etag) else None
+    )
+
+
+def _cache_headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
+
+
+def _matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
     if header.strip() == "*":
         return True
     opaque = etag.removeprefix("W/")

@@ -107,12 +107,14 @@ class TileShape:
 @dataclass(frozen=True)
 class BuiltTile:
     """The MVT bytes (empty: no feature), how many features they hold, how many points those
-    stand for (the sum of ``point_count``), and whether points were aggregated."""
+    stand for (the sum of ``point_count``), whether points were aggregated, and the data
+    version they were read at (read by the same statement: see :func:`data_version`)."""
 
     data: bytes
     features: int
     points: int
     aggregated: bool
+    version: tuple[int, str | None]
 
 
 #: What an aggregated point feature carries (see the module docstring).
@@ -150,10 +152,15 @@ def tile_fields(
     return {**fields, **(AGGREGATE_FIELDS if points else {})}
 
 
+def _version_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    sites_version = select(state.c.sites_version).where(state.c.id == 1).scalar_subquery()
+    active = select(sources.c.id).where(sources.c.active).limit(1).scalar_subquery()
+    return sites_version, active
+
+
 def data_version(session: Session) -> tuple[int, str | None]:
     """(sites version, active boundary dataset id): what every tile's content depends on."""
-    active = select(sources.c.id).where(sources.c.active).limit(1).scalar_subquery()
-    row = session.execute(select(state.c.sites_version, active).where(state.c.id == 1)).one()
+    row = session.execute(select(*_version_columns())).one()
     return int(row[0]), row[1]
 
 
@@ -192,7 +199,7 @@ def build_tile(session: Session, statement: TileStatement, box: TileBox) -> Buil
     values = {**statement.params, **_box_values(box)}
     row = session.connection().exec_driver_sql(statement.sql, values).one()
     data = bytes(row[0] or b"")
-    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]))
+    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]), (int(row[4]), row[5]))
 
 
 _BOX_PARAMS = (
@@ -336,6 +343,7 @@ def _points_statement(
         func.count(),
         func.coalesce(func.sum(func.coalesce(features.c.point_count, 1)), 0),
         func.coalesce(func.bool_or(features.c.aggregated), false()),
+        *_version_columns(),
     ).select_from(features)
 
 
@@ -366,4 +374,5 @@ def _shapes_statement(name: str, layer: TileLayer, web_mercator: bool) -> Select
         func.count(),
         func.count(),
         false(),
+        *_version_columns(),
     ).select_from(features)

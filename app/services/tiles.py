@@ -185,19 +185,18 @@ def matrix_limits(tms_id: str, lonlat: tuple[float, float, float, float]) -> lis
 
 @dataclass(frozen=True)
 class TileRequest:
-    """One tile asked for: the collection, the tile, the query's filters (canonical order) and
-    the data version it is read at. Its ``etag`` names what the answer depends on."""
+    """One tile asked for: the collection, the tile and the query's filters (canonical
+    order)."""
 
     collection: str
     address: TileAddress
     query: tuple[tuple[str, str], ...]
-    version: tuple[int, str | None]
 
-    @property
-    def etag(self) -> str:
-        """A weak ETag: data version, collection, tile, filters and the size rule."""
+    def etag(self, version: tuple[int, str | None]) -> str:
+        """A weak ETag: the data version (sites version, active boundaries), collection,
+        tile, filters and the size rule."""
         key = [
-            *self.version,
+            *version,
             self.collection,
             self.address.tms_id,
             self.address.zoom,
@@ -212,15 +211,18 @@ class TileRequest:
 
 
 def request_for(
-    ctx: ReadContext, collection: str, address: TileAddress, query: Sequence[tuple[str, str]]
+    collection: str, address: TileAddress, query: Sequence[tuple[str, str]]
 ) -> TileRequest:
-    """The tile request at the current data version (sites version, active boundaries)."""
-    version = tile_repo.data_version(ctx.session)
-    return TileRequest(collection, address, tuple(sorted(query)), version)
+    return TileRequest(collection, address, tuple(sorted(query)))
 
 
-#: Compiled tile statements by (collection, filters, data version, tile matrix set, shape):
-#: building and compiling one costs more than running it on a sparse tile.
+def current_etag(ctx: ReadContext, request: TileRequest) -> str:
+    """The ETag the tile has now (one small query: for ``If-None-Match``)."""
+    return request.etag(tile_repo.data_version(ctx.session))
+
+
+#: Compiled tile statements by (collection, filters, tile matrix set, shape): building and
+#: compiling one costs more than running it on a sparse tile.
 _STATEMENTS: OrderedDict[tuple[Any, ...], tile_repo.TileStatement] = OrderedDict()
 STATEMENT_CACHE_SIZE = 256
 
@@ -233,7 +235,7 @@ def _statement(
     shape: tile_repo.TileShape,
 ) -> tile_repo.TileStatement:
     web_mercator = request.address.tms_id == "WebMercatorQuad"
-    key = (request.collection, request.query, request.version, web_mercator, shape)
+    key = (request.collection, request.query, web_mercator, shape)
     statement = _STATEMENTS.get(key) if provider.stable_tile_layer else None
     if statement is None:
         layer = provider.tile_layer(ctx, query)
@@ -251,8 +253,9 @@ def _statement(
 def build(
     ctx: ReadContext, provider: Provider, query: FeatureQuery, request: TileRequest
 ) -> tile_repo.BuiltTile:
-    """The tile (MVT layer named after the collection) under the size rule: one statement,
-    again on a coarser grid only while the tile is over :data:`MAX_TILE_BYTES`."""
+    """The tile (MVT layer named after the collection) under the size rule: one statement
+    (which also reads the data version for the ETag), again on a coarser grid only while the
+    tile is over :data:`MAX_TILE_BYTES`."""
     box = locate(request.address)
     first, *coarser = shapes()
     statement = _statement(ctx, provider, query, request, first)
