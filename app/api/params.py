@@ -291,7 +291,11 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
 
 
 #: Item parameters that shape a page or its encoding, not which features: not taken by tiles.
-NOT_FOR_TILES = frozenset({"limit", "cursor", "f", "lang", "crs", "profile", "sortby"})
+#: as_of, zone and in_zone: tiles are drawn from the current data and do not join the zone
+#: classification yet, so they are refused (400) rather than silently ignored.
+NOT_FOR_TILES = frozenset(
+    {"limit", "cursor", "f", "lang", "crs", "profile", "sortby", "as_of", "zone", "in_zone"}
+)
 
 
 def tile_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, ...]:
