@@ -149,7 +149,8 @@ def worker() -> None:
     SIGTERM finishes the current upload first). Run as many as the machine allows."""
     settings = Settings()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    # Set from another thread: Event.set() takes a lock the interrupted main thread may hold.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: threading.Thread(target=stop.set).start())
     try:
         with database(settings) as (url, session):
             session.close()
