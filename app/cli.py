@@ -157,7 +157,8 @@ def worker() -> None:
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: object) -> None:
-        stop.set()
+        # Set from another thread: Event.set() takes a lock the interrupted main thread may hold.
+        threading.Thread(target=stop.set).start()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)

@@ -17,7 +17,6 @@ from app.api.deps import (
     SettingsDep,
     WriterDep,
     reject_undeclared_query,
-    require_writer,
 )
 from app.api.responses import JSON
 from app.api.upload_targets import TargetFieldsDep
@@ -26,7 +25,7 @@ from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
 from app.html import upload_pages
 from app.html.negotiation import LANGUAGES, pick_language
 from app.html.pages import negotiated
-from app.roles import ADMIN
+from app.roles import ADMIN, WRITERS
 from app.services import scopes, upload_access, upload_jobs, upload_views
 from app.services.ingest import UploadRequest
 from app.services.upload_targets import dispatch, only_sites
@@ -231,17 +230,15 @@ PAGE = [Depends(page_parameters)]
     response_class=HTMLResponse,
     responses={
         200: HTML_PAGE,
-        303: {"description": "Not signed in: to the sign-in page"},
-        **problems(403),
+        303: {"description": "Not signed in with a researcher or admin key: to sign-in"},
     },
 )
 def upload_page(request: Request, caller: CallerDep) -> Response:
-    if caller.is_anonymous:
+    if caller.role not in WRITERS:  # anonymous, or a key that cannot write: sign in as one
         target = quote(f"{request.url.path}?{request.url.query}".rstrip("?"))
         return RedirectResponse(
             f"/signin?lang={pick_language(request)}&next={target}", status_code=303
         )
-    require_writer(caller)
     return upload_pages.render_form(request, pick_language(request))
 
 

@@ -115,7 +115,10 @@ def test_json_bodies_have_schemas(document: dict[str, Any]) -> None:
     for path, name in expected.items():
         content = paths[path]["get"]["responses"]["200"]["content"]
         schemas = [media["schema"] for media in content.values()]
+        schemas += [one for schema in schemas for one in schema.get("anyOf", [])]
         assert {"$ref": f"#/components/schemas/{name}"} in schemas, path
+    job = paths["/uploads/{upload_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert {"$ref": "#/components/schemas/UploadJob"} in job["schema"]["anyOf"]
     created = paths["/collections/sites/items"]["post"]["responses"]["201"]["content"]
     assert created["application/geo+json"]["schema"] == {"$ref": "#/components/schemas/Feature"}
     for path, method, operation in operations(document):
