@@ -210,3 +210,25 @@ def render_signin(
         next_url=next_url,
         error=error,
     )
+
+
+def render_keys(
+    request: Request,
+    document: dict[str, Any],
+    lang: str,
+    *,
+    created: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The admins' keys page: every key, a form to create one (its secret shown once, in
+    ``created``), a revoke button per active key; forms carry the session's CSRF token."""
+    return render_page(
+        request,
+        "keys.html",
+        lang,
+        status_code=status_code,
+        keys=document.get("keys", []),
+        created=created,
+        error=error,
+    )
