@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
@@ -66,6 +66,15 @@ class NewKey(BaseModel):
     role: Role
     countries: list[Annotated[str, Field(pattern=ISO3)]] = Field(default=[], max_length=60)
     expires_at: AwareDatetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a lone surrogate (\\ud800-\\udfff) is not text") from None
+        return value
 
 
 def key_json(record: KeyRecord) -> dict[str, Any]:
@@ -193,7 +202,9 @@ def read_audit(
         str | None, Query(max_length=500, pattern=NO_CONTROLS, description="Path prefix")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Paging: entries before this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Paging: entries before this id")
+    ] = None,
     f: Annotated[Literal["json", "csv"], Query(description="csv: every match, as CSV")] = "json",
 ) -> Response:
     selection = AuditFilter(key, country, since, until, path, before)
@@ -237,10 +248,10 @@ def create_key_page(
     request: Request,
     session: SessionDep,
     _admin: AdminDep,
-    name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    countries: Annotated[str, Form(max_length=400)] = "",
-    expires_on: Annotated[str, Form(max_length=40)] = "",
+    name: Annotated[str, Form(max_length=200, pattern=NO_CONTROLS)] = "",
+    role: Annotated[str, Form(max_length=20, pattern=NO_CONTROLS)] = "",
+    countries: Annotated[str, Form(max_length=400, pattern=NO_CONTROLS)] = "",
+    expires_on: Annotated[str, Form(max_length=40, pattern=NO_CONTROLS)] = "",
 ) -> Response:
     lang = pick_language(request)
     try:
