@@ -186,7 +186,7 @@ def start_server(
         "--no-access-log",
     ]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a machine shared by several jobs starts workers slowly
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
