@@ -422,13 +422,15 @@ def compare_audit(url: str, args: argparse.Namespace) -> None:
     try:
         for _, port in servers.values():
             drive("warm-up", args.clients, 3, *http_page(port, headers=headers))
-        # Short slices in turn, so the load of a shared machine falls on both alike.
-        for _ in range(ROUNDS):
-            for label, (_, port) in servers.items():
+        # Short slices in turn, so the load of a shared machine falls on both alike; the
+        # order flips every round, so neither always runs first.
+        for round_ in range(ROUNDS * 2):
+            order = list(servers.items())
+            for label, (_, port) in order if round_ % 2 == 0 else reversed(order):
                 piece = drive(
                     f"HTTP, key, {label}",
                     args.clients,
-                    args.seconds / ROUNDS,
+                    args.seconds / ROUNDS / 2,
                     *http_page(port, headers=headers),
                 )
                 runs[label] = runs[label].plus(piece) if label in runs else piece
