@@ -419,7 +419,7 @@ def keys_list() -> None:
     """List keys (prefix, role, scope, state); secrets are not stored."""
     with database(Settings()) as (_, session):
         records = key_service.list_keys(session)
-    table = Table("id", "prefix", "name", "role", "countries", "created", "revoked")
+    table = Table("id", "prefix", "name", "role", "countries", "created", "expires", "revoked")
     for r in records:
         table.add_row(
             str(r.id),
@@ -428,6 +428,7 @@ def keys_list() -> None:
             r.role,
             ",".join(r.countries),
             str(r.created_at),
+            str(r.expires_at or ""),
             str(r.revoked_at or ""),
         )
     console.print(table)

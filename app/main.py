@@ -171,6 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
+    app.include_router(access.html_router)  # the keys page's forms (not in /api)
     html.install(app, settings)
     assets = web_dir(settings.cache_dir)
     assets.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,11 @@ Prints features/s and latency percentiles, then the same pages built by PostGIS 
 same run (the page SQL the service sends, and a bare ``ST_AsGeoJSON`` page), and the ratios.
 
     .venv/bin/python -m bench.bench_items [--sites 1000000] [--seconds 20] [--clients 4]
+    .venv/bin/python -m bench.bench_items --audit   # audit log on vs off, same run
+
+``--audit``: the same pages asked with an API key (so every request is audited) of two
+servers on the same database, one with the audit log on and one with it off, in alternating
+slices so the load of a shared machine falls on both alike; prints both and the ratio.
 
 Database: ``--database-url``, else ``$DATABASE_URL``, else the project's embedded cluster
 (database ``bench_items``).
@@ -151,9 +156,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    url: str, workers: int, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "BORDERLENS_BOUNDARY_SOURCE": "natural-earth-10m"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BORDERLENS_BOUNDARY_SOURCE": "natural-earth-10m",
+        # the benchmark measures pages, not the limiter: one client address asks them all
+        "BORDERLENS_RATE_LIMIT_ANONYMOUS": "none",
+        "BORDERLENS_RATE_LIMIT_PER_KEY": "none",
+        **(extra_env or {}),
+    }
     command = [
         sys.executable,
         "-m",
@@ -171,7 +186,7 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
         "--no-access-log",
     ]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a machine shared by several jobs starts workers slowly
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -233,7 +248,7 @@ FORMS = {
 
 
 def http_page(
-    port: int, form: str = "bbox"
+    port: int, form: str = "bbox", headers: dict[str, str] | None = None
 ) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
     """A first page in a random box, asked in one of the ``FORMS``."""
 
@@ -245,7 +260,9 @@ def http_page(
         box = ",".join(str(v) for v in random_box(rng))
         name, _, value = FORMS[form].format(box=box).partition("=")
         asked = f"{name}={urllib.parse.quote(value, safe=',=&')}"
-        connection.request("GET", f"/collections/sites/items?limit={PAGE}&{asked}")
+        connection.request(
+            "GET", f"/collections/sites/items?limit={PAGE}&{asked}", headers=headers or {}
+        )
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
@@ -312,6 +329,11 @@ def main() -> None:
         "--recluster", action="store_true", help="CLUSTER the sites table again first"
     )
     parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="only compare the audit log on and off (pages asked with an authority key)",
+    )
+    parser.add_argument(
         "--filter",
         action="store_true",
         help="also run the same boxes as a CQL2 filter (S_INTERSECTS ... BBOX) and compare",
@@ -328,6 +350,9 @@ def compare(url: str, args: argparse.Namespace) -> None:
         f"{args.sites:,} sites; pages of {PAGE} features in random 1° boxes; "
         f"{args.clients} clients for {args.seconds:.0f} s each; {os.cpu_count()} CPUs\n"
     )
+    if args.audit:
+        compare_audit(url, args)
+        return
 
     process, port = start_server(url, args.workers)
     try:
@@ -368,6 +393,62 @@ def compare(url: str, args: argparse.Namespace) -> None:
     for label, baseline in (("same SQL", same_sql), ("bare page", bare)):
         ratio = ours.features_per_s / baseline.features_per_s
         print(f"ratio borderlens / PostGIS {label}: {ratio:.2f}")
+
+
+def bench_key(url: str) -> str:
+    """A fresh authority key (it reads restricted attributes: the reveal check runs too)."""
+    from sqlalchemy.orm import Session
+
+    from app.services import keys as key_service
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return key_service.create_key(
+                session, name="bench items audit", role="authority", countries=[]
+            ).key
+    finally:
+        engine.dispose()
+
+
+def compare_audit(url: str, args: argparse.Namespace) -> None:
+    headers = {"Authorization": f"Bearer {bench_key(url)}"}
+    before = audit_rows(url)
+    servers = {
+        label: start_server(url, args.workers, {"BORDERLENS_AUDIT_LOG": flag})
+        for label, flag in (("audit log on", "true"), ("audit log off", "false"))
+    }
+    runs: dict[str, Run] = {}
+    try:
+        for _, port in servers.values():
+            drive("warm-up", args.clients, 3, *http_page(port, headers=headers))
+        # Short slices in turn, so the load of a shared machine falls on both alike; the
+        # order flips every round, so neither always runs first.
+        for round_ in range(ROUNDS * 2):
+            order = list(servers.items())
+            for label, (_, port) in order if round_ % 2 == 0 else reversed(order):
+                piece = drive(
+                    f"HTTP, key, {label}",
+                    args.clients,
+                    args.seconds / ROUNDS / 2,
+                    *http_page(port, headers=headers),
+                )
+                runs[label] = runs[label].plus(piece) if label in runs else piece
+    finally:
+        for process, _ in servers.values():
+            process.terminate()  # SIGTERM: the audit log's shutdown writes what is queued
+            process.wait(timeout=60)
+    for run in runs.values():
+        print(run.report())
+    on, off = runs["audit log on"], runs["audit log off"]
+    print(f"ratio audit on / off: {on.features_per_s / off.features_per_s:.3f}")
+    print(f"audit rows written: {audit_rows(url) - before:,} (requests with the log on: ", end="")
+    print(f"{on.pages:,} + warm-up)")
+
+
+def audit_rows(url: str) -> int:
+    with psycopg.connect(libpq(url)) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])  # type: ignore[index]
 
 
 if __name__ == "__main__":

@@ -6,14 +6,19 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
 
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
 from app.api.responses import JSON
 from app.db.audit import AuditFilter
 from app.db.keys import KeyRecord
+from app.errors import InvalidParameter
+from app.html import pages
+from app.html.negotiation import pick_language
+from app.html.pages import negotiated
 from app.roles import Role
 from app.services import audit_log as audit_service
 from app.services import keys as key_service
@@ -61,6 +66,15 @@ class NewKey(BaseModel):
     role: Role
     countries: list[Annotated[str, Field(pattern=ISO3)]] = Field(default=[], max_length=60)
     expires_at: AwareDatetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a lone surrogate (\\ud800-\\udfff) is not text") from None
+        return value
 
 
 def key_json(record: KeyRecord) -> dict[str, Any]:
@@ -113,11 +127,32 @@ def create_key(body: NewKey, session: SessionDep, _admin: AdminDep) -> JSON:
     return JSON(secret_json(created), status_code=201, headers={"Location": f"/keys/{created.id}"})
 
 
+def keys_document(session: Session) -> dict[str, Any]:
+    return {"keys": [key_json(record) for record in key_service.list_keys(session)]}
+
+
 @router.get(
-    "/keys", summary="Every API key (admin); secrets are never stored", responses=_body(KEYS_SCHEMA)
+    "/keys",
+    summary="Every API key (admin); secrets are never stored. HTML: the keys page",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                JSON_TYPE: {"schema": KEYS_SCHEMA},
+                "text/html": {"schema": {"type": "string"}},
+            }
+        }
+    },
 )
-def list_keys(session: SessionDep, _admin: AdminDep) -> JSON:
-    return JSON({"keys": [key_json(record) for record in key_service.list_keys(session)]})
+def list_keys(
+    request: Request,
+    session: SessionDep,
+    _admin: AdminDep,
+    # declared for /api and the unknown-parameter check; read by ``negotiated``
+    f: Annotated[Literal["json", "html"] | None, Query(description="Format")] = None,  # noqa: ARG001
+    lang: Annotated[Literal["en", "fr", "pt"] | None, Query(description="Language")] = None,  # noqa: ARG001
+) -> Response:
+    return negotiated(request, JSON(keys_document(session)), pages.render_keys)
 
 
 @router.get("/keys/{key_id}", summary="One API key (admin)", responses=_body(KEY_SCHEMA))
@@ -167,7 +202,9 @@ def read_audit(
         str | None, Query(max_length=500, pattern=NO_CONTROLS, description="Path prefix")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Paging: entries before this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Paging: entries before this id")
+    ] = None,
     f: Annotated[Literal["json", "csv"], Query(description="csv: every match, as CSV")] = "json",
 ) -> Response:
     selection = AuditFilter(key, country, since, until, path, before)
@@ -183,3 +220,58 @@ def read_audit(
         params = {k: v for k, v in request.query_params.items() if k != "before"}
         body["next"] = f"/audit?{urlencode({**params, 'before': following})}"
     return JSON(body)
+
+
+# -- the keys page's forms (HTML, signed-in admins; the CSRF token is checked for every
+# cookie-authenticated unsafe request by app.html.session) ----------------------------------
+
+html_router = APIRouter(tags=["Access"], include_in_schema=False)
+
+
+def _expiry(expires_on: str) -> dt.datetime | None:
+    """A date from the form: the key stops working at 00:00 UTC that day."""
+    if not expires_on.strip():
+        return None
+    try:
+        day = dt.date.fromisoformat(expires_on.strip())
+    except ValueError:
+        raise InvalidParameter(f"not a date: {expires_on[:20]!r}", code="invalid_expiry") from None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _countries(text: str) -> list[str]:
+    return [part.upper() for part in text.replace(",", " ").split()]
+
+
+@html_router.post("/keys/new")
+def create_key_page(
+    request: Request,
+    session: SessionDep,
+    _admin: AdminDep,
+    name: Annotated[str, Form(max_length=200, pattern=NO_CONTROLS)] = "",
+    role: Annotated[str, Form(max_length=20, pattern=NO_CONTROLS)] = "",
+    countries: Annotated[str, Form(max_length=400, pattern=NO_CONTROLS)] = "",
+    expires_on: Annotated[str, Form(max_length=40, pattern=NO_CONTROLS)] = "",
+) -> Response:
+    lang = pick_language(request)
+    try:
+        created = key_service.create_key(
+            session,
+            name=name,
+            role=role,
+            countries=_countries(countries),
+            expires_at=_expiry(expires_on),
+        )
+    except InvalidParameter as error:
+        document = keys_document(session)
+        return pages.render_keys(request, document, lang, error=error.detail, status_code=422)
+    document = keys_document(session)
+    return pages.render_keys(request, document, lang, created=secret_json(created), status_code=201)
+
+
+@html_router.post("/keys/{key_id}/revoke")
+def revoke_key_page(
+    request: Request, key_id: KeyId, session: SessionDep, _admin: AdminDep
+) -> Response:
+    key_service.revoke_key_id(session, key_id)
+    return RedirectResponse(f"/keys?f=html&lang={pick_language(request)}", status_code=303)

@@ -78,7 +78,9 @@ def _rewritten(spec: FeatureSpec, statement: typing.Any) -> typing.Any:
 
 
 def revealed_expression(spec: FeatureSpec, caller: Caller) -> ColumnElement[typing.Any] | None:
-    if spec.revealed is None or not caller.may_read_restricted:
+    """``spec.revealed`` for this caller, when an audit record is open for the request (with
+    the audit log off, nothing asks, and the page query stays as it was)."""
+    if spec.revealed is None or not caller.may_read_restricted or audit.current.get() is None:
         return None
     return spec.revealed(caller)
 

@@ -227,3 +227,25 @@ def render_signin(
 def render_dashboard(request: Request, dashboard: Any, lang: str) -> HTMLResponse:
     """The statistics dashboard (:mod:`app.services.dashboard`) in ``lang``."""
     return render_page(request, "dashboard.html", lang, dashboard=dashboard)
+
+
+def render_keys(
+    request: Request,
+    document: dict[str, Any],
+    lang: str,
+    *,
+    created: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The admins' keys page: every key, a form to create one (its secret shown once, in
+    ``created``), a revoke button per active key; forms carry the session's CSRF token."""
+    return render_page(
+        request,
+        "keys.html",
+        lang,
+        status_code=status_code,
+        keys=document.get("keys", []),
+        created=created,
+        error=error,
+    )

@@ -66,7 +66,9 @@ def create_key(
     if countries and role == ADMIN:
         raise InvalidParameter("admin keys are not scoped to countries")
     if expires_at is not None and (
-        expires_at.tzinfo is None or expires_at <= dt.datetime.now(dt.UTC)
+        expires_at.tzinfo is None
+        or expires_at <= dt.datetime.now(dt.UTC)
+        or expires_at.year >= 9999  # beyond, the instant in UTC may not be a Python datetime
     ):
         raise InvalidParameter(
             "expires_at must be a time in the future with its offset (e.g. 2027-01-31T00:00:00Z)",
