@@ -25,7 +25,9 @@ from sqlalchemy import (
     FromClause,
     Table,
     bindparam,
+    case,
     func,
+    literal_column,
     select,
     text,
     union_all,
@@ -196,9 +198,21 @@ def _history_spec() -> features.FeatureSpec:
 HISTORY_SPEC: Final = _history_spec()
 
 
+def _history_revealed(caller: Caller) -> ColumnElement[Any] | None:
+    """The entry's country ('' at sea) when it shows ``caller`` restricted values (for the
+    audit log, as ``app.db.sites.site_revealed``); None for callers who never see them."""
+    if not caller.may_read_restricted:
+        return None
+    country = func.coalesce(history.c.country_iso3, "")
+    has_values = history.c.restricted != literal_column("'{}'::jsonb")
+    return features.restricted_for(caller, case((has_values, country)), history.c.country_iso3)
+
+
 def site_history(session: Session, site_id: int, caller: Caller) -> list[HistoryRow]:
-    """Every entry of one site, oldest first (in commit order)."""
+    """Every entry of one site, oldest first (in commit order); the audit log is told which
+    countries' restricted values the entries showed."""
     related = sites.alias("related")
+    revealed = _history_revealed(caller)
     statement = (
         select(
             history.c.id,
@@ -211,6 +225,7 @@ def site_history(session: Session, site_id: int, caller: Caller) -> list[History
             history.c.request_id,
             related.c.public_id,
             features.feature_json(HISTORY_SPEC, caller),
+            *([] if revealed is None else [revealed]),
         )
         .select_from(
             history.outerjoin(uploads, uploads.c.id == history.c.upload_id)
@@ -220,7 +235,9 @@ def site_history(session: Session, site_id: int, caller: Caller) -> list[History
         .where(history.c.site_id == site_id)
         .order_by(history.c.dataset_version, history.c.id)
     )
-    return [HistoryRow(*row) for row in session.execute(statement)]
+    rows = session.execute(statement).all()
+    features.note_read(len(rows), [row[10] for row in rows] if revealed is not None else ())
+    return [HistoryRow(*row[:10]) for row in rows]
 
 
 def entry_state(session: Session, site_id: int, dataset_version: int) -> dict[str, Any] | None:

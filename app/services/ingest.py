@@ -608,8 +608,10 @@ def _store(
     )
     upload_id = upload_repo.insert_upload(session, values)
     _store_rows(session, upload_id, rows, plan)
-    _after_store(session, upload_id)
+    # Restricted values settle on the sites first: the history and the events that follow
+    # keep the sites as they are at commit.
     scopes.record_upload(session, upload_id, request.restricted_columns)  # HOOK(access)
+    _after_store(session, upload_id)
     zones.classify_upload(session, upload_id)  # HOOK(regional)
     outbox.record_upload(session, upload_id, upload["id"])  # HOOK(alerts)
     return upload_id

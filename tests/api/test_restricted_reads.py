@@ -82,6 +82,15 @@ READ_PATHS: dict[str, ReadPath] = {
     "observations export csv": ReadPath(
         lambda up: [f"/collections/observations/items?upload={up['id']}&f=csv"]
     ),
+    "history": ReadPath(lambda up: [f"/collections/sites/items/{s}/history" for s in up["sites"]]),
+    "history html": ReadPath(
+        lambda up: [f"/collections/sites/items/{s}/history?f=html" for s in up["sites"]],
+        reveals=False,
+        read_unshown=True,
+    ),
+    "items as_of": ReadPath(
+        lambda up: [f"/collections/sites/items?limit=100&as_of={up['dataset_version']}"]
+    ),
     "map of sites": ReadPath(lambda _: ["/maps/sites"], reveals=False),
     "clusters": ReadPath(
         lambda _: ["/collections/clusters/items?eps_km=1&min_sites=2"], reveals=False
@@ -90,9 +99,8 @@ READ_PATHS: dict[str, ReadPath] = {
         lambda _: ["/maps/clusters?eps_km=1&min_sites=2&cross_border_only=false"], reveals=False
     ),
 }
-# HISTORY SLOT: the site history read path (/collections/sites/items/{id}/history, and its
-# HTML page) comes with the history helper's branch; the lead adds its entries here at merge,
-# e.g. "history": ReadPath(lambda up: [f"/collections/sites/items/{s}/history" ...]).
+# The site history read paths (JSON and the HTML page) and reads as_of a dataset version are
+# listed in READ_PATHS with the others.
 
 
 @pytest.fixture
@@ -107,7 +115,8 @@ def uploaded(client: TestClient, api_key: Headers) -> dict[str, Any]:
     report = response.json()
     assert report["counts"]["sites_created"] == 4
     sites = sorted({row["site"] for row in report["rows"]})
-    return {"id": report["upload"]["id"], "sites": sites}
+    version = response.headers["Dataset-Version"]
+    return {"id": report["upload"]["id"], "sites": sites, "dataset_version": version}
 
 
 def marked(body: bytes, prefix: str) -> set[str]:
