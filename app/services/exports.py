@@ -393,6 +393,13 @@ def _batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def arrow_reader(provider: Provider, pages: Iterator[list[dict[str, Any]]]) -> pa.RecordBatchReader:
+    """``provider``'s features as an Arrow stream for ``pyogrio.write_arrow``: the export
+    columns (:func:`columns`) and a ``geometry`` WKB column, one record batch per page."""
+    cols = columns(provider)
+    return pa.RecordBatchReader.from_batches(_arrow_schema(cols), _batches(pages, cols, False))
+
+
 def _write_gdal(
     directory: Path,
     stem: str,
