@@ -130,7 +130,8 @@ def _observation_pages(
 
 
 def _layer(path: Path, provider: Provider, pages: Iterator[list[dict[str, Any]]]) -> int:
-    """Append ``provider``'s features to the package as the layer named by its id."""
+    """Append ``provider``'s features to the package as the layer named by its id (the first
+    one creates it as a GeoPackage 1.2, which the GDAL of older QGIS/QField reads in full)."""
     counter = _Counter()
     reader = exports.arrow_reader(provider, counter.count(pages))
     pyogrio.write_arrow(
@@ -142,6 +143,7 @@ def _layer(path: Path, provider: Provider, pages: Iterator[list[dict[str, Any]]]
         geometry_type=exports.geometry_type(provider),
         crs="EPSG:4326",
         layer_metadata={"DESCRIPTION": provider.title},
+        dataset_options=None if path.exists() else {"VERSION": "1.2"},
     )
     return counter.n
 
@@ -196,12 +198,13 @@ def _multi(shape: Any) -> Any:
 def _styles(path: Path, layers: tuple[str, ...]) -> None:
     """QGIS's ``layer_styles`` table: one default QML style per layer QGIS should open styled."""
     styled = [(name, qml) for name in layers if (qml := qgis_styles.qml(name)) is not None]
+    columns = [_geometry_column(path, name) for name, _ in styled]
     table = pa.table(
         {
             "f_table_catalog": pa.array(["" for _ in styled], pa.string()),
             "f_table_schema": pa.array(["" for _ in styled], pa.string()),
             "f_table_name": pa.array([name for name, _ in styled], pa.string()),
-            "f_geometry_column": pa.array(["geometry" for _ in styled], pa.string()),
+            "f_geometry_column": pa.array(columns, pa.string()),
             "styleName": pa.array([f"borderlens {name}" for name, _ in styled], pa.string()),
             "styleQML": pa.array([qml for _, qml in styled], pa.string()),
             "styleSLD": pa.array(["" for _ in styled], pa.string()),
@@ -213,6 +216,12 @@ def _styles(path: Path, layers: tuple[str, ...]) -> None:
         }
     )
     pyogrio.write_arrow(table, str(path), layer="layer_styles", driver=DRIVER, geometry_type=None)
+
+
+def _geometry_column(path: Path, layer: str) -> str:
+    """The layer's geometry column as GDAL named it (``geom`` in a GeoPackage): QGIS matches
+    a style to its layer by table and geometry column."""
+    return str(pyogrio.read_info(path, layer=layer)["geometry_name"])
 
 
 def _describe(path: Path, about: dict[str, Any]) -> None:
