@@ -106,29 +106,28 @@ console.error = function () {
 };
 """
 
+#: Starts waiting for the map to settle (every tile loaded and drawn); the outcome lands in
+#: ``window.__idle``, which the test polls (a blocking script would hit the driver's timeout
+#: while a loaded machine computes the low-zoom tiles of a million sites).
 IDLE = """
-const done = arguments[arguments.length - 1];
-const started = Date.now();
-(function wait() {
-  const bl = window.blExplore;
-  if (!bl) { return Date.now() - started > 60000 ? done(null) : setTimeout(wait, 100); }
-  const m = bl.map;
-  const report = () => {
-    const layers = ['sites-point', 'sites-aggregated'].filter(id => m.getLayer(id));
-    const drawn = m.queryRenderedFeatures({layers: layers});
-    done({
-      zoom: m.getZoom(), lng: m.getCenter().lng, lat: m.getCenter().lat,
-      drawn: drawn.length,
-      aggregated: drawn.filter(f => f.properties.point_count !== undefined).length,
-      kinds: [...new Set(drawn.map(f => f.properties.kind).filter(k => k))],
-      borders: m.queryRenderedFeatures({layers: ['borders-line']}).length,
-      errors: bl.errors.slice(), search: location.search
-    });
+window.__idle = null;
+const m = window.blExplore.map;
+const report = () => {
+  const drawn = m.queryRenderedFeatures({layers: ['sites-point', 'sites-aggregated']});
+  window.__idle = {
+    zoom: m.getZoom(), lng: m.getCenter().lng, lat: m.getCenter().lat,
+    drawn: drawn.length,
+    aggregated: drawn.filter(f => f.properties.point_count !== undefined).length,
+    kinds: [...new Set(drawn.map(f => f.properties.kind).filter(k => k))],
+    borders: m.queryRenderedFeatures({layers: ['borders-line']}).length,
+    errors: window.blExplore.errors.slice(), search: location.search
   };
-  if (m.loaded() && m.areTilesLoaded() && !m.isMoving()) { setTimeout(report, 50); }
-  else { m.once('idle', report); }
-})();
+};
+if (m.loaded() && m.areTilesLoaded() && !m.isMoving()) { setTimeout(report, 50); }
+else { m.once('idle', report); }
 """
+SETTLE_S = 900
+
 
 #: Every tile the map holds, by source: MapLibre fetches them in its web worker (so the page's
 #: resource timing does not list them); a tile whose request failed is ``errored``.
@@ -139,7 +138,7 @@ const out = [];
 for (const id of Object.keys(managers)) {
   if (!id.startsWith('src-') || id === 'src-bands') { continue; }
   for (const key of managers[id].getIds()) {
-    const tile = managers[id].getTileById(key);
+    const tile = managers[id].getTileByID(key);
     const c = tile.tileID.canonical;
     out.push([id.slice(4), c.z, c.x, c.y, tile.state]);
   }
@@ -155,7 +154,6 @@ def gl_browser(browser: webdriver.Chrome) -> Any:
     script = browser.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument", {"source": ERRORS_WATCH}
     )
-    browser.set_script_timeout(180)
     browser.get_log("browser")  # drop what earlier tests left
     yield browser
     browser.execute_cdp_cmd(
@@ -164,8 +162,11 @@ def gl_browser(browser: webdriver.Chrome) -> Any:
 
 
 def idle(driver: webdriver.Chrome) -> dict[str, Any]:
-    state: dict[str, Any] | None = driver.execute_async_script(IDLE)
-    assert state is not None, "the map never started"
+    WebDriverWait(driver, 120).until(lambda d: d.execute_script("return !!window.blExplore"))
+    driver.execute_script(IDLE)
+    state: dict[str, Any] = WebDriverWait(driver, SETTLE_S, poll_frequency=0.5).until(
+        lambda d: d.execute_script("return window.__idle")
+    )
     return state
 
 
