@@ -8,8 +8,10 @@ coordinates written ``lon,lat`` in range and equal to the GeoJSON of the same qu
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
@@ -120,3 +122,50 @@ def test_kml_keeps_the_kml_2_2_rules_and_libkml_reads_it_back(
     frame = pyogrio.read_dataframe(path, layer="sites")
     assert sorted(frame["feature_id"]) == sorted(features)
     assert sorted(frame["Name"]) == sorted(f["properties"]["name"] for f in features.values())
+
+
+UTM_33N = "http://www.opengis.net/def/crs/EPSG/0/32633"
+
+
+def test_exports_in_another_crs_where_the_format_records_it(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """``crs=`` (Part 2): GeoPackage, FlatGeobuf and Shapefile are written in that CRS with the
+    coordinates the GeoJSON of the same query has; formats bound to lon/lat refuse it."""
+    add_sites(session, drafts())
+    params = {"kind": "mine", "crs": UTM_33N}
+    served = geojson(client, params, {})
+    assert served
+    for fmt in ("gpkg", "fgb", "shp"):
+        response = client.get(URL, params={**params, "f": fmt})
+        assert response.status_code == 200, response.text
+        folder = tmp_path / fmt
+        folder.mkdir()
+        if fmt == "shp":
+            zipfile.ZipFile(io.BytesIO(response.content)).extractall(folder)
+            path = next(folder.glob("*.shp"))
+        else:
+            path = folder / f"x.{fmt}"
+            path.write_bytes(response.content)
+        info = pyogrio.read_info(path)
+        assert info["crs"] == "EPSG:32633", fmt
+        frame = pyogrio.read_dataframe(path)
+        ids = frame["id"].tolist()
+        assert sorted(ids) == sorted(served)
+        for fid, shape in zip(ids, frame.geometry, strict=True):
+            x, y = served[fid]["geometry"]["coordinates"]
+            assert math.isclose(shape.x, x, abs_tol=1e-3) and math.isclose(shape.y, y, abs_tol=1e-3)
+    for fmt in ("csv", "kml", "xlsx"):
+        refused = client.get(URL, params={**params, "f": fmt})
+        assert refused.status_code == 400 and "crs" in refused.json()["detail"]
+    # EPSG:4326 is latitude first in GeoJSON; in a GeoPackage GDAL keeps lon/lat.
+    lonlat = geojson(client, {"kind": "mine"}, {})
+    response = client.get(
+        URL, params={"kind": "mine", "f": "gpkg", "crs": UTM_33N.replace("32633", "4326")}
+    )
+    assert response.status_code == 200
+    (tmp_path / "ll.gpkg").write_bytes(response.content)
+    frame = pyogrio.read_dataframe(tmp_path / "ll.gpkg")
+    for fid, shape in zip(frame["id"], frame.geometry, strict=True):
+        lon, lat = lonlat[fid]["geometry"]["coordinates"]
+        assert math.isclose(shape.x, lon, abs_tol=1e-9) and math.isclose(shape.y, lat, abs_tol=1e-9)
