@@ -23,7 +23,8 @@ from sqlalchemy import text
 
 from tests.e2e.conftest import LiveServer
 
-pytestmark = pytest.mark.browser
+# Loading a million sites takes minutes on a loaded 2-core machine: more than the default limit.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(3000)]
 
 N_SITES = 1_000_000
 REGION = (8.0, -12.0, 32.0, 14.0)  # lon/lat box of the uniform part
