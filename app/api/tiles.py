@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app import collections as registry
 from app.api import params as p
@@ -142,7 +143,7 @@ def describe_tileset(
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "f"])
     if values.get("f") == TILEJSON:
         return JSON(tilejson(session, base, provider, tms_id, query))
-    return JSON(tileset_document(base, provider, tms_id, query))
+    return JSON(tileset_document(session, base, provider, tms_id, query))
 
 
 @router.get(
@@ -173,14 +174,15 @@ def read_tile(
     )
     query = provider.parse(p.feature_query(values), values)
     ctx = ReadContext(session, caller, base_url(request, settings), None, open_writer)
-    layer = tile_service.layer_of(ctx, provider, query)
-    etag = tile_service.entity_tag(ctx, provider.id, address, request.query_params.multi_items())
-    headers = {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    built = tile_service.build(ctx, provider, layer, address)
-    headers["X-Borderlens-Features"] = str(built.features)
-    headers["X-Borderlens-Points"] = str(built.points)
+    asked = tile_service.request_for(provider.id, address, request.query_params.multi_items())
+    if (unchanged := _not_modified(request, ctx, asked)) is not None:
+        return unchanged
+    built = tile_service.build(ctx, provider, query, asked)
+    headers = {
+        **_cache_headers(asked.etag(built.version)),
+        "X-Borderlens-Features": str(built.features),
+        "X-Borderlens-Points": str(built.points),
+    }
     if not built.data:
         return Response(status_code=204, headers=headers)
     return Response(built.data, media_type=tile_service.MVT, headers=headers)
@@ -195,10 +197,26 @@ def _tiled(collection_id: str) -> Provider:
     return provider
 
 
-def _matches(header: str | None, etag: str) -> bool:
-    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
+def _not_modified(
+    request: Request, ctx: ReadContext, asked: tile_service.TileRequest
+) -> Response | None:
+    """304 when ``If-None-Match`` names the tile's current ETag (one small query), else None:
+    without the header the tile statement itself reads the version for the ETag."""
+    header = request.headers.get("if-none-match")
     if header is None:
-        return False
+        return None
+    etag = tile_service.current_etag(ctx, asked)
+    return (
+        Response(status_code=304, headers=_cache_headers(etag)) if _matches(header, etag) else None
+    )
+
+
+def _cache_headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
+
+
+def _matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
     if header.strip() == "*":
         return True
     opaque = etag.removeprefix("W/")
@@ -225,9 +243,12 @@ def _tileset_summary(base: str, provider: Provider, tms_id: str) -> dict[str, An
     }
 
 
-def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> dict[str, Any]:
+def tileset_document(
+    session: Session, base: str, provider: Provider, tms_id: str, query: str
+) -> dict[str, Any]:
     """OGC API - Tiles tileset metadata: the tiling scheme, the tile URL template (keeping the
-    request's filters), the one layer and its properties, and the size rule."""
+    request's filters), the box of the data and the tiles that cover it at each zoom, the one
+    layer and its properties, and the size rule."""
     tms = tile_service.matrix_set(tms_id)
     document = _tileset_summary(base, provider, tms_id)
     template = _tile_template(base, provider, tms_id, query)
@@ -235,16 +256,9 @@ def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> 
         {**link(template, "item", tile_service.MVT, "Tiles"), "templated": True}
     )
     maximum = tile_service.max_zoom(tms)
-    document["tileMatrixSetLimits"] = [
-        {
-            "tileMatrix": str(z),
-            "minTileRow": 0,
-            "maxTileRow": tms.matrix(z).matrixHeight - 1,
-            "minTileCol": 0,
-            "maxTileCol": tms.matrix(z).matrixWidth - 1,
-        }
-        for z in range(maximum + 1)
-    ]
+    bounds = tile_service.bounds_of(session, provider)
+    document["boundingBox"] = tile_service.bounding_box(tms_id, bounds)
+    document["tileMatrixSetLimits"] = tile_service.matrix_limits(tms_id, bounds)
     document["layers"] = [
         {
             "id": provider.id,
@@ -260,7 +274,7 @@ def tileset_document(base: str, provider: Provider, tms_id: str, query: str) -> 
 
 
 def tilejson(
-    session: Any, base: str, provider: Provider, tms_id: str, query: str
+    session: Session, base: str, provider: Provider, tms_id: str, query: str
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 (Web Mercator only, as TileJSON assumes): ``tiles`` is the XYZ template
     ``{z}/{y}/{x}`` of this API, the request's filters kept."""

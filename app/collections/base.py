@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
 
@@ -180,6 +180,9 @@ class Provider(abc.ABC):
     #: Python types of a keyset cursor's values, in sort-key order.
     key_types: tuple[type | tuple[type, ...], ...] = (int,)
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    #: Whether a tile layer depends only on the query and the data version (so its compiled
+    #: statement may be reused); False where it names derived rows (a clustering run).
+    stable_tile_layer: ClassVar[bool] = True
 
     @abc.abstractmethod
     def queryables(self) -> Mapping[str, Queryable]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
@@ -95,6 +95,7 @@ PARAMETERS = (
 @dataclass
 class ClustersProvider(Provider):
     key_types: tuple[type | tuple[type, ...], ...] = (int, str)
+    stable_tile_layer: ClassVar[bool] = False  # the layer names the current run
 
     def queryables(self) -> Mapping[str, Queryable]:
         return {

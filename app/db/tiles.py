@@ -24,6 +24,7 @@ CRS; features that vanish at that size are dropped.
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     FromClause,
+    Integer,
     Select,
     Table,
+    bindparam,
     case,
-    cast,
     false,
     func,
     literal,
@@ -44,6 +46,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.db.models import BoundarySource, DatasetState
@@ -104,12 +107,14 @@ class TileShape:
 @dataclass(frozen=True)
 class BuiltTile:
     """The MVT bytes (empty: no feature), how many features they hold, how many points those
-    stand for (the sum of ``point_count``), and whether points were aggregated."""
+    stand for (the sum of ``point_count``), whether points were aggregated, and the data
+    version they were read at (read by the same statement: see :func:`data_version`)."""
 
     data: bytes
     features: int
     points: int
     aggregated: bool
+    version: tuple[int, str | None]
 
 
 #: What an aggregated point feature carries (see the module docstring).
@@ -147,61 +152,165 @@ def tile_fields(
     return {**fields, **(AGGREGATE_FIELDS if points else {})}
 
 
+def _version_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    sites_version = select(state.c.sites_version).where(state.c.id == 1).scalar_subquery()
+    active = select(sources.c.id).where(sources.c.active).limit(1).scalar_subquery()
+    return sites_version, active
+
+
 def data_version(session: Session) -> tuple[int, str | None]:
     """(sites version, active boundary dataset id): what every tile's content depends on."""
-    active = select(sources.c.id).where(sources.c.active).limit(1).scalar_subquery()
-    row = session.execute(select(state.c.sites_version, active).where(state.c.id == 1)).one()
+    row = session.execute(select(*_version_columns())).one()
     return int(row[0]), row[1]
 
 
-def _envelope(box: TileBox) -> ColumnElement[Any]:
-    if box.zxy is not None:
-        z, x, y = box.zxy
-        return func.ST_TileEnvelope(z, x, y)
-    return func.ST_MakeEnvelope(*(literal(float(v)) for v in box.bounds), box.srid)
+@dataclass(frozen=True)
+class TileStatement:
+    """A tile statement compiled once for a layer and a kind of tile: driver SQL with named
+    parameters, the values the layer's filters bind, and whether it reads points."""
+
+    sql: str
+    params: Mapping[str, Any]
+    points: bool
 
 
-def _lonlat_envelope(box: TileBox, margin: float = 0.0) -> ColumnElement[Any]:
-    west, south, east, north = box.lonlat
-    dx, dy = (east - west) * margin, (north - south) * margin
-    values = (max(west - dx, -180.0), max(south - dy, -90.0), min(east + dx, 180.0))
-    return func.ST_MakeEnvelope(*(literal(v) for v in values), literal(min(north + dy, 90.0)), 4326)
-
-
-def _in_crs(geom: ColumnElement[Any], box: TileBox) -> ColumnElement[Any]:
-    return geom if box.srid == 4326 else func.ST_Transform(geom, box.srid)
-
-
-def build_tile(
-    session: Session, name: str, layer: TileLayer, box: TileBox, shape: TileShape
-) -> BuiltTile:
-    """One tile of ``layer`` (MVT layer ``name``) in one statement."""
+def compile_statement(
+    name: str, layer: TileLayer, web_mercator: bool, shape: TileShape
+) -> TileStatement:
+    """The statement of every tile of ``layer`` (MVT layer ``name``) in one tile matrix set
+    (Web Mercator or CRS84) under ``shape``; the tile's place is bound at execution
+    (:func:`build_tile`). Building and compiling the SQL costs more than running it for a
+    sparse tile, so callers keep these per layer."""
     statement = (
-        _points_statement(name, layer, box, shape)
+        _points_statement(name, layer, web_mercator, shape)
         if layer.points
-        else _shapes_statement(name, layer, box)
+        else _shapes_statement(name, layer, web_mercator)
     )
-    row = session.execute(statement).one()
+    compiled = statement.compile(
+        dialect=postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
+        compile_kwargs={"render_postcompile": True},
+    )
+    params = {k: v for k, v in compiled.params.items() if k not in _BOX_PARAMS}
+    return TileStatement(str(compiled), params, layer.points)
+
+
+def build_tile(session: Session, statement: TileStatement, box: TileBox) -> BuiltTile:
+    """One tile: ``statement`` run for ``box`` (one SQL statement)."""
+    values = {**statement.params, **_box_values(box)}
+    row = session.connection().exec_driver_sql(statement.sql, values).one()
     data = bytes(row[0] or b"")
-    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]))
+    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]), (int(row[4]), row[5]))
 
 
-def _points_statement(name: str, layer: TileLayer, box: TileBox, shape: TileShape) -> Select[Any]:
-    geom = func.ST_AsMVTGeom(_in_crs(layer.geom, box), _envelope(box), EXTENT, 0, False)
-    columns = [geom.label("g"), *(expr.label(key) for key, expr in layer.properties)]
+_BOX_PARAMS = (
+    "west",
+    "south",
+    "east",
+    "north",
+    "m_west",
+    "m_south",
+    "m_east",
+    "m_north",
+    "min_x",
+    "min_y",
+    "max_x",
+    "max_y",
+    "tz",
+    "tx",
+    "ty",
+    "pixel",
+    "top",
+    "scale_x",
+    "scale_y",
+)
+
+
+def _mercator_y(lat: float) -> float:
+    """Web Mercator northing of a latitude, in units of the sphere's radius."""
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def _box_values(box: TileBox) -> dict[str, Any]:
+    west, south, east, north = box.lonlat
+    dx, dy = (east - west) * BUFFER / EXTENT, (north - south) * BUFFER / EXTENT
+    z, x, y = box.zxy if box.zxy is not None else (0, 0, 0)
+    web_mercator = box.srid == 3857
+    top = _mercator_y(north) if web_mercator else north
+    bottom = _mercator_y(south) if web_mercator else south
+    return {
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+        "m_west": max(west - dx, -180.0),
+        "m_south": max(south - dy, -90.0),
+        "m_east": min(east + dx, 180.0),
+        "m_north": min(north + dy, 90.0),
+        "min_x": box.bounds[0],
+        "min_y": box.bounds[1],
+        "max_x": box.bounds[2],
+        "max_y": box.bounds[3],
+        "tz": z,
+        "tx": x,
+        "ty": y,
+        "pixel": box.pixel,
+        "top": top,
+        "scale_x": EXTENT / (east - west),
+        "scale_y": EXTENT / (top - bottom),
+    }
+
+
+def _float(name: str) -> ColumnElement[Any]:
+    return bindparam(name, 0.0, type_=Float)  # the value is bound per tile
+
+
+def _envelope(web_mercator: bool) -> ColumnElement[Any]:
+    """The tile's envelope in its tile matrix set's CRS."""
+    if web_mercator:
+        return func.ST_TileEnvelope(
+            bindparam("tz", type_=Integer),
+            bindparam("tx", type_=Integer),
+            bindparam("ty", type_=Integer),
+        )
+    corners = (_float("min_x"), _float("min_y"), _float("max_x"), _float("max_y"))
+    return func.ST_MakeEnvelope(*corners, 4326)
+
+
+def _lonlat_envelope(margin: bool = False) -> ColumnElement[Any]:
+    names = (
+        ("m_west", "m_south", "m_east", "m_north") if margin else ("west", "south", "east", "north")
+    )
+    return func.ST_MakeEnvelope(*(_float(n) for n in names), 4326)
+
+
+def _pixels(geom: ColumnElement[Any], web_mercator: bool) -> tuple[Any, Any]:
+    """Tile coordinates (0 to 4096, y down) of a lon/lat point, by arithmetic: Web Mercator
+    is linear in longitude and in ln(tan(pi/4 + lat/2)), so no reprojection is needed."""
+    lon, lat = func.ST_X(geom), func.ST_Y(geom)
+    northing = func.ln(func.tan(math.pi / 4 + func.radians(lat) / 2)) if web_mercator else lat
+    px = func.round((lon - _float("west")) * _float("scale_x"))
+    py = func.round((_float("top") - northing) * _float("scale_y"))
+    return px, py
+
+
+def _points_statement(
+    name: str, layer: TileLayer, web_mercator: bool, shape: TileShape
+) -> Select[Any]:
+    px, py = _pixels(layer.geom, web_mercator)
+    columns = [px.label("px"), py.label("py"), *(e.label(k) for k, e in layer.properties)]
     if layer.breakdown is not None:
         columns.append(layer.breakdown[0].label("_breakdown"))
     pts = (
         select(*columns)
         .select_from(layer.table)
-        .where(layer.geom.op("&&")(_lonlat_envelope(box)), *layer.where)
+        .where(layer.geom.op("&&")(_lonlat_envelope()), *layer.where)
         .cte("pts")
         .prefix_with("MATERIALIZED")
     )
     matched = select(func.count()).select_from(pts).scalar_subquery()
     names = [key for key, _ in layer.properties]
     plain = select(
-        pts.c.g.label("geom"),
+        func.ST_MakePoint(pts.c.px, pts.c.py).label("geom"),
         *(pts.c[key] for key in names),
         null().label("point_count"),
         null().label("aggregated"),
@@ -211,20 +320,22 @@ def _points_statement(name: str, layer: TileLayer, box: TileBox, shape: TileShap
     single = count == 1
     cell = float(EXTENT) / shape.grid
     last = shape.grid - 1
-    x, y = func.ST_X(pts.c.g), func.ST_Y(pts.c.g)
     kinds = null() if layer.breakdown is None else _kinds(pts.c._breakdown, layer.breakdown[1])
     cells = (
         select(
-            func.ST_MakePoint(
-                cast(func.round(func.avg(x)), Float), cast(func.round(func.avg(y)), Float)
-            ).label("geom"),
+            func.ST_MakePoint(func.round(func.avg(pts.c.px)), func.round(func.avg(pts.c.py))).label(
+                "geom"
+            ),
             *(case((single, func.min(pts.c[key]))).label(key) for key in names),
             case((~single, count)).label("point_count"),
             case((~single, true())).label("aggregated"),
             case((~single, kinds)).label("kinds"),
         )
         .where(matched > shape.max_features)
-        .group_by(func.least(func.floor(x / cell), last), func.least(func.floor(y / cell), last))
+        .group_by(
+            func.least(func.floor(pts.c.px / cell), last),
+            func.least(func.floor(pts.c.py / cell), last),
+        )
     )
     features = plain.union_all(cells).subquery("features")
     return select(
@@ -232,6 +343,7 @@ def _points_statement(name: str, layer: TileLayer, box: TileBox, shape: TileShap
         func.count(),
         func.coalesce(func.sum(func.coalesce(features.c.point_count, 1)), 0),
         func.coalesce(func.bool_or(features.c.aggregated), false()),
+        *_version_columns(),
     ).select_from(features)
 
 
@@ -245,15 +357,15 @@ def _kinds(column: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[A
     return func.concat_ws(",", *parts)
 
 
-def _shapes_statement(name: str, layer: TileLayer, box: TileBox) -> Select[Any]:
-    margin = BUFFER / EXTENT
-    clipped = func.ST_ClipByBox2D(layer.geom, _lonlat_envelope(box, margin))
-    simplified = func.ST_Simplify(_in_crs(clipped, box), box.pixel, True)
-    geom = func.ST_AsMVTGeom(simplified, _envelope(box), EXTENT, BUFFER, True)
+def _shapes_statement(name: str, layer: TileLayer, web_mercator: bool) -> Select[Any]:
+    clipped = func.ST_ClipByBox2D(layer.geom, _lonlat_envelope(margin=True))
+    projected = func.ST_Transform(clipped, 3857) if web_mercator else clipped
+    simplified = func.ST_Simplify(projected, _float("pixel"), True)
+    geom = func.ST_AsMVTGeom(simplified, _envelope(web_mercator), EXTENT, BUFFER, True)
     rows = (
         select(geom.label("geom"), *(expr.label(key) for key, expr in layer.properties))
         .select_from(layer.table)
-        .where(layer.geom.op("&&")(_lonlat_envelope(box, margin)), *layer.where)
+        .where(layer.geom.op("&&")(_lonlat_envelope(margin=True)), *layer.where)
         .subquery("rows")
     )
     features = select(rows).where(rows.c.geom.is_not(None)).subquery("features")
@@ -262,4 +374,5 @@ def _shapes_statement(name: str, layer: TileLayer, box: TileBox) -> Select[Any]:
         func.count(),
         func.count(),
         false(),
+        *_version_columns(),
     ).select_from(features)

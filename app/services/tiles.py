@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -147,49 +148,126 @@ def bounds_of(session: Session, provider: Provider) -> tuple[float, float, float
     return (west, max(south, -MERCATOR_LAT), east, min(north, MERCATOR_LAT))
 
 
-def layer_of(ctx: ReadContext, provider: Provider, query: FeatureQuery) -> tile_repo.TileLayer:
-    """The collection's tile layer; ``NotFound`` (404 ``no_tiles``) when it has none."""
-    layer = provider.tile_layer(ctx, query)
-    if layer is None:
-        raise NotFound(f"collection {provider.id!r} has no tiles", code="no_tiles")
-    return layer
+def bounding_box(tms_id: str, lonlat: tuple[float, float, float, float]) -> dict[str, Any]:
+    """A lon/lat box as a TMS 2.0 ``boundingBox`` in the tile matrix set's CRS."""
+    tms = matrix_set(tms_id)
+    west, south, east, north = lonlat
+    lower, upper = tms.xy(west, south), tms.xy(east, north)
+    return {
+        "lowerLeft": [lower.x, lower.y],
+        "upperRight": [upper.x, upper.y],
+        "crs": crs_uri(tms_id),
+    }
+
+
+def matrix_limits(tms_id: str, lonlat: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """``tileMatrixSetLimits``: at each zoom, the rows and columns of the tiles that cover a
+    lon/lat box (so clients such as GDAL fetch only tiles that may hold data)."""
+    tms = matrix_set(tms_id)
+    west, south, east, north = lonlat
+    limits = []
+    for z in range(max_zoom(tms) + 1):
+        # a tile's bounds include its lower and right edges only up to the next tile: pull
+        # the far corner in by a hair so an edge point does not add an empty row or column
+        top_left = tms.tile(west, north, z)
+        bottom_right = tms.tile(east - 1e-9, south + 1e-9, z)
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": top_left.y,
+                "maxTileRow": max(top_left.y, bottom_right.y),
+                "minTileCol": top_left.x,
+                "maxTileCol": max(top_left.x, bottom_right.x),
+            }
+        )
+    return limits
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """One tile asked for: the collection, the tile and the query's filters (canonical
+    order)."""
+
+    collection: str
+    address: TileAddress
+    query: tuple[tuple[str, str], ...]
+
+    def etag(self, version: tuple[int, str | None]) -> str:
+        """A weak ETag: the data version (sites version, active boundaries), collection,
+        tile, filters and the size rule."""
+        key = [
+            *version,
+            self.collection,
+            self.address.tms_id,
+            self.address.zoom,
+            self.address.row,
+            self.address.col,
+            self.query,
+            MAX_FEATURES,
+            GRID,
+            MAX_TILE_BYTES,
+        ]
+        return 'W/"' + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32] + '"'
+
+
+def request_for(
+    collection: str, address: TileAddress, query: Sequence[tuple[str, str]]
+) -> TileRequest:
+    return TileRequest(collection, address, tuple(sorted(query)))
+
+
+def current_etag(ctx: ReadContext, request: TileRequest) -> str:
+    """The ETag the tile has now (one small query: for ``If-None-Match``)."""
+    return request.etag(tile_repo.data_version(ctx.session))
+
+
+#: Compiled tile statements by (collection, filters, tile matrix set, shape): building and
+#: compiling one costs more than running it on a sparse tile.
+_STATEMENTS: OrderedDict[tuple[Any, ...], tile_repo.TileStatement] = OrderedDict()
+STATEMENT_CACHE_SIZE = 256
+
+
+def _statement(
+    ctx: ReadContext,
+    provider: Provider,
+    query: FeatureQuery,
+    request: TileRequest,
+    shape: tile_repo.TileShape,
+) -> tile_repo.TileStatement:
+    web_mercator = request.address.tms_id == "WebMercatorQuad"
+    key = (request.collection, request.query, web_mercator, shape)
+    statement = _STATEMENTS.get(key) if provider.stable_tile_layer else None
+    if statement is None:
+        layer = provider.tile_layer(ctx, query)
+        if layer is None:
+            raise NotFound(f"collection {provider.id!r} has no tiles", code="no_tiles")
+        statement = tile_repo.compile_statement(provider.id, layer, web_mercator, shape)
+        _STATEMENTS[key] = statement
+        while len(_STATEMENTS) > STATEMENT_CACHE_SIZE:
+            _STATEMENTS.popitem(last=False)
+    else:
+        _STATEMENTS.move_to_end(key)
+    return statement
 
 
 def build(
-    ctx: ReadContext, provider: Provider, layer: tile_repo.TileLayer, address: TileAddress
+    ctx: ReadContext, provider: Provider, query: FeatureQuery, request: TileRequest
 ) -> tile_repo.BuiltTile:
-    """The tile (MVT layer named after the collection) under the size rule."""
-    box = locate(address)
-    built = tile_repo.build_tile(ctx.session, provider.id, layer, box, shapes()[0])
-    if not layer.points:
+    """The tile (MVT layer named after the collection) under the size rule: one statement
+    (which also reads the data version for the ETag), again on a coarser grid only while the
+    tile is over :data:`MAX_TILE_BYTES`."""
+    box = locate(request.address)
+    first, *coarser = shapes()
+    statement = _statement(ctx, provider, query, request, first)
+    built = tile_repo.build_tile(ctx.session, statement, box)
+    if not statement.points:
         return built
-    for shape in shapes()[1:]:
+    for shape in coarser:
         if len(built.data) <= MAX_TILE_BYTES:
             break
-        built = tile_repo.build_tile(ctx.session, provider.id, layer, box, shape)
+        statement = _statement(ctx, provider, query, request, shape)
+        built = tile_repo.build_tile(ctx.session, statement, box)
     return built
-
-
-def entity_tag(
-    ctx: ReadContext, collection: str, address: TileAddress, query: Sequence[tuple[str, str]]
-) -> str:
-    """A weak ETag of one tile: the data version (sites version, active boundaries), the
-    collection, the tile and the query's filters (in a canonical order)."""
-    sites_version, boundaries = tile_repo.data_version(ctx.session)
-    key = [
-        sites_version,
-        boundaries,
-        collection,
-        address.tms_id,
-        address.zoom,
-        address.row,
-        address.col,
-        sorted(query),
-        MAX_FEATURES,
-        GRID,
-    ]
-    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
-    return f'W/"{digest}"'
 
 
 def size_rule() -> dict[str, Any]:
