@@ -384,6 +384,73 @@ def import_files(
         raise typer.Exit(code=1)
 
 
+@cli.command("export")
+def export(
+    package: Annotated[
+        Path, typer.Option("--package", help="The GeoPackage to write (offline package).")
+    ],
+    kind: Annotated[str | None, typer.Option(help="Site kinds, comma-separated.")] = None,
+    mineral: Annotated[str | None, typer.Option(help="Minerals, comma-separated.")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO3 codes, comma-separated.")] = None,
+    border: Annotated[str | None, typer.Option(help="A border pair (CAF-CMR) or ISO3.")] = None,
+    within_km: Annotated[float | None, typer.Option(help="Geodesic km to the border.")] = None,
+    q: Annotated[str | None, typer.Option(help="Search names and aliases.")] = None,
+    filter: Annotated[str | None, typer.Option(help="CQL2 text filter on the sites.")] = None,
+    restricted: Annotated[
+        bool, typer.Option(help="Include restricted site values (admin); off: public values.")
+    ] = False,
+) -> None:
+    """Write the offline package (sites, observations, borders, countries, distance bands,
+    clusters, zones, QGIS styles) of the sites matching the filters, as GET /package does."""
+    from app.api import params
+    from app.api.core import parse_context
+    from app.api.explore import FILTER_PARAMETERS
+    from app.collections import sites as site_collection
+    from app.collections.base import ReadContext
+    from app.queries import ANONYMOUS
+    from app.services import package as package_service
+
+    given = {
+        "kind": kind,
+        "mineral": mineral,
+        "country": country,
+        "border": border,
+        "within_km": None if within_km is None else repr(within_km),
+        "q": q,
+        "filter": filter,
+    }
+    items = [(name, value) for name, value in given.items() if value is not None]
+    settings = Settings()
+    caller = Caller(role=ADMIN, name=f"cli:{getpass.getuser()}") if restricted else ANONYMOUS
+    with database(settings) as (_, session):
+        boundaries = BoundaryCache().current(session)
+        if boundaries is None:
+            raise _fail("no boundaries loaded: run `borderlens borders load` first")
+        try:
+            values = params.parse_query(items, FILTER_PARAMETERS, parse_context(session))
+            query = site_collection.PROVIDER.parse(params.feature_query(values), values)
+            chosen = values.get("border")
+            written = package_service.write_package(
+                ReadContext(session, caller, settings.public_url or "http://localhost"),
+                boundaries,
+                query,
+                "&".join(f"{name}={value}" for name, value in items),
+                within_km=values.get("within_km"),
+                border_pairs=chosen.pairs if chosen else (),
+            )
+        except AppError as error:
+            raise _fail(error.detail) from error
+    try:
+        shutil.move(written.path, package)
+    finally:
+        written.close()
+    table = Table("layer", "features")
+    for layer, count in written.counts.items():
+        table.add_row(layer, f"{count:,}")
+    console.print(table)
+    console.print(f"written: {package}")
+
+
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="admin, researcher or authority.")],

@@ -23,7 +23,7 @@ from app.api.filter import filter_parameters
 from app.api.responses import GEOJSON
 from app.api.urls import base_url
 from app.collections import sites as site_collection
-from app.collections.base import Parameter, ParseContext
+from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.parameters import border_parameter
 from app.collections.parsing import bad, boolean, number_in, one_of, text_value
 from app.db import boundaries as boundary_repo
@@ -46,8 +46,13 @@ def _center(raw: str, _ctx: ParseContext) -> tuple[float, float]:
     return (number_in("center", parts[0], -180, 180), number_in("center", parts[1], -85, 85))
 
 
+def _tiled() -> list[Provider]:
+    """The collections the map can draw: those that serve vector tiles."""
+    return [c for c in registry.PROVIDERS if c.tile_fields() is not None]
+
+
 def _layers(raw: str, _ctx: ParseContext) -> tuple[str, ...]:
-    known = (*registry.REGISTRY, explore.BAND_LAYER)
+    known = (*(c.id for c in _tiled()), explore.BAND_LAYER)
     asked = tuple(dict.fromkeys(v.strip() for v in text_value("layers", raw, 500).split(",")))
     unknown = [name for name in asked if name and name not in known]
     if unknown:
@@ -126,7 +131,7 @@ def explore_map(
     values = p.parse_query(items, EXPLORE_PARAMETERS, parse_context(session))
     site_collection.PROVIDER.parse(p.feature_query(values), values)  # a bad filter is a 400
     base, lang = base_url(request, settings), values.get("lang", "en")
-    collections = [(c.id, c.title) for c in registry.PROVIDERS]
+    collections = [(c.id, c.title) for c in _tiled()]
     source = boundary_repo.active_source(session)
     page = explore.render_explore(
         base=base,

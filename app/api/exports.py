@@ -38,9 +38,13 @@ def export_response(
     for name in PAGING:
         if name in values:
             raise bad(name, f"an export ({fmt.name}) is the whole result of the query; drop {name}")
-    if ctx.crs is not None and not ctx.crs.is_crs84:
-        # The writers label every file CRS84 (lon/lat on WGS 84); another CRS is not offered yet.
-        raise bad("crs", f"exports are written in CRS84 (lon/lat); drop crs for f={fmt.name}")
+    if ctx.crs is not None and not ctx.crs.is_crs84 and fmt.name not in exports.CRS_FORMATS:
+        # KML is WGS 84 lon/lat by its standard; CSV and XLSX name their columns lon and lat.
+        raise bad(
+            "crs",
+            f"f={fmt.name} is written in CRS84 (lon/lat); crs= is offered for "
+            + ", ".join(exports.CRS_FORMATS),
+        )
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "f"]
     query_string = urlencode(kept)
     export = exports.write_export(ctx, provider, query, fmt, query_string)

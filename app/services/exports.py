@@ -63,6 +63,8 @@ PAGE_SIZE = 10_000
 #: A worksheet holds 1 048 576 rows, one of them the header: a larger XLSX is refused (422
 #: ``export_too_large``) before anything is written, rather than cut short.
 XLSX_MAX_FEATURES = 1_048_575
+#: Formats that record their CRS in the file, so ``crs=`` (Part 2) can write another one.
+CRS_FORMATS = ("gpkg", "fgb", "shp")
 SERVICE = "borderlens"
 SERVICE_VERSION = "0.1.0"
 
@@ -244,6 +246,14 @@ def feature_pages(
 # -- provenance ---------------------------------------------------------------------------
 
 
+def file_crs(ctx: ReadContext) -> tuple[str, str]:
+    """The CRS the file is written in (for GDAL) and how the provenance names it: EPSG:4326
+    lon/lat unless the query asked for another (``crs=``, a projected CRS in metres)."""
+    if ctx.crs is None or ctx.crs.srid == 4326:
+        return "EPSG:4326", "EPSG:4326 (lon/lat)"
+    return f"EPSG:{ctx.crs.srid}", f"EPSG:{ctx.crs.srid} ({ctx.crs.name})"
+
+
 def provenance(ctx: ReadContext, provider: Provider, query_string: str) -> dict[str, Any]:
     """What an export was made from: service and version, collection, query, UTC time, and
     the active boundary source (name, version, licence, when it was loaded)."""
@@ -265,7 +275,7 @@ def provenance(ctx: ReadContext, provider: Provider, query_string: str) -> dict[
         "query": query_string,
         "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "boundary_source": boundary,
-        "crs": "EPSG:4326 (lon/lat)",
+        "crs": file_crs(ctx)[1],
     }
 
 
@@ -303,6 +313,10 @@ def write_export(
     """
     if fmt.name == "xlsx":
         _check_fits_a_sheet(ctx, provider, query, xlsx_max_features)
+    if ctx.crs is not None and ctx.crs.srid == 4326:
+        # EPSG:4326 is CRS84's datum: GDAL writes both in lon/lat (traditional GIS order),
+        # so the features are read as stored, not latitude first.
+        ctx = dataclasses.replace(ctx, crs=None)
     about = provenance(ctx, provider, query_string)
     directory = Path(tempfile.mkdtemp(prefix="borderlens-export-"))
     try:
@@ -312,7 +326,8 @@ def write_export(
         if fmt.driver is None:
             path = _write_csv(directory / f"{stem}.csv", columns(provider), counter.count(pages))
         else:
-            path = _write_gdal(directory, stem, provider, fmt, counter.count(pages), about)
+            crs = file_crs(ctx)[0]
+            path = _write_gdal(directory, stem, provider, fmt, counter.count(pages), about, crs)
         about["features"] = counter.n
         if fmt.name == "shp":
             path = _zip_shapefile(directory, stem, about)
@@ -393,6 +408,13 @@ def _batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def arrow_reader(provider: Provider, pages: Iterator[list[dict[str, Any]]]) -> pa.RecordBatchReader:
+    """``provider``'s features as an Arrow stream for ``pyogrio.write_arrow``: the export
+    columns (:func:`columns`) and a ``geometry`` WKB column, one record batch per page."""
+    cols = columns(provider)
+    return pa.RecordBatchReader.from_batches(_arrow_schema(cols), _batches(pages, cols, False))
+
+
 def _write_gdal(
     directory: Path,
     stem: str,
@@ -400,6 +422,7 @@ def _write_gdal(
     fmt: ExportFormat,
     pages: Iterator[list[dict[str, Any]]],
     about: dict[str, Any],
+    crs: str = "EPSG:4326",
 ) -> Path:
     assert fmt.driver is not None
     cols = columns(provider)
@@ -424,7 +447,7 @@ def _write_gdal(
         options |= {
             "geometry_name": "geometry",
             "geometry_type": geometry_type(provider),
-            "crs": "EPSG:4326",
+            "crs": crs,
         }
     pyogrio.write_arrow(reader, str(target), layer=provider.id, driver=fmt.driver, **options)
     if spreadsheet:
