@@ -34,7 +34,9 @@ def test_page_defaults_and_layers_follow_the_registry(client: TestClient) -> Non
     assert response.headers["content-type"].startswith("text/html")
     config = config_of(response.text)
     ids = [layer["id"] for layer in config["layers"]]
-    assert set(ids) == {*registry.REGISTRY, "bands"}, "one layer per collection, and the band"
+    tiled = {c.id for c in registry.PROVIDERS if c.tile_fields() is not None}
+    assert set(ids) == {*tiled, "bands"}, "one layer per collection with tiles, and the band"
+    assert {"sites", "borders", "countries"} <= tiled
     assert ids.index("countries") < ids.index("borders") < ids.index("sites"), "bottom first"
     assert ids.index("bands") < ids.index("sites")
     on = {layer["id"] for layer in config["layers"] if layer["on"]}
