@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Numeric,
     Table,
@@ -236,6 +237,12 @@ def stale_points(session: Session, upload_id: int | None = None) -> Points:
         return _points(session, _STALE.format(extra=""), {})
     extra = "AND s.id IN (SELECT site_id FROM observations WHERE upload_id = %(upload)s)"
     return _points(session, _STALE.format(extra=extra), {"upload": upload_id})
+
+
+def stale_site_points(session: Session, site_ids: Sequence[int]) -> Points:
+    """As ``stale_points``, only among these sites."""
+    extra = "AND s.id = ANY(%(ids)s)"
+    return _points(session, _STALE.format(extra=extra), {"ids": list(site_ids)})
 
 
 def all_points(session: Session) -> Points:
@@ -494,6 +501,18 @@ def site_zone_clause(
         .where(sz.site_id == site_id, sz.inside, or_(*clauses))
     )
     return found if inside else ~found
+
+
+def named_zones_clause(session: Session, refs: Sequence[str], inside: bool) -> ColumnElement[bool]:
+    """As ``site_zone_clause`` for zone sets (public id or name) and zones (public id) named
+    by ``refs``, resolved now (none named: any active zone set). Refs that no longer name
+    anything name no zone: with none left, no site is inside (every site is outside)."""
+    found = known_zone_refs(session, refs).values() if refs else ()
+    set_ids = sorted({public_id for kind, public_id in found if kind == "set"})
+    zone_ids = sorted({public_id for kind, public_id in found if kind == "zone"})
+    if refs and not set_ids and not zone_ids:
+        return literal(not inside, Boolean)
+    return site_zone_clause(sites.c.id, set_ids, zone_ids, inside)
 
 
 def sites_page(

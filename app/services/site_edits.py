@@ -19,7 +19,7 @@ from app.db import sites as site_repo
 from app.db.models import RETIRED
 from app.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
-from app.services import outbox, scopes, site_geography, site_history
+from app.services import outbox, scopes, site_geography, site_history, zones
 from app.services.boundary_state import BoundarySet
 from app.services.sites import SiteDraft, country_warnings, create_site, mineral_codes
 
@@ -194,6 +194,7 @@ def edit_site(
     if version is None:  # the row lock makes this unreachable; the version check stays anyway
         raise _stale(public_id)
     site_repo.replace_site_border_distances(session, stored.id, geography.border_rows([stored.id]))
+    zones.classify_sites(session, [stored.id])  # HOOK(regional): before the outbox
     outbox.record_site(session, stored.id)  # HOOK(alerts)
     warnings = country_warnings(draft, geography.country_iso3[0], str(geography.location_status[0]))
     action = "moved" if (draft.lon, draft.lat) != (stored.lon, stored.lat) else "edited"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import sites as site_repo
 from app.errors import ProblemItem, Unprocessable
 from app.queries import Caller
-from app.services import outbox, scopes, site_geography, site_history
+from app.services import outbox, scopes, site_geography, site_history, zones
 from app.services.boundary_state import BoundarySet
 from geo.vocab import minerals
 
@@ -104,6 +104,7 @@ def create_sites(
     ids = site_repo.insert_sites(session, new_sites)
     site_repo.insert_border_distances(session, geography.border_rows(ids))
     site_history.record(session, caller, [site_history.Change(ids, "created")])  # HOOK(history)
+    zones.classify_sites(session, ids)  # HOOK(regional): before the outbox
     outbox.record_sites(session, ids)  # HOOK(alerts)
     session.commit()
     return created

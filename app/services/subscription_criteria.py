@@ -3,16 +3,20 @@
 ``criteria`` is a JSON object with any of ``filter`` (CQL2, ``filter-lang`` ``cql2-text`` by
 default or ``cql2-json``), ``border`` (a pair ``CAF-CMR`` or a country ``CMR``),
 ``within_km`` (geodesic km to that border, or to any international border), ``country``,
-``kind`` and ``mineral`` (a string, comma-separated, or a list of strings). Each is parsed by
-the very parser of the items query parameter, so a criterion means exactly what the same
-query would return, and an invalid one is a 422 naming it (``criteria.<name>``).
-Zones are not a criterion yet: no zone collection exists on this branch.
+``kind``, ``mineral`` and ``zone`` (zone sets, ``ZS-...`` or their name, or zones,
+``ZN-...``: a string, comma-separated, or a list of strings) and ``in_zone`` (true, the
+default, or false: sites inside none of those zones). Each is parsed by the very parser of
+the items query parameter, so a criterion means exactly what the same query would return,
+and an invalid one is a 422 naming it (``criteria.<name>``); a zone that does not exist is
+one too. Zone names are resolved when a change is matched, as the items query resolves them
+when it runs; a subscription naming a zone deleted since is skipped (as one naming a removed
+border is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.orm import Session
@@ -21,13 +25,17 @@ from app.collections.base import ParseContext
 from app.collections.cql2 import parse_filter
 from app.db import boundaries as boundary_repo
 from app.db import outbox as outbox_repo
+from app.db import zones as zone_repo
 from app.db.sites import plan_query
 from app.errors import InvalidBody, InvalidParameter, ProblemItem
 from app.queries import CqlFilter, FeatureQuery, SiteQuery
 from geo.countries import read_country_table
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-SHORTCUTS = ("border", "within_km", "country", "kind", "mineral")
+SHORTCUTS = ("border", "within_km", "country", "kind", "mineral", "zone", "in_zone")
 KNOWN = (*SHORTCUTS, "filter", "filter-lang")
 
 
@@ -41,6 +49,8 @@ def _bad(name: str, message: str) -> InvalidBody:
 
 def _raw(name: str, value: Any) -> str:
     """A criterion as the query parameter's text (lists comma-joined)."""
+    if name == "in_zone" and isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, bool) or value is None:
         raise _bad(name, "must be a string, a number or a list of strings")
     if isinstance(value, int | float):
@@ -90,9 +100,25 @@ def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
         plan_query(query)  # compiles the CQL2 against the site queryables: errors now
     except InvalidParameter as error:
         raise _bad("filter", error.detail) from None
+    if query.zones:
+        known = zone_repo.known_zone_refs(session, query.zones)
+        unknown_zones = [ref for ref in query.zones if ref not in known]
+        if unknown_zones:
+            raise _bad("zone", f"no zone set or zone {unknown_zones[0][:80]!r}")
     return query
 
 
+def _zone_clause(session: Session, query: SiteQuery) -> ColumnElement[bool] | None:
+    """The ``zone``/``in_zone`` criteria as SQL on ``sites`` (None: no zone criterion)."""
+    if not query.zones and query.in_zone is None:
+        return None
+    inside = query.in_zone if query.in_zone is not None else True
+    return zone_repo.named_zones_clause(session, query.zones, inside)
+
+
 def matcher(session: Session, subscription: outbox_repo.SubscriptionRecord) -> outbox_repo.Matcher:
-    plan = plan_query(parse(session, subscription.criteria))
-    return outbox_repo.Matcher(subscription, plan.spec.table, plan.where)
+    query = parse(session, subscription.criteria)
+    plan = plan_query(query)
+    zone = _zone_clause(session, query)
+    where = list(plan.where) if zone is None else [*plan.where, zone]
+    return outbox_repo.Matcher(subscription, plan.spec.table, where)

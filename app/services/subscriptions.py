@@ -20,7 +20,7 @@ from app.db.sites import new_public_ids
 from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
 from app.queries import Caller
 from app.roles import ADMIN, RESTRICTED_READERS
-from app.services import subscription_criteria, webhook_targets
+from app.services import subscription_criteria, webhook_targets, zones
 from app.settings import Settings
 
 EVENT_TYPES = outbox_repo.EVENT_TYPES
@@ -105,9 +105,17 @@ def create(
     )
     record = outbox_repo.get_subscription(session, public_id, None)
     assert record is not None
-    matching = outbox_repo.seed_matches(session, subscription_criteria.matcher(session, record))
+    matching = _seed(session, record)
     session.commit()
     return record, matching
+
+
+def _seed(session: Session, record: outbox_repo.SubscriptionRecord) -> int:
+    """Remember the sites the criteria match now; zone criteria read the stored zone
+    classification, so sites new or moved since are classified first."""
+    if "zone" in record.criteria or "in_zone" in record.criteria:
+        zones.refresh(session)
+    return outbox_repo.seed_matches(session, subscription_criteria.matcher(session, record))
 
 
 def list_for(session: Session, caller: Caller) -> list[outbox_repo.SubscriptionRecord]:
@@ -133,7 +141,7 @@ def set_status(
         raise InvalidBody("status: active or paused", code="invalid_status")
     outbox_repo.set_status(session, found.id, status)
     if status == "active" and found.status != "active":
-        outbox_repo.seed_matches(session, subscription_criteria.matcher(session, found))
+        _seed(session, found)
     session.commit()
     return get(session, caller, public_id)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -365,6 +365,18 @@ def classify_upload(session: Session, upload_id: int) -> int:
     set, in the upload's transaction. Returns how many answers were written."""
     zone_repo.lock_classification(session)
     points = zone_repo.stale_points(session, upload_id)
+    written = _classify(session, points, None)
+    zone_repo.mark_classified(session, points.ids)
+    return written
+
+
+def classify_sites(session: Session, site_ids: Sequence[int]) -> int:
+    """The site-write hook: classify these (new or moved) sites against every zone set, in
+    the write's transaction, before the outbox matches zone criteria on them."""
+    if not site_ids:
+        return 0
+    zone_repo.lock_classification(session)
+    points = zone_repo.stale_site_points(session, site_ids)
     written = _classify(session, points, None)
     zone_repo.mark_classified(session, points.ids)
     return written
