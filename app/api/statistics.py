@@ -1,6 +1,6 @@
 """``GET /statistics``: counts of sites and observations grouped by country, border, distance
 band, side confidence, kind, mineral, status, zone or period, as JSON or CSV, with the same
-filters as ``/collections/sites/items`` (see :mod:`app.services.statistics`)."""
+filters as ``/collections/sites/items`` and its ``as_of`` (see :mod:`app.services.statistics`)."""
 
 from __future__ import annotations
 
@@ -109,9 +109,10 @@ def statistics(
     values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     query = registry.get("sites").parse(p.feature_query(values), values)
     assert isinstance(query, SiteQuery)
-    zones = zone_sites.selection(session, open_writer, query)
     group_by = values.get("group_by", ())
-    table = stats_service.compute(session, open_writer, query, zones, group_by)
+    at = stats_service.as_of(session, values.get("as_of"), query, group_by)
+    zones = zone_sites.selection(session, open_writer, query)
+    table = stats_service.compute(session, open_writer, query, zones, group_by, at)
     if values.get("f") == "csv":
         headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
         return Response(table.csv(), media_type="text/csv; charset=utf-8", headers=headers)

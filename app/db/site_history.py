@@ -26,8 +26,10 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    cast,
     func,
     literal_column,
+    null,
     select,
     text,
     union_all,
@@ -292,9 +294,16 @@ def observations_as_of(version: int) -> FromClause:
     the column names of ``observations``."""
     at = bindparam("as_of_observations", version, type_=BigInteger())
     current = select(*(observations.c[name] for name in OBSERVATION_COLUMNS))
-    removed_later = select(*(retracted.c[name] for name in OBSERVATION_COLUMNS)).where(
-        retracted.c.dataset_version > at
-    )
+    # Columns added to observations after retracted_observations was made (0012's
+    # ``restricted``) are not kept for retracted rows: they read NULL then (nothing revealed).
+    removed_later = select(
+        *(
+            retracted.c[name]
+            if name in retracted.c
+            else cast(null(), observations.c[name].type).label(name)
+            for name in OBSERVATION_COLUMNS
+        )
+    ).where(retracted.c.dataset_version > at)
     every = union_all(current, removed_later).subquery("every_observation")
     moved_later = (
         select(moves.c.from_site_id)

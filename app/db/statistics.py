@@ -6,12 +6,16 @@ counted, within the ``datetime`` interval when one is given. One statement: the 
 site ids, joined to their observations (and, per key, their minerals, their active zone sets),
 grouped. A site with two minerals counts once under each (so mineral rows add up to more than
 the total); likewise for zones.
+
+Read as of a dataset version (``version``), the same statements run against the sites and
+observations as they were then (:func:`app.db.site_history.swap_tables`); zones and actors
+are kept for the current dataset only, so the service refuses those keys as of a version.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
+from app.db import site_history as history_repo
 from app.db import sites as site_repo
 from app.db import zones as zone_repo
 from app.db.actors import actor_sites, actors
@@ -100,9 +105,19 @@ def count(
     query: SiteQuery,
     extra_where: Sequence[ColumnElement[bool]],
     group_by: Sequence[str],
+    version: int | None = None,
 ) -> Counts:
     """Sites (distinct) and observations per group of ``group_by`` keys, groups sorted with
-    unknown (NULL) values last."""
+    unknown (NULL) values last; with ``version``, as the sites and observations were at that
+    dataset version (``zone`` and ``actor_type`` keys are current only: not taken then)."""
+    then: Callable[[Any], Any] = lambda statement: statement  # noqa: E731
+    if version is not None:
+        then = history_repo.swap_tables(
+            {
+                sites: history_repo.sites_as_of(version),
+                observations: history_repo.observations_as_of(version),
+            }
+        )
     plan = site_repo.plan_query(query)
     chosen = (
         select(sites.c.id.label("site_id"))
@@ -169,11 +184,13 @@ def count(
         statement = statement.group_by(*positions).order_by(
             *(position.asc().nulls_last() for position in positions)
         )
-    rows = [tuple(row) for row in session.execute(statement)]
+    rows = [tuple(row) for row in session.execute(then(statement))]
     totals = session.execute(
-        select(*counted).select_from(
-            sites.join(chosen, chosen.c.site_id == sites.c.id).outerjoin(
-                observations, _observation_join(query.datetime)
+        then(
+            select(*counted).select_from(
+                sites.join(chosen, chosen.c.site_id == sites.c.id).outerjoin(
+                    observations, _observation_join(query.datetime)
+                )
             )
         )
     ).one()

@@ -251,3 +251,84 @@ def test_bad_parameters_are_400(client: TestClient, params: dict[str, str], code
     answer = client.get("/statistics", params=params)
     assert answer.status_code == 400
     assert answer.json()["code"] == code
+
+
+def _all(client: TestClient, path: str, **params: str) -> list[dict[str, Any]]:
+    answer = client.get(path, params={"limit": "1000", **params})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["numberMatched"] == len(body["features"])
+    features: list[dict[str, Any]] = body["features"]
+    return features
+
+
+def test_as_of_counts_the_state_of_that_version(client: TestClient, api_key: Headers) -> None:
+    """Counts as of the first upload's version equal a brute force over the sites and
+    observations read as of it, after a later upload and a retirement changed the present;
+    the same request answers the same bytes."""
+    writer = api_key("researcher")
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(14.3, 16.3, 24), rng.uniform(3.6, 6.2, 24)
+    points = [(float(lon[k]), float(lat[k]), f"S{k}", "mine", f"or|2025-0{1 + k % 9}-10")
+              for k in range(24)]  # fmt: skip
+    first = client.post("/uploads", files={"file": ("a.geojson", survey(points[:14]))},
+                        headers=writer)  # fmt: skip
+    assert first.status_code == 201, first.text
+    v1 = first.headers["Dataset-Version"]
+    again = [(x, y, n, kind, "or|2026-02-01") for x, y, n, kind, _ in points[:5]]
+    second = client.post("/uploads", files={"file": ("b.geojson", survey(points[14:] + again))},
+                         headers=writer)  # fmt: skip
+    assert second.status_code == 201, second.text
+    gone = _all(client, "/collections/sites/items", as_of=v1)[0]["id"]
+    tag = client.get(f"/collections/sites/items/{gone}").headers["etag"]
+    retired = client.delete(
+        f"/collections/sites/items/{gone}?reason=test", headers={**writer, "If-Match": tag}
+    )
+    assert retired.status_code == 200, retired.text
+
+    then_sites = {f["id"]: f["properties"]["country"]
+                  for f in _all(client, "/collections/sites/items", as_of=v1)}  # fmt: skip
+    then_obs = _all(client, "/collections/observations/items", as_of=v1)
+    expected: dict[tuple[Any, ...], list[int]] = {}
+    for country in then_sites.values():
+        expected.setdefault((country,), [0, 0])[0] += 1
+    for observation in then_obs:
+        expected[(then_sites[observation["properties"]["site"]],)][1] += 1
+    assert sum(n for n, _ in expected.values()) == 14 and len(then_obs) == 14
+    answer = client.get("/statistics", params={"group_by": "country", "as_of": v1})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["dataset_version"] == int(v1)
+    assert served(client, ["country"], as_of=v1) == {k: tuple(v) for k, v in expected.items()}
+    now = served(client, ["country"])
+    assert sum(n for n, _ in now.values()) == 23, "10 more, 1 retired: the present differs"
+    assert sum(o for _, o in now.values()) > 14
+    assert client.get("/statistics", params={"group_by": "country", "as_of": v1}).content == (
+        answer.content
+    )
+    csv_then = client.get("/statistics", params={"group_by": "country", "as_of": v1, "f": "csv"})
+    rows = list(csv.DictReader(io.StringIO(csv_then.text)))
+    assert {row["dataset_version"] for row in rows} == {v1}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"as_of": "1", "group_by": "zone"},
+        {"as_of": "1", "group_by": "kind,actor_type"},
+        {"as_of": "1", "zone": "Green"},
+        {"as_of": "99999999"},
+        {"as_of": "2999-01-01T00:00:00Z"},
+    ],
+)
+def test_as_of_refuses_what_it_cannot_honour(
+    client: TestClient, api_key: Headers, params: dict[str, str]
+) -> None:
+    upload = client.post(
+        "/uploads",
+        files={"file": ("a.geojson", survey([(15.0, 4.5, "S", "mine", "or|2025-01-10")]))},
+        headers=api_key("researcher"),
+    )
+    assert upload.status_code == 201, upload.text
+    answer = client.get("/statistics", params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
