@@ -28,6 +28,7 @@ from app.collections.base import (
 from app.collections.parameters import border_parameter
 from app.collections.parsing import boolean, known_values, parse_list
 from app.db import routes as route_repo
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import BorderFilter, FeaturePage, FeatureQuery, PageRequest
 from geo.vocab import minerals
 
@@ -129,6 +130,14 @@ class RoutesProvider(Provider):
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         feature = route_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
         return Item(feature) if feature is not None else None
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
+        del ctx
+        asked = query if isinstance(query, RouteQuery) else RouteQuery(query.bbox)
+        return route_repo.tile_layer(query, asked.selection)
+
+    def tile_fields(self) -> dict[str, dict[str, Any]]:
+        return tile_fields(route_repo.tile_names(), self.schema(), points=False)
 
     def extent(self, session: Session) -> Extent:
         return Extent(route_repo.extent(session))

@@ -26,6 +26,7 @@ from app.collections.base import (
 )
 from app.collections.parsing import boolean, known_values, parse_list
 from app.db import zones as zone_repo
+from app.db.tiles import TileLayer, tile_fields
 from app.queries import FeaturePage, FeatureQuery, PageRequest
 from geo.vocab import zone_types
 
@@ -114,6 +115,15 @@ class ZonesProvider(Provider):
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         feature = zone_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs)
         return Item(feature) if feature is not None else None
+
+    def tile_layer(self, ctx: ReadContext, query: FeatureQuery) -> TileLayer:
+        del ctx
+        asked = query if isinstance(query, ZoneQuery) else ZoneQuery(query.bbox)
+        selection = zone_repo.ZoneFilter(asked.zone_types, asked.zone_sets, asked.active)
+        return zone_repo.tile_layer(query, selection)
+
+    def tile_fields(self) -> dict[str, dict[str, Any]]:
+        return tile_fields(zone_repo.tile_names(), self.schema(), points=False)
 
     def extent(self, session: Session) -> Extent:
         first, last = zone_repo.validity_extent(session)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Numeric,
     Table,
     case,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from app.db import features
+from app.db import features, tiles
 from app.db.cql2 import SqlField
 from app.db.models import Site
 from app.db.regional_models import Route
@@ -232,6 +233,36 @@ def where(query: FeatureQuery, selection: RouteFilter) -> list[ColumnElement[boo
             | destination_site.c.public_id.in_(selection.sites)
         )
     return clauses
+
+
+def _tile_properties() -> list[tuple[str, ColumnElement[Any]]]:
+    """The public properties of a route in a vector tile (no site names, volumes or the
+    file's own attributes)."""
+    r = routes.c
+    return [
+        ("id", r.public_id),
+        ("mineral", r.mineral),
+        ("cross_border", r.cross_border),
+        ("border_pair", r.border_pair),
+        ("source_country", r.source_country),
+        ("destination_country", r.destination_country),
+        ("length_km", cast(func.round(cast(r.length_km, Numeric), 3), Float)),
+    ]
+
+
+def tile_names() -> list[str]:
+    return [name for name, _ in _tile_properties()]
+
+
+def tile_layer(query: FeatureQuery, selection: RouteFilter) -> tiles.TileLayer:
+    """The routes ``query`` and ``selection`` select (as the items), as a line layer
+    (clipped to each tile and simplified to its pixel by ``app.db.tiles``)."""
+    return tiles.TileLayer(
+        table=ROUTES_FROM,
+        where=where(query, selection),
+        geom=routes.c.geom,
+        properties=_tile_properties(),
+    )
 
 
 def page(

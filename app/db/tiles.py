@@ -50,9 +50,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.db.models import BoundarySource, DatasetState
+from app.db.regional_models import Route, ZoneSet
 
 state = typing.cast(Table, DatasetState.__table__)
 sources = typing.cast(Table, BoundarySource.__table__)
+zone_sets = typing.cast(Table, ZoneSet.__table__)
+routes = typing.cast(Table, Route.__table__)
 
 #: Tile coordinates per side (the MVT default; what every client expects).
 EXTENT = 4096
@@ -104,6 +107,11 @@ class TileShape:
     grid: int
 
 
+#: The data version a tile is read at: (sites version, active boundary dataset id, zones and
+#: routes version).
+DataVersion = tuple[int, str | None, str]
+
+
 @dataclass(frozen=True)
 class BuiltTile:
     """The MVT bytes (empty: no feature), how many features they hold, how many points those
@@ -114,7 +122,7 @@ class BuiltTile:
     features: int
     points: int
     aggregated: bool
-    version: tuple[int, str | None]
+    version: DataVersion
 
 
 #: What an aggregated point feature carries (see the module docstring).
@@ -152,16 +160,28 @@ def tile_fields(
     return {**fields, **(AGGREGATE_FIELDS if points else {})}
 
 
-def _version_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def _regional_version() -> ColumnElement[Any]:
+    """What zone and route tiles depend on beyond the sites: today's date (a zone's
+    ``active``), the zone sets (each upload inserts one or bumps its ``version``) and the
+    routes (only ever inserted, or deleted with their sites, which bumps the sites version).
+    Counts and sums, not the latest id or time: concurrent uploads commit out of order."""
+    sets = select(
+        func.concat(func.count(), ":", func.coalesce(func.sum(zone_sets.c.version), 0))
+    ).scalar_subquery()
+    route_count = select(func.count()).select_from(routes).scalar_subquery()
+    return func.concat_ws("|", func.current_date(), sets, route_count)
+
+
+def _version_columns() -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
     sites_version = select(state.c.sites_version).where(state.c.id == 1).scalar_subquery()
     active = select(sources.c.id).where(sources.c.active).limit(1).scalar_subquery()
-    return sites_version, active
+    return sites_version, active, _regional_version()
 
 
-def data_version(session: Session) -> tuple[int, str | None]:
-    """(sites version, active boundary dataset id): what every tile's content depends on."""
+def data_version(session: Session) -> DataVersion:
+    """What every tile's content depends on (see :data:`DataVersion`)."""
     row = session.execute(select(*_version_columns())).one()
-    return int(row[0]), row[1]
+    return int(row[0]), row[1], str(row[2])
 
 
 @dataclass(frozen=True)
@@ -199,7 +219,8 @@ def build_tile(session: Session, statement: TileStatement, box: TileBox) -> Buil
     values = {**statement.params, **_box_values(box)}
     row = session.connection().exec_driver_sql(statement.sql, values).one()
     data = bytes(row[0] or b"")
-    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]), (int(row[4]), row[5]))
+    version = (int(row[4]), row[5], str(row[6]))
+    return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]), version)
 
 
 _BOX_PARAMS = (
@@ -267,10 +288,12 @@ def _float(name: str) -> ColumnElement[Any]:
 def _envelope(web_mercator: bool) -> ColumnElement[Any]:
     """The tile's envelope in its tile matrix set's CRS."""
     if web_mercator:
+        # placeholder values (bound per tile): rendering expanding IN parameters of a
+        # layer's filters needs a value for every parameter
         return func.ST_TileEnvelope(
-            bindparam("tz", type_=Integer),
-            bindparam("tx", type_=Integer),
-            bindparam("ty", type_=Integer),
+            bindparam("tz", 0, type_=Integer),
+            bindparam("tx", 0, type_=Integer),
+            bindparam("ty", 0, type_=Integer),
         )
     corners = (_float("min_x"), _float("min_y"), _float("max_x"), _float("max_y"))
     return func.ST_MakeEnvelope(*corners, 4326)

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from app.db import bulk, features
+from app.db import bulk, features, tiles
 from app.db import sites as site_repo
 from app.db.cql2 import SqlField
 from app.db.errors import translate_db_errors
@@ -403,6 +403,33 @@ def _where(query: FeatureQuery, selection: ZoneFilter) -> list[ColumnElement[boo
         clause = active_clause()
         where.append(clause if selection.active else ~clause)
     return where
+
+
+def _tile_properties() -> list[tuple[str, ColumnElement[Any]]]:
+    """The public properties of a zone in a vector tile (never the file's own attributes)."""
+    z, s = zones.c, zone_sets.c
+    return [
+        ("id", z.public_id),
+        ("name", z.name),
+        ("zone_type", s.zone_type),
+        ("zone_set", s.public_id),
+        ("active", active_clause()),
+    ]
+
+
+def tile_names() -> list[str]:
+    return [name for name, _ in _tile_properties()]
+
+
+def tile_layer(query: FeatureQuery, selection: ZoneFilter) -> tiles.TileLayer:
+    """The zones ``query`` and ``selection`` select (as the items), as a polygon layer
+    (clipped to each tile and simplified to its pixel by ``app.db.tiles``)."""
+    return tiles.TileLayer(
+        table=ZONES_FROM,
+        where=_where(query, selection),
+        geom=zones.c.geom,
+        properties=_tile_properties(),
+    )
 
 
 def page(

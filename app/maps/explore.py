@@ -50,6 +50,7 @@ STYLES = {
     "zones": "zones",
     "disputed_areas": "disputed",
     "observations": "points",
+    "routes": "routes",
 }
 #: Shown when the URL names no layers (the distance band too when the URL has within_km).
 DEFAULT_LAYERS = ("countries", "borders", "zones", "sites")

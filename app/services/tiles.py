@@ -192,8 +192,9 @@ class TileRequest:
     address: TileAddress
     query: tuple[tuple[str, str], ...]
 
-    def etag(self, version: tuple[int, str | None]) -> str:
-        """A weak ETag: the data version (sites version, active boundaries), collection,
+    def etag(self, version: tile_repo.DataVersion) -> str:
+        """A weak ETag: the data version (sites version, active boundaries, zones and
+        routes), collection,
         tile, filters and the size rule."""
         key = [
             *version,

@@ -96,6 +96,14 @@
       case 'borders':
         return [{ id: id + '-line', type: 'line', source: src, 'source-layer': id,
           paint: { 'line-color': '#6a3d9a', 'line-width': 1.6, 'line-dasharray': [3, 2] } }];
+      case 'routes':
+        // cross-border flows stand out: thicker and red
+        return [{ id: id + '-line', type: 'line', source: src, 'source-layer': id, filter: LINES,
+          paint: {
+            'line-color': ['case', ['==', ['get', 'cross_border'], true], '#c0392b', '#d68910'],
+            'line-width': ['case', ['==', ['get', 'cross_border'], true], 2.2, 1.4],
+            'line-opacity': 0.8
+          } }];
       case 'band':
         return [
           { id: 'bands-fill', type: 'fill', source: 'src-bands',
