@@ -40,7 +40,7 @@ def test_page_defaults_and_layers_follow_the_registry(client: TestClient) -> Non
     assert ids.index("countries") < ids.index("borders") < ids.index("sites"), "bottom first"
     assert ids.index("bands") < ids.index("sites")
     on = {layer["id"] for layer in config["layers"] if layer["on"]}
-    assert on == {"countries", "borders", "sites"}, "no band without within_km"
+    assert on == {"countries", "borders", "zones", "sites"}, "no band without within_km"
     assert [layer["id"] for layer in config["layers"] if layer["filtered"]] == ["sites"]
     assert config["view"] == {"center": list(explore.DEFAULT_CENTER), "zoom": explore.DEFAULT_ZOOM}
     assert config["tiles"].endswith("/collections/{collection}/tiles/WebMercatorQuad/{z}/{y}/{x}")

@@ -37,9 +37,17 @@ def items_ids(client: TestClient, collection: str, bounds: Any, query: str = "")
     return {str(f["id"]) for f in response.json()["features"]}
 
 
+#: Collections without vector tiles yet (points without a tile layer): they answer 404.
+UNTILED = {"actors", "shared_sites"}
+
+
 def test_every_collection_has_tilesets(client: TestClient) -> None:
     for provider in registry.PROVIDERS:
         response = client.get(f"/collections/{provider.id}/tiles")
+        if provider.id in UNTILED:
+            assert provider.tile_fields() is None, f"{provider.id} has tiles now: drop it"
+            assert response.status_code == 404, provider.id
+            continue
         assert response.status_code == 200, provider.id
         assert len(response.json()["tilesets"]) == 2
 
