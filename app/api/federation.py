@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.api.contract import returns
+from app.api.contract import problems, returns
 from app.api.core import CollectionId
 from app.api.deps import CallerDep, ReadSessionDep, SettingsDep, reject_undeclared_query
 from app.api.responses import GeoJSON
@@ -21,7 +21,7 @@ TOKEN = r"^\d{1,18}$"
 @router.get(
     "/collections/{collectionId}/changes",
     summary="Features changed since a change token (retirements included), for peer nodes",
-    responses=returns("Changes", "application/geo+json"),
+    responses={**returns("Changes", "application/geo+json"), **problems(404)},
 )
 def changes(
     request: Request,
