@@ -60,6 +60,9 @@ def settings_for(url: str, data_dir: Path) -> Settings:
         # every in-process request comes from one address; tests of the limits set their own
         rate_limit_per_key="none",
         rate_limit_anonymous="none",
+        # in-process tests get the upload's answer at once; the tests of uploads as jobs set
+        # the threshold themselves or send `Prefer: respond-async`
+        upload_async_bytes=1 << 40,
     )
 
 

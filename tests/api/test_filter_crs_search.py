@@ -13,8 +13,12 @@ from pyproj import Transformer
 from sqlalchemy.orm import Session
 
 from app import collections as registry
+from app.db import actors as actor_repo
 from app.db import boundaries, clusters, observations
+from app.db import federation as federation_repo
+from app.db import routes as route_repo
 from app.db import sites as site_repo
+from app.db import zones as zone_repo
 from app.queries import Caller
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
@@ -68,6 +72,10 @@ def test_every_queryable_has_its_sql_and_nothing_else_does() -> None:
         "countries": boundaries.COUNTRIES.fields,
         "disputed-areas": boundaries.DISPUTED.fields,
         "clusters": clusters.CLUSTER_FIELDS,
+        "zones": zone_repo.ZONE_FIELDS,
+        "routes": route_repo.ROUTE_FIELDS,
+        "actors": actor_repo.ACTOR_FIELDS,
+        "shared_sites": federation_repo.SHARED_SITES.fields,
     }
     assert set(fields) == {provider.id for provider in registry.PROVIDERS}
     for provider in registry.PROVIDERS:
