@@ -29,6 +29,7 @@ from app.errors import Conflict, ProblemItem, Unprocessable
 from app.queries import Caller
 from app.services import upload_report
 from app.services import zones as zone_service
+from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo.coords import parse_numbers
 from geo.countries import read_country_table
@@ -64,13 +65,6 @@ class ActorUploadRequest:
     filename: str
     source: str | None = None
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class ActorOutcome:
-    report: dict[str, Any]
-    stored: bool
-    upload_id: str | None
 
 
 @dataclass
@@ -111,12 +105,12 @@ def _list(value: str | None) -> list[str]:
 
 def ingest_actors(
     session: Session, settings: Settings, request: ActorUploadRequest, caller: Caller
-) -> ActorOutcome:
+) -> UploadOutcome:
     """Validate, deduplicate, link and store one registry (one commit)."""
     digest = hashlib.sha256(request.data).hexdigest()
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return ActorOutcome(zone_service.repeat_report(earlier, caller), False, earlier.public_id)
+        return UploadOutcome(zone_service.repeat_report(earlier, caller), False, earlier.public_id)
     options = ReadOptions(
         max_rows=settings.upload_max_rows,
         max_file_bytes=settings.upload_max_bytes,
@@ -135,7 +129,7 @@ def ingest_actors(
     report = _report(request, table.format, digest, len(table.row), accepted, caller, public_id)
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     if request.dry_run:
-        return ActorOutcome(report, False, None)
+        return UploadOutcome(report, False, None)
     try:
         _store(session, report, accepted, issues, caller, site_ids)
     except Conflict:
@@ -143,11 +137,11 @@ def ingest_actors(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return ActorOutcome(zone_service.repeat_report(stored, caller), False, stored.public_id)
+        return UploadOutcome(zone_service.repeat_report(stored, caller), False, stored.public_id)
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     zone_service.set_report(session, report["_upload_row"], _public(report))
     session.commit()
-    return ActorOutcome(_public(report), True, public_id)
+    return UploadOutcome(_public(report), True, public_id)
 
 
 def _public(report: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from app.services import (
     zones,
 )
 from app.services.boundary_state import BoundarySet
+from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo import matching
 from geo.countries import ELSEWHERE, central_africa_iso3
@@ -58,13 +59,6 @@ class UploadRequest:
     dry_run: bool = False
     empty_values: frozenset[str] | None = None  # None: geo.vocab.EMPTY_VALUES
     restricted_columns: tuple[str, ...] | None = None  # HOOK(access): declared restricted
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    report: dict[str, Any]
-    stored: bool  # a new upload was stored (HTTP 201); else a repeat or a dry run (200)
-    upload_id: str | None
 
 
 @dataclass
@@ -113,12 +107,12 @@ def ingest(
     request: UploadRequest,
     caller: Caller,
     progress: Progress | None = None,
-) -> IngestOutcome:
+) -> UploadOutcome:
     say = _stage_reporter(progress)
     digest = sha256_of(request.data)
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return IngestOutcome(
+        return UploadOutcome(
             _repeat_report(earlier, caller), stored=False, upload_id=earlier.public_id
         )
 
@@ -144,7 +138,7 @@ def ingest(
     if earlier is not None:
         report["upload"]["already_uploaded_as"] = earlier.public_id
     if request.dry_run:
-        return IngestOutcome(report, stored=False, upload_id=None)
+        return UploadOutcome(report, stored=False, upload_id=None)
 
     say("storing", len(rows.row))
     try:
@@ -155,12 +149,12 @@ def ingest(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return IngestOutcome(
+        return UploadOutcome(
             _repeat_report(stored, caller), stored=False, upload_id=stored.public_id
         )
     session.commit()
     say("done")
-    return IngestOutcome(report, stored=True, upload_id=public_id)
+    return UploadOutcome(report, stored=True, upload_id=public_id)
 
 
 class _Say(Protocol):

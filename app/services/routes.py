@@ -37,6 +37,7 @@ from app.queries import Caller
 from app.services import site_geography, upload_report
 from app.services import zones as zone_service
 from app.services.boundary_state import BoundarySet
+from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo.coords import parse_numbers
 from geo.readers import find_format
@@ -60,13 +61,6 @@ class RouteUploadRequest:
     source: str | None = None
     crs: str | None = None
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class RouteOutcome:
-    report: dict[str, Any]
-    stored: bool
-    upload_id: str | None
 
 
 @dataclass
@@ -106,12 +100,12 @@ def ingest_routes(
     settings: Settings,
     request: RouteUploadRequest,
     caller: Caller,
-) -> RouteOutcome:
+) -> UploadOutcome:
     """Read, match, measure and store one routes upload (one commit)."""
     digest = hashlib.sha256(request.data).hexdigest()
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return RouteOutcome(zone_service.repeat_report(earlier, caller), False, earlier.public_id)
+        return UploadOutcome(zone_service.repeat_report(earlier, caller), False, earlier.public_id)
     options = ReadOptions(
         crs=request.crs,
         max_rows=settings.upload_max_rows,
@@ -127,7 +121,7 @@ def ingest_routes(
     report = _report(request, fmt, digest, total, rows, issues, caller, public_id)
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     if request.dry_run:
-        return RouteOutcome(report, False, None)
+        return UploadOutcome(report, False, None)
     try:
         _store(session, boundaries, settings, report, rows, caller)
     except Conflict:
@@ -135,9 +129,9 @@ def ingest_routes(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return RouteOutcome(zone_service.repeat_report(stored, caller), False, stored.public_id)
+        return UploadOutcome(zone_service.repeat_report(stored, caller), False, stored.public_id)
     session.commit()
-    return RouteOutcome(report, True, public_id)
+    return UploadOutcome(report, True, public_id)
 
 
 def _read(

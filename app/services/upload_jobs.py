@@ -46,7 +46,8 @@ from app.queries import Caller
 from app.services import keys as key_service
 from app.services import upload_access
 from app.services.boundary_state import BoundaryCache
-from app.services.ingest import IngestOutcome, UploadRequest, ingest, sha256_of
+from app.services.ingest import UploadRequest, ingest, sha256_of
+from app.services.upload_outcome import UploadOutcome
 from app.services.upload_progress import Tracker, estimate_rows
 from app.settings import Settings
 from geo.errors import GeoError
@@ -119,7 +120,7 @@ def ingest_now(
     request: UploadRequest,
     caller: Caller,
     corrects: str | None,
-) -> IngestOutcome:
+) -> UploadOutcome:
     """A small upload, answered with its report; the correction link (if any) commits in
     the upload's own transaction."""
     check_corrects(session, caller, corrects)

@@ -15,7 +15,8 @@ from app.errors import InvalidBody
 from app.queries import Caller
 from app.services import actors, routes, zones
 from app.services.boundary_state import BoundarySet
-from app.services.ingest import IngestOutcome, UploadRequest, ingest
+from app.services.ingest import UploadRequest, ingest
+from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 
 Target = Literal["sites", "zones", "routes", "actors"]
@@ -51,7 +52,7 @@ def dispatch(
     settings: Settings,
     request: UploadRequest,
     caller: Caller,
-) -> IngestOutcome | zones.ZoneOutcome | routes.RouteOutcome | actors.ActorOutcome:
+) -> UploadOutcome:
     """Ingest ``request`` into its target (one transaction, one report)."""
     if only_sites(fields):
         return ingest(session, boundaries, settings, request, caller)

@@ -34,6 +34,7 @@ from app.db import zones as zone_repo
 from app.errors import Conflict, InvalidBody, ProblemItem, Unprocessable
 from app.queries import Caller
 from app.services import upload_access, upload_report
+from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo.readers.shapes import read_shapes
 from geo.survey import Issue, ReadOptions
@@ -57,13 +58,6 @@ class ZoneUploadRequest:
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
-class ZoneOutcome:
-    report: dict[str, Any]
-    stored: bool
-    upload_id: str | None
-
-
 def _set_name(request: ZoneUploadRequest) -> str:
     name = (request.zone_set or request.source or re.sub(r"\.[^.]*$", "", request.filename)).strip()
     return name[:200] or "zones"
@@ -84,7 +78,7 @@ def _zone_type(request: ZoneUploadRequest) -> tuple[str, list[str]]:
 
 def ingest_zones(
     session: Session, settings: Settings, request: ZoneUploadRequest, caller: Caller
-) -> ZoneOutcome:
+) -> UploadOutcome:
     """Read, repair, store and classify one zone-set upload (one commit)."""
     if request.valid_from and request.valid_to and request.valid_from > request.valid_to:
         raise InvalidBody("valid_from is after valid_to", code="invalid_validity")
@@ -92,7 +86,7 @@ def ingest_zones(
     digest = hashlib.sha256(request.data).hexdigest()
     earlier = upload_repo.find_by_sha256(session, digest)
     if earlier is not None and not request.dry_run:
-        return ZoneOutcome(
+        return UploadOutcome(
             repeat_report(earlier, caller), stored=False, upload_id=earlier.public_id
         )
     table = read_shapes(request.data, request.filename, options=_options(request, settings),
@@ -106,7 +100,7 @@ def ingest_zones(
     report["notes"] = notes + table.notes
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     if request.dry_run:
-        return ZoneOutcome(report, stored=False, upload_id=None)
+        return UploadOutcome(report, stored=False, upload_id=None)
     try:
         _store(session, request, report, zone_type, zones, caller)
     except Conflict:
@@ -114,9 +108,11 @@ def ingest_zones(
         stored = upload_repo.find_by_sha256(session, digest)
         if stored is None:
             raise
-        return ZoneOutcome(repeat_report(stored, caller), stored=False, upload_id=stored.public_id)
+        return UploadOutcome(
+            repeat_report(stored, caller), stored=False, upload_id=stored.public_id
+        )
     session.commit()
-    return ZoneOutcome(report, stored=True, upload_id=public_id)
+    return UploadOutcome(report, stored=True, upload_id=public_id)
 
 
 def _options(request: ZoneUploadRequest, settings: Settings) -> ReadOptions:
