@@ -33,6 +33,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = 10
+REQUEST_TIMEOUT_S = 120
 BOUNDED = settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -52,9 +53,13 @@ def contract_failures(
     failures: list[str] = []
 
     def call(case: schemathesis.Case) -> None:
+        # End the session's own transaction first (the key fixture, or an earlier request, may
+        # have begun it): its savepoint must nest inside this one, not enclose it.
+        session.commit()
         savepoint = connection.begin_nested()
         try:
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            # a package or an export is built on its first request: more than the 10 s default
+            case.call_and_validate(headers=headers, checks=CHECKS, timeout=REQUEST_TIMEOUT_S)
         finally:
             session.rollback()
             if savepoint.is_active:
