@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 SENDERS = 8  # concurrent senders per worker: one slow receiver holds one of them only
 BATCH = 20
-POLL_S = 0.25
+POLL_S = 0.5  # how often one sender looks for retries that came due and expired leases
+IDLE_S = 5.0  # how often the other idle senders look at ``stop``; they never query then
 USER_AGENT = "borderlens-webhooks/1"
 
 
@@ -139,7 +140,11 @@ class DeliveryWorker:
             session.commit()
         return len(batch)
 
-    def sender(self, stop: threading.Event) -> None:
+    def sender(self, stop: threading.Event, polls: bool) -> None:
+        """Send batches while there are due events. Idle, only the sender that ``polls`` looks
+        at the outbox on a timer (for retries coming due); the others wait to be woken by a
+        NOTIFY or by a sender that found a full batch, so an idle service costs one small
+        query every ``POLL_S``, not one per sender."""
         with httpx.Client(
             timeout=self.settings.webhook_timeout_s, follow_redirects=False
         ) as client:
@@ -150,9 +155,17 @@ class DeliveryWorker:
                     log.exception("webhook delivery failed; retrying")
                     stop.wait(1.0)
                     continue
-                if sent == 0:
+                if sent >= BATCH:  # probably more due: let the idle senders help
                     with self.wake:
-                        self.wake.wait(POLL_S)
+                        self.wake.notify_all()
+                elif sent == 0:
+                    self._idle(stop, polls)
+
+    def _idle(self, stop: threading.Event, polls: bool) -> None:
+        with self.wake:
+            while not stop.is_set():
+                if self.wake.wait(POLL_S if polls else IDLE_S) or polls:
+                    return
 
     def listener(self, stop: threading.Event) -> None:
         """Wake the senders when the outbox is written (NOTIFY at the writer's commit)."""
@@ -174,7 +187,8 @@ class DeliveryWorker:
     def run(self, stop: threading.Event) -> None:
         threads = [threading.Thread(target=self.listener, args=(stop,), daemon=True)]
         threads += [
-            threading.Thread(target=self.sender, args=(stop,), daemon=True) for _ in range(SENDERS)
+            threading.Thread(target=self.sender, args=(stop, i == 0), daemon=True)
+            for i in range(SENDERS)
         ]
         for thread in threads:
             thread.start()
@@ -182,6 +196,8 @@ class DeliveryWorker:
             stop.wait()
         finally:
             stop.set()
+            with self.wake:  # idle senders see ``stop`` now, not after IDLE_S
+                self.wake.notify_all()
             for thread in threads:
                 thread.join(timeout=self.settings.webhook_timeout_s + 5)
             self.engine.dispose()
