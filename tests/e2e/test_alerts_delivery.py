@@ -340,3 +340,33 @@ def test_two_workers_share_the_queue_without_sending_an_event_twice(
     assert len(got) == len({r.id for r in got}) == 200  # each exactly once
     _verified(got, secret)
     assert node.statuses(subscription) == {"delivered": 200}
+
+
+def test_an_idle_worker_only_polls(
+    node: Node, workers: list[subprocess.Popen[bytes]], receiver: Receiver
+) -> None:
+    """An idle worker costs one small query per poll, whatever its number of senders: its
+    own leasing must not wake it (the outbox trigger once fired on the leasing UPDATE, so
+    every poll woke every sender again: thousands of empty transactions a second)."""
+    caller = node.caller()
+    node.subscribe(caller, {"mineral": "gold"}, ["site.created"], receiver.url)
+
+    def transactions() -> int:
+        with node.sessions() as session:
+            return int(
+                session.execute(
+                    text(
+                        "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                        "WHERE datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+
+    workers.append(node.worker())
+    time.sleep(3)  # started, listening, polling
+    before = transactions()
+    time.sleep(5)
+    idle = transactions() - before
+    # 5 s at one poll every 0.5 s, plus the cluster refresh and the peer sync: a few dozen
+    # at most (the storm made tens of thousands)
+    assert idle < 100, f"{idle} transactions in 5 s of an idle worker"
