@@ -1,4 +1,4 @@
-"""A real ``borderlens worker`` killed with SIGKILL in the middle of a 60 000-row upload job:
+"""A real ``borderlens worker`` killed with SIGKILL in the middle of a 200 000-row upload job:
 the job is marked failed (the reaper sees its advisory lock released with the dead
 connection), nothing of the upload is stored, and sending the file again succeeds."""
 
@@ -22,7 +22,7 @@ from tests.e2e.test_upload_pages_browser import BORDERLENS, worker_env
 
 pytestmark = pytest.mark.slow
 
-ROWS = 60_000  # the 200 000-row job runs through the page in test_upload_pages_browser
+ROWS = 200_000  # the size the page test sends (test_upload_pages_browser)
 TABLES = ("uploads", "sites", "observations", "site_border_distances")
 
 
