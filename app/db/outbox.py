@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     case,
     cast,
     delete,
@@ -192,12 +193,19 @@ class Changed:
 
 
 def upload_sites(upload_id: int) -> Changed:
-    """The sites an upload created or matched."""
+    """The sites an upload created or matched.
+
+    Each set is one array of site ids (an InitPlan, run once), not a semi-join: the upload's
+    rows are not committed yet, so not analysed, and a planner misled by that can re-scan the
+    upload's observations once per site."""
     of_upload = observations.c.upload_id == upload_id
+    created = observations.c.outcome == "created"
     return Changed(
-        sites.c.id.in_(select(observations.c.site_id).where(of_upload)),
-        sites.c.id.in_(
-            select(observations.c.site_id).where(of_upload, observations.c.outcome == "created")
+        sites.c.id
+        == any_(func.array(select(observations.c.site_id).where(of_upload).scalar_subquery())),
+        sites.c.id
+        == any_(
+            func.array(select(observations.c.site_id).where(of_upload, created).scalar_subquery())
         ),
     )
 
