@@ -217,6 +217,35 @@ def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
         )
 
 
+#: New sites from one upload above which the planner's row count of ``sites`` is checked.
+STATISTICS_CHECK_ROWS: Final = 10_000
+
+
+def refresh_site_statistics(session: Session, added: int) -> bool:
+    """``ANALYZE sites`` inside the upload's transaction when it has just added more sites
+    than the planner believes the table holds (``pg_class.reltuples``; -1: never analysed).
+    Returns whether it ran.
+
+    Why: the foreign-key checks of the rows that follow (border distances, observations) look
+    each site up through a plan made from these statistics. After a large upload was rolled
+    back (a killed worker), autovacuum leaves ``sites`` believed empty; a check planned on
+    that can pick an index where ``id`` is not the first column and read all of it per row
+    (a 200 000-row resend ran for more than 15 minutes in CI). ANALYZE counts the rows this
+    transaction inserted, and its new statistics invalidate the cached check plans. It holds
+    a lock that another ANALYZE of ``sites`` waits for until this upload commits, so it is
+    only run when the statistics are that far off.
+    """
+    if added < STATISTICS_CHECK_ROWS:
+        return False
+    believed = session.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'sites'::regclass")
+    ).scalar_one()
+    if believed >= added:
+        return False
+    session.execute(text("ANALYZE sites"))
+    return True
+
+
 def insert_border_distances(session: Session, rows: BorderDistanceColumns) -> None:
     """The new sites' distances to each border nearby (after :func:`insert_new_sites`)."""
     if len(rows.new_site) == 0:

@@ -617,6 +617,7 @@ def _store_rows(session: Session, upload_id: int, rows: _Rows, plan: _Plan) -> N
     with ingest_store.bulk_store(session):
         if plan.new_sites is not None:
             ingest_store.insert_new_sites(session, plan.new_sites)
+            ingest_store.refresh_site_statistics(session, len(plan.new_sites))
             assert plan.geography is not None
             near = plan.geography.near_borders
             ingest_store.insert_border_distances(

@@ -112,3 +112,23 @@ def test_revisits_rewrite_only_sites_that_change(
         version, feature = after[public_id]
         assert version == before[public_id][0] + 1
         assert "Chantier revisit" in feature, "the stored feature shows the new alias"
+
+
+def test_a_large_upload_into_a_table_believed_small_refreshes_its_statistics(
+    session: Session, settings: Settings, boundary_cache: BoundaryCache
+) -> None:
+    """The foreign-key checks after the new sites are planned from ``sites``' statistics: an
+    upload adding more sites than the planner believes there are analyses the table first,
+    inside its transaction (the rows it inserted count)."""
+    from app.db import ingest_store
+
+    session.execute(text("ANALYZE sites"))  # the test database: believed (nearly) empty
+    believed = "SELECT reltuples FROM pg_class WHERE oid = 'sites'::regclass"
+    assert session.execute(text(believed)).scalar_one() < ingest_store.STATISTICS_CHECK_ROWS
+    rows = ingest_store.STATISTICS_CHECK_ROWS + 500
+    report = run(session, settings, boundary_cache, kobo_csv(rows, seed=5), "large.csv")
+    created = report["counts"]["sites_created"]
+    assert created >= ingest_store.STATISTICS_CHECK_ROWS
+    assert session.execute(text(believed)).scalar_one() >= created
+    # a small upload leaves the statistics alone
+    assert not ingest_store.refresh_site_statistics(session, 10)
