@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import make_engine, make_sessionmaker
@@ -89,6 +91,12 @@ def live_server(database_copy: Callable[[str], str], cache_dir: Path) -> Iterato
     process.terminate()
     process.wait(timeout=30)
     engine.dispose()
+
+
+def settle(driver: webdriver.Chrome, timeout: float = 15) -> WebDriverWait[webdriver.Chrome]:
+    """A wait for a condition that reads elements of a page being re-rendered: an element
+    replaced between finding it and reading it (stale) means "not yet", not a failure."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
 
 @pytest.fixture(scope="session")

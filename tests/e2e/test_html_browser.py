@@ -24,7 +24,7 @@ from app.queries import Caller
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, settle
 
 pytestmark = pytest.mark.browser
 
@@ -112,7 +112,7 @@ def test_items_paging_next_and_back(
     for page_size in (10, 3):
         browser.find_element(By.ID, "next-page").click()
         shown_before = seen[-10:][:1]
-        WebDriverWait(browser, 15).until(lambda d, old=shown_before: first_column(d)[:1] != old)
+        settle(browser).until(lambda d, old=shown_before: first_column(d)[:1] != old)
         page = first_column(browser)
         assert len(page) == page_size and not set(page) & set(seen)
         seen += page
@@ -120,10 +120,10 @@ def test_items_paging_next_and_back(
     assert len(set(seen)) == SITE_COUNT
 
     browser.find_element(By.ID, "prev-page").click()
-    WebDriverWait(browser, 15).until(lambda d: len(first_column(d)) == 10)
+    settle(browser).until(lambda d: len(first_column(d)) == 10)
     assert first_column(browser) == seen[10:20]
     browser.find_element(By.ID, "prev-page").click()
-    WebDriverWait(browser, 15).until(lambda d: first_column(d) == first)
+    settle(browser).until(lambda d: first_column(d) == first)
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
 
 

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.services import keys as key_service
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, settle
 
 pytestmark = pytest.mark.browser
 
@@ -83,7 +83,7 @@ def test_an_admin_creates_and_revokes_a_key_in_the_browser(
     browser.get(f"{live_server.url}/keys?f=html&lang={lang}")  # the secret is not shown again
     assert not browser.find_elements(By.ID, "new-key") and secret not in browser.page_source
     browser.find_element(By.CSS_SELECTOR, f"#key-{created['id']} button.revoke").click()
-    WebDriverWait(browser, 15).until(lambda d: row_cells(d, created["id"])[4] == words["revoked"])
+    settle(browser).until(lambda d: row_cells(d, created["id"])[4] == words["revoked"])
     refused = httpx.get(f"{live_server.url}/conformance", headers=bearer)
     assert refused.status_code == 401 and refused.json()["code"] == "revoked_key"
 

@@ -18,7 +18,7 @@ from app.queries import Caller
 from app.services import keys as key_service
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, settle
 
 pytestmark = pytest.mark.browser
 
@@ -88,7 +88,7 @@ def decide(browser: webdriver.Chrome, sites: set[str], button: str, reason: str)
     assert row is not None, f"the queue proposes {sites}"
     row.find_element(By.CSS_SELECTOR, ".pair-reason").send_keys(reason)
     row.find_element(By.CSS_SELECTOR, button).click()
-    WebDriverWait(browser, 15).until(lambda d: pair_row(d, sites) is None)
+    settle(browser).until(lambda d: pair_row(d, sites) is None)
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
