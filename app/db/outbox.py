@@ -198,16 +198,12 @@ def upload_sites(upload_id: int) -> Changed:
     Each set is one array of site ids (an InitPlan, run once), not a semi-join: the upload's
     rows are not committed yet, so not analysed, and a planner misled by that can re-scan the
     upload's observations once per site."""
-    of_upload = observations.c.upload_id == upload_id
-    created = observations.c.outcome == "created"
-    return Changed(
-        sites.c.id
-        == any_(func.array(select(observations.c.site_id).where(of_upload).scalar_subquery())),
-        sites.c.id
-        == any_(
-            func.array(select(observations.c.site_id).where(of_upload, created).scalar_subquery())
-        ),
-    )
+
+    def among(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        ids = select(observations.c.site_id).where(observations.c.upload_id == upload_id, *where)
+        return sites.c.id == any_(func.array(ids.scalar_subquery()))
+
+    return Changed(among(), among(observations.c.outcome == "created"))
 
 
 def edited_site(site_id: int) -> Changed:
