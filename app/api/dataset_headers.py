@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import ReadSessionDep
@@ -39,6 +44,11 @@ class DatasetHeaders:
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID.lower().encode(), request_id.encode()))
                 version = box.get("version")
+                reader = box.get("session")
+                if version is None and isinstance(reader, Session):
+                    # a self-noting route answered before it read anything (a path that
+                    # failed validation): read the version now, as the dependency would have
+                    version = await run_in_threadpool(_current_version, reader)
                 if isinstance(version, int):
                     headers.append((DATASET_VERSION.lower().encode(), str(version).encode()))
                 message = {**message, "headers": headers}
@@ -50,10 +60,39 @@ class DatasetHeaders:
             dataset.REQUEST.reset(token)
 
 
-def note_dataset_version(session: ReadSessionDep) -> None:
+#: Route endpoints that read the dataset version in their own statement and note it
+#: themselves (``app.db.dataset.note_version``), also when they fail: for them the query of
+#: :func:`note_dataset_version` would be a second round trip for the same number.
+SELF_NOTING: set[Callable[..., Any]] = set()
+
+
+def notes_own_version(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a route endpoint as noting the dataset version itself (see ``SELF_NOTING``)."""
+    SELF_NOTING.add(endpoint)
+    return endpoint
+
+
+async def note_dataset_version(request: Request, session: ReadSessionDep) -> None:
     """Every route: the dataset version at the start of the request, for the header (routes
     that read or write data replace it with the version they read or wrote). A database
-    that cannot answer is the route's to report, not this header's."""
+    that cannot answer is the route's to report, not this header's. Async, so routes in
+    ``SELF_NOTING`` skip it without a hop to the thread pool."""
+    if request.scope.get("endpoint") in SELF_NOTING:
+        box = dataset.REQUEST.get()
+        if box is not None:  # for an answer that comes before the route reads anything
+            box["session"] = session
+        return
+    await run_in_threadpool(_read_version, session)
+
+
+def _current_version(session: Session) -> int | None:
+    try:
+        return dataset.dataset_version(session)
+    except SQLAlchemyError:
+        return None
+
+
+def _read_version(session: Session) -> None:
     try:
         dataset.dataset_version(session)
     except SQLAlchemyError:

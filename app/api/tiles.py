@@ -11,23 +11,31 @@ with 304.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import collections as registry
 from app.api import params as p
 from app.api.core import CollectionId, parse_context
+from app.api.dataset_headers import notes_own_version
 from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import link
 from app.api.responses import JSON
 from app.api.urls import base_url
 from app.collections.base import Provider, ReadContext
 from app.collections.parsing import bad
+from app.db import dataset
+from app.queries import Caller
 from app.services import tiles as tile_service
+from app.settings import Settings
 
 router = APIRouter(tags=["OGC API - Tiles"])
 
@@ -152,6 +160,7 @@ def describe_tileset(
     response_class=Response,
     responses=MVT_RESPONSES,
 )
+@notes_own_version
 def read_tile(
     request: Request,
     session: ReadSessionDep,
@@ -164,8 +173,29 @@ def read_tile(
     row: Row,
     col: Col,
 ) -> Response:
+    try:
+        return _tile_response(
+            request, session, settings, caller, open_writer, collection_id, (tms_id, zoom, row, col)
+        )
+    except Exception:
+        # the tile statement reads the dataset version; an answer that never ran it (400,
+        # 404) reads it here, so it carries the header as every answer does
+        with contextlib.suppress(SQLAlchemyError):
+            dataset.dataset_version(session)
+        raise
+
+
+def _tile_response(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    caller: Caller,
+    open_writer: Callable[[], AbstractContextManager[Session]],
+    collection_id: str,
+    where: tuple[str, int, int, int],
+) -> Response:
     provider = _tiled(collection_id)
-    address = tile_service.TileAddress(tms_id, zoom, row, col)
+    address = tile_service.TileAddress(*where)
     tile_service.locate(address)  # 404 before any query when out of range
     values = p.parse_query(
         request.query_params.multi_items(),
@@ -178,6 +208,7 @@ def read_tile(
     if (unchanged := _not_modified(request, ctx, asked)) is not None:
         return unchanged
     built = tile_service.build(ctx, provider, query, asked)
+    dataset.note_version(built.version[0])
     headers = {
         **_cache_headers(asked.etag(built.version)),
         "X-Borderlens-Features": str(built.features),

@@ -217,7 +217,13 @@ def compile_statement(
 def build_tile(session: Session, statement: TileStatement, box: TileBox) -> BuiltTile:
     """One tile: ``statement`` run for ``box`` (one SQL statement)."""
     values = {**statement.params, **_box_values(box)}
-    row = session.connection().exec_driver_sql(statement.sql, values).one()
+    # Binary results: the tile comes back as its bytes, not as hex text that PostgreSQL
+    # encodes and the driver decodes again (about a millisecond of a 200 kB tile).
+    driver = session.connection().connection.driver_connection
+    assert driver is not None  # a checked-out connection always has its driver's
+    with driver.cursor(binary=True) as cursor:
+        row = cursor.execute(statement.sql, values).fetchone()
+    assert row is not None  # an aggregate without GROUP BY: always one row
     data = bytes(row[0] or b"")
     version = (int(row[4]), row[5], str(row[6]))
     return BuiltTile(data, int(row[1] or 0), int(row[2] or 0), bool(row[3]), version)

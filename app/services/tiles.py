@@ -35,6 +35,7 @@ from morecantile import TileMatrixSet
 from sqlalchemy.orm import Session
 
 from app.collections.base import Provider, ReadContext
+from app.db import dataset
 from app.db import tiles as tile_repo
 from app.errors import NotFound
 from app.queries import FeatureQuery
@@ -218,8 +219,11 @@ def request_for(
 
 
 def current_etag(ctx: ReadContext, request: TileRequest) -> str:
-    """The ETag the tile has now (one small query: for ``If-None-Match``)."""
-    return request.etag(tile_repo.data_version(ctx.session))
+    """The ETag the tile has now (one small query: for ``If-None-Match``); the dataset
+    version it read is noted for the answer's header."""
+    version = tile_repo.data_version(ctx.session)
+    dataset.note_version(version[0])
+    return request.etag(version)
 
 
 #: Compiled tile statements by (collection, filters, tile matrix set, shape): building and

@@ -311,3 +311,37 @@ def test_collection_documents_link_their_tilesets(client: TestClient) -> None:
     )
     landing = client.get("/").json()
     assert any(link["href"].endswith("/tileMatrixSets") for link in landing["links"])
+
+
+def test_every_tile_answer_says_its_dataset_version(client: TestClient, session: Session) -> None:
+    """The tile statement reads the dataset version itself (no second query per tile); the
+    answers that never run it (bad parameters, bad paths, out of range, 304) still carry it."""
+    add_sites(session, drafts())
+    current = client.get("/conformance").headers["Dataset-Version"]
+    tile = MERCATOR.tile(17.0, 4.0, 5)
+    etag = client.get(tile_url(5, tile.y, tile.x)).headers["ETag"]
+    answers = {
+        "tile": client.get(tile_url(5, tile.y, tile.x)),
+        "empty": client.get(tile_url(5, 0, 0)),
+        "not modified": client.get(tile_url(5, tile.y, tile.x), headers={"If-None-Match": etag}),
+        "bad parameter": client.get(tile_url(3, 0, 0) + "?kind=volcano"),
+        "bad path": client.get("/collections/sites/tiles/WebMercatorQuad/a/0/0"),
+        "out of range": client.get(tile_url(3, 8, 0)),
+        "no such collection": client.get(tile_url(0, 0, 0, collection="nothing")),
+    }
+    assert {name: a.status_code for name, a in answers.items()} == {
+        "tile": 200,
+        "empty": 204,
+        "not modified": 304,
+        "bad parameter": 400,
+        "bad path": 400,
+        "out of range": 404,
+        "no such collection": 404,
+    }
+    assert {name: a.headers.get("Dataset-Version") for name, a in answers.items()} == dict.fromkeys(
+        answers, current
+    )
+    add_sites(session, [SiteDraft(kind="mine", name="one more", lon=17.0, lat=4.0)])
+    later = client.get(tile_url(5, tile.y, tile.x))
+    assert int(later.headers["Dataset-Version"]) > int(current)
+    assert later.headers["Dataset-Version"] == client.get("/conformance").headers["Dataset-Version"]
