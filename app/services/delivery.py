@@ -148,13 +148,23 @@ class DeliveryWorker:
         with httpx.Client(
             timeout=self.settings.webhook_timeout_s, follow_redirects=False
         ) as client:
+            failures = 0
             while not stop.is_set():
                 try:
                     sent = self.deliver_batch(client)
                 except Exception:  # the database went away: say so, wait, try again
-                    log.exception("webhook delivery failed; retrying")
+                    failures += 1
+                    # the whole story once per outage, then a line a minute: eight senders
+                    # each logging a traceback every second buried everything else
+                    if failures == 1:
+                        log.exception("webhook delivery failed; retrying every second")
+                    elif failures % 60 == 0:
+                        log.warning("webhook delivery still failing (%d tries)", failures)
                     stop.wait(1.0)
                     continue
+                if failures:
+                    log.info("webhook delivery works again after %d failed tries", failures)
+                    failures = 0
                 if sent >= BATCH:  # probably more due: let the idle senders help
                     with self.wake:
                         self.wake.notify_all()

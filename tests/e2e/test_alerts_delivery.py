@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from standardwebhooks.webhooks import Webhook
 
 from app.db.engine import make_engine, make_sessionmaker
 from app.queries import Caller
+from app.services import delivery, site_edits, subscriptions
 from app.services import keys as key_service
-from app.services import site_edits, subscriptions
 from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.services.ingest import UploadRequest, ingest
 from app.services.site_edits import Precondition
@@ -370,3 +371,25 @@ def test_an_idle_worker_only_polls(
     # 5 s at one poll every 0.5 s, plus the cluster refresh and the peer sync: a few dozen
     # at most (the storm made tens of thousands)
     assert idle < 100, f"{idle} transactions in 5 s of an idle worker"
+
+
+def test_a_database_that_is_away_is_reported_once_not_every_second(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Eight senders against a port nothing listens on (a real refused connection) for 3.5 s:
+    one traceback for the outage, not one per sender per second."""
+    worker = delivery.DeliveryWorker(
+        Settings(), "postgresql+psycopg://nobody:none@127.0.0.1:9/nothing"
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    with caplog.at_level("INFO", logger=delivery.__name__):
+        runner.start()
+        time.sleep(3.5)
+        stop.set()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    failed = [r for r in caplog.records if r.getMessage().startswith("webhook delivery failed")]
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(failed) == delivery.SENDERS, "one report per sender and outage"
+    assert len(tracebacks) == delivery.SENDERS
