@@ -241,13 +241,33 @@ def borders_load(
 
 
 @borders_cli.command("recompute")
-def borders_recompute() -> None:
+def borders_recompute(
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure on a Dask cluster: its scheduler address (tcp://host:8786), or "
+            "'local' for a local cluster of --dask-workers processes. Default: this process."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes of a local Dask cluster")
+    ] = 2,
+) -> None:
     """Re-measure every site (country, border distances, side confidence) in bulk."""
     try:
         with database(Settings()) as (_, session):
-            changed, seconds = boundary_service.recompute(session)
+            if dask is None:
+                changed, seconds = boundary_service.recompute(session)
+            else:
+                from app.services import dask_measure  # distributed takes a second to import
+
+                with dask_measure.dask_client(dask, dask_workers) as client:
+                    measurer = dask_measure.measurer_on(client)
+                    changed, seconds = boundary_service.recompute(session, measurer=measurer)
     except AppError as error:
         raise _fail(error.detail) from error
+    except OSError as error:  # no scheduler at that address, workers that could not start
+        raise _fail(f"Dask: {error}") from error
     console.print(f"{changed} sites changed; {seconds:.1f} s")
 
 

@@ -179,12 +179,18 @@ def _store(
     return counts
 
 
-def recompute(session: Session, cache: BoundaryCache | None = None) -> tuple[int, float]:
-    """Re-measure every site against the active boundaries; (sites changed, seconds)."""
+def recompute(
+    session: Session,
+    cache: BoundaryCache | None = None,
+    measurer: site_geography.Measurer | None = None,
+) -> tuple[int, float]:
+    """Re-measure every site against the active boundaries; (sites changed, seconds).
+    ``measurer``: where the points are measured (this process by default; a Dask cluster
+    with ``app.services.dask_measure.measurer_on``)."""
     started = time.perf_counter()
     state = (cache or BoundaryCache()).current(session)
     if state is None:
         raise InvalidParameter("no boundary source is active; run `borderlens borders load`")
-    changed = site_geography.recompute_all(session, state)
+    changed = site_geography.recompute_all(session, state, measurer)
     session.commit()
     return changed, time.perf_counter() - started

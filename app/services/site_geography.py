@@ -8,7 +8,7 @@ a change of boundary source, so reads never compute geometry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,12 +142,56 @@ def pair_distances_none() -> PairDistances:
     )
 
 
-def recompute_all(session: Session, state: BoundarySet) -> int:
-    """Re-measure every site against ``state`` in bulk; returns how many sites changed."""
+#: How a recompute measures its points: :func:`measure` in this process, or the same function
+#: on Dask partitions (``app.services.dask_measure``).
+Measurer = Callable[
+    [BoundarySet, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    "SiteGeography",
+]
+
+
+def concatenate(parts: Sequence[SiteGeography]) -> SiteGeography:
+    """The geography of consecutive slices of the points, as if measured at once (the
+    per-border rows' point indices shifted by the points before each slice)."""
+    if len(parts) == 1:
+        return parts[0]
+    starts = np.cumsum([0, *(len(p.border_distance_m) for p in parts[:-1])])
+    near = PairDistances(
+        np.concatenate(
+            [p.near_borders.point + start for p, start in zip(parts, starts, strict=True)]
+        ),
+        np.concatenate([p.near_borders.pair_code for p in parts]),
+        np.concatenate([p.near_borders.distance_m for p in parts]),
+    )
+    column_names = (
+        "country_iso3",
+        "location_status",
+        "claimants",
+        "border_distance_m",
+        "border_pair",
+        "neighbour_iso3",
+        "side_probability",
+        "side_confidence",
+    )
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in column_names}
+    return SiteGeography(
+        **arrays, near_borders=near, boundary_source_id=parts[0].boundary_source_id
+    )
+
+
+def recompute_all(session: Session, state: BoundarySet, measurer: Measurer | None = None) -> int:
+    """Re-measure every site against ``state`` in bulk; returns how many sites changed.
+
+    ``measurer``: how the points are measured (default :func:`measure` here; Dask partitions
+    with ``app.services.dask_measure``); reading and writing stay in this session either way.
+    """
     points = site_repo.all_points(session)
     if not points.ids:
         return 0
-    geography = measure(state, points.lon, points.lat, points.accuracy_m)
+    lon = np.asarray(points.lon, dtype=float)
+    lat = np.asarray(points.lat, dtype=float)
+    accuracy = np.asarray(points.accuracy_m, dtype=float)  # None: NaN, "unknown"
+    geography = (measurer or measure)(state, lon, lat, accuracy)
     rows = [
         (site_id, *(geography.fields(i)[c] for c in site_repo.GEOGRAPHY_COLUMNS))
         for i, site_id in enumerate(points.ids)
