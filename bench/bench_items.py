@@ -8,6 +8,12 @@ same run (the page SQL the service sends, and a bare ``ST_AsGeoJSON`` page), and
 
     .venv/bin/python -m bench.bench_items [--sites 1000000] [--seconds 20] [--clients 4]
     .venv/bin/python -m bench.bench_items --audit   # audit log on vs off, same run
+    .venv/bin/python -m bench.bench_items --tipg --clients 8   # and tipg on the same table
+
+``--tipg``: tipg (installed in a throwaway venv, as ``bench_tiles`` does; never a project
+dependency) serves the same table with the same number of workers, asked for the same pages
+(the public columns of a site as properties); its run follows the PostGIS baselines and the
+ratio borderlens / tipg is printed.
 
 ``--audit``: the same pages asked with an API key (so every request is audited) of two
 servers on the same database, one with the audit log on and one with it off, in alternating
@@ -32,6 +38,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine
@@ -326,6 +333,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url")
     parser.add_argument(
+        "--tipg", action="store_true", help="also run tipg on the same table (a throwaway venv)"
+    )
+    parser.add_argument("--tipg-venv", type=Path, default=Path("/tmp/borderlens-tipg-venv"))
+    parser.add_argument(
         "--recluster", action="store_true", help="CLUSTER the sites table again first"
     )
     parser.add_argument(
@@ -388,11 +399,67 @@ def compare(url: str, args: argparse.Namespace) -> None:
         "PostGIS: bare ST_AsGeoJSON page", args.clients, args.seconds, *sql_page(url, bare_sql)
     )
 
-    for run in (ours, same_sql, bare):
+    peers = [same_sql, bare]
+    if args.tipg:
+        peers.append(tipg_run(url, args))
+    for run in (ours, *peers):
         print(run.report())
     for label, baseline in (("same SQL", same_sql), ("bare page", bare)):
         ratio = ours.features_per_s / baseline.features_per_s
         print(f"ratio borderlens / PostGIS {label}: {ratio:.2f}")
+    if args.tipg:
+        ratio = ours.features_per_s / peers[-1].features_per_s
+        print(f"ratio borderlens / tipg {TIPG_VERSION}: {ratio:.2f}")
+
+
+#: The tipg version the benchmarks install (``bench_tiles.ensure_tipg``).
+TIPG_VERSION = "1.6.1"
+#: What tipg is asked to put in each feature: the public columns of a borderlens site feature.
+TIPG_ITEM_PROPERTIES = (
+    "public_id,kind,name,aliases,minerals,status,country_iso3,location_status,claimants,"
+    "accuracy_m,location_origin,first_observed,last_observed,source,border_distance_m,"
+    "border_pair,neighbour_iso3,side_probability,side_confidence,boundary_source_id"
+)
+
+
+def tipg_run(url: str, args: argparse.Namespace) -> Run:
+    """tipg serving the same table (a throwaway venv, see ``bench_tiles``), the same pages."""
+    from bench.bench_tiles import ensure_tipg, start_tipg  # bench_tiles imports this module
+
+    process, port = start_tipg(ensure_tipg(args.tipg_venv), url, args.workers)
+    try:
+        drive("warm-up", args.clients, 3, *tipg_page(port))
+        return drive(f"tipg {TIPG_VERSION} HTTP", args.clients, args.seconds, *tipg_page(port))
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def tipg_page(
+    port: int,
+) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+    """The same first page in a random 1° box, asked of tipg."""
+
+    def make() -> object:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def page(rng: random.Random, connection: object) -> int:
+        assert isinstance(connection, http.client.HTTPConnection)
+        box = ",".join(str(v) for v in random_box(rng))
+        connection.request(
+            "GET",
+            f"/collections/public.sites/items?limit={PAGE}&bbox={box}"
+            f"&properties={TIPG_ITEM_PROPERTIES}",
+        )
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"tipg HTTP {response.status}: {body[:300]!r}")
+        at = body.rfind(b'"numberReturned":')
+        tail = body[at + 17 :]
+        return int(tail[: min(i for i in (tail.find(b","), tail.find(b"}")) if i >= 0)])
+
+    return page, make
 
 
 def bench_key(url: str) -> str:
