@@ -259,25 +259,36 @@ def http_page(
 ) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
     """A first page in a random box, asked in one of the ``FORMS``."""
 
+    def path(box: str) -> str:
+        name, _, value = FORMS[form].format(box=box).partition("=")
+        return (
+            f"/collections/sites/items?limit={PAGE}&{name}={urllib.parse.quote(value, safe=',=&')}"
+        )
+
+    return _http_pages(port, path, headers)
+
+
+def _http_pages(
+    port: int, path: Callable[[str], str], headers: dict[str, str] | None = None
+) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
+    """Keep-alive connections asking ``path(box)`` for random 1° boxes; each answer's
+    ``numberReturned``."""
+
     def make() -> object:
         return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def page(rng: random.Random, connection: object) -> int:
         assert isinstance(connection, http.client.HTTPConnection)
         box = ",".join(str(v) for v in random_box(rng))
-        name, _, value = FORMS[form].format(box=box).partition("=")
-        asked = f"{name}={urllib.parse.quote(value, safe=',=&')}"
-        connection.request(
-            "GET", f"/collections/sites/items?limit={PAGE}&{asked}", headers=headers or {}
-        )
+        connection.request("GET", path(box), headers=headers or {})
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise SystemExit(f"HTTP {response.status}: {body[:300]!r}")
+            raise SystemExit(f"HTTP {response.status} on port {port}: {body[:300]!r}")
         # Read the count from the tail instead of parsing 600 kB of JSON: the load generator
         # shares the 2 cores with the server and must stay cheap (as the SQL baselines are).
-        tail = body[body.rfind(b'"numberReturned":') :]
-        return int(tail[17 : tail.index(b",")])
+        tail = body[body.rfind(b'"numberReturned":') + 17 :]
+        return int(tail[: min(i for i in (tail.find(b","), tail.find(b"}")) if i >= 0)])
 
     return page, make
 
@@ -440,26 +451,13 @@ def tipg_page(
 ) -> tuple[Callable[[random.Random, object], int], Callable[[], object]]:
     """The same first page in a random 1° box, asked of tipg."""
 
-    def make() -> object:
-        return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def page(rng: random.Random, connection: object) -> int:
-        assert isinstance(connection, http.client.HTTPConnection)
-        box = ",".join(str(v) for v in random_box(rng))
-        connection.request(
-            "GET",
+    def path(box: str) -> str:
+        return (
             f"/collections/public.sites/items?limit={PAGE}&bbox={box}"
-            f"&properties={TIPG_ITEM_PROPERTIES}",
+            f"&properties={TIPG_ITEM_PROPERTIES}"
         )
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise SystemExit(f"tipg HTTP {response.status}: {body[:300]!r}")
-        at = body.rfind(b'"numberReturned":')
-        tail = body[at + 17 :]
-        return int(tail[: min(i for i in (tail.find(b","), tail.find(b"}")) if i >= 0)])
 
-    return page, make
+    return _http_pages(port, path)
 
 
 def bench_key(url: str) -> str:

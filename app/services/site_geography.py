@@ -163,16 +163,8 @@ def concatenate(parts: Sequence[SiteGeography]) -> SiteGeography:
         np.concatenate([p.near_borders.pair_code for p in parts]),
         np.concatenate([p.near_borders.distance_m for p in parts]),
     )
-    column_names = (
-        "country_iso3",
-        "location_status",
-        "claimants",
-        "border_distance_m",
-        "border_pair",
-        "neighbour_iso3",
-        "side_probability",
-        "side_confidence",
-    )
+    # the per-point arrays: every derived site column but the source, which is one value
+    column_names = [c for c in site_repo.GEOGRAPHY_COLUMNS if c != "boundary_source_id"]
     arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in column_names}
     return SiteGeography(
         **arrays, near_borders=near, boundary_source_id=parts[0].boundary_source_id
