@@ -1,6 +1,7 @@
 """Alerts benchmark: commit-to-webhook latency while uploads run, and what alerts cost uploads.
 
-    .venv/bin/python -m bench.bench_alerts [--rows 10000] [--uploads 4] [--database-url URL]
+    .venv/bin/python -m bench.bench_alerts [--rows 10000] [--uploads 4] [--batch-max-events 1]
+        [--database-url URL]
 
 Three rounds of ``--uploads`` concurrent uploads (threads, one session each, as concurrent
 ``POST /uploads`` run) of ``--rows``-row KoBo CSVs (new sites everywhere):
@@ -68,16 +69,21 @@ class Receipts:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.arrived: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.messages = 0
         receipts = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 at = time.time()
+                payload = orjson.loads(body)
                 with receipts.lock:
-                    receipts.arrived.setdefault(
-                        self.headers["webhook-id"], (at, orjson.loads(body))
-                    )
+                    receipts.messages += 1
+                    if payload["type"] == "batch":  # each event inside counts, by its id
+                        for event in payload["data"]["events"]:
+                            receipts.arrived.setdefault(event["id"], (at, event))
+                    else:
+                        receipts.arrived.setdefault(self.headers["webhook-id"], (at, payload))
                 self.send_response(204)
                 self.end_headers()
 
@@ -138,12 +144,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--uploads", type=int, default=4)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--batch-max-events",
+        type=int,
+        default=1,
+        help="the subscriptions' batch_max_events (1: one webhook message per event)",
+    )
     args = parser.parse_args()
     with bench_database(args.database_url, "bench_alerts", fresh=True) as url:
-        run(url, args.rows, args.uploads)
+        run(url, args.rows, args.uploads, args.batch_max_events)
 
 
-def run(url: str, rows: int, uploads: int) -> None:
+def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
     receipts = Receipts()
     settings = Settings(
         database_url=url,
@@ -155,7 +167,10 @@ def run(url: str, rows: int, uploads: int) -> None:
     sessions = make_sessionmaker(engine)
     with sessions() as session:
         boundary_service.ensure_loaded(session, settings, BoundaryCache())
-    print(f"{uploads} concurrent uploads of {rows:,} rows, {os.cpu_count()} CPUs\n")
+    print(
+        f"{uploads} concurrent uploads of {rows:,} rows, {os.cpu_count()} CPUs, "
+        f"subscriptions' batch_max_events {batch_max_events}\n"
+    )
     plain_1 = upload_round(sessions, settings, files_for(1, uploads, rows), "no subscription")
 
     with sessions() as session:
@@ -163,7 +178,11 @@ def run(url: str, rows: int, uploads: int) -> None:
         caller = key_service.authenticate(session, created.key)
         for i, criteria in enumerate(CRITERIA):
             new = subscriptions.NewSubscription(
-                f"bench {i}", criteria, ["site.created", "upload.completed"], receipts.url
+                f"bench {i}",
+                criteria,
+                ["site.created", "upload.completed"],
+                receipts.url,
+                batch_max_events,
             )
             subscriptions.create(session, settings, caller, new)
     env = {
@@ -226,7 +245,10 @@ def report(
         f"\nupload time with 10 subscriptions / without (mean of rounds 1 and 3): "
         f"{with_subs:.1f} s / {without:.1f} s = {with_subs / without:.2f}"
     )
-    print(f"events written {expected:,}, received {len(receipts.arrived):,}")
+    print(
+        f"events written {expected:,}, received {len(receipts.arrived):,} "
+        f"in {receipts.messages:,} webhook messages"
+    )
     if latencies:
         print(
             f"commit -> webhook receipt: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "

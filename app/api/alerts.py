@@ -22,6 +22,7 @@ from app.api.responses import JSON
 from app.api.urls import base_url
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
+from app.services.subscriptions import BATCH_MAX_EVENTS
 
 JSON_TYPE = "application/json"
 router = APIRouter(tags=["Alerts"], dependencies=[Depends(reject_undeclared_query)])
@@ -48,6 +49,14 @@ class SubscriptionBody(BaseModel):
         max_length=2000,
         description="Where events are POSTed (an allowed host); none: SSE /events only",
     )
+    batch_max_events: int = Field(
+        default=1,
+        ge=1,
+        le=BATCH_MAX_EVENTS,
+        description="Most events one webhook message may carry: 1 (the default) sends each "
+        'event alone; more sends a subscription\'s due events together as {"type": "batch", '
+        '"data": {"count", "events": [...]}}, each event with its own id',
+    )
 
 
 @router.post(
@@ -63,7 +72,9 @@ def create_subscription(
     caller: SubscriberDep,
     body: Annotated[SubscriptionBody, Body()],
 ) -> JSON:
-    new = subscriptions.NewSubscription(body.name, body.criteria, body.events, body.webhook_url)
+    new = subscriptions.NewSubscription(
+        body.name, body.criteria, body.events, body.webhook_url, body.batch_max_events
+    )
     record, matching = subscriptions.create(session, settings, caller, new)
     document = subscriptions.as_document(record, with_secret=True)
     document["matching_sites"] = matching

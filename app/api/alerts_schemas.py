@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.services.subscriptions import BATCH_MAX_EVENTS
+
 _STRING: dict[str, Any] = {"type": "string"}
 _NULLABLE_STRING: dict[str, Any] = {"type": "string", "nullable": True}
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
@@ -17,6 +19,12 @@ SUBSCRIPTION: dict[str, Any] = {
         "criteria": {"type": "object"},
         "events": {"type": "array", "items": _STRING},
         "webhook_url": _NULLABLE_STRING,
+        "batch_max_events": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": BATCH_MAX_EVENTS,
+            "description": "Most events one webhook message carries (1: one per message)",
+        },
         "status": {"type": "string", "enum": ["active", "paused"]},
         "created_at": _TIME,
         "secret": {

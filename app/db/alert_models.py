@@ -32,6 +32,8 @@ SUBSCRIPTION_STATUSES = ("active", "paused")
 #: ``dead`` (tries exhausted: the dead-letter list), ``stream`` (no webhook: SSE only).
 EVENT_STATUSES = ("pending", "delivered", "dead", "stream")
 REVIEW_STATUSES = ("open", "same_place", "different")
+#: Most events one webhook message may carry (a subscription's ``batch_max_events``).
+BATCH_MAX_EVENTS = 1000
 
 
 class Subscription(Base):
@@ -49,11 +51,16 @@ class Subscription(Base):
     # The Standard Webhooks signing secret (``whsec_`` + base64): kept as is, it signs.
     secret: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'active'"))
+    # How many due events one webhook message may carry: 1 is a message per event.
+    batch_max_events: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (
         CheckConstraint(_in("status", SUBSCRIPTION_STATUSES), name="status"),
+        CheckConstraint(
+            f"batch_max_events BETWEEN 1 AND {BATCH_MAX_EVENTS}", name="batch_max_events"
+        ),
         Index("ix_subscriptions_api_key_id", "api_key_id"),
     )
 

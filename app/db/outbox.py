@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
+    Double,
     FromClause,
     Select,
     String,
     Table,
+    Text,
     and_,
     any_,
     case,
@@ -37,7 +40,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from app.db import features
@@ -76,6 +79,7 @@ class SubscriptionRecord:
     status: str
     created_at: dt.datetime
     key_role: str
+    batch_max_events: int
     key_countries: tuple[str, ...]
 
     @property
@@ -108,6 +112,7 @@ def _records(statement: Select[Any], session: Session) -> list[SubscriptionRecor
             status=row["status"],
             created_at=row["created_at"],
             key_role=row["role"],
+            batch_max_events=row["batch_max_events"],
             key_countries=tuple(row["countries"] or ()),
         )
         for row in rows
@@ -412,27 +417,31 @@ def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> l
 
 @dataclass(frozen=True)
 class Delivery:
-    """One leased event to send."""
+    """One leased event to send: ``payload`` is its stored JSON text (sent as it is)."""
 
     id: int
     public_id: str
     attempts: int
-    payload: dict[str, Any]
+    payload: bytes
     created_at: dt.datetime
+    subscription_id: int
+    subscription: str
     webhook_url: str
     secret: str
+    batch_max_events: int
 
 
-def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
-    """Take up to ``limit`` due events for ``lease_s`` seconds (one statement). Rows another
-    worker holds are skipped, not waited for; an expired lease (a worker died) is due again.
-    Each lease counts as a try."""
+def _lease(
+    session: Session, where: Sequence[ColumnElement[bool]], limit: int, lease_s: float
+) -> list[Delivery]:
+    """Lease up to ``limit`` due events among ``where`` (oldest first) in one statement."""
     due = (
         select(events.c.id)
         .where(
             events.c.status == "pending",
             events.c.next_attempt_at <= func.now(),
             or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
+            *where,
         )
         .order_by(events.c.next_attempt_at, events.c.id)
         .limit(limit)
@@ -450,14 +459,23 @@ def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
             events.c.id,
             events.c.public_id,
             events.c.attempts,
-            events.c.payload,
+            # the stored text is the body: no decoding and encoding again per event
+            cast(events.c.payload, Text).label("payload"),
             events.c.created_at,
             events.c.subscription_id,
         )
         .cte("leased")
     )
-    statement = select(leased, subscriptions.c.webhook_url, subscriptions.c.secret).join(
-        subscriptions, subscriptions.c.id == leased.c.subscription_id
+    statement = (
+        select(
+            leased,
+            subscriptions.c.public_id.label("subscription"),
+            subscriptions.c.webhook_url,
+            subscriptions.c.secret,
+            subscriptions.c.batch_max_events,
+        )
+        .join(subscriptions, subscriptions.c.id == leased.c.subscription_id)
+        .order_by(leased.c.id)
     )
     rows = session.execute(statement).mappings().all()
     return [
@@ -465,14 +483,35 @@ def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
             r["id"],
             r["public_id"],
             r["attempts"],
-            r["payload"],
+            r["payload"].encode(),
             r["created_at"],
+            r["subscription_id"],
+            r["subscription"],
             r["webhook_url"],
             r["secret"],
+            r["batch_max_events"],
         )
         for r in rows
         if r["webhook_url"]
     ]
+
+
+def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
+    """Take up to ``limit`` due events for ``lease_s`` seconds, and for each subscription
+    among them that takes batches, more of its due events up to its ``batch_max_events``.
+    Rows another worker holds are skipped, not waited for; an expired lease (a worker died)
+    is due again. Each lease counts as a try."""
+    leased = _lease(session, (), limit, lease_s)
+    room: dict[int, int] = {}
+    for delivery in leased:
+        if delivery.batch_max_events > 1:
+            room[delivery.subscription_id] = (
+                room.get(delivery.subscription_id, delivery.batch_max_events) - 1
+            )
+    for subscription_id, free in room.items():
+        if free > 0:
+            leased += _lease(session, (events.c.subscription_id == subscription_id,), free, lease_s)
+    return leased
 
 
 def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
@@ -494,15 +533,32 @@ def release(session: Session, event_ids: Sequence[int]) -> None:
         )
 
 
-def mark_failed(session: Session, event_id: int, error: str, retry_in_s: float | None) -> None:
-    """A failed try: retry in ``retry_in_s`` seconds, or (None) move to the dead letters."""
-    values: dict[str, Any] = {"leased_until": None, "last_error": error[:1000]}
-    if retry_in_s is None:
-        values["status"] = "dead"
-    else:
-        values["next_attempt_at"] = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, retry_in_s)
+def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], error: str) -> None:
+    """Failed tries, one error for all: each ``(event id, retry_in_s)`` is retried in that many
+    seconds or (None) moved to the dead letters. One statement."""
+    if not outcomes:
+        return
+    failed = (
+        select(
+            func.unnest(literal([i for i, _ in outcomes], ARRAY(BigInteger))).label("id"),
+            func.unnest(literal([d for _, d in outcomes], ARRAY(Double))).label("retry_in_s"),
+        )
+    ).subquery("failed")
     session.execute(
-        update(events).where(events.c.id == event_id, events.c.status == "pending").values(values)
+        update(events)
+        .where(events.c.id == failed.c.id, events.c.status == "pending")
+        .values(
+            leased_until=None,
+            last_error=error[:1000],
+            status=case((failed.c.retry_in_s.is_(None), "dead"), else_=events.c.status),
+            next_attempt_at=case(
+                (
+                    failed.c.retry_in_s.is_not(None),
+                    func.now() + func.make_interval(0, 0, 0, 0, 0, 0, failed.c.retry_in_s),
+                ),
+                else_=events.c.next_attempt_at,
+            ),
+        )
     )
 
 

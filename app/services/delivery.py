@@ -19,6 +19,7 @@ is a round trip, not a polling period; it polls too, for retries and missed noti
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 import threading
@@ -50,26 +51,99 @@ IDLE_S = 5.0  # how often the other idle senders look at ``stop``; they never qu
 USER_AGENT = "borderlens-webhooks/1"
 
 
-def retry_delay_s(attempts: int, settings: Settings, rng: random.Random) -> float | None:
-    """Seconds before the next try after ``attempts`` failed ones; None: give up (dead)."""
+def retry_delay_s(
+    attempts: int, settings: Settings, rng: random.Random, jitter: float | None = None
+) -> float | None:
+    """Seconds before the next try after ``attempts`` failed ones; None: give up (dead).
+    ``jitter`` (0.5 to 1.5) is drawn from ``rng`` unless given (one draw for a batch)."""
     if attempts >= settings.webhook_max_attempts:
         return None
     base = min(settings.webhook_backoff_max_s, settings.webhook_backoff_s * 2 ** (attempts - 1))
-    return float(
-        base * rng.uniform(0.5, 1.5)
-    )  # jitter: retries of many events do not march together
+    # jitter: retries of many events do not march together
+    return float(base * (rng.uniform(0.5, 1.5) if jitter is None else jitter))
 
 
-def signed_request(
-    delivery: outbox_repo.Delivery, now: dt.datetime
-) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one delivery, signed as Standard Webhooks says."""
-    body = orjson.dumps(delivery.payload)
-    signature = Webhook(delivery.secret).sign(delivery.public_id, now, body.decode())
+@dataclass(frozen=True)
+class Message:
+    """What one POST carries: one event, or (a subscription with ``batch_max_events`` > 1)
+    a batch of that subscription's events."""
+
+    events: tuple[outbox_repo.Delivery, ...]
+
+    @property
+    def first(self) -> outbox_repo.Delivery:
+        return self.events[0]
+
+    @property
+    def batched(self) -> bool:
+        return self.first.batch_max_events > 1
+
+    @property
+    def webhook_id(self) -> str:
+        """The event's id; for a batch, one derived from its events' ids, so a batch sent
+        again as it was has the same id (each event inside keeps its own id too)."""
+        if not self.batched:
+            return self.first.public_id
+        digest = hashlib.blake2b(digest_size=16)
+        for delivery in self.events:
+            digest.update(delivery.public_id.encode() + b"\n")
+        return "batch_" + digest.hexdigest()
+
+    def body(self) -> bytes:
+        """The event's stored JSON as it is; a batch: ``{"type": "batch", "timestamp",
+        "subscription", "data": {"count", "events": [{"id", "type", "timestamp",
+        "subscription", "data"}, ...]}}``, each event as it is alone plus its ``id`` (the
+        same shape as the SSE stream's), oldest first. The timestamp is the newest event's
+        (not the sending time), so a batch sent again is byte for byte the same."""
+        if not self.batched:
+            return self.first.payload
+        newest = max(d.created_at for d in self.events).astimezone(dt.UTC)
+        head = orjson.dumps(
+            {
+                "type": BATCH_TYPE,
+                "timestamp": newest.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "subscription": self.first.subscription,
+                "data": {"count": len(self.events)},
+            }
+        )
+        # each stored payload is a JSON object ("{...}"): its id goes in front of its fields
+        items = b",".join(
+            b'{"id":' + orjson.dumps(d.public_id) + b"," + d.payload.lstrip()[1:]
+            for d in self.events
+        )
+        return head[:-2] + b',"events":[' + items + b"]}}"
+
+
+#: The ``type`` of a batch message.
+BATCH_TYPE = "batch"
+
+
+def messages(batch: list[outbox_repo.Delivery]) -> list[Message]:
+    """The leased events as messages: an event alone, or up to ``batch_max_events`` of one
+    subscription together; in the order of their oldest event."""
+    open_batches: dict[int, list[outbox_repo.Delivery]] = {}
+    order: list[list[outbox_repo.Delivery]] = []
+    for delivery in batch:
+        if delivery.batch_max_events <= 1:
+            order.append([delivery])
+            continue
+        current = open_batches.get(delivery.subscription_id)
+        if current is None or len(current) >= delivery.batch_max_events:
+            current = open_batches[delivery.subscription_id] = []
+            order.append(current)
+        current.append(delivery)
+    return [Message(tuple(events)) for events in order]
+
+
+def signed_request(message: Message, now: dt.datetime) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one message, signed as Standard Webhooks says."""
+    body = message.body()
+    webhook_id = message.webhook_id
+    signature = Webhook(message.first.secret).sign(webhook_id, now, body.decode())
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
-        "webhook-id": delivery.public_id,
+        "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
@@ -87,16 +161,16 @@ class DeliveryWorker:
         self.wake = threading.Condition()
         self.rng = random.Random()
 
-    def send(self, client: httpx.Client, delivery: outbox_repo.Delivery) -> str | None:
+    def send(self, client: httpx.Client, message: Message) -> str | None:
         """One try; None when the receiver took it (2xx), else what went wrong."""
         try:
             webhook_targets.check(
-                delivery.webhook_url,
+                message.first.webhook_url,
                 self.settings.webhook_allowed_hosts,
                 self.database_url,
             )
-            body, headers = signed_request(delivery, dt.datetime.now(dt.UTC))
-            response = client.post(delivery.webhook_url, content=body, headers=headers)
+            body, headers = signed_request(message, dt.datetime.now(dt.UTC))
+            response = client.post(message.first.webhook_url, content=body, headers=headers)
         except AppError as error:
             return error.detail
         except httpx.HTTPError as error:
@@ -106,8 +180,9 @@ class DeliveryWorker:
         return f"HTTP {response.status_code}"
 
     def deliver_batch(self, client: httpx.Client) -> int:
-        """Lease due events, send each, then record every outcome in one transaction (a
-        worker killed before that sends the batch again: same ids). Returns how many."""
+        """Lease due events, send them (one message each, or in batches where the
+        subscription asks), then record every outcome in one transaction (a worker killed
+        before that sends them again: same ids). Returns how many events were leased."""
         with self.sessions() as session:
             batch = outbox_repo.lease_due(session, BATCH, self.settings.webhook_lease_s)
             session.commit()
@@ -118,23 +193,34 @@ class DeliveryWorker:
         last_start = (
             time.monotonic() + self.settings.webhook_lease_s - self.settings.webhook_timeout_s - 1
         )
-        outcomes: list[tuple[outbox_repo.Delivery, str | None]] = []
-        for delivery in batch:
+        outcomes: list[tuple[Message, str | None]] = []
+        pending = messages(batch)
+        for message in pending:
             if outcomes and time.monotonic() > last_start:
                 break
-            outcomes.append((delivery, self.send(client, delivery)))
-        untried = [d.id for d in batch[len(outcomes) :]]
+            outcomes.append((message, self.send(client, message)))
+        untried = [d.id for m in pending[len(outcomes) :] for d in m.events]
         with self.sessions() as session:
             outbox_repo.release(session, untried)
-            outbox_repo.mark_delivered(session, [d.id for d, error in outcomes if error is None])
-            for delivery, error in outcomes:
+            outbox_repo.mark_delivered(
+                session, [d.id for m, error in outcomes if error is None for d in m.events]
+            )
+            for message, error in outcomes:
                 if error is not None:
-                    delay = retry_delay_s(delivery.attempts, self.settings, self.rng)
-                    outbox_repo.mark_failed(session, delivery.id, error, delay)
+                    jitter = self.rng.uniform(0.5, 1.5)  # one draw: the batch retries together
+                    outbox_repo.mark_failed(
+                        session,
+                        [
+                            (d.id, retry_delay_s(d.attempts, self.settings, self.rng, jitter))
+                            for d in message.events
+                        ],
+                        error,
+                    )
                     log.info(
-                        "webhook %s try %d failed: %s",
-                        delivery.public_id,
-                        delivery.attempts,
+                        "webhook %s (%d events) try %d failed: %s",
+                        message.webhook_id,
+                        len(message.events),
+                        message.first.attempts,
                         error,
                     )
             session.commit()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.db import alert_models
 from app.db import outbox as outbox_repo
 from app.db.sites import new_public_ids
 from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
@@ -24,6 +25,7 @@ from app.services import subscription_criteria, webhook_targets, zones
 from app.settings import Settings
 
 EVENT_TYPES = outbox_repo.EVENT_TYPES
+BATCH_MAX_EVENTS = alert_models.BATCH_MAX_EVENTS
 MAX_NAME_CHARS = 200
 MAX_SUBSCRIPTIONS_PER_KEY = 100
 
@@ -34,6 +36,8 @@ class NewSubscription:
     criteria: Mapping[str, Any]
     events: Sequence[str]
     webhook_url: str | None
+    #: How many due events one webhook message may carry (1: a message per event).
+    batch_max_events: int = 1
 
 
 def require_subscriber(caller: Caller) -> Caller:
@@ -81,6 +85,10 @@ def create(
     if not name or len(name) > MAX_NAME_CHARS:
         raise InvalidBody(f"name: 1 to {MAX_NAME_CHARS} characters", code="invalid_name")
     events = _check_events(new.events)
+    if not 1 <= new.batch_max_events <= BATCH_MAX_EVENTS:
+        raise InvalidBody(
+            f"batch_max_events: 1 to {BATCH_MAX_EVENTS}", code="invalid_batch_max_events"
+        )
     subscription_criteria.parse(session, new.criteria)
     url = new.webhook_url
     if url is not None:
@@ -101,6 +109,7 @@ def create(
             "events": events,
             "webhook_url": url,
             "secret": new_secret(),
+            "batch_max_events": new.batch_max_events,
         },
     )
     record = outbox_repo.get_subscription(session, public_id, None)
@@ -194,6 +203,7 @@ def as_document(
         "criteria": subscription.criteria,
         "events": subscription.events,
         "webhook_url": subscription.webhook_url,
+        "batch_max_events": subscription.batch_max_events,
         "status": subscription.status,
         "created_at": subscription.created_at.isoformat().replace("+00:00", "Z"),
     }

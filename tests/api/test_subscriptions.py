@@ -59,6 +59,21 @@ def test_an_authority_subscribes_and_gets_the_secret_once(
     assert [s["id"] for s in listed] == [body["id"]]
     assert "secret" not in listed[0]
     assert "secret" not in alerts_client.get(f"/subscriptions/{body['id']}", headers=headers).json()
+    assert body["batch_max_events"] == 1  # one event per message unless asked
+
+
+def test_a_subscription_may_take_its_events_in_batches(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("authority")
+    created = _subscribe(
+        alerts_client, headers, webhook_url="http://127.0.0.1:9/hook", batch_max_events=250
+    )
+    assert created.status_code == 201, created.text
+    read = alerts_client.get(f"/subscriptions/{created.json()['id']}", headers=headers).json()
+    assert read["batch_max_events"] == 250
+    page = alerts_client.get("/subscriptions?f=html&lang=pt", headers=headers)
+    assert "em lotes de até 250 eventos" in page.text
 
 
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("researcher", 403)])
@@ -185,6 +200,9 @@ def test_a_link_local_address_is_refused_even_for_an_allowed_name() -> None:
         ({"events": ["site.exploded"]}, None),
         ({"events": []}, None),
         ({"name": ""}, None),
+        ({"batch_max_events": 0}, None),
+        ({"batch_max_events": 1001}, None),
+        ({"batch_max_events": "many"}, None),
     ],
 )
 def test_bad_bodies_are_422_naming_what(

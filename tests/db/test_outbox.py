@@ -4,6 +4,7 @@ may see."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -203,3 +204,100 @@ def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settin
     store(session, around(lon + 0.3, lat, "far", spread[:1]))  # a far site changes nothing
     cluster_service.refresh(session)
     assert len(_events(session, public_id)) == len(joined)
+
+
+def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    """The oldest due events are leased, and for a subscription with ``batch_max_events``
+    more of its own up to that many; the worker's messages group them so, each batch signed
+    as one Standard Webhooks message whose events keep their ids and stored payloads."""
+    from standardwebhooks.webhooks import Webhook
+
+    from app.db import outbox as outbox_repo
+    from app.services import delivery
+
+    allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
+    caller = _caller(session, "admin")
+    batched, _ = subscriptions.create(
+        session,
+        allowed,
+        caller,
+        subscriptions.NewSubscription(
+            "batched", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h", 50
+        ),
+    )
+    single, _ = subscriptions.create(
+        session,
+        allowed,
+        caller,
+        subscriptions.NewSubscription(
+            "single", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h"
+        ),
+    )
+    drafts = [
+        _draft(14.0 + (i % 20) * 0.01, 4.0 + (i // 20) * 0.01, name=f"B{i}") for i in range(120)
+    ]
+    create_sites(session, boundaries, drafts[:10], caller)  # the 20 oldest events
+    create_sites(session, boundaries, drafts[10:], caller)
+    leased = outbox_repo.lease_due(session, 20, 30.0)
+    mine = [d for d in leased if d.subscription_id == batched.id]
+    assert len(mine) == 50  # 10 among the oldest 20, then 40 more of its own
+    assert len([d for d in leased if d.subscription_id == single.id]) == 10
+    assert len({d.id for d in leased}) == len(leased)
+
+    found = delivery.messages(leased)
+    assert sorted(len(m.events) for m in found) == [1] * 10 + [50]
+    [batch] = [m for m in found if m.batched]
+    now = dt.datetime.now(dt.UTC)
+    body, headers = delivery.signed_request(batch, now)
+    payload = Webhook(batched.secret).verify(body, headers)
+    assert headers["webhook-id"].startswith("batch_")
+    assert payload["type"] == "batch" and payload["subscription"] == batched.public_id
+    assert payload["data"]["count"] == 50
+    stored = {
+        e["public_id"]: e["payload"]
+        for e in session.execute(
+            text("SELECT public_id, payload FROM alert_events WHERE subscription_id = :s"),
+            {"s": batched.id},
+        ).mappings()
+    }
+    for event in payload["data"]["events"]:
+        event_id = event.pop("id")
+        assert stored[event_id] == event  # the event as it is alone, plus its id
+    assert {d.public_id for d in batch.events} == set(stored) & {d.public_id for d in mine}
+    # The same batch sent again is the same message, byte for byte, with the same id.
+    again, again_headers = delivery.signed_request(
+        delivery.Message(batch.events), now + dt.timedelta(seconds=5)
+    )
+    assert again == body and again_headers["webhook-id"] == headers["webhook-id"]
+    # A single event goes as it always did: its own id, its stored payload.
+    lone = next(m for m in found if not m.batched)
+    lone_body, lone_headers = delivery.signed_request(lone, now)
+    assert lone_headers["webhook-id"] == lone.first.public_id
+    assert Webhook(single.secret).verify(lone_body, lone_headers) == stored_single(
+        session, lone.first.public_id
+    )
+
+    # A failed batch: each event retried or (tries exhausted) dead, in one statement.
+    outbox_repo.mark_failed(
+        session, [(d.id, None if i < 5 else 60.0) for i, d in enumerate(mine)], "HTTP 503"
+    )
+    statuses = session.execute(
+        text(
+            "SELECT status, last_error, leased_until IS NULL AS free, "
+            "next_attempt_at > now() AS later, count(*) FROM alert_events "
+            "WHERE id = ANY(:ids) GROUP BY 1, 2, 3, 4 ORDER BY 1"
+        ),
+        {"ids": [d.id for d in mine]},
+    ).all()
+    assert [tuple(r) for r in statuses] == [
+        ("dead", "HTTP 503", True, False, 5),
+        ("pending", "HTTP 503", True, True, 45),
+    ]
+
+
+def stored_single(session: Session, public_id: str) -> Any:
+    return session.execute(
+        text("SELECT payload FROM alert_events WHERE public_id = :p"), {"p": public_id}
+    ).scalar_one()
