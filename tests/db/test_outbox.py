@@ -301,3 +301,38 @@ def stored_single(session: Session, public_id: str) -> Any:
     return session.execute(
         text("SELECT payload FROM alert_events WHERE public_id = :p"), {"p": public_id}
     ).scalar_one()
+
+
+def test_an_upload_tells_created_sites_from_known_ones_entering(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    """In an upload's events, ``site.created`` is only for the sites it created; a known site
+    it re-observes into the criteria (gold reported this time) is ``site.entered``."""
+    from app.services.ingest import UploadRequest, ingest
+
+    caller = _caller(session, "admin")
+    gold = _subscribe(
+        session,
+        settings,
+        caller,
+        {"mineral": "gold"},
+        ["site.created", "site.entered", "upload.completed"],
+    )
+    first = b"name,lat,lon,kind,minerals\nOld pit,4.4330,14.3640,mine,diamond\n"
+    ingest(session, boundaries, settings, UploadRequest(first, "first.csv"), caller)
+    assert _events(session, gold) == []
+    second = (
+        b"name,lat,lon,kind,minerals\nOld pit,4.4330,14.3640,mine,gold\n"
+        b"New pit,4.9000,14.9000,mine,gold\n"
+    )
+    outcome = ingest(session, boundaries, settings, UploadRequest(second, "second.csv"), caller)
+    assert outcome.report["counts"]["sites_created"] == 1, outcome.report["counts"]
+    found = sorted(
+        (e["type"], e["payload"]["data"].get("properties", {}).get("name"))
+        for e in _events(session, gold)
+    )
+    assert found == [
+        ("site.created", "New pit"),
+        ("site.entered", "Old pit"),
+        ("upload.completed", None),
+    ]
