@@ -157,10 +157,10 @@ class Settings(BaseSettings):
     webhook_lease_s: float = Field(
         default=60.0,
         gt=0,
-        description="How long a delivery worker holds the events it is sending; a worker that "
-        "dies releases its events when this runs out (then another sends them again, same id). "
-        "Keep it well above `BORDERLENS_WEBHOOK_TIMEOUT_S`: no try starts later than one "
-        "timeout before the lease ends.",
+        description="Longest a delivery worker holds the events it is sending: the database "
+        "ends a worker's session idle in its transaction this long (a worker that dies releases "
+        "its events at once; another sends them again, same id). Keep it well above "
+        "`BORDERLENS_WEBHOOK_TIMEOUT_S`: no try starts later than one timeout before it ends.",
     )
     delivery_worker: bool = Field(
         default=True,

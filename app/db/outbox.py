@@ -4,8 +4,9 @@ An event is written by ONE statement in the transaction of the change that cause
 (``record_matches``): the changed sites are matched against every active subscription's
 criteria, the sites that were not yet known to match (``subscription_sites``) become
 ``site.created`` / ``site.entered`` events, and an upload gives each subscription with
-matches one ``upload.completed`` event. The delivery worker leases due rows with
-``FOR UPDATE SKIP LOCKED``, so several workers never send one event at the same time.
+matches one ``upload.completed`` event. The delivery worker locks due rows with
+``FOR NO KEY UPDATE SKIP LOCKED`` for the transaction that sends them and records the
+outcome, so several workers never send one event at the same time.
 """
 
 from __future__ import annotations
@@ -420,7 +421,7 @@ def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> l
 
 @dataclass(frozen=True)
 class Delivery:
-    """One leased event to send: ``payload`` is its stored JSON text (sent as it is)."""
+    """One locked event to send: ``payload`` is its stored JSON text (sent as it is)."""
 
     id: int
     public_id: str
@@ -434,31 +435,25 @@ class Delivery:
     batch_max_events: int
 
 
-def _lease(
-    session: Session, where: Sequence[ColumnElement[bool]], limit: int, lease_s: float
-) -> list[Delivery]:
-    """Lease up to ``limit`` due events among ``where`` (oldest first) in one statement."""
+def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[Delivery]:
+    """Lock up to ``limit`` due events among ``where`` (oldest first) in one statement."""
     due = (
         select(events.c.id)
         .where(
             events.c.status == "pending",
             events.c.next_attempt_at <= func.now(),
+            # a lease of an older worker (which wrote ``leased_until``) is still honoured
             or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
             *where,
         )
         .order_by(events.c.next_attempt_at, events.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        # a row lock, not a new row version per event: held until the outcome is written
+        .with_for_update(skip_locked=True, key_share=True)
         .scalar_subquery()
     )
-    leased = (
-        update(events)
-        .where(events.c.id.in_(due))
-        .values(
-            leased_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_s),
-            attempts=events.c.attempts + 1,
-        )
-        .returning(
+    statement = (
+        select(
             events.c.id,
             events.c.public_id,
             events.c.attempts,
@@ -466,19 +461,14 @@ def _lease(
             cast(events.c.payload, Text).label("payload"),
             events.c.created_at,
             events.c.subscription_id,
-        )
-        .cte("leased")
-    )
-    statement = (
-        select(
-            leased,
             subscriptions.c.public_id.label("subscription"),
             subscriptions.c.webhook_url,
             subscriptions.c.secret,
             subscriptions.c.batch_max_events,
         )
-        .join(subscriptions, subscriptions.c.id == leased.c.subscription_id)
-        .order_by(leased.c.id)
+        .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
+        .where(events.c.id.in_(due))
+        .order_by(events.c.id)
     )
     rows = session.execute(statement).mappings().all()
     return [
@@ -499,46 +489,57 @@ def _lease(
     ]
 
 
-def lease_due(session: Session, limit: int, lease_s: float) -> list[Delivery]:
-    """Take up to ``limit`` due events for ``lease_s`` seconds, and for each subscription
-    among them that takes batches, more of its due events up to its ``batch_max_events``.
-    Rows another worker holds are skipped, not waited for; an expired lease (a worker died)
-    is due again. Each lease counts as a try."""
-    leased = _lease(session, (), limit, lease_s)
+def hold_for(session: Session, seconds: float) -> None:
+    """End this session (releasing its locks) if it idles in its transaction longer than
+    ``seconds``: a worker that hangs while sending cannot keep events from the others."""
+    session.execute(
+        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+        {"ms": str(max(1, round(seconds * 1000)))},
+    )
+
+
+def lock_due(session: Session, limit: int) -> list[Delivery]:
+    """Lock up to ``limit`` due events for the caller's transaction, and for each
+    subscription among them that takes batches, more of its due events up to its
+    ``batch_max_events``. Rows another worker holds are skipped, not waited for. The locks
+    last until the transaction ends: the outcome is written and committed in it, and a
+    worker that dies (its connection closes, or ``idle_in_transaction_session_timeout``
+    ends it) releases them at once, to be sent again by another."""
+    locked = _lock(session, (), limit)
     room: dict[int, int] = {}
-    for delivery in leased:
+    for delivery in locked:
         if delivery.batch_max_events > 1:
             room[delivery.subscription_id] = (
                 room.get(delivery.subscription_id, delivery.batch_max_events) - 1
             )
+    # SKIP LOCKED skips other transactions' locks only: what this one holds is left out here
+    held = [d.id for d in locked]
     for subscription_id, free in room.items():
         if free > 0:
-            leased += _lease(session, (events.c.subscription_id == subscription_id,), free, lease_s)
-    return leased
+            mine = (events.c.subscription_id == subscription_id, events.c.id.not_in(held))
+            locked += _lock(session, mine, free)
+    return locked
 
 
 def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
+    """Sent and taken: delivered, the try counted."""
     if event_ids:
         session.execute(
             update(events)
             .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
-            .values(status="delivered", delivered_at=func.now(), leased_until=None, last_error=None)
-        )
-
-
-def release(session: Session, event_ids: Sequence[int]) -> None:
-    """Give back leased events that were not tried (their try is not counted)."""
-    if event_ids:
-        session.execute(
-            update(events)
-            .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
-            .values(leased_until=None, attempts=events.c.attempts - 1)
+            .values(
+                status="delivered",
+                delivered_at=func.now(),
+                attempts=events.c.attempts + 1,
+                leased_until=None,
+                last_error=None,
+            )
         )
 
 
 def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], error: str) -> None:
-    """Failed tries, one error for all: each ``(event id, retry_in_s)`` is retried in that many
-    seconds or (None) moved to the dead letters. One statement."""
+    """Failed tries (each counted), one error for all: each ``(event id, retry_in_s)`` is
+    retried in that many seconds or (None) moved to the dead letters. One statement."""
     if not outcomes:
         return
     failed = (
@@ -551,6 +552,7 @@ def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], 
         update(events)
         .where(events.c.id == failed.c.id, events.c.status == "pending")
         .values(
+            attempts=events.c.attempts + 1,
             leased_until=None,
             last_error=error[:1000],
             status=case((failed.c.retry_in_s.is_(None), "dead"), else_=events.c.status),

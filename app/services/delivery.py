@@ -2,13 +2,15 @@
 
 ``run_delivery(settings, stop)`` runs until ``stop`` is set: inside ``borderlens serve`` (a
 thread started and stopped with the application) or alone as ``borderlens worker``. Several
-may run at once, in one process or many: each event is leased (``FOR UPDATE SKIP LOCKED``,
-for ``BORDERLENS_WEBHOOK_LEASE_S``) by one of them before it is sent, so no two send the same
-event at the same time; a worker that dies (``kill -9``) leaves its leases to run out and
-another sends those events again, with the same ``webhook-id`` (the receiver's idempotency
-key). A failed try is retried after an exponential delay with jitter; after
-``BORDERLENS_WEBHOOK_MAX_ATTEMPTS`` tries the event is a dead letter, which the subscriber
-sees and can send again (``/subscriptions/{id}/events?status=dead``).
+may run at once, in one process or many: each event is locked (``FOR NO KEY UPDATE SKIP
+LOCKED``) by one of them, in the transaction that sends it and records the outcome, so no two
+send the same event at the same time; a worker that dies (``kill -9``) loses its connection,
+which releases its events at once (one that hangs is ended by the server after
+``BORDERLENS_WEBHOOK_LEASE_S`` idle in its transaction), and another sends them again with
+the same ``webhook-id`` (the receiver's idempotency key). A failed try is retried after an
+exponential delay with jitter; after ``BORDERLENS_WEBHOOK_MAX_ATTEMPTS`` tries the event is
+a dead letter, which the subscriber sees and can send again
+(``/subscriptions/{id}/events?status=dead``).
 
 Signatures follow Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature: v1,<base64 HMAC-SHA256>``), made with its reference library.
@@ -180,28 +182,26 @@ class DeliveryWorker:
         return f"HTTP {response.status_code}"
 
     def deliver_batch(self, client: httpx.Client) -> int:
-        """Lease due events, send them (one message each, or in batches where the
-        subscription asks), then record every outcome in one transaction (a worker killed
-        before that sends them again: same ids). Returns how many events were leased."""
+        """Lock due events, send them (one message each, or in batches where the
+        subscription asks), and record every outcome, all in one transaction: a worker
+        killed before its commit releases the events, and another sends them again (same
+        ids). Returns how many events were locked."""
+        lease_s = self.settings.webhook_lease_s
         with self.sessions() as session:
-            batch = outbox_repo.lease_due(session, BATCH, self.settings.webhook_lease_s)
-            session.commit()
-        if not batch:
-            return 0
-        # A try started after this could outlive the lease (another worker would then send
-        # the same event at the same time): what is left is released, untried, instead.
-        last_start = (
-            time.monotonic() + self.settings.webhook_lease_s - self.settings.webhook_timeout_s - 1
-        )
-        outcomes: list[tuple[Message, str | None]] = []
-        pending = messages(batch)
-        for message in pending:
-            if outcomes and time.monotonic() > last_start:
-                break
-            outcomes.append((message, self.send(client, message)))
-        untried = [d.id for m in pending[len(outcomes) :] for d in m.events]
-        with self.sessions() as session:
-            outbox_repo.release(session, untried)
+            outbox_repo.hold_for(session, lease_s)
+            batch = outbox_repo.lock_due(session, BATCH)
+            if not batch:
+                session.rollback()
+                return 0
+            # No try starts after this: the last one must end (``webhook_timeout_s``) well
+            # before the session could be ended for idling (``lease_s``). What is left
+            # stays due, untried, for the next round.
+            last_start = time.monotonic() + lease_s - self.settings.webhook_timeout_s - 1
+            outcomes: list[tuple[Message, str | None]] = []
+            for message in messages(batch):
+                if outcomes and time.monotonic() > last_start:
+                    break
+                outcomes.append((message, self.send(client, message)))
             outbox_repo.mark_delivered(
                 session, [d.id for m, error in outcomes if error is None for d in m.events]
             )
@@ -211,7 +211,7 @@ class DeliveryWorker:
                     outbox_repo.mark_failed(
                         session,
                         [
-                            (d.id, retry_delay_s(d.attempts, self.settings, self.rng, jitter))
+                            (d.id, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))
                             for d in message.events
                         ],
                         error,
@@ -220,7 +220,7 @@ class DeliveryWorker:
                         "webhook %s (%d events) try %d failed: %s",
                         message.webhook_id,
                         len(message.events),
-                        message.first.attempts,
+                        message.first.attempts + 1,
                         error,
                     )
             session.commit()

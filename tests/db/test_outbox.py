@@ -209,7 +209,7 @@ def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settin
 def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
-    """The oldest due events are leased, and for a subscription with ``batch_max_events``
+    """The oldest due events are locked, and for a subscription with ``batch_max_events``
     more of its own up to that many; the worker's messages group them so, each batch signed
     as one Standard Webhooks message whose events keep their ids and stored payloads."""
     from standardwebhooks.webhooks import Webhook
@@ -240,7 +240,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     ]
     create_sites(session, boundaries, drafts[:10], caller)  # the 20 oldest events
     create_sites(session, boundaries, drafts[10:], caller)
-    leased = outbox_repo.lease_due(session, 20, 30.0)
+    leased = outbox_repo.lock_due(session, 20)
     mine = [d for d in leased if d.subscription_id == batched.id]
     assert len(mine) == 50  # 10 among the oldest 20, then 40 more of its own
     assert len([d for d in leased if d.subscription_id == single.id]) == 10
@@ -279,21 +279,22 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
         session, lone.first.public_id
     )
 
-    # A failed batch: each event retried or (tries exhausted) dead, in one statement.
+    # A failed batch: each event's try counted, then retried or (tries exhausted) dead, in
+    # one statement.
     outbox_repo.mark_failed(
         session, [(d.id, None if i < 5 else 60.0) for i, d in enumerate(mine)], "HTTP 503"
     )
     statuses = session.execute(
         text(
-            "SELECT status, last_error, leased_until IS NULL AS free, "
+            "SELECT status, last_error, attempts, "
             "next_attempt_at > now() AS later, count(*) FROM alert_events "
             "WHERE id = ANY(:ids) GROUP BY 1, 2, 3, 4 ORDER BY 1"
         ),
         {"ids": [d.id for d in mine]},
     ).all()
     assert [tuple(r) for r in statuses] == [
-        ("dead", "HTTP 503", True, False, 5),
-        ("pending", "HTTP 503", True, True, 45),
+        ("dead", "HTTP 503", 1, False, 5),
+        ("pending", "HTTP 503", 1, True, 45),
     ]
 
 
