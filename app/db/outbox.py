@@ -173,12 +173,17 @@ def delete_subscription(session: Session, subscription_id: int) -> None:
 
 
 def seed_matches(session: Session, matcher: Matcher) -> int:
-    """Remember every site the criteria match now (they are not news to the subscriber)."""
+    """Remember every site the criteria match now (they are not news to the subscriber).
+    Only a subscription to ``site.entered`` keeps that list; for the others this counts.
+    Returns how many sites match."""
     chosen = (
         select(literal(matcher.subscription.id), sites.c.id)
         .select_from(matcher.table)
         .where(*matcher.where)
     )
+    if SITE_ENTERED not in matcher.subscription.events:
+        counted = select(func.count()).select_from(chosen.subquery())
+        return int(session.execute(counted).scalar_one())
     result = session.execute(
         insert(subscription_sites)
         .from_select(["subscription_id", "site_id"], chosen)
@@ -271,19 +276,25 @@ def record_matches(
     """Write the events of one change, in ONE statement, in the caller's transaction.
 
     ``changed``: the changed sites. Every active subscription's criteria are evaluated over
-    them; a matching site not yet in ``subscription_sites`` is added there and becomes a
-    ``site.created`` (inserted by this transaction) or ``site.entered`` event; a listed site
-    no longer matching is removed (so it fires again when it comes back). With
+    them; a created site matching is a ``site.created`` event. For a subscription to
+    ``site.entered``, a matching site not yet in ``subscription_sites`` is added there and
+    becomes a ``site.created`` (inserted by this transaction) or ``site.entered`` event; a
+    listed site no longer matching is removed (so it fires again when it comes back). With
     ``upload_public_id``, each subscription with matches also gets one ``upload.completed``.
     """
     if not matchers:
         return
     selects = [_matches(m, changed) for m in matchers]
     cur = (selects[0] if len(selects) == 1 else union_all(*selects)).cte("cur")
-    ids = [m.subscription.id for m in matchers]
+    # Only subscriptions that ask for ``site.entered`` need to know which sites matched
+    # before (the events of a subscription never change); the others are spared those rows.
+    tracked = [m.subscription.id for m in matchers if SITE_ENTERED in m.subscription.events]
     fresh = (
         insert(subscription_sites)
-        .from_select(["subscription_id", "site_id"], select(cur.c.subscription_id, cur.c.site_id))
+        .from_select(
+            ["subscription_id", "site_id"],
+            select(cur.c.subscription_id, cur.c.site_id).where(cur.c.want_entered),
+        )
         .on_conflict_do_nothing()
         .returning(subscription_sites.c.subscription_id, subscription_sites.c.site_id)
         .cte("fresh")
@@ -291,7 +302,7 @@ def record_matches(
     gone = (
         delete(subscription_sites)
         .where(
-            subscription_sites.c.subscription_id.in_(ids),
+            subscription_sites.c.subscription_id.in_(tracked),
             subscription_sites.c.site_id.in_(select(sites.c.id).where(changed.scope)),
             ~exists().where(
                 cur.c.subscription_id == subscription_sites.c.subscription_id,
@@ -302,13 +313,17 @@ def record_matches(
         .cte("gone")
     )
     kind = _case_created(cur.c.created)
-    site_rows = (
-        select(
-            cur.c.subscription_id,
-            kind,
-            _envelope(kind, cur.c.subscription, cast(cur.c.feature, JSONB)),
-            _case_status(cur.c.webhook),
-        )
+    values = (
+        cur.c.subscription_id,
+        kind,
+        _envelope(kind, cur.c.subscription, cast(cur.c.feature, JSONB)),
+        _case_status(cur.c.webhook),
+    )
+    # created sites of the untracked: each is new, so each is news once
+    untracked_rows = select(*values).where(cur.c.created, cur.c.want_created, ~cur.c.want_entered)
+    # the tracked: news when not listed before (created, or entered by a move or an edit)
+    tracked_rows = (
+        select(*values)
         .select_from(
             cur.join(
                 fresh,
@@ -318,13 +333,9 @@ def record_matches(
                 ),
             )
         )
-        .where(
-            or_(
-                and_(cur.c.created, cur.c.want_created),
-                and_(~cur.c.created, cur.c.want_entered),
-            )
-        )
+        .where(or_(and_(cur.c.created, cur.c.want_created), ~cur.c.created))
     )
+    site_rows = union_all(untracked_rows, tracked_rows)
     columns = ["subscription_id", "type", "payload", "status"]
     site_events = (
         insert(events).from_select(columns, site_rows).returning(events.c.id).cte("site_events")
