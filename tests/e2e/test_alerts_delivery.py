@@ -378,6 +378,57 @@ def test_a_killed_worker_loses_nothing(
     assert node.statuses(subscription) == {"delivered": 300}
 
 
+def test_a_hung_worker_holds_its_events_no_longer_than_the_lease(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """A worker stopped (SIGSTOP) in the middle of delivery keeps its connection, and with it
+    the row locks of what it was sending: the database ends its session once it has idled in
+    its transaction for BORDERLENS_WEBHOOK_LEASE_S (3 s here), and another worker sends those
+    events. When the stopped one wakes, its outcome no longer counts."""
+    caller = node.caller()
+    subscription, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], receiver.url
+    )
+    receiver.delay_s = 0.05
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(
+                kind="mine", name=f"H{i}", lon=14.0 + (i % 20) * 0.01, lat=4.0 + (i // 20) * 0.01
+            )
+            for i in range(200)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    hung = node.worker()
+    workers.append(hung)
+    receiver.wait_for(20)
+    hung.send_signal(signal.SIGSTOP)
+    try:
+        workers.append(node.worker())
+        receiver.delay_s = 0.0
+        deadline = time.monotonic() + 60
+        while node.statuses(subscription) != {"delivered": 200} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert node.statuses(subscription) == {"delivered": 200}
+    finally:
+        hung.send_signal(signal.SIGCONT)
+    time.sleep(1.0)
+    got = receiver.snapshot()
+    _verified(got, secret)
+    assert len({r.id for r in got}) == 200
+    bodies: dict[str, bytes] = {}
+    for r in got:  # a repeat is the same event again
+        assert bodies.setdefault(r.id, r.body) == r.body
+    with node.sessions() as session:
+        tries = session.execute(
+            text(
+                "SELECT max(e.attempts) FROM alert_events e JOIN subscriptions s "
+                "ON s.id = e.subscription_id WHERE s.public_id = :p"
+            ),
+            {"p": subscription},
+        ).scalar_one()
+    assert tries == 1  # the hung worker's tries never got recorded
+
+
 def test_a_receiver_down_for_a_while_gets_everything_back(
     node: Node, workers: list[subprocess.Popen[bytes]]
 ) -> None:
