@@ -1,12 +1,11 @@
-"""Subscriptions and their events outbox: the only SQL of alerts.
+"""Subscriptions and their events outbox: the SQL of alerts (the delivery worker's is in
+``app.db.deliveries``).
 
 An event is written by ONE statement in the transaction of the change that causes it
 (``record_matches``): the changed sites are matched against every active subscription's
 criteria, the sites that were not yet known to match (``subscription_sites``) become
 ``site.created`` / ``site.entered`` events, and an upload gives each subscription with
-matches one ``upload.completed`` event. The delivery worker locks due rows with
-``FOR NO KEY UPDATE SKIP LOCKED`` for the transaction that sends them and records the
-outcome, so several workers never send one event at the same time.
+matches one ``upload.completed`` event.
 """
 
 from __future__ import annotations
@@ -18,15 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     ColumnElement,
-    Double,
     FromClause,
     Select,
     String,
     Table,
-    Text,
     and_,
     any_,
     case,
@@ -41,7 +37,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from app.db import features
@@ -425,157 +421,6 @@ def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> l
         {"run": run_id, "previous": previous_run_id},
     )
     return [int(site_id) for site_id in rows.scalars()]
-
-
-# -- delivery -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One locked event to send: ``payload`` is its stored JSON text (sent as it is)."""
-
-    id: int
-    public_id: str
-    attempts: int
-    payload: bytes
-    created_at: dt.datetime
-    subscription_id: int
-    subscription: str
-    webhook_url: str
-    secret: str
-    batch_max_events: int
-
-
-def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[Delivery]:
-    """Lock up to ``limit`` due events among ``where`` (oldest first) in one statement."""
-    due = (
-        select(events.c.id)
-        .where(
-            events.c.status == "pending",
-            events.c.next_attempt_at <= func.now(),
-            # a lease of an older worker (which wrote ``leased_until``) is still honoured
-            or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
-            *where,
-        )
-        .order_by(events.c.next_attempt_at, events.c.id)
-        .limit(limit)
-        # a row lock, not a new row version per event: held until the outcome is written
-        .with_for_update(skip_locked=True, key_share=True)
-        .scalar_subquery()
-    )
-    statement = (
-        select(
-            events.c.id,
-            events.c.public_id,
-            events.c.attempts,
-            # the stored text is the body: no decoding and encoding again per event
-            cast(events.c.payload, Text).label("payload"),
-            events.c.created_at,
-            events.c.subscription_id,
-            subscriptions.c.public_id.label("subscription"),
-            subscriptions.c.webhook_url,
-            subscriptions.c.secret,
-            subscriptions.c.batch_max_events,
-        )
-        .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
-        .where(events.c.id.in_(due))
-        .order_by(events.c.id)
-    )
-    rows = session.execute(statement).mappings().all()
-    return [
-        Delivery(
-            r["id"],
-            r["public_id"],
-            r["attempts"],
-            r["payload"].encode(),
-            r["created_at"],
-            r["subscription_id"],
-            r["subscription"],
-            r["webhook_url"],
-            r["secret"],
-            r["batch_max_events"],
-        )
-        for r in rows
-        if r["webhook_url"]
-    ]
-
-
-def hold_for(session: Session, seconds: float) -> None:
-    """End this session (releasing its locks) if it idles in its transaction longer than
-    ``seconds``: a worker that hangs while sending cannot keep events from the others."""
-    session.execute(
-        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
-        {"ms": str(max(1, round(seconds * 1000)))},
-    )
-
-
-def lock_due(session: Session, limit: int) -> list[Delivery]:
-    """Lock up to ``limit`` due events for the caller's transaction, and for each
-    subscription among them that takes batches, more of its due events up to its
-    ``batch_max_events``. Rows another worker holds are skipped, not waited for. The locks
-    last until the transaction ends: the outcome is written and committed in it, and a
-    worker that dies (its connection closes, or ``idle_in_transaction_session_timeout``
-    ends it) releases them at once, to be sent again by another."""
-    locked = _lock(session, (), limit)
-    room: dict[int, int] = {}
-    for delivery in locked:
-        if delivery.batch_max_events > 1:
-            room[delivery.subscription_id] = (
-                room.get(delivery.subscription_id, delivery.batch_max_events) - 1
-            )
-    # SKIP LOCKED skips other transactions' locks only: what this one holds is left out here
-    held = [d.id for d in locked]
-    for subscription_id, free in room.items():
-        if free > 0:
-            mine = (events.c.subscription_id == subscription_id, events.c.id.not_in(held))
-            locked += _lock(session, mine, free)
-    return locked
-
-
-def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
-    """Sent and taken: delivered, the try counted."""
-    if event_ids:
-        session.execute(
-            update(events)
-            .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
-            .values(
-                status="delivered",
-                delivered_at=func.now(),
-                attempts=events.c.attempts + 1,
-                leased_until=None,
-                last_error=None,
-            )
-        )
-
-
-def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], error: str) -> None:
-    """Failed tries (each counted), one error for all: each ``(event id, retry_in_s)`` is
-    retried in that many seconds or (None) moved to the dead letters. One statement."""
-    if not outcomes:
-        return
-    failed = (
-        select(
-            func.unnest(literal([i for i, _ in outcomes], ARRAY(BigInteger))).label("id"),
-            func.unnest(literal([d for _, d in outcomes], ARRAY(Double))).label("retry_in_s"),
-        )
-    ).subquery("failed")
-    session.execute(
-        update(events)
-        .where(events.c.id == failed.c.id, events.c.status == "pending")
-        .values(
-            attempts=events.c.attempts + 1,
-            leased_until=None,
-            last_error=error[:1000],
-            status=case((failed.c.retry_in_s.is_(None), "dead"), else_=events.c.status),
-            next_attempt_at=case(
-                (
-                    failed.c.retry_in_s.is_not(None),
-                    func.now() + func.make_interval(0, 0, 0, 0, 0, 0, failed.c.retry_in_s),
-                ),
-                else_=events.c.next_attempt_at,
-            ),
-        )
-    )
 
 
 # -- reading events (API, SSE) --------------------------------------------------------------

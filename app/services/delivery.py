@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from app.db import deliveries
 from app.db import outbox as outbox_repo
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError
@@ -70,10 +71,10 @@ class Message:
     """What one POST carries: one event, or (a subscription with ``batch_max_events`` > 1)
     a batch of that subscription's events."""
 
-    events: tuple[outbox_repo.Delivery, ...]
+    events: tuple[deliveries.Delivery, ...]
 
     @property
-    def first(self) -> outbox_repo.Delivery:
+    def first(self) -> deliveries.Delivery:
         return self.events[0]
 
     @property
@@ -120,11 +121,11 @@ class Message:
 BATCH_TYPE = "batch"
 
 
-def messages(batch: list[outbox_repo.Delivery]) -> list[Message]:
+def messages(batch: list[deliveries.Delivery]) -> list[Message]:
     """The leased events as messages: an event alone, or up to ``batch_max_events`` of one
     subscription together; in the order of their oldest event."""
-    open_batches: dict[int, list[outbox_repo.Delivery]] = {}
-    order: list[list[outbox_repo.Delivery]] = []
+    open_batches: dict[int, list[deliveries.Delivery]] = {}
+    order: list[list[deliveries.Delivery]] = []
     for delivery in batch:
         if delivery.batch_max_events <= 1:
             order.append([delivery])
@@ -188,8 +189,8 @@ class DeliveryWorker:
         ids). Returns how many events were locked."""
         lease_s = self.settings.webhook_lease_s
         with self.sessions() as session:
-            outbox_repo.hold_for(session, lease_s)
-            batch = outbox_repo.lock_due(session, BATCH)
+            deliveries.hold_for(session, lease_s)
+            batch = deliveries.lock_due(session, BATCH)
             if not batch:
                 session.rollback()
                 return 0
@@ -202,13 +203,13 @@ class DeliveryWorker:
                 if outcomes and time.monotonic() > last_start:
                     break
                 outcomes.append((message, self.send(client, message)))
-            outbox_repo.mark_delivered(
+            deliveries.mark_delivered(
                 session, [d.id for m, error in outcomes if error is None for d in m.events]
             )
             for message, error in outcomes:
                 if error is not None:
                     jitter = self.rng.uniform(0.5, 1.5)  # one draw: the batch retries together
-                    outbox_repo.mark_failed(
+                    deliveries.mark_failed(
                         session,
                         [
                             (d.id, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))

@@ -214,7 +214,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     as one Standard Webhooks message whose events keep their ids and stored payloads."""
     from standardwebhooks.webhooks import Webhook
 
-    from app.db import outbox as outbox_repo
+    from app.db import deliveries
     from app.services import delivery
 
     allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
@@ -240,7 +240,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     ]
     create_sites(session, boundaries, drafts[:10], caller)  # the 20 oldest events
     create_sites(session, boundaries, drafts[10:], caller)
-    leased = outbox_repo.lock_due(session, 20)
+    leased = deliveries.lock_due(session, 20)
     mine = [d for d in leased if d.subscription_id == batched.id]
     assert len(mine) == 50  # 10 among the oldest 20, then 40 more of its own
     assert len([d for d in leased if d.subscription_id == single.id]) == 10
@@ -281,7 +281,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
 
     # A failed batch: each event's try counted, then retried or (tries exhausted) dead, in
     # one statement.
-    outbox_repo.mark_failed(
+    deliveries.mark_failed(
         session, [(d.id, None if i < 5 else 60.0) for i, d in enumerate(mine)], "HTTP 503"
     )
     statuses = session.execute(

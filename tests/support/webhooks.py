@@ -48,6 +48,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request: nothing was delivered
+                    return
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 status = receiver.status
@@ -66,6 +68,8 @@ class Receiver:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
+        # a backlog for every sender of two workers at once (the default 5 refuses some)
+        ThreadingHTTPServer.request_queue_size = 64
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
