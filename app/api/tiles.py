@@ -11,15 +11,11 @@ with 304.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import collections as registry
@@ -33,9 +29,7 @@ from app.api.urls import base_url
 from app.collections.base import Provider, ReadContext
 from app.collections.parsing import bad
 from app.db import dataset
-from app.queries import Caller
 from app.services import tiles as tile_service
-from app.settings import Settings
 
 router = APIRouter(tags=["OGC API - Tiles"])
 
@@ -173,29 +167,10 @@ def read_tile(
     row: Row,
     col: Col,
 ) -> Response:
-    try:
-        return _tile_response(
-            request, session, settings, caller, open_writer, collection_id, (tms_id, zoom, row, col)
-        )
-    except Exception:
-        # the tile statement reads the dataset version; an answer that never ran it (400,
-        # 404) reads it here, so it carries the header as every answer does
-        with contextlib.suppress(SQLAlchemyError):
-            dataset.dataset_version(session)
-        raise
-
-
-def _tile_response(
-    request: Request,
-    session: Session,
-    settings: Settings,
-    caller: Caller,
-    open_writer: Callable[[], AbstractContextManager[Session]],
-    collection_id: str,
-    where: tuple[str, int, int, int],
-) -> Response:
+    # Every answer carries Dataset-Version: the tile statement reads it; an answer that never
+    # runs it (400, 404, 304) has it read at its start (``notes_own_version``).
     provider = _tiled(collection_id)
-    address = tile_service.TileAddress(*where)
+    address = tile_service.TileAddress(tms_id, zoom, row, col)
     tile_service.locate(address)  # 404 before any query when out of range
     values = p.parse_query(
         request.query_params.multi_items(),
