@@ -49,8 +49,10 @@ class SubscriptionBody(BaseModel):
         max_length=2000,
         description="Where events are POSTed (an allowed host); none: SSE /events only",
     )
+    # strict: a JSON number, not "5", 2.0 or true (lax parsing took each as a count)
     batch_max_events: int = Field(
         default=1,
+        strict=True,
         ge=1,
         le=BATCH_MAX_EVENTS,
         description="Most events one webhook message may carry: 1 (the default) sends each "

@@ -147,7 +147,7 @@ class SplitBody(BaseModel):
 
 class RestoreBody(BaseModel):
     reason: Reason
-    version: Annotated[int, Field(ge=0, le=2**62)] | None = Field(
+    version: Annotated[int, Field(strict=True, ge=0, le=2**62)] | None = Field(
         default=None, description="Put the site back as it was at this dataset version (undo)"
     )
 

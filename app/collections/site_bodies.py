@@ -101,7 +101,8 @@ class SiteProperties(BaseModel):
         json_schema_extra={"enum": list(SITE_STATUSES)},
         description="Retired is not written here: DELETE retires a site",
     )
-    accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
+    # numbers, not "5" or true (a lax float took both)
+    accuracy_m: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=1_000_000)
     location_origin: Text | None = Field(default=None, max_length=200)
     observed_on: dt.date | None = None
     source: Text | None = Field(default=None, max_length=300)
@@ -137,7 +138,7 @@ class SiteFeature(BaseModel):
     geometry: PointGeometry
     properties: SiteProperties
     id: str | int | None = Field(default=None, description="Ignored: the server assigns ids.")
-    bbox: list[float] | None = None
+    bbox: list[StrictFloat | StrictInt] | None = None
 
 
 #: Members the server computes; a body may carry them (a feature read, changed and sent

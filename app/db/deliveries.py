@@ -131,7 +131,9 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
         if free > 0:
             mine = (events.c.subscription_id == subscription_id, events.c.id.not_in(held))
             locked += _lock(session, mine, free)
-    return locked
+    # oldest first, as a batch lists them: the first statement takes the earliest due, which
+    # need not be the oldest (a retried event comes due late)
+    return sorted(locked, key=lambda d: d.id)
 
 
 def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:

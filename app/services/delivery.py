@@ -20,6 +20,7 @@ is a round trip, not a polling period; it polls too, for retries and missed noti
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -47,8 +48,9 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SENDERS = 8  # concurrent senders per worker: one slow receiver holds one of them only
+SENDERS = 8  # senders (threads) per worker, each sending its locked events concurrently
 BATCH = 20
+ANSWER_READ_BYTES = 65_536  # of a receiver's answer body; more is not read (its status is)
 POLL_S = 0.5  # how often one sender looks for retries that came due and expired leases
 IDLE_S = 5.0  # how often the other idle senders look at ``stop``; they never query then
 USER_AGENT = "borderlens-webhooks/1"
@@ -164,25 +166,67 @@ class DeliveryWorker:
         self.wake = threading.Condition()
         self.rng = random.Random()
 
-    def send(self, client: httpx.Client, message: Message) -> str | None:
-        """One try; None when the receiver took it (2xx), else what went wrong."""
+    async def send(self, client: httpx.AsyncClient, message: Message) -> str | None:
+        """One try; None when the receiver took it (2xx), else what went wrong.
+
+        The whole try (resolving and checking the host, connecting, sending, the answer's
+        status and up to ``ANSWER_READ_BYTES`` of its body) has ``webhook_timeout_s``: httpx's
+        own timeouts bound each read only, so a receiver dripping a byte a second would hold
+        the events past the lease, and the database would end the transaction before any
+        outcome was written (the batch sent again and again, its tries never counted)."""
+        timeout_s = self.settings.webhook_timeout_s
         try:
-            webhook_targets.check(
-                message.first.webhook_url,
-                self.settings.webhook_allowed_hosts,
-                self.database_url,
-            )
-            body, headers = signed_request(message, dt.datetime.now(dt.UTC))
-            response = client.post(message.first.webhook_url, content=body, headers=headers)
+            async with asyncio.timeout(timeout_s):
+                # the check resolves the host: in a thread, so a slow resolver holds one try
+                await asyncio.to_thread(
+                    webhook_targets.check,
+                    message.first.webhook_url,
+                    self.settings.webhook_allowed_hosts,
+                    self.database_url,
+                )
+                body, headers = signed_request(message, dt.datetime.now(dt.UTC))
+                async with client.stream(
+                    "POST", message.first.webhook_url, content=body, headers=headers
+                ) as response:
+                    status = response.status_code
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        # read so the connection can be reused; a long answer is not awaited
+                        read += len(chunk)
+                        if read > ANSWER_READ_BYTES:
+                            break
+        except TimeoutError:
+            return f"no complete answer within {timeout_s:g} s"
         except AppError as error:
             return error.detail
         except httpx.HTTPError as error:
             return f"{type(error).__name__}: {error}"
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
 
-    def deliver_batch(self, client: httpx.Client) -> int:
+    async def send_all(
+        self, client: httpx.AsyncClient, batch: list[Message], last_start: float
+    ) -> list[tuple[Message, str | None]]:
+        """Send each subscription's messages in order, the subscriptions side by side (a slow
+        receiver delays its own messages only). No try starts after ``last_start``
+        (``time.monotonic()``): what is left is not in the outcomes, and stays due."""
+        chains: dict[int, list[Message]] = {}
+        for message in batch:
+            chains.setdefault(message.first.subscription_id, []).append(message)
+
+        async def chain(queue: list[Message]) -> list[tuple[Message, str | None]]:
+            done: list[tuple[Message, str | None]] = []
+            for message in queue:
+                if done and time.monotonic() > last_start:
+                    break
+                done.append((message, await self.send(client, message)))
+            return done
+
+        results = await asyncio.gather(*(chain(queue) for queue in chains.values()))
+        return [outcome for done in results for outcome in done]
+
+    def deliver_batch(self, runner: asyncio.Runner, client: httpx.AsyncClient) -> int:
         """Lock due events, send them (one message each, or in batches where the
         subscription asks), and record every outcome, all in one transaction: a worker
         killed before its commit releases the events, and another sends them again (same
@@ -194,15 +238,11 @@ class DeliveryWorker:
             if not batch:
                 session.rollback()
                 return 0
-            # No try starts after this: the last one must end (``webhook_timeout_s``) well
-            # before the session could be ended for idling (``lease_s``). What is left
-            # stays due, untried, for the next round.
+            # No try starts after this, and each ends within ``webhook_timeout_s``: the
+            # outcomes are written well before the session could be ended for idling
+            # (``lease_s``). What is left stays due, untried, for the next round.
             last_start = time.monotonic() + lease_s - self.settings.webhook_timeout_s - 1
-            outcomes: list[tuple[Message, str | None]] = []
-            for message in messages(batch):
-                if outcomes and time.monotonic() > last_start:
-                    break
-                outcomes.append((message, self.send(client, message)))
+            outcomes = runner.run(self.send_all(client, messages(batch), last_start))
             deliveries.mark_delivered(
                 session, [d.id for m, error in outcomes if error is None for d in m.events]
             )
@@ -232,31 +272,44 @@ class DeliveryWorker:
         at the outbox on a timer (for retries coming due); the others wait to be woken by a
         NOTIFY or by a sender that found a full batch, so an idle service costs one small
         query every ``POLL_S``, not one per sender."""
-        with httpx.Client(
-            timeout=self.settings.webhook_timeout_s, follow_redirects=False
-        ) as client:
-            failures = 0
-            while not stop.is_set():
-                try:
-                    sent = self.deliver_batch(client)
-                except Exception:  # the database went away: say so, wait, try again
-                    failures += 1
-                    # the whole story once per outage, then a line a minute: eight senders
-                    # each logging a traceback every second buried everything else
-                    if failures == 1:
-                        log.exception("webhook delivery failed; retrying every second")
-                    elif failures % 60 == 0:
-                        log.warning("webhook delivery still failing (%d tries)", failures)
-                    stop.wait(1.0)
-                    continue
-                if failures:
-                    log.info("webhook delivery works again after %d failed tries", failures)
-                    failures = 0
-                if sent >= BATCH:  # probably more due: let the idle senders help
-                    with self.wake:
-                        self.wake.notify_all()
-                elif sent == 0:
-                    self._idle(stop, polls)
+        with asyncio.Runner() as runner:
+            client = httpx.AsyncClient(
+                timeout=self.settings.webhook_timeout_s, follow_redirects=False
+            )
+            try:
+                self._send_rounds(stop, polls, runner, client)
+            finally:
+                runner.run(client.aclose())
+
+    def _send_rounds(
+        self,
+        stop: threading.Event,
+        polls: bool,
+        runner: asyncio.Runner,
+        client: httpx.AsyncClient,
+    ) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                sent = self.deliver_batch(runner, client)
+            except Exception:  # the database went away: say so, wait, try again
+                failures += 1
+                # the whole story once per outage, then a line a minute: eight senders
+                # each logging a traceback every second buried everything else
+                if failures == 1:
+                    log.exception("webhook delivery failed; retrying every second")
+                elif failures % 60 == 0:
+                    log.warning("webhook delivery still failing (%d tries)", failures)
+                stop.wait(1.0)
+                continue
+            if failures:
+                log.info("webhook delivery works again after %d failed tries", failures)
+                failures = 0
+            if sent >= BATCH:  # probably more due: let the idle senders help
+                with self.wake:
+                    self.wake.notify_all()
+            elif sent == 0:
+                self._idle(stop, polls)
 
     def _idle(self, stop: threading.Event, polls: bool) -> None:
         with self.wake:

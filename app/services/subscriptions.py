@@ -89,6 +89,13 @@ def create(
         raise InvalidBody(
             f"batch_max_events: 1 to {BATCH_MAX_EVENTS}", code="invalid_batch_max_events"
         )
+    if new.batch_max_events > 1 and new.webhook_url is None:
+        # batches are a webhook's; the SSE stream sends every event alone
+        raise InvalidBody(
+            "batch_max_events: batches need a webhook_url (the /events stream sends events "
+            "one by one)",
+            code="invalid_batch_max_events",
+        )
     subscription_criteria.parse(session, new.criteria)
     url = new.webhook_url
     if url is not None:

@@ -51,6 +51,9 @@ def deep(levels: int) -> dict[str, Any]:
         {"restricted": {"k": [-(2**63) - 1]}},
         {"attributes": {"k": 10**40}},
         {"attributes": deep(40)},
+        # numbers are JSON numbers: lax parsing once stored "12" and true as accuracies
+        {"accuracy_m": "12"},
+        {"accuracy_m": True},
     ],
 )
 def test_unstorable_members_are_422(
@@ -62,6 +65,13 @@ def test_unstorable_members_are_422(
     assert body["code"] == "invalid_body"
     member = next(iter(properties))
     assert any(member in (item.get("column") or "") for item in body["errors"])
+
+
+def test_a_bbox_of_strings_is_422(client: TestClient, api_key: Headers) -> None:
+    body = {**feature(), "bbox": ["15.8", "4.3", "15.8", "4.3"]}
+    response = client.post(URL, json=body, headers=api_key("researcher"))
+    assert response.status_code == 422, response.text
+    assert any("bbox" in (item.get("column") or "") for item in response.json()["errors"])
 
 
 def test_integers_within_64_bits_are_stored(client: TestClient, api_key: Headers) -> None:

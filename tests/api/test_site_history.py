@@ -138,6 +138,13 @@ def test_retire_then_restore_then_undo_an_edit(client: TestClient, api_key: Head
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["properties"]["country"] == "CAF"
+    for spelled in (str(first), float(first), True):  # a JSON integer, nothing like one
+        lax = client.post(
+            f"{ITEMS}/{site}/restore",
+            json={"reason": "wrong point", "version": spelled},
+            headers=headers,
+        )
+        assert lax.status_code == 422, (spelled, lax.text)
     undo = client.post(
         f"{ITEMS}/{site}/restore", json={"reason": "wrong point", "version": first}, headers=headers
     )

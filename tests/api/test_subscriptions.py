@@ -203,6 +203,13 @@ def test_a_link_local_address_is_refused_even_for_an_allowed_name() -> None:
         ({"batch_max_events": 0}, None),
         ({"batch_max_events": 1001}, None),
         ({"batch_max_events": "many"}, None),
+        # a number as JSON spells it, nothing lax parsing would turn into one
+        ({"batch_max_events": "5", "webhook_url": "http://127.0.0.1:9/hook"}, None),
+        ({"batch_max_events": True, "webhook_url": "http://127.0.0.1:9/hook"}, None),
+        ({"batch_max_events": 2.0, "webhook_url": "http://127.0.0.1:9/hook"}, None),
+        ({"batch_max_events": "1_000", "webhook_url": "http://127.0.0.1:9/hook"}, None),
+        # batches are a webhook's: the SSE stream has none
+        ({"batch_max_events": 5}, None),
     ],
 )
 def test_bad_bodies_are_422_naming_what(

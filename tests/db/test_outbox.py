@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -204,6 +205,49 @@ def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settin
     store(session, around(lon + 0.3, lat, "far", spread[:1]))  # a far site changes nothing
     cluster_service.refresh(session)
     assert len(_events(session, public_id)) == len(joined)
+
+
+def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_last(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    """Events are locked by when they come due, but a batch lists them by age: the oldest
+    five, retried and due after the others, come first in the message all the same."""
+    from app.db import deliveries
+    from app.services import delivery
+
+    allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
+    caller = _caller(session, "admin")
+    batched, _ = subscriptions.create(
+        session,
+        allowed,
+        caller,
+        subscriptions.NewSubscription(
+            "batched", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h", 50
+        ),
+    )
+    drafts = [_draft(14.0 + i * 0.01, 4.0, name=f"O{i}") for i in range(30)]
+    create_sites(session, boundaries, drafts, caller)
+    ids = [
+        int(i)
+        for i in session.scalars(
+            text("SELECT id FROM alert_events WHERE subscription_id = :s ORDER BY id"),
+            {"s": batched.id},
+        )
+    ]
+    assert len(ids) == 30
+    session.execute(
+        text(
+            "UPDATE alert_events SET next_attempt_at = now() - CASE WHEN id = ANY(:late) "
+            "THEN interval '1 second' ELSE interval '10 seconds' END WHERE subscription_id = :s"
+        ),
+        {"late": ids[:5], "s": batched.id},
+    )
+    locked = deliveries.lock_due(session, 20)
+    assert [d.id for d in locked] == ids
+    [batch] = delivery.messages(locked)
+    body, _ = delivery.signed_request(batch, dt.datetime.now(dt.UTC))
+    public = [d.public_id for d in locked]
+    assert [e["id"] for e in orjson.loads(body)["data"]["events"]] == public
 
 
 def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(

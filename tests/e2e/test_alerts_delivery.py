@@ -31,7 +31,7 @@ from app.services.site_edits import Precondition
 from app.services.sites import SiteDraft, create_sites
 from app.settings import Settings
 from tests.conftest import settings_for
-from tests.support.webhooks import Received, Receiver
+from tests.support.webhooks import Dripper, Received, Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -474,6 +474,59 @@ def test_an_always_failing_receiver_ends_in_the_dead_letters_and_can_be_resent(
     got = receiver.wait_for(5, timeout_s=60)
     assert {r.id for r in got} == {e.public_id for e in dead}  # the same ids, sent again
     _verified(got, secret)
+
+
+@pytest.fixture
+def dripper() -> Iterator[Dripper]:
+    started = Dripper().start()
+    yield started
+    started.stop()
+
+
+@pytest.mark.parametrize("batch_max_events", [1, 50])
+def test_a_receiver_dripping_its_answer_fails_in_time_and_holds_up_no_one_else(
+    node: Node,
+    receiver: Receiver,
+    dripper: Dripper,
+    workers: list[subprocess.Popen[bytes]],
+    batch_max_events: int,
+) -> None:
+    """A receiver answering one byte every 0.3 s never lets a per-read timeout fire: the
+    try as a whole has BORDERLENS_WEBHOOK_TIMEOUT_S (1 s here). Its events fail, are counted
+    and end in the dead letters after 3 tries; another subscription's events sent beside them
+    are delivered and recorded once. (Without the whole-try limit the database ended the
+    sending transaction at the lease, 3 s: no outcome of either was ever written, and both
+    were sent again and again.)"""
+    caller = node.caller()
+    slow, _ = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], dripper.url, batch_max_events
+    )
+    good, secret = node.subscribe(
+        caller, {"country": "CMR"}, ["site.created"], receiver.url, batch_max_events
+    )
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(kind="mine", name=f"S{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(30)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    workers.append(node.worker(BORDERLENS_WEBHOOK_MAX_ATTEMPTS="3"))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (
+        node.statuses(slow) != {"dead": 30} or node.statuses(good) != {"delivered": 30}
+    ):
+        time.sleep(0.2)
+    assert node.statuses(good) == {"delivered": 30}
+    assert node.statuses(slow) == {"dead": 30}
+    assert dripper.requests >= 3, "each try reached the receiver"
+    with node.sessions() as session:
+        dead = subscriptions.events(session, caller, slow, "dead", 0, 100)
+        assert [e.attempts for e in dead] == [3] * 30
+        assert {e.last_error for e in dead} == {"no complete answer within 1 s"}
+        delivered = subscriptions.events(session, caller, good, "delivered", 0, 100)
+        assert [e.attempts for e in delivered] == [1] * 30, "each sent once"
+    got = receiver.snapshot()
+    _verified(got, secret)
+    assert len(got) == len({r.id for r in got}), "no message sent twice"
 
 
 def test_two_workers_share_the_queue_without_sending_an_event_twice(

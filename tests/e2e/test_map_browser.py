@@ -82,6 +82,20 @@ def wait_for_markers(driver: webdriver.Chrome) -> Any:
     return WebDriverWait(driver, 30).until(markers_drawn)
 
 
+def wait_for_popup_text(driver: webdriver.Chrome) -> str:
+    """The open popup's text, once Leaflet has filled it.
+
+    Leaflet adds the popup's element before it fills it (and fades it in): waiting for the
+    element alone lets a fast check read an empty popup.
+    """
+    text: str = WebDriverWait(driver, 15).until(
+        lambda d: "".join(
+            e.text for e in d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")
+        ).strip()
+    )
+    return text
+
+
 ALL_SITES = len(SITES) + 4
 
 
@@ -118,11 +132,9 @@ def test_clicking_a_marker_opens_its_popup(
     )
     assert marker_path is not None, "a lone site is drawn unclustered"
     marker_path.click()
-    popup = WebDriverWait(browser, 15).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")
-    )[0]
-    assert "Chantier Batouri" in popup.text
-    assert "Cameroon" in popup.text and "gold" in popup.text
+    popup_text = wait_for_popup_text(browser)
+    assert "Chantier Batouri" in popup_text
+    assert "Cameroon" in popup_text and "gold" in popup_text
 
 
 def test_map_works_inside_an_iframe_of_another_site(
@@ -183,11 +195,9 @@ def test_clusters_map_shows_a_summary_on_click(
         "const k = Object.keys(window).find(k => k.startsWith('clusters_layer_'));"
         "window[k].getLayers()[0].openPopup();"
     )
-    popup = WebDriverWait(browser, 15).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")
-    )[0]
-    assert "Groupe transfrontalier" in popup.text
-    assert "4" in popup.text and "Cameroun" in popup.text
+    popup_text = wait_for_popup_text(browser)
+    assert "Groupe transfrontalier" in popup_text
+    assert "4" in popup_text and "Cameroun" in popup_text
 
 
 # -- Layout and language (every page, every language, wide and narrow windows) -------------

@@ -100,3 +100,60 @@ def refused(port: int) -> bool:
     """Nothing listens on ``port`` (the receiver is down)."""
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@dataclass
+class Dripper:
+    """A receiver that reads each request, then answers one byte every ``drip_s`` seconds
+    and never finishes: each read of its answer is quick, the answer never complete (what a
+    per-read timeout alone does not end). Counts the requests it took in."""
+
+    drip_s: float = 0.3
+    port: int = 0
+    requests: int = 0
+    _sock: socket.socket | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Dripper:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(64)
+        sock.settimeout(0.2)
+        self._sock, self.port = sock, sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        answer = b"HTTP/1.1 200 OK\r\n" + b"x-slow: " + b"." * 10_000
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65_536)  # the request (headers and, for small ones, the body)
+                self.requests += 1
+                for byte in answer:
+                    if self._stop.wait(self.drip_s):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:  # the sender gave up and closed: what is expected
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock is not None:
+            self._sock.close()
