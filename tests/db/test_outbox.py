@@ -319,6 +319,8 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     lone = next(m for m in found if not m.batched)
     lone_body, lone_headers = delivery.signed_request(lone, now)
     assert lone_headers["webhook-id"] == lone.first.public_id
+    # the text as the outbox wrote it: the envelope's members in Standard Webhooks' order
+    assert lone_body.startswith(b'{"type":"site.created","timestamp":"')
     assert Webhook(single.secret).verify(lone_body, lone_headers) == stored_single(
         session, lone.first.public_id
     )
