@@ -152,7 +152,10 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Longest delay between two tries of one webhook."
     )
     webhook_timeout_s: float = Field(
-        default=10.0, gt=0, description="How long a webhook receiver has to answer."
+        default=10.0,
+        gt=0,
+        description="How long one webhook try may take, whole: resolving and connecting, "
+        "sending, and the receiver's complete answer (one dripping its answer is cut off too).",
     )
     webhook_lease_s: float = Field(
         default=60.0,

@@ -57,7 +57,8 @@ class SubscriptionBody(BaseModel):
         le=BATCH_MAX_EVENTS,
         description="Most events one webhook message may carry: 1 (the default) sends each "
         'event alone; more sends a subscription\'s due events together as {"type": "batch", '
-        '"data": {"count", "events": [...]}}, each event with its own id',
+        '"data": {"count", "events": [...]}}, each event with its own id (webhooks only: '
+        "with more than 1, webhook_url is required)",
     )
 
 
