@@ -102,7 +102,7 @@ class SiteProperties(BaseModel):
         description="Retired is not written here: DELETE retires a site",
     )
     # numbers, not "5" or true (a lax float took both)
-    accuracy_m: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+    accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000, strict=True)
     location_origin: Text | None = Field(default=None, max_length=200)
     observed_on: dt.date | None = None
     source: Text | None = Field(default=None, max_length=300)
@@ -138,7 +138,7 @@ class SiteFeature(BaseModel):
     geometry: PointGeometry
     properties: SiteProperties
     id: str | int | None = Field(default=None, description="Ignored: the server assigns ids.")
-    bbox: list[StrictFloat | StrictInt] | None = None
+    bbox: list[StrictFloat] | None = None  # strict floats take integers, not "1" or true
 
 
 #: Members the server computes; a body may carry them (a feature read, changed and sent
