@@ -220,7 +220,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
             for error in exc.errors()
         ]
-        in_query = all(error.get("loc", ("",))[0] in ("query", "path") for error in exc.errors())
+        in_query = all(
+            error.get("loc", ("",))[0] in ("query", "path", "header") for error in exc.errors()
+        )
         status, code = (400, "invalid_parameter") if in_query else (422, "invalid_body")
         detail = "; ".join(
             f"{item.column}: {item.message}" if item.column else item.message for item in items

@@ -20,6 +20,8 @@ from app.api.deps import (
 )
 from app.api.responses import JSON
 from app.api.urls import base_url
+from app.collections.parsing import BIGINT_MAX
+from app.errors import InvalidParameter
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
 from app.services.subscriptions import BATCH_MAX_EVENTS
@@ -202,8 +204,16 @@ async def events(
     request: Request,
     caller: SubscriberDep,
     last_event_id: Annotated[
-        str | None, Header(max_length=20, pattern=r"^\d*$", alias="Last-Event-ID")
+        str | None,
+        Header(
+            max_length=19,
+            pattern=r"^\d*$",
+            alias="Last-Event-ID",
+            description="The id of the last event received: the stream resumes after it",
+        ),
     ] = None,
 ) -> EventSourceResponse:
+    if last_event_id and int(last_event_id) > BIGINT_MAX:  # ids are PostgreSQL bigints
+        raise InvalidParameter(f"Last-Event-ID: at most {BIGINT_MAX}")
     stream = event_stream.follow(request.app.state.read_sessionmaker, caller, last_event_id)
     return EventSourceResponse(stream, ping=15)

@@ -104,7 +104,7 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
     """What the request's own parts can be refused with."""
     statuses: set[int] = set()
     places = {param.get("in") for param in operation.get("parameters", [])}
-    if places & {"query", "path"}:
+    if places & {"query", "path", "header"}:
         statuses.add(400)
     if "path" in places:
         statuses.add(404)
@@ -181,7 +181,7 @@ def _annotate_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "requestBody" not in operation:
         # FastAPI documents 422 for every validated parameter; query and path values that
-        # fail are answered 400 here (app.main), bodies 422.
+        # fail are answered 400 here (app.main), as are headers; bodies 422.
         responses.pop("422", None)
     statuses = _request_statuses(operation) | {int(s) for s in responses if s.isdigit()}
     for status in sorted(statuses):

@@ -11,6 +11,8 @@
 - **405** carries ``Allow``, the methods of every route matching the path (RFC 9110 §15.5.6);
   a plain ``OPTIONS`` (not a CORS preflight, which the CORS middleware answers) gets 204 with
   the same ``Allow``.
+- **NUL in the path**: a path holding a NUL character (``%00``) names no resource: 404, before
+  any route passes it as an id to PostgreSQL (whose text cannot hold NUL: a 500 there).
 - **Headers**: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy`` on every response;
   HTML gets a Content-Security-Policy allowing only its own assets unless the route set a
   stricter one of its own, and ``frame-ancestors`` from ``BORDERLENS_FRAME_ANCESTORS``.
@@ -29,7 +31,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.responses import problem_response
-from app.errors import UnknownHost, problem_for
+from app.errors import NotFound, UnknownHost, problem_for
 from app.settings import Settings
 
 ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -175,6 +177,11 @@ class HttpHardening:
                 )
             )
             problem.instance = scope["path"]
+            await problem_response(problem)(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            problem = problem_for(NotFound("no resource has a NUL character (%00) in its path"))
+            problem.instance = scope["path"].replace("\x00", "%00")
             await problem_response(problem)(scope, receive, send)
             return
         method = scope["method"]

@@ -221,6 +221,23 @@ def test_bad_bodies_are_422_naming_what(
         assert answer.json()["errors"][0]["column"] == column
 
 
+@pytest.mark.parametrize(
+    "last_event_id",
+    # over a bigint (20 digits once passed the length check: a 500 in the stream), one
+    # past the largest, not a number
+    ["99999999999999999999", "9223372036854775808", "abc", "-1", "1.5"],
+)
+def test_a_last_event_id_that_is_no_event_id_is_400(
+    alerts_client: TestClient, api_key: Headers, last_event_id: str
+) -> None:
+    answer = alerts_client.get(
+        "/events", headers={**api_key("authority"), "Last-Event-ID": last_event_id}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "invalid_parameter"
+    assert "Last-Event-ID" in answer.text
+
+
 def test_the_html_page_lists_subscriptions_in_french(
     alerts_client: TestClient, api_key: Headers
 ) -> None:
