@@ -181,12 +181,15 @@ def seed_matches(session: Session, matcher: Matcher) -> int:
     if SITE_ENTERED not in matcher.subscription.events:
         counted = select(func.count()).select_from(chosen.subquery())
         return int(session.execute(counted).scalar_one())
-    result = session.execute(
+    # counted from what was written: the driver's rowcount of an INSERT ... SELECT read -1
+    listed = (
         insert(subscription_sites)
         .from_select(["subscription_id", "site_id"], chosen)
         .on_conflict_do_nothing()
+        .returning(subscription_sites.c.site_id)
+        .cte("listed")
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(session.execute(select(func.count()).select_from(listed)).scalar_one())
 
 
 # -- recording (one statement per change) ------------------------------------------------

@@ -76,6 +76,29 @@ def test_a_subscription_may_take_its_events_in_batches(
     assert "em lotes de até 250 eventos" in page.text
 
 
+def test_matching_sites_counts_the_same_whichever_events(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    """A subscription to site.entered lists the sites matching now; its count was the
+    driver's rowcount of that INSERT ... SELECT, -1."""
+    researcher = api_key("researcher")
+    for name in ("M1", "M2"):
+        made = alerts_client.post(
+            "/collections/sites/items",
+            json=site_feature(*BATOURI_CMR, name=name),
+            headers=researcher,
+        )
+        assert made.status_code == 201, made.text
+    counts = {
+        events: _subscribe(alerts_client, api_key("authority"), events=list(events)).json()[
+            "matching_sites"
+        ]
+        for events in (("site.created",), ("site.entered",), ("site.created", "site.entered"))
+    }
+    assert set(counts.values()) == {counts[("site.created",)]}, counts
+    assert counts[("site.created",)] >= 2
+
+
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("researcher", 403)])
 def test_only_authorities_and_admins_subscribe(
     alerts_client: TestClient, api_key: Headers, role: str | None, status: int
