@@ -54,6 +54,7 @@ ANSWER_READ_BYTES = 65_536  # of a receiver's answer body; more is not read (its
 POLL_S = 0.5  # how often one sender looks for retries that came due and expired leases
 IDLE_S = 5.0  # how often the other idle senders look at ``stop``; they never query then
 USER_AGENT = "borderlens-webhooks/1"
+NOT_SENT = "not sent: "  # the error of a message left unsent after its receiver failed
 
 
 def retry_delay_s(
@@ -210,17 +211,29 @@ class DeliveryWorker:
     ) -> list[tuple[Message, str | None]]:
         """Send each subscription's messages in order, the subscriptions side by side (a slow
         receiver delays its own messages only). No try starts after ``last_start``
-        (``time.monotonic()``): what is left is not in the outcomes, and stays due."""
+        (``time.monotonic()``): what is left is not in the outcomes, and stays due.
+
+        A subscription's first failed message ends its chain: the messages after it are not
+        sent to a receiver that just failed (a silent one would cost a whole timeout each,
+        holding the round, and with it the sender, from everyone else's events) and fail
+        with it, each try counted, so they are retried, and reach the dead letters, together."""
         chains: dict[int, list[Message]] = {}
         for message in batch:
             chains.setdefault(message.first.subscription_id, []).append(message)
 
         async def chain(queue: list[Message]) -> list[tuple[Message, str | None]]:
             done: list[tuple[Message, str | None]] = []
-            for message in queue:
+            for position, message in enumerate(queue):
                 if done and time.monotonic() > last_start:
                     break
-                done.append((message, await self.send(client, message)))
+                error = await self.send(client, message)
+                done.append((message, error))
+                if error is not None:
+                    skipped = (
+                        f"{NOT_SENT}the receiver failed {message.webhook_id} just before ({error})"
+                    )
+                    done += [(later, skipped[:1000]) for later in queue[position + 1 :]]
+                    break
             return done
 
         results = await asyncio.gather(*(chain(queue) for queue in chains.values()))
@@ -246,17 +259,20 @@ class DeliveryWorker:
             deliveries.mark_delivered(
                 session, [d.id for m, error in outcomes if error is None for d in m.events]
             )
+            jitters: dict[int, float] = {}
+            failed: dict[str, list[tuple[int, float | None]]] = {}
             for message, error in outcomes:
-                if error is not None:
-                    jitter = self.rng.uniform(0.5, 1.5)  # one draw: the batch retries together
-                    deliveries.mark_failed(
-                        session,
-                        [
-                            (d.id, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))
-                            for d in message.events
-                        ],
-                        error,
-                    )
+                if error is None:
+                    continue
+                # one draw per subscription: its failed messages are retried together
+                jitter = jitters.setdefault(
+                    message.first.subscription_id, self.rng.uniform(0.5, 1.5)
+                )
+                failed.setdefault(error, []).extend(
+                    (d.id, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))
+                    for d in message.events
+                )
+                if not error.startswith(NOT_SENT):
                     log.info(
                         "webhook %s (%d events) try %d failed: %s",
                         message.webhook_id,
@@ -264,6 +280,8 @@ class DeliveryWorker:
                         message.first.attempts + 1,
                         error,
                     )
+            for error, retries in failed.items():  # a statement per error, not per message
+                deliveries.mark_failed(session, retries, error)
             session.commit()
         return len(batch)
 
