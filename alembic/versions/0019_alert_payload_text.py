@@ -1,4 +1,5 @@
-"""alert payloads are stored as written (json), and their NOTIFY copies no rows
+"""alert payloads are stored as written (json), their NOTIFY copies no rows, and a deleted
+subscription may wait for its removal
 
 ``alert_events.payload`` becomes ``json``: the body a webhook sends is the text the outbox
 wrote (type, timestamp, subscription, data, in that order), checked but not parsed into
@@ -8,6 +9,10 @@ of the events statement of an upload (10 000 sites, 10 subscriptions: 23 646 eve
 The NOTIFY trigger no longer reads a transition table: capturing every inserted row (1 kB
 each) to see that there was one spilled 26 MB to temporary files per such upload. It fires
 after every INSERT statement; one that inserted nothing wakes the workers for one empty look.
+
+A subscription's ``status`` may be ``deleted``: ``DELETE /subscriptions/{id}`` marks it so (at
+once; gone for every reader and the delivery), and its rows are removed when no delivery
+worker holds one of its events; a plain DELETE waited for the worker's locks.
 
 Revision ID: 0019_alert_payload_text
 Revises: 0018_webhook_batches
@@ -24,6 +29,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.drop_constraint(op.f("ck_subscriptions_status"), "subscriptions", type_="check")
+    op.create_check_constraint(
+        op.f("ck_subscriptions_status"),
+        "subscriptions",
+        "status IN ('active', 'paused', 'deleted')",
+    )
     op.execute("ALTER TABLE alert_events ALTER COLUMN payload TYPE json USING payload::json")
     op.execute("DROP TRIGGER alert_events_notify ON alert_events")
     # borderlens_alerts_notify() (0013) notifies, nothing more
@@ -41,3 +52,8 @@ def downgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION borderlens_alerts_notify_inserted()"
     )
     op.execute("ALTER TABLE alert_events ALTER COLUMN payload TYPE jsonb USING payload::jsonb")
+    op.execute("DELETE FROM subscriptions WHERE status = 'deleted'")
+    op.drop_constraint(op.f("ck_subscriptions_status"), "subscriptions", type_="check")
+    op.create_check_constraint(
+        op.f("ck_subscriptions_status"), "subscriptions", "status IN ('active', 'paused')"
+    )

@@ -27,7 +27,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base, _in, _now
 
-SUBSCRIPTION_STATUSES = ("active", "paused")
+#: A subscription's state: ``deleted`` is gone for every reader and the delivery, its rows
+#: removed once no worker holds any of its events (a DELETE would wait for those locks).
+SUBSCRIPTION_STATUSES = ("active", "paused", "deleted")
+SUBSCRIPTION_DELETED = "deleted"
 #: An event row's delivery state: ``pending`` (to send, maybe retried), ``delivered``,
 #: ``dead`` (tries exhausted: the dead-letter list), ``stream`` (no webhook: SSE only).
 EVENT_STATUSES = ("pending", "delivered", "dead", "stream")

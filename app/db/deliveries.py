@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app.db.alert_models import SUBSCRIPTION_DELETED
 from app.db.outbox import events, subscriptions
 
 
@@ -57,6 +58,10 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
             events.c.next_attempt_at <= func.now(),
             # a lease of an older worker (which wrote ``leased_until``) is still honoured
             or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
+            # a deleted subscription's events wait for their removal, unsent
+            events.c.subscription_id.not_in(
+                select(subscriptions.c.id).where(subscriptions.c.status == SUBSCRIPTION_DELETED)
+            ),
             *where,
         )
         .order_by(events.c.next_attempt_at, events.c.id)

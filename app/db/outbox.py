@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -39,10 +40,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import features
-from app.db.alert_models import AlertEvent, Subscription, SubscriptionSite
+from app.db.alert_models import SUBSCRIPTION_DELETED, AlertEvent, Subscription, SubscriptionSite
 from app.db.models import ApiKey, Observation, Site
 from app.db.sites import SITES
 from app.queries import Caller
@@ -118,8 +120,10 @@ def _records(statement: Select[Any], session: Session) -> list[SubscriptionRecor
 
 
 def _subscription_select() -> Select[Any]:
-    return select(subscriptions, keys.c.role, keys.c.countries).join(
-        keys, keys.c.id == subscriptions.c.api_key_id
+    return (
+        select(subscriptions, keys.c.role, keys.c.countries)
+        .join(keys, keys.c.id == subscriptions.c.api_key_id)
+        .where(subscriptions.c.status != SUBSCRIPTION_DELETED)
     )
 
 
@@ -166,7 +170,45 @@ def set_status(session: Session, subscription_id: int, status: str) -> None:
 
 
 def delete_subscription(session: Session, subscription_id: int) -> None:
-    session.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
+    """Gone at once for every reader and for the delivery (marked ``deleted``, which takes
+    no lock a worker holds); its rows are removed now when no worker holds any of its
+    events, else later by :func:`purge_deleted`. A plain DELETE waited for a worker's round
+    to end: up to a silent receiver's timeout."""
+    session.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(status=SUBSCRIPTION_DELETED, updated_at=func.now())
+    )
+    _remove_unless_held(session, subscription_id)
+
+
+def _remove_unless_held(session: Session, subscription_id: int) -> bool:
+    """Delete the subscription with its events, unless a worker holds one of them (then
+    nothing is removed and False is returned). In a savepoint: the caller's transaction
+    goes on either way."""
+    try:
+        with session.begin_nested():
+            # NOWAIT: a row a worker has locked raises at once instead of waiting for it
+            session.execute(
+                select(events.c.id)
+                .where(events.c.subscription_id == subscription_id)
+                .with_for_update(nowait=True)
+            ).all()
+            session.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
+    except OperationalError as error:
+        if isinstance(error.orig, psycopg.errors.LockNotAvailable):
+            return False
+        raise
+    return True
+
+
+def purge_deleted(session: Session) -> int:
+    """Remove the rows of subscriptions marked ``deleted`` whose events no worker holds now
+    (the others on a later call). Returns how many were removed."""
+    marked = session.scalars(
+        select(subscriptions.c.id).where(subscriptions.c.status == SUBSCRIPTION_DELETED)
+    ).all()
+    return sum(_remove_unless_held(session, int(found)) for found in marked)
 
 
 def seed_matches(session: Session, matcher: Matcher) -> int:
@@ -457,8 +499,10 @@ class EventRecord:
 
 
 def _event_select() -> Select[Any]:
-    return select(events, subscriptions.c.public_id.label("subscription")).join(
-        subscriptions, subscriptions.c.id == events.c.subscription_id
+    return (
+        select(events, subscriptions.c.public_id.label("subscription"))
+        .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
+        .where(subscriptions.c.status != SUBSCRIPTION_DELETED)
     )
 
 

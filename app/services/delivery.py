@@ -408,6 +408,26 @@ def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url
         engine.dispose()
 
 
+PURGE_S = 30.0
+
+
+def run_subscription_purge(_settings: Settings, stop: threading.Event, database_url: str) -> None:
+    """Remove deleted subscriptions' rows every ``PURGE_S`` seconds, once no worker holds
+    their events (``DELETE /subscriptions/{id}`` only marks those it cannot remove at once)."""
+    engine = make_engine(database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        while not stop.wait(PURGE_S):
+            try:
+                with sessions() as session:
+                    if outbox_repo.purge_deleted(session):
+                        session.commit()
+            except Exception:
+                log.exception("removing deleted subscriptions failed; trying again later")
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Background:
     """Threads running beside the web application; ``stop()`` ends them and waits."""
@@ -424,7 +444,12 @@ class Background:
 Task = Callable[[Settings, threading.Event, str], None]
 #: What runs beside ``serve`` (and in ``borderlens worker``): the webhook delivery, and more
 #: jobs joined at merge (peer sync schedule, upload jobs) with one entry each.
-BACKGROUND_TASKS: list[Task] = [run_delivery, run_cluster_refresh, run_peer_sync]
+BACKGROUND_TASKS: list[Task] = [
+    run_delivery,
+    run_cluster_refresh,
+    run_subscription_purge,
+    run_peer_sync,
+]
 
 
 def start_background(settings: Settings, database_url: str) -> Background:

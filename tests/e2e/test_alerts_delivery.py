@@ -545,6 +545,54 @@ def test_a_receiver_dripping_its_answer_fails_in_time_and_holds_up_no_one_else(
     assert len(got) == len({r.id for r in got}), "no message sent twice"
 
 
+def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
+    node: Node, receiver: Receiver
+) -> None:
+    """A worker holds a subscription's events (locked as its round does, here by another
+    connection, committed data). DELETE answers at once: the subscription is gone for its
+    owner and the delivery; its rows go when the worker lets go (the purge). A plain DELETE
+    waited for the worker's round: up to a silent receiver's timeout."""
+    from app.db import outbox as outbox_repo
+    from app.errors import NotFound
+
+    caller = node.caller()
+    subscription, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(kind="mine", name=f"X{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(5)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+    with node.sessions() as worker:
+        held = worker.execute(
+            text(
+                "SELECT e.id FROM alert_events e JOIN subscriptions s ON s.id = e.subscription_id "
+                "WHERE s.public_id = :p FOR NO KEY UPDATE OF e"
+            ),
+            {"p": subscription},
+        ).all()
+        assert len(held) == 5
+        with node.sessions() as session:
+            # a DELETE that waits for the worker fails here instead of hanging the test
+            session.execute(text("SET lock_timeout = '3s'"))
+            subscriptions.delete(session, caller, subscription)
+            with pytest.raises(NotFound):
+                subscriptions.get(session, caller, subscription)
+            assert all(s.public_id != subscription for s in subscriptions.list_for(session, caller))
+        assert node.statuses(subscription) == {"pending": 5}, "kept while held"
+        with node.sessions() as session:
+            assert outbox_repo.purge_deleted(session) == 0, "still held: left for later"
+        worker.rollback()  # the worker lets go
+    with node.sessions() as session:
+        assert outbox_repo.purge_deleted(session) == 1
+        session.commit()
+    assert node.statuses(subscription) == {}
+    with node.sessions() as session:
+        left = session.execute(
+            text("SELECT count(*) FROM subscriptions WHERE public_id = :p"), {"p": subscription}
+        ).scalar_one()
+        assert left == 0
+
+
 def test_two_workers_share_the_queue_without_sending_an_event_twice(
     node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
 ) -> None:
