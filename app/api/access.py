@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 from sqlalchemy.orm import Session
 
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
@@ -58,6 +66,16 @@ def _body(schema: dict[str, Any], *statuses: int) -> dict[int | str, Any]:
     return {s: {"content": {JSON_TYPE: {"schema": schema}}} for s in statuses or (200,)}
 
 
+ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _date_time_text(value: object) -> object:
+    """ISO 8601 text only: lax parsing read a number, or digits as text, as a Unix time."""
+    if not isinstance(value, str) or not ISO_DATE_TIME.match(value):
+        raise ValueError("a time is ISO 8601 text with its offset (2027-01-31T00:00:00Z)")
+    return value
+
+
 class NewKey(BaseModel):
     """A key to create."""
 
@@ -65,7 +83,8 @@ class NewKey(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROLS)
     role: Role
     countries: list[Annotated[str, Field(pattern=ISO3)]] = Field(default=[], max_length=60)
-    expires_at: AwareDatetime | None = None
+    # text only: lax parsing read a number as a Unix time
+    expires_at: Annotated[AwareDatetime, BeforeValidator(_date_time_text)] | None = None
 
     @field_validator("name")
     @classmethod

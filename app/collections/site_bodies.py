@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -66,6 +68,23 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
 FreeJSON = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """A date member is ``YYYY-MM-DD`` text, nothing else: lax parsing read a number as a
+    Unix time (``0`` stored as 1970-01-01) and took a date-time for a date."""
+    if value is None:
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("a date is written YYYY-MM-DD (ISO 8601 calendar date)")
+    return value
+
+
+#: A calendar date as JSON carries one: ``YYYY-MM-DD`` text.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
 class PointGeometry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,7 +123,7 @@ class SiteProperties(BaseModel):
     # numbers, not "5" or true (a lax float took both)
     accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000, strict=True)
     location_origin: Text | None = Field(default=None, max_length=200)
-    observed_on: dt.date | None = None
+    observed_on: IsoDate | None = None
     source: Text | None = Field(default=None, max_length=300)
     country: Text | None = Field(
         default=None,

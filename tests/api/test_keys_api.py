@@ -69,6 +69,10 @@ def test_bad_key_requests_are_problems(client: TestClient, api_key: Headers) -> 
         ({"name": "x", "role": "admin", "expires_at": past}, 400),
         ({"name": "x", "role": "admin", "expires_at": "2030-01-01T00:00:00"}, 422),  # no offset
         ({"name": "x", "role": "admin", "extra": 1}, 422),
+        # a time is ISO 8601 text: lax parsing once read numbers as Unix times
+        ({"name": "x", "role": "admin", "expires_at": 1893456000}, 422),
+        ({"name": "x", "role": "admin", "expires_at": "1893456000"}, 422),
+        ({"name": "x", "role": "admin", "expires_at": 0}, 422),
     ]
     for body, status in cases:
         answer = client.post("/keys", json=body, headers=admin)

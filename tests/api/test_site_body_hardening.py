@@ -54,6 +54,12 @@ def deep(levels: int) -> dict[str, Any]:
         # numbers are JSON numbers: lax parsing once stored "12" and true as accuracies
         {"accuracy_m": "12"},
         {"accuracy_m": True},
+        # a date is YYYY-MM-DD text: lax parsing stored 0 as 1970-01-01, numbers as Unix times
+        {"observed_on": 0},
+        {"observed_on": 1700006400},
+        {"observed_on": "1700006400"},
+        {"observed_on": "2024-03-05T10:00:00"},
+        {"observed_on": "20240305"},
     ],
 )
 def test_unstorable_members_are_422(
@@ -65,6 +71,25 @@ def test_unstorable_members_are_422(
     assert body["code"] == "invalid_body"
     member = next(iter(properties))
     assert any(member in (item.get("column") or "") for item in body["errors"])
+
+
+def test_a_date_as_text_is_stored_and_a_patch_is_as_strict(
+    client: TestClient, api_key: Headers
+) -> None:
+    writer = api_key("researcher")
+    made = client.post(URL, json=feature(observed_on="2024-03-05"), headers=writer)
+    assert made.status_code == 201, made.text
+    assert made.json()["properties"]["first_observed"] == "2024-03-05"
+    patch = client.patch(
+        f"{URL}/{made.json()['id']}",
+        json={"properties": {"observed_on": 86400}},
+        headers={
+            **writer,
+            "If-Match": made.headers["etag"],
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    assert patch.status_code == 422, patch.text
 
 
 def test_a_bbox_of_strings_is_422(client: TestClient, api_key: Headers) -> None:
