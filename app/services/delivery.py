@@ -179,23 +179,14 @@ class DeliveryWorker:
         try:
             async with asyncio.timeout(timeout_s):
                 # the check resolves the host: in a thread, so a slow resolver holds one try
-                await asyncio.to_thread(
-                    webhook_targets.check,
+                target = await asyncio.to_thread(
+                    webhook_targets.resolve_target,
                     message.first.webhook_url,
                     self.settings.webhook_allowed_hosts,
                     self.database_url,
                 )
                 body, headers = signed_request(message, dt.datetime.now(dt.UTC))
-                async with client.stream(
-                    "POST", message.first.webhook_url, content=body, headers=headers
-                ) as response:
-                    status = response.status_code
-                    read = 0
-                    async for chunk in response.aiter_raw():
-                        # read so the connection can be reused; a long answer is not awaited
-                        read += len(chunk)
-                        if read > ANSWER_READ_BYTES:
-                            break
+                status = await self._post(client, target, body, headers)
         except TimeoutError:
             return f"no complete answer within {timeout_s:g} s"
         except AppError as error:
@@ -205,6 +196,41 @@ class DeliveryWorker:
         if 200 <= status < 300:
             return None
         return f"HTTP {status}"
+
+    @staticmethod
+    async def _post(
+        client: httpx.AsyncClient,
+        target: webhook_targets.Target,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> int:
+        """POST to the addresses the check allowed, in turn until one connects (as a
+        resolver's list is tried), never to a fresh resolution of the name; the URL's host
+        goes in ``Host`` and in TLS SNI (the certificate is checked against that name).
+        Returns the answer's status, having read up to ``ANSWER_READ_BYTES`` of its body."""
+        url = httpx.URL(target.url)
+        host_header = url.netloc.decode("ascii")
+        for position, address in enumerate(target.addresses):
+            pinned = url.copy_with(host=str(address))
+            try:
+                async with client.stream(
+                    "POST",
+                    pinned,
+                    content=body,
+                    headers={**headers, "host": host_header},
+                    extensions={"sni_hostname": url.raw_host.decode("ascii")},
+                ) as response:
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        # read so the connection can be reused; a long answer is not awaited
+                        read += len(chunk)
+                        if read > ANSWER_READ_BYTES:
+                            break
+                    return response.status_code
+            except httpx.ConnectError:
+                if position == len(target.addresses) - 1:
+                    raise
+        raise httpx.ConnectError(f"{target.host} resolved to no address")
 
     async def send_all(
         self, client: httpx.AsyncClient, batch: list[Message], last_start: float

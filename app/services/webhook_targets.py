@@ -6,7 +6,9 @@ allowed name is refused when any address it resolves to is link-local (169.254/1
 cloud metadata lives there), a known metadata address, unspecified or multicast, or when the
 URL names the service's own database port on one of the database's addresses. The addresses
 are checked when the subscription is made AND before every delivery (a name may be re-pointed
-after it was accepted).
+after it was accepted). A delivery connects to the very addresses it checked
+(:func:`resolve_target`), with the URL's host in ``Host`` and TLS SNI: a name re-pointed
+between the check and the connection (DNS rebinding) cannot send it elsewhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -77,8 +80,24 @@ def _refused_address(address: IpAddress) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A checked webhook URL and the addresses its host resolved to, every one allowed."""
+
+    url: str
+    host: str
+    port: int
+    addresses: tuple[IpAddress, ...]
+
+
 def check(url: str, allowed: Sequence[str], database_url: str | None) -> str:
     """``url`` if a webhook may go there; ``RefusedTarget`` (422, naming why) otherwise."""
+    return resolve_target(url, allowed, database_url).url
+
+
+def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -> Target:
+    """``url`` checked, with the addresses to connect to; ``RefusedTarget`` (422, naming
+    why) when a webhook may not go there."""
     if len(url) > 2000 or any(ord(ch) < 0x21 for ch in url):
         raise RefusedTarget("webhook_url: not a URL (too long, or spaces/control characters)")
     parts = urlsplit(url)
@@ -110,4 +129,4 @@ def check(url: str, allowed: Sequence[str], database_url: str | None) -> str:
                 raise RefusedTarget(
                     f"webhook_url: {host}:{port} is this service's database; refused"
                 )
-    return url
+    return Target(url, host, port, tuple(dict.fromkeys(addresses)))

@@ -201,6 +201,15 @@ def test_receivers_that_are_refused(
     assert answer.json()["code"] == "webhook_url_refused"
 
 
+def test_a_checked_target_carries_the_addresses_a_delivery_connects_to() -> None:
+    from app.services import webhook_targets
+
+    target = webhook_targets.resolve_target("http://localhost:8080/x", ["localhost"], None)
+    assert target.host == "localhost" and target.port == 8080
+    assert target.addresses and all(a.is_loopback for a in target.addresses)
+    assert len(set(target.addresses)) == len(target.addresses)
+
+
 def test_a_link_local_address_is_refused_even_for_an_allowed_name() -> None:
     from app.errors import InvalidBody
     from app.services import webhook_targets
