@@ -408,6 +408,29 @@ def run_delivery(
 
 
 CLUSTER_REFRESH_S = 30.0
+PURGE_S = 30.0
+
+
+def _every(
+    seconds: float,
+    database_url: str,
+    stop: threading.Event,
+    job: Callable[[Session], None],
+    what: str,
+) -> None:
+    """Run ``job`` (which commits what it wants kept) in a fresh session every ``seconds``
+    until ``stop``; a failure is logged, and the job tried again next time."""
+    engine = make_engine(database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        while not stop.wait(seconds):
+            try:
+                with sessions() as session:
+                    job(session)
+            except Exception:
+                log.exception("%s failed; trying again later", what)
+    finally:
+        engine.dispose()
 
 
 def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url: str) -> None:
@@ -416,42 +439,26 @@ def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url
     reported within ``CLUSTER_REFRESH_S`` seconds."""
     from app.services import clusters as cluster_service
 
-    engine = make_engine(database_url, pool_size=1)
-    sessions = make_sessionmaker(engine)
-    try:
-        while not stop.wait(CLUSTER_REFRESH_S):
-            try:
-                with sessions() as session:
-                    if any(
-                        outbox_repo.CLUSTER_JOINED in s.events
-                        for s in outbox_repo.active_subscriptions(session)
-                    ):
-                        cluster_service.refresh(session)
-                        session.commit()
-            except Exception:
-                log.exception("cluster refresh failed; trying again later")
-    finally:
-        engine.dispose()
+    def refresh(session: Session) -> None:
+        if any(
+            outbox_repo.CLUSTER_JOINED in s.events
+            for s in outbox_repo.active_subscriptions(session)
+        ):
+            cluster_service.refresh(session)
+            session.commit()
 
-
-PURGE_S = 30.0
+    _every(CLUSTER_REFRESH_S, database_url, stop, refresh, "cluster refresh")
 
 
 def run_subscription_purge(_settings: Settings, stop: threading.Event, database_url: str) -> None:
     """Remove deleted subscriptions' rows every ``PURGE_S`` seconds, once no worker holds
     their events (``DELETE /subscriptions/{id}`` only marks those it cannot remove at once)."""
-    engine = make_engine(database_url, pool_size=1)
-    sessions = make_sessionmaker(engine)
-    try:
-        while not stop.wait(PURGE_S):
-            try:
-                with sessions() as session:
-                    if outbox_repo.purge_deleted(session):
-                        session.commit()
-            except Exception:
-                log.exception("removing deleted subscriptions failed; trying again later")
-    finally:
-        engine.dispose()
+
+    def purge(session: Session) -> None:
+        if outbox_repo.purge_deleted(session):
+            session.commit()
+
+    _every(PURGE_S, database_url, stop, purge, "removing deleted subscriptions")
 
 
 @dataclass

@@ -207,6 +207,21 @@ def test_sites_joining_a_cross_border_cluster(session: Session, settings: Settin
     assert len(_events(session, public_id)) == len(joined)
 
 
+def _webhook_subscription(
+    session: Session, allowed: Settings, caller: Caller, name: str, batch_max_events: int = 1
+) -> Any:
+    """A subscription to site.created in CMR, posting to a (closed) local port."""
+    record, _ = subscriptions.create(
+        session,
+        allowed,
+        caller,
+        subscriptions.NewSubscription(
+            name, {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h", batch_max_events
+        ),
+    )
+    return record
+
+
 def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_last(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
@@ -217,14 +232,7 @@ def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_las
 
     allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
     caller = _caller(session, "admin")
-    batched, _ = subscriptions.create(
-        session,
-        allowed,
-        caller,
-        subscriptions.NewSubscription(
-            "batched", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h", 50
-        ),
-    )
+    batched = _webhook_subscription(session, allowed, caller, "batched", 50)
     drafts = [_draft(14.0 + i * 0.01, 4.0, name=f"O{i}") for i in range(30)]
     create_sites(session, boundaries, drafts, caller)
     ids = [
@@ -263,22 +271,8 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
 
     allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
     caller = _caller(session, "admin")
-    batched, _ = subscriptions.create(
-        session,
-        allowed,
-        caller,
-        subscriptions.NewSubscription(
-            "batched", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h", 50
-        ),
-    )
-    single, _ = subscriptions.create(
-        session,
-        allowed,
-        caller,
-        subscriptions.NewSubscription(
-            "single", {"country": "CMR"}, ["site.created"], "http://127.0.0.1:9/h"
-        ),
-    )
+    batched = _webhook_subscription(session, allowed, caller, "batched", 50)
+    single = _webhook_subscription(session, allowed, caller, "single")
     drafts = [
         _draft(14.0 + (i % 20) * 0.01, 4.0 + (i // 20) * 0.01, name=f"B{i}") for i in range(120)
     ]
