@@ -3,7 +3,6 @@ and on click a summary of the cluster. One self-contained, embeddable HTML page.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import folium
@@ -20,6 +19,8 @@ from app.maps.common import (
     country_name,
     display_collection,
     finish,
+    map_text,
+    script_json,
     with_popups,
 )
 from app.maps.labels import labels
@@ -41,7 +42,7 @@ class ClustersLayer(MacroElement):
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_json }}, {
             style: function (feature) {
                 return feature.properties.cross_border
                     ? {{ this.cross_border|tojson }} : {{ this.local|tojson }};
@@ -56,7 +57,7 @@ class ClustersLayer(MacroElement):
     def __init__(self, collection: dict[str, Any]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "ClustersLayer"
-        self.data = collection
+        self.data_json = script_json(collection)
         self.cross_border = CROSS_BORDER
         self.local = LOCAL
 
@@ -72,12 +73,12 @@ def summary_html(props: dict[str, Any], lang: str) -> str:
         (words["span"], f"{props['span_km']:.1f} km"),
     )
     cells = "".join(
-        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
-        f"<td>{html.escape(value)}</td></tr>"
+        f"<tr><th style='text-align:left;padding-right:8px'>{map_text(label)}</th>"
+        f"<td>{map_text(value)}</td></tr>"
         for label, value in rows
         if value
     )
-    return f"<b>{html.escape(title)}</b><table>{cells}</table>"
+    return f"<b>{map_text(title)}</b><table>{cells}</table>"
 
 
 def render_clusters_map(

@@ -4,6 +4,7 @@ boundary attribution. Input is plain GeoJSON; no database access here."""
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,47 @@ class MapOptions:
 def country_name(iso3: str | None, lang: str) -> str:
     names = {c.iso3: c.name(lang) for c in read_country_table()}
     return names.get(iso3 or "", iso3 or "")
+
+
+#: Folium pages go through Jinja twice: branca renders each element's template, then wraps
+#: the output in a new ``Template`` and renders that again. Text a user wrote that reaches a
+#: page must hold no Jinja opener by then, or it runs as a template (a site named
+#: ``{{ ... }}`` ran Python in the service). JSON written for a script escapes them; HTML
+#: text writes braces (and what a JavaScript template literal reads: folium's tooltips are
+#: ones) as character references.
+_JINJA_OPENERS = (("{{", "{\\u007b"), ("{%", "{\\u0025"), ("{#", "{\\u0023"))
+_HTML_EXTRA = str.maketrans(
+    {"{": "&#123;", "}": "&#125;", "`": "&#96;", "$": "&#36;", "\\": "&#92;"}
+)
+
+
+def map_text(value: str) -> str:
+    """``value`` as HTML text for a map page: escaped, and inert to Jinja and to JavaScript
+    template literals (braces, backquote, dollar and backslash as character references)."""
+    return html.escape(value).translate(_HTML_EXTRA)
+
+
+def script_json(data: Any) -> str:
+    """``data`` as JSON for a ``<script>`` of a map page: ``<``, ``>``, ``&`` and ``'``
+    escaped as Jinja's ``tojson`` does, and no Jinja opener (``{{``, ``{%``, ``{#`` can only
+    stand inside a JSON string, where the second character is written as an escape)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(raw, escaped)
+    for opener, escaped in _JINJA_OPENERS:
+        text = text.replace(opener, escaped)
+    return text
+
+
+def geometry_only(layer: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON layer (collection, feature or geometry) without its features' properties:
+    what a layer drawn by Folium itself (``folium.GeoJson``, whose data is rendered twice)
+    may carry of user text."""
+    if layer.get("type") == "FeatureCollection":
+        return {**layer, "features": [geometry_only(f) for f in layer["features"]]}
+    if layer.get("type") == "Feature":
+        return {"type": "Feature", "geometry": layer.get("geometry"), "properties": {}}
+    return layer
 
 
 def display_collection(sites: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -95,7 +137,7 @@ def base_map(options: MapOptions, assets: AssetUrls | None) -> folium.Map:
     attr = None
     if tiles is not None and tiles.lower() in OSM_TILES:
         contributors = labels(options.lang)["OpenStreetMap contributors"]
-        attr = f'&copy; <a href="{OSM_COPYRIGHT}">{html.escape(contributors)}</a>'
+        attr = f'&copy; <a href="{OSM_COPYRIGHT}">{map_text(contributors)}</a>'
     # An explicit max_zoom: without a tile layer the map has none, and the cluster plugin
     # refuses to start. Zoom and scale controls are added by ``Controls``, in the page's
     # language.
@@ -146,7 +188,7 @@ class SitesLayer(MacroElement):
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_json }}, {
             pointToLayer: function (feature, latlng) {
                 return L.circleMarker(latlng, {
                     radius: 7, weight: 1, color: "#222222", fillOpacity: 0.9,
@@ -165,7 +207,7 @@ class SitesLayer(MacroElement):
     def __init__(self, collection: dict[str, Any]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "SitesLayer"
-        self.data = collection
+        self.data_json = script_json(collection)
         self.colours = KIND_COLOURS
 
 
@@ -178,19 +220,19 @@ def popup_html(props: dict[str, Any], lang: str) -> str:
         (words["last_observed"], props["last_observed"]),
     )
     cells = "".join(
-        f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(label)}</th>"
-        f"<td>{html.escape(str(value))}</td></tr>"
+        f"<tr><th style='text-align:left;padding-right:8px'>{map_text(label)}</th>"
+        f"<td>{map_text(str(value))}</td></tr>"
         for label, value in rows
         if value
     )
-    return f"<b>{html.escape(props['name'])}</b><table>{cells}</table>"
+    return f"<b>{map_text(props['name'])}</b><table>{cells}</table>"
 
 
 def with_popups(collection: dict[str, Any], lang: str) -> dict[str, Any]:
     for feature in collection["features"]:
         props = feature["properties"]
         props["popup_html"] = popup_html(props, lang)
-        props["tooltip_html"] = html.escape(props["name"])
+        props["tooltip_html"] = map_text(props["name"])
     return collection
 
 
@@ -300,11 +342,11 @@ def legend(options: MapOptions, entries: list[tuple[str, str]] | None = None) ->
     shown = entries or [(words[kind], colour) for kind, colour in KIND_COLOURS.items()]
     rows = "".join(
         f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-        f"background:{colour};margin-right:6px'></span>{html.escape(label)}</div>"
+        f"background:{colour};margin-right:6px'></span>{map_text(label)}</div>"
         for label, colour in shown
     )
-    note = f"<div class='bl-note'>{html.escape(options.note)}</div>" if options.note else ""
-    title = html.escape(options.title or words["title"])
+    note = f"<div class='bl-note'>{map_text(options.note)}</div>" if options.note else ""
+    title = map_text(options.title or words["title"])
     return Legend(f"<div style='{LEGEND_STYLE}'><b>{title}</b>{rows}{note}</div>", options.lang)
 
 

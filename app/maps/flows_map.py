@@ -5,7 +5,6 @@ plugin: arrowheads are small triangles computed on the ellipsoid)."""
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,7 @@ import folium
 
 from app.db.routes import Flow
 from app.maps.assets import AssetUrls
-from app.maps.common import MapOptions, base_map, border_layer, finish
+from app.maps.common import MapOptions, base_map, border_layer, finish, map_text
 from geo.geodesic import WGS84
 from geo.routes import geodesic_line
 from geo.vocab import minerals
@@ -57,13 +56,13 @@ def popup(flow: Flow, lang: str) -> str:
     w = words(lang)
     names = ", ".join(minerals().term(m).label(lang) for m in flow.minerals if m)
     lines = [
-        f"<b>{html.escape(flow.source_name)} → {html.escape(flow.destination_name)}</b>",
-        f"{flow.count} {html.escape(w['routes'])}",
+        f"<b>{map_text(flow.source_name)} → {map_text(flow.destination_name)}</b>",
+        f"{flow.count} {map_text(w['routes'])}",
     ]
     if names:
-        lines.append(html.escape(names))
+        lines.append(map_text(names))
     if flow.cross_border and flow.border_pair:
-        lines.append(f"{html.escape(w['border'])}: {html.escape(flow.border_pair)}")
+        lines.append(f"{map_text(w['border'])}: {map_text(flow.border_pair)}")
     return "<br>".join(lines)
 
 

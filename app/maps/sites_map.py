@@ -16,6 +16,7 @@ from app.maps.common import (
     border_layer,
     display_collection,
     finish,
+    geometry_only,
     marker_cluster,
     with_popups,
 )
@@ -30,7 +31,9 @@ def render_sites_map(
     fmap = base_map(options, assets)
     border_layer(borders, options).add_to(fmap)
     for name, layer, style in options.extra_layers:
-        folium.GeoJson(layer, name=name, style_function=lambda _f, s=style: s).add_to(fmap)
+        folium.GeoJson(
+            geometry_only(layer), name=name, style_function=lambda _f, s=style: s
+        ).add_to(fmap)
     collection = display_collection(sites, options.lang)
     cluster = marker_cluster(assets, options.lang)
     cluster.add_to(fmap)

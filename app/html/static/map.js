@@ -14,7 +14,8 @@
     style: function () { return { color: '#0b4f8a', weight: 2, fillOpacity: 0.15 }; },
     onEachFeature: function (feature, layer) {
       var name = feature.properties && feature.properties.name;
-      layer.bindTooltip(String(name || feature.id));
+      // a text node, not a string: Leaflet puts a string tooltip in as HTML
+      layer.bindTooltip(document.createTextNode(String(name || feature.id)));
     }
   }).addTo(map);
   var bounds = features.getBounds();

@@ -14,7 +14,8 @@
       return L.circleMarker(latlng, { radius: 7, color: colour, weight: 2, fillColor: colour, fillOpacity: 0.7 });
     },
     onEachFeature: function (feature, layer) {
-      layer.bindTooltip(String(feature.properties.label));
+      // a text node, not a string: Leaflet puts a string tooltip in as HTML
+      layer.bindTooltip(document.createTextNode(String(feature.properties.label)));
     }
   }).addTo(map);
   var bounds = layer.getBounds();
