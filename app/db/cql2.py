@@ -372,18 +372,28 @@ class _Compiler:
         raise FilterError(f"{op.upper()} needs geometries, found {_show(node)}")
 
     def geometry_literal(self, geojson: dict[str, Any]) -> _Geometry:
+        # GEOS refuses some shapes only when it builds them (a LineString of one point:
+        # "point array must contain 0 or >1 elements"): a ShapelyError is the user's
+        # geometry, a 400, wherever shapely raises it
         try:
             shape = shapely.geometry.shape(geojson)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            if shape.is_empty:
+                raise FilterError("empty geometry")
+            coords = shapely.get_coordinates(shape)
+            if not bool((abs(coords) < 1e15).all()):
+                raise FilterError("geometry coordinates must be finite")
+            if not shape.is_valid:
+                raise FilterError(f"invalid geometry: {shapely.is_valid_reason(shape)}")
+            return self._lonlat_literal(shape)
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            shapely.errors.ShapelyError,
+        ) as error:
             raise FilterError(f"invalid geometry: {str(error)[:120]}") from None
-        if shape.is_empty:
-            raise FilterError("empty geometry")
-        coords = shapely.get_coordinates(shape)
-        if not bool((abs(coords) < 1e15).all()):
-            raise FilterError("geometry coordinates must be finite")
-        if not shape.is_valid:
-            raise FilterError(f"invalid geometry: {shapely.is_valid_reason(shape)}")
-        return self._lonlat_literal(shape)
 
     def _lonlat_literal(self, shape: BaseGeometry) -> _Geometry:
         """A geometry in ``filter-crs`` as an EPSG:4326 WKB parameter (transformed here, with

@@ -613,6 +613,11 @@ def test_accent_insensitive_finds_betare_oya(session: Session, loaded: Loaded) -
         ("A_CONTAINS(minerals, (1, 2))", "must be strings"),
         ("S_DWITHIN(geometry, POINT(200 95), 10)", "outside lon [-180, 180]"),
         ("S_INTERSECTS(geometry, BBOX(-200, 0, 10, 10))", "outside lon [-180, 180]"),
+        # shapes GEOS refuses to build (a GEOSException once, a 500), in both encodings
+        ("S_INTERSECTS(geometry, LINESTRING(0 0))", "invalid geometry"),
+        ("S_INTERSECTS(geometry, MULTILINESTRING((0 0)))", "invalid geometry"),
+        ("S_DWITHIN(geometry, LINESTRING(15 4), 10, kilometers)", "invalid geometry"),
+        ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 0 0)))", "invalid geometry"),
     ],
 )
 def test_misuse_is_a_400_naming_the_problem(text: str, needle: str) -> None:
@@ -622,6 +627,22 @@ def test_misuse_is_a_400_naming_the_problem(text: str, needle: str) -> None:
     assert raised.value.status == 400
     assert raised.value.code == "invalid_filter"
     assert needle in raised.value.detail
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        '{"type": "LineString", "coordinates": [[0, 0]]}',
+        '{"type": "MultiLineString", "coordinates": [[[0, 0]]]}',
+        '{"type": "GeometryCollection", "geometries": '
+        '[{"type": "LineString", "coordinates": [[0, 0]]}]}',
+    ],
+)
+def test_shapes_geos_refuses_in_cql2_json_are_a_400(geometry: str) -> None:
+    text = f'{{"op": "s_intersects", "args": [{{"property": "geometry"}}, {geometry}]}}'
+    with pytest.raises(InvalidParameter) as raised:
+        compile_filter(parse_filter(text, "cql2-json").ast, site_repo.SITE_FIELDS)
+    assert raised.value.status == 400 and "invalid geometry" in raised.value.detail
 
 
 def test_filter_crs_geometry_without_a_lonlat_image_is_a_400() -> None:
