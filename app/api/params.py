@@ -189,10 +189,24 @@ def decode_cursor(raw: str) -> tuple[Keyset, int | None]:
     return Keyset(values, backwards), matched
 
 
+def _key_ok(value: object, expected: type | tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return False
+    if expected is dt.date:  # a date key travels as ISO text: it must be a real date
+        if not isinstance(value, str) or len(value) != 10:
+            return False
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, expected)
+
+
 def check_keyset_types(types: Sequence[type | tuple[type, ...]], values: Sequence[object]) -> None:
     """A cursor must carry the sort key of this collection and this sort (else: 400)."""
     ok = len(values) == len(types) and all(
-        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=False)
+        _key_ok(v, t) for v, t in zip(values, types, strict=False)
     )
     if not ok:
         raise bad("cursor", "not a cursor of this collection and sort (follow the next/prev links)")

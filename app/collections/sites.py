@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +223,9 @@ class SitesProvider(Provider):
         sort_types: dict[str, type | tuple[type, ...]] = {
             "border_distance_m": (int, float),
             "accuracy_m": (int, float),
+            # carried as ISO text: checked as a date (a made-up "2021-02-30" was a 500)
+            "first_observed": dt.date,
+            "last_observed": dt.date,
         }
         return (*(sort_types.get(term.name, str) for term in query.sortby), int)
 

@@ -174,6 +174,23 @@ BAD_PARAMS: dict[str, dict[str, str]] = {
     "backwards interval": {"datetime": "2021-01-01/2020-01-01"},
     "forged cursor": {"cursor": "not-a-cursor"},
     "cursor of another type": {"cursor": "eyJrIjpbImEiXSwiYiI6ZmFsc2UsIm4iOm51bGx9"},
+    # a date sort key is checked as a date (PostgreSQL refused these: 500)
+    "date cursor not a date": {
+        "sortby": "first_observed",
+        "cursor": "eyJrIjogWyIyMDIxLTAyLTMwIiwgMV0sICJiIjogZmFsc2UsICJuIjogNH0",
+    },
+    "date cursor of words": {
+        "sortby": "-last_observed",
+        "cursor": "eyJrIjogWyJub3RhZGF0ZSIsIDFdLCAiYiI6IGZhbHNlLCAibiI6IDR9",
+    },
+    "date cursor empty": {
+        "sortby": "first_observed",
+        "cursor": "eyJrIjogWyIiLCAxXSwgImIiOiBmYWxzZSwgIm4iOiA0fQ",
+    },
+    "date cursor as a date-time": {
+        "sortby": "last_observed",
+        "cursor": "eyJrIjogWyIyMDIxLTAyLTAzVDAwOjAwOjAwIiwgMV0sICJiIjogZmFsc2UsICJuIjogNH0",
+    },
     "unknown format": {"f": "xml"},
     "unknown language": {"f": "html", "lang": "de"},
 }
