@@ -150,6 +150,11 @@ def bbox_to_crs84(
         raise UnsupportedCRS(
             f"{parameter}: the box lies outside the domain of {crs.uri}", parameter=parameter
         )
+    # The box's outline is what PostGIS transforms (densified as here): a vertex without a
+    # lon/lat image is a 400 here, where PostGIS would fail the query (a 500), even when
+    # the densified bounds above came out finite (a UTM box of 20 000 km).
+    corners = (y0, x0, y1, x1) if crs.lat_first else (x0, y0, x1, y1)
+    geometry_to_lonlat(shapely.box(*corners), crs, parameter, what="box")
     min_lon, min_lat, max_lon, max_lat = (float(v) for v in bounds)
     return (min_lon, max(min_lat, -90.0), max_lon, min(max_lat, 90.0))
 
@@ -164,7 +169,7 @@ def point_from_lonlat(crs: OfferedCrs, lon: float, lat: float) -> tuple[float, f
 
 
 def geometry_to_lonlat(
-    geom: BaseGeometry, crs: OfferedCrs, parameter: str = "filter-crs"
+    geom: BaseGeometry, crs: OfferedCrs, parameter: str = "filter-crs", what: str = "geometry"
 ) -> BaseGeometry:
     """A geometry whose coordinates are in ``crs`` (its axis order) as lon/lat (CRS84).
 
@@ -190,7 +195,7 @@ def geometry_to_lonlat(
     finite = bool(np.isfinite(coords).all())
     if not finite or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
         raise UnsupportedCRS(
-            f"{parameter}: the geometry lies outside the domain of {crs.uri} "
+            f"{parameter}: the {what} lies outside the domain of {crs.uri} "
             "(or outside lon [-180, 180], lat [-90, 90])",
             parameter=parameter,
         )
