@@ -41,11 +41,13 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     and_,
+    case,
     cast,
     false,
     func,
     literal,
     not_,
+    null,
     or_,
     true,
 )
@@ -285,10 +287,23 @@ class _Compiler:
         a, b = (self.period(arg, op) for arg in args)
         if a.has_timestamp or b.has_timestamp:
             a, b = a.promoted(), b.promoted()
-        return relation(
+        decided = relation(
             _Ends(_Bound(a.start, -1), _Bound(a.end, 1)),
             _Ends(_Bound(b.start, -1), _Bound(b.end, 1)),
         )
+        # A property without a value makes the relation unknown (SQL's NULL, as any
+        # comparison with a missing value), also where the comparisons with open ends
+        # (``..``) were decided here without looking at it: the site does not match, nor
+        # does it match under NOT (as the datetime parameter: no date, no match).
+        missing = [
+            v.sql.is_(None)
+            for period in (a, b)
+            for v in (period.start, period.end)
+            if v is not None and not v.is_literal
+        ]
+        if not missing:
+            return decided
+        return case((or_(*missing), null()), else_=decided)
 
     # -- operands -----------------------------------------------------------------------
 

@@ -488,6 +488,17 @@ CASES: list[tuple[str, Any, str | None]] = [
         op("not", op("t_intersects", prop("last_observed"), interval("..", "2019-01-01"))),
         None,
     ),
+    # a site without a date relates to no interval, an open one included (all of it matched)
+    (
+        "T_INTERSECTS(first_observed, INTERVAL('..', '..'))",
+        op("t_intersects", prop("first_observed"), interval("..", "..")),
+        None,
+    ),
+    (
+        "T_DURING(INTERVAL(first_observed, '..'), INTERVAL('..', '..'))",
+        op("t_during", interval(prop("first_observed"), ".."), interval("..", "..")),
+        None,
+    ),
     # arrays
     ("A_CONTAINS(minerals, ('gold'))", op("a_contains", prop("minerals"), ["gold"]), None),
     (

@@ -193,6 +193,8 @@ class Evaluator:
 
     def temporal(self, op: str, args: list[Any], row: dict[str, Any]) -> Tri:
         (a0, a1), (b0, b1) = self.period(args[0], row), self.period(args[1], row)
+        if any(end is None for end in (a0, a1, b0, b1)):
+            return None  # a missing value: the relation is unknown, open ends or not
         lt = lambda x, y: _tcmp("<", x, y)  # noqa: E731
         gt = lambda x, y: _tcmp(">", x, y)  # noqa: E731
         eq = lambda x, y: _tcmp("=", x, y)  # noqa: E731
@@ -232,8 +234,8 @@ def _instant(value: Any, other: Any) -> Any:
 
 
 def _tcmp(op: str, a: Any, b: Any) -> Tri:
-    """Infinite ends (open intervals) decide alone, even against a missing value, as in the
-    SQL translation; otherwise as ``cmp``."""
+    """Infinite ends (open intervals) decide alone (a missing value never gets here: the
+    relation is unknown before); otherwise as ``cmp``."""
     if isinstance(a, float) or isinstance(b, float):
         ka = a if isinstance(a, float) else 0.0
         kb = b if isinstance(b, float) else 0.0
