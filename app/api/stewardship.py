@@ -276,11 +276,12 @@ RETRACTION_SCHEMA: dict[str, Any] = {
 
 @router.post(
     "/uploads/{uploadId}/retract",
-    summary="Take back an upload (its uploader or an admin): its observations and the sites "
-    "only it created go; the rest stay and say so",
+    summary="Take back an upload of sites (its uploader or an admin): its observations and "
+    "the sites only it created go; the rest stay and say so (409 for an upload of routes, "
+    "zones or actors)",
     responses={
         200: _json("What the retraction did (the same on a repeat)", RETRACTION_SCHEMA),
-        **problems(404, 422),
+        **problems(404, 409, 422),
     },
 )
 def retract_upload(

@@ -14,6 +14,7 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db.models import RETIRED, Site, Upload
+from app.db.regional_models import Actor, Route, ZoneSet
 
 sites = typing.cast(Table, Site.__table__)
 uploads = typing.cast(Table, Upload.__table__)
@@ -242,6 +243,19 @@ def lock_upload(session: Session, public_id: str) -> LockedUpload | None:
         .with_for_update()
     ).one_or_none()
     return None if row is None else LockedUpload(**row._asdict())
+
+
+def regional_rows(session: Session, upload_id: int) -> dict[str, int]:
+    """How many routes, zone sets and actors an upload brought (uploads of those targets),
+    by collection; empty for an upload of sites."""
+    counts: dict[str, int] = {}
+    for name, table in (("routes", Route), ("zone sets", ZoneSet), ("actors", Actor)):
+        found = session.execute(
+            select(func.count()).where(table.__table__.c.upload_id == upload_id)
+        ).scalar_one()
+        if found:
+            counts[name] = int(found)
+    return counts
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,17 @@ def retract(session: Session, upload_public_id: str, reason: str, caller: Caller
         summary = dict(upload.retraction or {})
         dataset.note_version(int(summary.get("datasetVersion", 0)))
         return {**summary, "repeat": True}
+    brought = curation_repo.regional_rows(session, upload.id)
+    if brought:
+        # only site uploads are taken back here: answering 200 with nothing removed said a
+        # routes upload was gone while its routes stayed
+        session.rollback()
+        what = ", ".join(f"{n} {name}" for name, n in brought.items())
+        raise Conflict(
+            f"upload {upload.public_id} brought {what}: retraction takes back uploads of "
+            "sites only",
+            code="not_a_site_upload",
+        )
     touched = curation_repo.upload_sites(session, upload)
     version = dataset.take_version(session)
     removed_observations = curation_repo.remove_upload_observations(session, upload.id, version)

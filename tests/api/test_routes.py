@@ -82,6 +82,22 @@ def border_line(session: Session, pair: str) -> Any:
     return shapely.from_wkb(bytes(wkb))
 
 
+def test_a_routes_upload_is_not_retracted_as_if_it_were_sites(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """Retraction takes back site uploads; a routes upload once answered 200 with nothing
+    removed while its routes stayed. Now a 409 naming what it brought, and nothing moves."""
+    answer = upload(client, writer, "ipis.geojson", ipis_routes(), target="routes")
+    assert answer.status_code == 201, answer.text
+    upload_id = answer.json()["upload"]["id"]
+    before = client.get("/collections/routes/items").json()["numberMatched"]
+    refused = client.post(f"/uploads/{upload_id}/retract", json={"reason": "x"}, headers=writer)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "not_a_site_upload"
+    assert "2 routes" in refused.json()["detail"]
+    assert client.get("/collections/routes/items").json()["numberMatched"] == before
+
+
 def test_ipis_style_lines_import_with_the_cross_border_flow_measured(
     client: TestClient, session: Session, writer: dict[str, str]
 ) -> None:
