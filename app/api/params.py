@@ -23,7 +23,14 @@ from app.api import filter as filter_api
 from app.api import profiles
 from app.collections.base import Parameter, ParseContext, Provider
 from app.collections.cql2 import parse_filter
-from app.collections.parsing import BIGINT_MAX, bad, has_control_characters, one_of, text_value
+from app.collections.parsing import (
+    BIGINT_MAX,
+    bad,
+    decimal,
+    has_control_characters,
+    one_of,
+    text_value,
+)
 from app.queries import AsOf, BBox, CqlFilter, FeatureQuery, Interval, Keyset, ProjectedBox, SortBy
 from app.services import exports
 from app.settings import Settings
@@ -93,7 +100,7 @@ def bbox_numbers(raw: str) -> tuple[float, float, float, float]:
     if len(parts) not in (4, 6):
         raise bad("bbox", f"needs 4 (or 6) comma-separated numbers, got {len(parts)}")
     try:
-        numbers = [float(p) for p in parts]
+        numbers = [decimal(p) for p in parts]
     except ValueError:
         raise bad("bbox", f"values must be numbers: {raw[:100]!r}") from None
     if not all(abs(n) < float("inf") for n in numbers):

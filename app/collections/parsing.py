@@ -6,6 +6,7 @@ Every failure is an ``InvalidParameter`` (HTTP 400 problem detail) that names th
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 
 from app.errors import InvalidParameter, ProblemItem
@@ -13,6 +14,18 @@ from app.errors import InvalidParameter, ProblemItem
 # The largest integer PostgreSQL's bigint holds: ids and cursor values beyond it are refused
 # before they reach the database (where they would be an error, not an answer).
 BIGINT_MAX = 2**63 - 1
+# A decimal number as people and GIS clients write it (exponent allowed). Python's float()
+# also reads "1_0", Arabic-Indic digits, "nan" and "inf": none is a coordinate.
+DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def decimal(raw: str) -> float:
+    """``raw`` (surrounding blanks allowed) as a float; ``ValueError`` unless it is a
+    decimal number written in ASCII digits."""
+    text = raw.strip()
+    if not DECIMAL.fullmatch(text):
+        raise ValueError(f"not a decimal number: {raw[:50]!r}")
+    return float(text)
 
 
 def bad(parameter: str, message: str, code: str = "invalid_parameter") -> InvalidParameter:
@@ -62,7 +75,7 @@ def number_in(parameter: str, raw: str, low: float, high: float, unit: str = "")
     """A finite number within [low, high], else a 400 stating the range."""
     suffix = f" {unit}" if unit else ""
     try:
-        value = float(raw)
+        value = decimal(raw)
     except ValueError:
         raise bad(parameter, f"must be a number{suffix}, not {raw[:50]!r}") from None
     if not (math.isfinite(value) and low <= value <= high):

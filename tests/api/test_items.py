@@ -163,6 +163,11 @@ BAD_PARAMS: dict[str, dict[str, str]] = {
     "bbox latitude out of range": {"bbox": "10,-95,20,5"},
     "bbox lat/lon swapped past 90": {"bbox": "4,100,5,120"},
     "bbox upside down": {"bbox": "10,5,20,4"},
+    # decimal numbers in ASCII digits only (Python's float() read these)
+    "bbox with an underscore": {"bbox": "1_0,0,20,20"},
+    "bbox in Arabic-Indic digits": {"bbox": "\u0661\u0665,4,16,5"},
+    "within_km with an underscore": {"within_km": "1_0"},
+    "within_km nan": {"within_km": "nan"},
     "limit 0": {"limit": "0"},
     "limit negative": {"limit": "-5"},
     "limit not a number": {"limit": "ten"},
