@@ -76,6 +76,10 @@ def _date_time_text(value: object) -> object:
     return value
 
 
+#: An instant as RFC 3339 text with its offset (a number is not read as a Unix time).
+RFC3339Time = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
+
 class NewKey(BaseModel):
     """A key to create."""
 
@@ -84,7 +88,7 @@ class NewKey(BaseModel):
     role: Role
     countries: list[Annotated[str, Field(pattern=ISO3)]] = Field(default=[], max_length=60)
     # text only: lax parsing read a number as a Unix time
-    expires_at: Annotated[AwareDatetime, BeforeValidator(_date_time_text)] | None = None
+    expires_at: RFC3339Time | None = None
 
     @field_validator("name")
     @classmethod
@@ -215,8 +219,8 @@ def read_audit(
     country: Annotated[
         str | None, Query(pattern=ISO3, description="Restricted values of this country shown")
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From (RFC 3339)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before (RFC 3339)")] = None,
+    since: Annotated[RFC3339Time | None, Query(description="From (RFC 3339)")] = None,
+    until: Annotated[RFC3339Time | None, Query(description="Before (RFC 3339)")] = None,
     path: Annotated[
         str | None, Query(max_length=500, pattern=NO_CONTROLS, description="Path prefix")
     ] = None,

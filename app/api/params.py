@@ -185,10 +185,12 @@ def decode_cursor(raw: str) -> tuple[Keyset, int | None]:
         padded = raw + "=" * (-len(raw) % 4)
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         values = tuple(payload["k"])
-        backwards = bool(payload["b"])
+        backwards = payload["b"]
         matched = payload.get("n")
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeEncodeError):
         raise _cursor_error() from None
+    if not isinstance(backwards, bool):
+        raise _cursor_error()
     if not values or not all(_cursor_value_ok(v) for v in values):
         raise _cursor_error()
     if matched is not None and not (isinstance(matched, int) and 0 <= matched <= BIGINT_MAX):

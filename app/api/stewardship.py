@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.contract import problems, ref
 from app.api.core import FeatureId
@@ -133,11 +133,15 @@ IfMatchHeader = Annotated[
 
 
 class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     into: SiteId = Field(description="The surviving site's id")
     reason: Reason
 
 
 class SplitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     observations: list[Annotated[str, Field(max_length=64)]] = Field(
         min_length=1, max_length=10_000, description="Observation ids (UP-XXXXXXXXXX-<row>)"
     )
@@ -146,6 +150,8 @@ class SplitBody(BaseModel):
 
 
 class RestoreBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
     version: Annotated[int, Field(strict=True, ge=0, le=2**62)] | None = Field(
         default=None, description="Put the site back as it was at this dataset version (undo)"
@@ -153,10 +159,14 @@ class RestoreBody(BaseModel):
 
 
 class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sites: list[SiteId] = Field(min_length=2, max_length=2)
     reason: Reason
 

@@ -179,6 +179,7 @@ BAD_PARAMS: dict[str, dict[str, str]] = {
     "backwards interval": {"datetime": "2021-01-01/2020-01-01"},
     "forged cursor": {"cursor": "not-a-cursor"},
     "cursor of another type": {"cursor": "eyJrIjpbImEiXSwiYiI6ZmFsc2UsIm4iOm51bGx9"},
+    "cursor direction not a boolean": {"cursor": "eyJrIjogWzFdLCAiYiI6ICJ5ZXMiLCAibiI6IDR9"},
     # a date sort key is checked as a date (PostgreSQL refused these: 500)
     "date cursor not a date": {
         "sortby": "first_observed",

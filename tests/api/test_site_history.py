@@ -138,6 +138,10 @@ def test_retire_then_restore_then_undo_an_edit(client: TestClient, api_key: Head
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["properties"]["country"] == "CAF"
+    extra = client.post(
+        f"{ITEMS}/{site}/restore", json={"reason": "r", "version": first, "x": 1}, headers=headers
+    )
+    assert extra.status_code == 422, extra.text  # members it does not know: refused, named
     for spelled in (str(first), float(first), True):  # a JSON integer, nothing like one
         lax = client.post(
             f"{ITEMS}/{site}/restore",

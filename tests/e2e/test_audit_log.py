@@ -123,6 +123,9 @@ def test_admins_filter_and_export_the_log(
     assert {e["path"] for e in by_path} == {"/conformance"}
     none = client.get("/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=admin).json()
     assert none["entries"] == []
+    for lax in ("0", "1700000000"):  # RFC 3339 text only: not read as a Unix time
+        refused = client.get("/audit", params={"since": lax}, headers=admin)
+        assert refused.status_code == 400, refused.text
 
     exported = client.get("/audit", params={"key": authority.id, "f": "csv"}, headers=admin)
     assert exported.headers["content-type"].startswith("text/csv")
