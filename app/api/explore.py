@@ -129,7 +129,8 @@ def explore_map(
 ) -> HTMLResponse:
     items = request.query_params.multi_items()
     values = p.parse_query(items, EXPLORE_PARAMETERS, parse_context(session))
-    site_collection.PROVIDER.parse(p.feature_query(values), values)  # a bad filter is a 400
+    query = site_collection.PROVIDER.parse(p.feature_query(values), values)
+    site_collection.PROVIDER.check_filter(query)  # what the tiles would refuse is a 400 here
     base, lang = base_url(request, settings), values.get("lang", "en")
     collections = [(c.id, c.title) for c in _tiled()]
     source = boundary_repo.active_source(session)

@@ -25,6 +25,7 @@ from app.collections.parameters import COUNTRY, IN_ZONE, ZONE, border_parameter
 from app.collections.parsing import bad, known_values, number_in, text_value
 from app.db import site_history as history_repo
 from app.db import sites as site_repo
+from app.db.features import filter_clause
 from app.db.models import LOCATION_STATUSES, RETIRED, SITE_STATUSES
 from app.db.search import MAX_QUERY_CHARS
 from app.db.tiles import TileLayer, tile_fields
@@ -216,6 +217,13 @@ class SitesProvider(Provider):
                 "(distances to every border are kept that far)",
             )
         return within
+
+    def check_filter(self, query: FeatureQuery) -> None:
+        """400 (``invalid_filter``) for a ``filter`` the sites' fields cannot answer (an
+        unknown property, a type mismatch, a geometry GEOS refuses): a page that only passes
+        the filter on (the explore map, to its tiles) refuses it up front."""
+        if query.filter is not None:
+            filter_clause(site_repo.SITES, query)
 
     def key_types_for(self, query: FeatureQuery) -> tuple[type | tuple[type, ...], ...]:
         if isinstance(query, SiteQuery) and query.q is not None and not query.sortby:

@@ -123,6 +123,10 @@ def test_embed_mode_has_no_chrome(client: TestClient) -> None:
         ("within_km=-3", "within_km"),
         ("border=XXX-YYY", "border"),
         ("filter=name%20%3D%3D%3D", "filter"),
+        # parses, but the tiles would refuse it: refused here, not an empty map
+        ("filter=foo%3D1", "filter"),
+        ("filter=name%3D5", "filter"),
+        ("filter=S_INTERSECTS(geometry%2CLINESTRING(0%200))", "filter"),
         ("lang=de", "lang"),
         ("limit=10", "limit"),
     ],
