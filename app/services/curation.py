@@ -75,9 +75,9 @@ def _missing(session: Session, public_id: str) -> Exception:
     return NotFound(f"no site {public_id!r}", code="unknown_feature")
 
 
-def _current(site: curation_repo.LockedSite) -> None:
+def _current(session: Session, site: curation_repo.LockedSite) -> None:
     if site.status == RETIRED:
-        raise Conflict(f"site {site.public_id} is retired; restore it first", code="site_retired")
+        raise site_history.retired_conflict(session, site.public_id)
 
 
 # -- merge ----------------------------------------------------------------------------------
@@ -106,8 +106,8 @@ def merge(
     merged, survivor = locked[public_id], locked[into]
     if precondition is not None:
         precondition.check(public_id, merged.version)
-    _current(merged)
-    _current(survivor)
+    _current(session, merged)
+    _current(session, survivor)
     if merged.kind != survivor.kind:
         raise Conflict(
             f"{public_id} is a {merged.kind} and {into} a {survivor.kind}; only sites of one "
@@ -179,7 +179,7 @@ def split(
     site = locked[public_id]
     if precondition is not None:
         precondition.check(public_id, site.version)
-    _current(site)
+    _current(session, site)
     check_scope(caller, [site.country_iso3])
     found = curation_repo.observation_ids(session, site.id, keys)
     unknown = [f"{u}-{r}" for u, r in keys if (u, r) not in found]
@@ -278,10 +278,7 @@ def restore(
         if site.status != RETIRED:
             raise Conflict(f"site {public_id} is not retired", code="not_retired")
         if history_repo.redirect_target(session, public_id) is not None:
-            raise Conflict(
-                f"site {public_id} was merged; it lives on in the survivor",
-                code="already_merged",
-            )
+            raise site_history.retired_conflict(session, public_id)
         status = history_repo.last_status_before_retired(session, site.id) or "unknown"
         curation_repo.unretire(session, site.id, status)
     else:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
 from app.db.models import RETIRED
-from app.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
+from app.errors import InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
 from app.services import outbox, scopes, site_geography, site_history, zones
 from app.services.boundary_state import BoundarySet
@@ -131,11 +131,7 @@ def _lock(session: Session, public_id: str, precondition: Precondition) -> site_
         raise NotFound(f"no site {public_id!r}", code="unknown_feature")
     precondition.check(public_id, stored.version)
     if stored.status == RETIRED:
-        raise Conflict(
-            f"site {public_id} is retired; a retired site is kept as it was (restore it "
-            f"first: POST /collections/sites/items/{public_id}/restore)",
-            code="site_retired",
-        )
+        raise site_history.retired_conflict(session, public_id)
     return stored
 
 

@@ -19,7 +19,7 @@ from app.db import dataset
 from app.db import site_history as history_repo
 from app.db.dataset import VersionAt
 from app.db.site_history import Entry
-from app.errors import AppError, InvalidParameter, NotFound
+from app.errors import AppError, Conflict, InvalidParameter, NotFound
 from app.queries import AsOf, Caller
 
 
@@ -152,3 +152,21 @@ def site_history(
         }
         for row in history_repo.site_history(session, site_id, caller)
     ]
+
+
+def retired_conflict(session: Session, public_id: str) -> Conflict:
+    """Why a retired site cannot be written: merged into another (409 ``already_merged``,
+    naming the survivor: restoring it is refused too), or retired (409 ``site_retired``:
+    restore it first)."""
+    survivor = history_repo.redirect_target(session, public_id)
+    if survivor is not None:
+        return Conflict(
+            f"site {public_id} was merged into {survivor}: write to {survivor}",
+            code="already_merged",
+            extra={"survivor": survivor},
+        )
+    return Conflict(
+        f"site {public_id} is retired; a retired site is kept as it was (restore it "
+        f"first: POST /collections/sites/items/{public_id}/restore)",
+        code="site_retired",
+    )

@@ -231,3 +231,33 @@ def test_split_moves_chosen_visits_to_a_new_site(client: TestClient, api_key: He
             other,
             "a second pit",
         )
+
+
+def test_writes_to_a_merged_site_name_the_site_it_was_merged_into(
+    client: TestClient, api_key: Headers
+) -> None:
+    """A merged site is retired, but "restore it first" was wrong advice (restore refuses a
+    merged site): every write says where it went instead."""
+    headers = api_key("researcher")
+    a = client.post(ITEMS, json=site_feature(*BATOURI_CMR, name="Dup A"), headers=headers)
+    b = client.post(ITEMS, json=site_feature(*BATOURI_CMR, name="Dup B"), headers=headers)
+    merged, survivor = a.json()["id"], b.json()["id"]
+    done = client.post(
+        f"{ITEMS}/{merged}/merge", json={"into": survivor, "reason": "same"}, headers=headers
+    )
+    assert done.status_code == 200, done.text
+    star = {**headers, "If-Match": "*"}
+    answers = [
+        client.patch(
+            f"{ITEMS}/{merged}",
+            json={"properties": {"name": "x"}},
+            headers={**star, "Content-Type": "application/merge-patch+json"},
+        ),
+        client.put(f"{ITEMS}/{merged}", json=site_feature(*BATOURI_CMR, name="x"), headers=star),
+        client.delete(f"{ITEMS}/{merged}", params={"reason": "r"}, headers=star),
+        client.post(f"{ITEMS}/{merged}/restore", json={"reason": "r"}, headers=headers),
+    ]
+    for answer in answers:
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["code"] == "already_merged", answer.text
+        assert survivor in answer.json()["detail"]
