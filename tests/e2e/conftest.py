@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,8 +95,13 @@ def live_server(database_copy: Callable[[str], str], cache_dir: Path) -> Iterato
 
 def settle(driver: webdriver.Chrome, timeout: float = 15) -> WebDriverWait[webdriver.Chrome]:
     """A wait for a condition that reads elements of a page being re-rendered: an element
-    replaced between finding it and reading it (stale) means "not yet", not a failure."""
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    replaced between finding it and reading it (stale), not there yet, or there without its
+    cells yet (an ``IndexError`` reading them) means "not yet", not a failure."""
+    return WebDriverWait(
+        driver,
+        timeout,
+        ignored_exceptions=(StaleElementReferenceException, NoSuchElementException, IndexError),
+    )
 
 
 @pytest.fixture(scope="session")
