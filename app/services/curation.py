@@ -65,13 +65,8 @@ def _written(session: Session, public_id: str, caller: Caller, version: int) -> 
 
 
 def _missing(session: Session, public_id: str) -> Exception:
-    survivor = history_repo.redirect_target(session, public_id)
-    if survivor is not None:
-        return Conflict(
-            f"site {public_id} was already merged into {survivor}",
-            code="already_merged",
-            extra={"survivor": survivor},
-        )
+    if history_repo.redirect_target(session, public_id) is not None:
+        return site_history.retired_conflict(session, public_id)  # merged: names the survivor
     return NotFound(f"no site {public_id!r}", code="unknown_feature")
 
 
