@@ -97,10 +97,17 @@ class AlertEvent(Base):
         unique=True,
         server_default=text("'msg_' || replace(gen_random_uuid()::text, '-', '')"),
     )
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    # No foreign key (0020): its check per row was more than half of an upload's events
+    # statement. Events go with their subscription (``outbox.remove_subscription``); those
+    # a change wrote for a subscription removed meanwhile are read by no one and purged.
+    subscription_id: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(32))
-    # json, not jsonb: the text as written is the body sent (see ``outbox._envelope``)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # json, not jsonb: the text as written is the body sent (see ``outbox._envelope``);
+    # NULL for a site event, whose body is built from its history entry when read (0020)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A site event's site as its change left it (``site_versions.id``; no foreign key: a
+    # check per event row would cost the change's transaction)
+    site_version_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     next_attempt_at: Mapped[dt.datetime] = _now()
@@ -111,11 +118,23 @@ class AlertEvent(Base):
 
     __table_args__ = (
         CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        CheckConstraint("payload IS NOT NULL OR site_version_id IS NOT NULL", name="body"),
         Index("ix_alert_events_subscription_id", "subscription_id", "id"),
-        # The worker's queue: only rows still to deliver are in this index.
+        # The worker's queue: only rows still to deliver are in this index, in the order
+        # they are taken (an upload's events share one next_attempt_at: by that alone, each
+        # take sorted all of them again).
         Index(
             "ix_alert_events_due",
             "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # A subscription taking batches fills its batch from its own due events, in order.
+        Index(
+            "ix_alert_events_due_subscription",
+            "subscription_id",
+            "next_attempt_at",
+            "id",
             postgresql_where=text("status = 'pending'"),
         ),
     )

@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Double,
-    Text,
+    any_,
     case,
-    cast,
     func,
     literal,
     or_,
@@ -30,12 +30,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.db.alert_models import SUBSCRIPTION_DELETED
-from app.db.outbox import events, subscriptions
+from app.db.outbox import Reader, event_bodies, events, keys, reader_of, subscriptions
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One locked event to send: ``payload`` is its stored JSON text (sent as it is)."""
+    """One locked event to send: ``payload`` is its body as JSON text (sent as it is)."""
 
     id: int
     public_id: str
@@ -49,7 +49,19 @@ class Delivery:
     batch_max_events: int
 
 
-def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[Delivery]:
+@dataclass(frozen=True)
+class _Locked:
+    """A locked event before its body is read."""
+
+    row: Any
+    reader: Reader
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+
+def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[_Locked]:
     """Lock up to ``limit`` due events among ``where`` (oldest first) in one statement."""
     due = (
         select(events.c.id)
@@ -75,26 +87,34 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
             events.c.id,
             events.c.public_id,
             events.c.attempts,
-            # the stored text is the body: no decoding and encoding again per event
-            cast(events.c.payload, Text).label("payload"),
             events.c.created_at,
             events.c.subscription_id,
             subscriptions.c.public_id.label("subscription"),
             subscriptions.c.webhook_url,
             subscriptions.c.secret,
             subscriptions.c.batch_max_events,
+            keys.c.id.label("key_id"),
+            keys.c.role,
+            keys.c.countries,
         )
         .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
+        .join(keys, keys.c.id == subscriptions.c.api_key_id)
         .where(events.c.id.in_(due))
         .order_by(events.c.id)
     )
     rows = session.execute(statement).mappings().all()
+    return [_Locked(r, reader_of(r)) for r in rows if r["webhook_url"]]
+
+
+def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
+    """The locked events with their bodies (read for each subscriber's view), oldest first."""
+    bodies = event_bodies(session, [(lock.reader, lock.id) for lock in locked])
     return [
         Delivery(
-            r["id"],
+            lock.id,
             r["public_id"],
             r["attempts"],
-            r["payload"].encode(),
+            bodies[lock.id].encode(),
             r["created_at"],
             r["subscription_id"],
             r["subscription"],
@@ -102,8 +122,8 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
             r["secret"],
             r["batch_max_events"],
         )
-        for r in rows
-        if r["webhook_url"]
+        for lock in sorted(locked, key=lambda lock: lock.id)
+        for r in (lock.row,)
     ]
 
 
@@ -125,20 +145,19 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
     ends it) releases them at once, to be sent again by another."""
     locked = _lock(session, (), limit)
     room: dict[int, int] = {}
-    for delivery in locked:
-        if delivery.batch_max_events > 1:
-            room[delivery.subscription_id] = (
-                room.get(delivery.subscription_id, delivery.batch_max_events) - 1
-            )
+    for lock in locked:
+        batch_max, subscription_id = lock.row["batch_max_events"], lock.row["subscription_id"]
+        if batch_max > 1:
+            room[subscription_id] = room.get(subscription_id, batch_max) - 1
     # SKIP LOCKED skips other transactions' locks only: what this one holds is left out here
-    held = [d.id for d in locked]
+    held = [lock.id for lock in locked]
     for subscription_id, free in room.items():
         if free > 0:
             mine = (events.c.subscription_id == subscription_id, events.c.id.not_in(held))
             locked += _lock(session, mine, free)
     # oldest first, as a batch lists them: the first statement takes the earliest due, which
     # need not be the oldest (a retried event comes due late)
-    return sorted(locked, key=lambda d: d.id)
+    return _deliveries(session, locked)
 
 
 def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
@@ -146,7 +165,9 @@ def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
     if event_ids:
         session.execute(
             update(events)
-            .where(events.c.id.in_(list(event_ids)), events.c.status == "pending")
+            # no status test: the rows are this transaction's since lock_due, so pending
+            # (with one, the planner took the partial queue index and read all of it)
+            .where(events.c.id == any_(literal(list(event_ids), ARRAY(BigInteger))))
             .values(
                 status="delivered",
                 delivered_at=func.now(),
@@ -170,7 +191,8 @@ def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], 
     ).subquery("failed")
     session.execute(
         update(events)
-        .where(events.c.id == failed.c.id, events.c.status == "pending")
+        # no status test, as in mark_delivered: the rows are this transaction's
+        .where(events.c.id == failed.c.id)
         .values(
             attempts=events.c.attempts + 1,
             leased_until=None,

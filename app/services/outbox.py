@@ -1,6 +1,7 @@
 """The alerts outbox: events written in the transaction of the change that causes them.
 
-Called from the services that change sites, before their commit (one line each, marked
+Called from the services that change sites, before their commit and after their history
+entries, which a site event names (one line each, marked
 ``# HOOK(alerts)``): ``record_upload`` from the upload store, ``record_site`` from site
 creation and edits, ``record_cluster_joins`` from the cluster refresh. Each writes with ONE
 set-based statement (``app.db.outbox.record_matches``); if the change rolls back, so do its
@@ -22,11 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def matchers(session: Session) -> list[outbox_repo.Matcher]:
-    """Every active subscription's criteria as SQL. A subscription whose stored criteria no
-    longer compile (a border or a vocabulary entry removed since) is skipped with a warning
-    rather than failing the change that is being recorded."""
+    """Every active subscription's criteria as SQL, each subscription held to the end of the
+    change's transaction (none removed before its events are in). A subscription whose
+    stored criteria no longer compile (a border or a vocabulary entry removed since) is
+    skipped with a warning rather than failing the change that is being recorded."""
     found = []
-    for subscription in outbox_repo.active_subscriptions(session):
+    for subscription in outbox_repo.active_subscriptions(session, hold=True):
         try:
             found.append(subscription_criteria.matcher(session, subscription))
         except AppError as error:

@@ -191,10 +191,11 @@ def edit_site(
         raise _stale(public_id)
     site_repo.replace_site_border_distances(session, stored.id, geography.border_rows([stored.id]))
     zones.classify_sites(session, [stored.id])  # HOOK(regional): before the outbox
-    outbox.record_site(session, stored.id)  # HOOK(alerts)
     warnings = country_warnings(draft, geography.country_iso3[0], str(geography.location_status[0]))
     action = "moved" if (draft.lon, draft.lat) != (stored.lon, stored.lat) else "edited"
     site_history.record(session, caller, [site_history.Change([stored.id], action)])
+    # after the history entry: an event names the entry its change wrote
+    outbox.record_site(session, stored.id)  # HOOK(alerts)
     session.commit()
     return _written(session, public_id, caller, warnings)
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.db import outbox as outbox_repo
 from app.errors import InvalidBody
 from app.queries import Caller
 from app.services import keys as key_service
@@ -33,14 +34,15 @@ def _caller(
 
 
 def _events(session: Session, public_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        text(
-            "SELECT e.type, e.payload, e.status FROM alert_events e JOIN subscriptions s "
-            "ON s.id = e.subscription_id WHERE s.public_id = :p ORDER BY e.id"
-        ),
-        {"p": public_id},
-    ).mappings()
-    return [dict(r) for r in rows]
+    """The subscription's events as its subscriber reads them (bodies built from the
+    history entries they name)."""
+    subscription_id = session.execute(
+        text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": public_id}
+    ).scalar_one()
+    return [
+        {"type": e.type, "payload": e.payload, "status": e.status}
+        for e in outbox_repo.list_events(session, subscription_id, None, 0, 10_000)
+    ]
 
 
 @pytest.fixture
@@ -120,7 +122,10 @@ def test_a_site_moved_into_the_criteria_enters_once(
 
     move_to(*BATOURI_CMR)
     move_to(BATOURI_CMR[0] + 0.001, BATOURI_CMR[1])  # still inside: not news
-    assert [e["type"] for e in _events(session, public_id)] == ["site.entered"]
+    [entered] = _events(session, public_id)
+    assert entered["type"] == "site.entered"
+    # the event is the site as its change left it, not as it is now
+    assert entered["payload"]["data"]["geometry"]["coordinates"] == list(BATOURI_CMR)
     move_to(*BERBERATI_CAF)  # leaves
     move_to(*BATOURI_CMR)  # comes back: news again
     assert [e["type"] for e in _events(session, public_id)] == ["site.entered"] * 2
@@ -153,6 +158,19 @@ def test_restricted_attributes_only_for_who_may_see_them(
     assert all(
         e["payload"]["data"]["properties"]["restricted"] == secret for e in _events(session, wide)
     )
+    # read together (an admin's stream), each event is still its own subscriber's view
+    together = {
+        (e.subscription, e.payload["data"]["properties"]["name"]): e.payload["data"][
+            "properties"
+        ].get("restricted")
+        for e in outbox_repo.events_after(session, None, 0, 100)
+    }
+    assert together == {
+        (narrow, "CMR"): secret,
+        (narrow, "CAF"): None,
+        (wide, "CMR"): secret,
+        (wide, "CAF"): secret,
+    }
 
 
 def test_paused_subscriptions_get_nothing(
@@ -294,11 +312,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     assert payload["type"] == "batch" and payload["subscription"] == batched.public_id
     assert payload["data"]["count"] == 50
     stored = {
-        e["public_id"]: e["payload"]
-        for e in session.execute(
-            text("SELECT public_id, payload FROM alert_events WHERE subscription_id = :s"),
-            {"s": batched.id},
-        ).mappings()
+        e.public_id: e.payload for e in outbox_repo.list_events(session, batched.id, None, 0, 1000)
     }
     for event in payload["data"]["events"]:
         event_id = event.pop("id")
@@ -339,9 +353,16 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
 
 
 def stored_single(session: Session, public_id: str) -> Any:
-    return session.execute(
-        text("SELECT payload FROM alert_events WHERE public_id = :p"), {"p": public_id}
+    """The event's body as its subscriber reads it from the API."""
+    subscription_id = session.execute(
+        text("SELECT subscription_id FROM alert_events WHERE public_id = :p"), {"p": public_id}
     ).scalar_one()
+    [found] = [
+        e.payload
+        for e in outbox_repo.list_events(session, subscription_id, None, 0, 10_000)
+        if e.public_id == public_id
+    ]
+    return found
 
 
 def test_an_upload_tells_created_sites_from_known_ones_entering(

@@ -594,6 +594,59 @@ def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
         assert left == 0
 
 
+def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
+    node: Node, receiver: Receiver
+) -> None:
+    """Events check no foreign key: a change holds the subscriptions it writes events for
+    (``FOR KEY SHARE``, as ``outbox.matchers`` takes them) to its commit. A DELETE meanwhile
+    answers at once and removes nothing; the change's events go in, and the purge then
+    removes the subscription with every event, leaving no event without its subscription."""
+    from app.db import outbox as outbox_repo
+    from app.services import outbox
+
+    caller = node.caller()
+    with node.sessions() as session:
+        drafts = [
+            SiteDraft(kind="mine", name=f"H{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(3)
+        ]
+        create_sites(session, node.boundaries(session), drafts, caller)
+        site_ids = list(session.execute(text("SELECT id FROM sites")).scalars())
+    subscription, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as change:
+        held = outbox.matchers(change)
+        assert [m.subscription.public_id for m in held] == [subscription]
+        with node.sessions() as session:
+            session.execute(text("SET lock_timeout = '3s'"))  # a wait fails instead
+            subscriptions.delete(session, caller, subscription)
+            session.commit()
+        assert node.statuses(subscription) == {}, "gone for every reader at once"
+        outbox_repo.record_matches(change, held, outbox_repo.created_sites(site_ids))
+        change.commit()
+    with node.sessions() as session:
+        written = session.execute(
+            text(
+                "SELECT count(*) FROM alert_events e JOIN subscriptions s "
+                "ON s.id = e.subscription_id WHERE s.public_id = :p"
+            ),
+            {"p": subscription},
+        ).scalar_one()
+        assert written == 3, "the change's events went in: the subscription was still there"
+        assert outbox_repo.purge_deleted(session) == 1
+        session.commit()
+    with node.sessions() as session:
+        orphans = session.execute(
+            text(
+                "SELECT count(*) FROM alert_events e WHERE NOT EXISTS "
+                "(SELECT 1 FROM subscriptions s WHERE s.id = e.subscription_id)"
+            )
+        ).scalar_one()
+        assert orphans == 0
+        left = session.execute(
+            text("SELECT count(*) FROM subscriptions WHERE public_id = :p"), {"p": subscription}
+        ).scalar_one()
+        assert left == 0
+
+
 def test_a_webhook_goes_to_the_addresses_checked_with_the_name_in_host(
     node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
 ) -> None:
