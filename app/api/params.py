@@ -127,6 +127,7 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+
 
 
 def _instant(text: str, parameter: str) -> dt.datetime:
+    """An RFC 3339 date-time (with its offset) or full date (that day at 00:00 UTC)."""
     if not _RFC3339.fullmatch(text):
         raise bad(parameter, f"{text[:50]!r} is not an RFC 3339 date-time (or date)")
     try:
@@ -135,7 +136,11 @@ def _instant(text: str, parameter: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
         raise bad(parameter, f"{text[:50]!r} is not a valid date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if value.tzinfo is None:
+        # RFC 3339 has no local time: taken as UTC, a time of Kinshasa (UTC+1) or of the
+        # caller's clock was silently an hour or more off
+        raise bad(parameter, f"{text[:50]!r}: a date-time needs its offset (Z or +hh:mm)")
+    return value
 
 
 def parse_datetime(raw: str) -> Interval:

@@ -95,10 +95,29 @@ def test_rfc3339_times_in_either_case(client: TestClient, session: Session, spel
 
 
 @pytest.mark.parametrize(
-    "spelling", ["2024-13-05", "yesterday", "2024-03-05T25:00:00Z", "05/03/2024"]
+    "spelling",
+    [
+        "2024-13-05",
+        "yesterday",
+        "2024-03-05T25:00:00Z",
+        "05/03/2024",
+        # no offset: RFC 3339 has no local time (they were read as UTC)
+        "2024-03-05T10:00:00",
+        "2024-03-05t10:00:00.5/..",
+        "../2024-03-05 10:00:00",
+    ],
 )
 def test_bad_times_are_400(client: TestClient, spelling: str) -> None:
-    assert client.get("/collections/sites/items", params={"datetime": spelling}).status_code == 400
+    response = client.get("/collections/sites/items", params={"datetime": spelling})
+    assert response.status_code == 400
+    assert "datetime" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("parameter", ["datetime", "as_of"])
+def test_a_date_time_without_its_offset_is_named(client: TestClient, parameter: str) -> None:
+    response = client.get("/collections/sites/items", params={parameter: "2024-03-05T10:00:00"})
+    assert response.status_code == 400
+    assert "needs its offset" in response.json()["detail"]
 
 
 def test_paging_links_travel_as_link_headers(client: TestClient, session: Session) -> None:
