@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pyproj
 from pyproj.exceptions import CRSError
 
-from geo.errors import InvalidCRS
+from geo.errors import InvalidCRS, quoted
 from geo.vocab import empty_value_test
 
 Axis: TypeAlias = Literal["lon", "lat"]
@@ -150,7 +150,7 @@ def parse_numbers(cells: Sequence[Cell], *, decimal_comma: bool = False) -> Pars
     except ValueError:
         values = np.array([_float_or_nan(t) for t in text], dtype=np.float64)
     errors = {
-        i: f"{text[i]!r} is not a number"
+        i: f"{quoted(text[i])} is not a number"
         for i in np.flatnonzero(~np.isfinite(values) & ~empty).tolist()
         if not _is_nan_word(text[i])
     }
@@ -228,20 +228,20 @@ def parse_angle(text: str, *, axis: Axis) -> float:
         match = pattern.search(text)
         if match:
             if hemisphere is not None:
-                raise ValueError(f"{original!r} has two hemisphere letters")
+                raise ValueError(f"{quoted(original)} has two hemisphere letters")
             hemisphere = match.group(1).casefold()
             text = (text[: match.start()] + text[match.end() :]).strip()
     body = _DMS_BODY.match(text)
     if body is None:
-        raise ValueError(f"{original!r} is not a coordinate (decimal degrees, DMS or DDM)")
+        raise ValueError(f"{quoted(original)} is not a coordinate (decimal degrees, DMS or DDM)")
     degrees, minutes, seconds = (_number(body.group(part)) for part in ("deg", "min", "sec"))
     if minutes is not None and not float(degrees or 0).is_integer():
-        raise ValueError(f"{original!r} has decimal degrees followed by minutes")
+        raise ValueError(f"{quoted(original)} has decimal degrees followed by minutes")
     if seconds is not None and not float(minutes or 0).is_integer():
-        raise ValueError(f"{original!r} has decimal minutes followed by seconds")
+        raise ValueError(f"{quoted(original)} has decimal minutes followed by seconds")
     for part, amount in (("minutes", minutes), ("seconds", seconds)):
         if amount is not None and amount >= 60:
-            raise ValueError(f"{original!r} has {amount:g} {part} (must be under 60)")
+            raise ValueError(f"{quoted(original)} has {amount:g} {part} (must be under 60)")
     value = (degrees or 0.0) + (minutes or 0.0) / 60 + (seconds or 0.0) / 3600
     sign = -1.0 if body.group("sign") == "-" else 1.0
     if hemisphere is not None:
@@ -249,11 +249,12 @@ def parse_angle(text: str, *, axis: Axis) -> float:
         if hemisphere_axis != axis:
             kind = "latitude" if axis == "lat" else "longitude"
             raise ValueError(
-                f"{original!r} has hemisphere {hemisphere.upper()!r} in a {kind} column "
+                f"{quoted(original)} has hemisphere {quoted(hemisphere.upper())} in a "
+                f"{kind} column "
                 "(are latitude and longitude swapped?)"
             )
         if body.group("sign") == "-":
-            raise ValueError(f"{original!r} has both a minus sign and a hemisphere")
+            raise ValueError(f"{quoted(original)} has both a minus sign and a hemisphere")
         sign = hemisphere_sign
     return sign * value
 
@@ -315,7 +316,7 @@ def parse_geopoints(
         except ValueError:
             numbers = []
         if not 2 <= len(numbers) <= 4:
-            errors[i] = f"{text!r} is not a geopoint ('lat lon [altitude] [accuracy]')"
+            errors[i] = f"{quoted(text)} is not a geopoint ('lat lon [altitude] [accuracy]')"
             continue
         if not (math.isfinite(numbers[0]) and math.isfinite(numbers[1])):
             continue
@@ -365,7 +366,7 @@ def resolve_crs(text: str) -> pyproj.CRS:
         hemisphere = utm.group("hemisphere")
         if hemisphere is None:
             raise InvalidCRS(
-                f"{text!r} gives a UTM zone without its hemisphere: write e.g. 'UTM 34N' "
+                f"{quoted(text)} gives a UTM zone without its hemisphere: write e.g. 'UTM 34N' "
                 "or 'UTM 34S' (or an EPSG code such as 32634)"
             )
         south = hemisphere in ("south", "sud", "s") or (len(hemisphere) == 1 and hemisphere < "n")
@@ -373,7 +374,9 @@ def resolve_crs(text: str) -> pyproj.CRS:
     try:
         return pyproj.CRS.from_user_input(text.strip())
     except CRSError as exc:
-        raise InvalidCRS(f"{text!r} is not a coordinate reference system pyproj knows") from exc
+        raise InvalidCRS(
+            f"{quoted(text)} is not a coordinate reference system pyproj knows"
+        ) from exc
 
 
 def crs_label(crs: pyproj.CRS) -> str:

@@ -26,7 +26,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import UnsupportedCRS
+from geo.errors import UnsupportedCRS, quoted
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{code}"
@@ -110,7 +110,7 @@ def parse_crs(text: str, parameter: str = "crs") -> OfferedCrs:
     crs = _BY_URI.get(uri or "")
     if crs is None:
         raise UnsupportedCRS(
-            f"{parameter}: {text!r} is not an offered CRS; use one of: "
+            f"{parameter}: {quoted(text)} is not an offered CRS; use one of: "
             + ", ".join(offered_uris()),
             parameter=parameter,
         )

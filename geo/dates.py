@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal, TypeAlias
 
+from geo.errors import quoted
 from geo.vocab import fold
 
 DateOrder: TypeAlias = Literal["auto", "dmy", "mdy"]
@@ -159,7 +160,7 @@ def parse_dates(
             try:
                 cache[text] = _named_or_iso(text)
             except ValueError:
-                errors[i] = f"{text!r} is not a valid date"
+                errors[i] = f"{quoted(text)} is not a valid date"
                 continue
         parsed = cache[text]
         if parsed is not None:
@@ -177,7 +178,8 @@ def parse_dates(
             numeric[i] = (int(match[1]), int(match[2]), _year(match[3]))
         else:
             errors[i] = (
-                f"{text!r} is not a date this reader knows (ISO, d/m/Y, m/d/Y, 'Apr 26, 2018')"
+                f"{quoted(text)} is not a date this reader knows (ISO, d/m/Y, m/d/Y, "
+                "'Apr 26, 2018')"
             )
     column_order, guessed = _decide_order(numeric.values(), order, default_order)
     ambiguous: list[int] = []
@@ -186,7 +188,9 @@ def parse_dates(
         try:
             dates[i] = date(year, month, day)
         except ValueError:
-            errors[i] = f"{cells[i]!r} is not a valid date read as {_ORDER_TEXT[column_order]}"
+            errors[i] = (
+                f"{quoted(cells[i])} is not a valid date read as {_ORDER_TEXT[column_order]}"
+            )
             continue
         if guessed and first != second and first <= 12 and second <= 12:
             ambiguous.append(i)
@@ -209,11 +213,12 @@ def _serial_date(text: str, days: int, system: DateSystem) -> tuple[date, str]:
     if value is None or not first <= value <= last:
         where = f"is {value}" if value is not None else "is no date at all"
         raise ValueError(
-            f"{text!r} read as {convention} {where}, outside {first}..{last}: not a plausible "
+            f"{quoted(text)} read as {convention} {where}, outside {first}..{last}: not "
+            "a plausible "
             "visit date; write dates as YYYY-MM-DD or format the column as dates"
         )
     return value, (
-        f"{text!r} read as {value}: {convention}; format the column as dates if that is wrong"
+        f"{quoted(text)} read as {value}: {convention}; format the column as dates if that is wrong"
     )
 
 

@@ -7,6 +7,20 @@ safe to show to the person who sent the data.
 
 from __future__ import annotations
 
+#: Most characters of a value quoted in a message (see :func:`quoted`).
+QUOTED_MAX = 80
+
+
+def quoted(value: object, limit: int = QUOTED_MAX) -> str:
+    """``repr(value)`` for a message, clipped to about ``limit`` characters with the whole
+    length said: a value from the user's file echoed whole (a 300-digit coordinate, a
+    10 000-character cell) buried the reason in the report."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    whole = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+    return text[: limit - 1] + "…" + whole
+
 
 class GeoError(Exception):
     """Base class of every error the geo engine raises on purpose."""

@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 
 from geo.countries import ELSEWHERE
 from geo.dates import DateOrder, order_text, parse_dates
+from geo.errors import quoted
 from geo.geodesic import ecef_m, inverse_distance_m
 from geo.survey import FloatArray, IntArray, Issue, Severity, Survey
 from geo.vocab import SiteKind, minerals, site_kinds, split_list
@@ -372,7 +373,13 @@ def _placement_issue(
 
 
 def _point(lon: float, lat: float) -> str:
-    return f"lon {lon:.6f}, lat {lat:.6f}"
+    return f"lon {_degrees(lon)}, lat {_degrees(lat)}"
+
+
+def _degrees(value: float) -> str:
+    """Six decimals (about 0.1 m), or six significant digits for a value no place has
+    (a 300-digit number in the file printed 300 digits)."""
+    return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.6g}"
 
 
 def _where(lon: float, lat: float, iso3: str | None = None) -> str:
@@ -452,7 +459,7 @@ def _dates(survey: Survey, rules: ValidationRules) -> tuple[list[date | None], l
                 int(rows[i]),
                 column,
                 "ambiguous_date",
-                f"{survey.properties[i].get(column)!r} read as {how} ({parsed.dates[i]}): no "
+                f"{quoted(survey.properties[i].get(column))} read as {how} ({parsed.dates[i]}): no "
                 "date in this column decides the order; give the date order if that is wrong",
             )
             for i in parsed.ambiguous
@@ -508,7 +515,8 @@ def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], li
                     int(survey.row[i]),
                     column,
                     "unknown_kind",
-                    f"{text!r} is neither a mine (mine, site minier, chantier) nor a sales point "
+                    f"{quoted(text)} is neither a mine (mine, site minier, chantier) "
+                    "nor a sales point "
                     "(comptoir, point de vente, buying house, market)"
                     + (f"; recorded as {rules.kind_default}" if rules.kind_default else ""),
                 )
@@ -616,7 +624,8 @@ def _mojibake_issues(survey: Survey, names: list[str | None]) -> list[Issue]:
                     int(survey.row[i]),
                     column,
                     "mojibake",
-                    f"{name!r} looks like UTF-8 text read as Windows-1252: probably {fixed!r}. "
+                    f"{quoted(name)} looks like UTF-8 text read as Windows-1252: "
+                    f"probably {quoted(fixed)}. "
                     "Kept as sent; correct the file's encoding (or its .cpg) and send it again",
                 )
             )

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.errors import FileTooLarge, FormatMismatch, GeoError, ReaderFailure, UnsupportedFormat
+from geo.errors import (
+    FileTooLarge,
+    FormatMismatch,
+    GeoError,
+    ReaderFailure,
+    UnsupportedFormat,
+    quoted,
+)
 from geo.readers import ogr, tabular
 from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
 from geo.survey import ReadOptions, Survey
@@ -66,7 +73,7 @@ def find_format(filename: str) -> FormatSpec:
             return spec
     known = ", ".join(ext for spec in FORMATS for ext in spec.extensions)
     hint = _HINTS.get(suffix, f"borderlens reads {known}")
-    raise UnsupportedFormat(f"{filename!r} is not a survey format borderlens reads: {hint}")
+    raise UnsupportedFormat(f"{quoted(filename)} is not a survey format borderlens reads: {hint}")
 
 
 def read_survey(data: bytes, filename: str, *, options: ReadOptions) -> Survey:
@@ -130,7 +137,7 @@ def _read(
     upload = sniff(data, filename, options, workdir)
     if upload.content != spec.content:
         raise FormatMismatch(
-            f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
+            f"{quoted(filename)} is named as {spec.format} ({extension(filename)}) but holds "
             f"{CONTENT_NAMES.get(upload.content, upload.content)}"
         )
     return spec.read(upload, options)

@@ -38,6 +38,7 @@ from geo.errors import (
     UnreadableFile,
     UnsafeArchiveMember,
     ZipBomb,
+    quoted,
 )
 from geo.survey import ReadOptions
 
@@ -128,7 +129,7 @@ def open_zip(data: bytes, options: ReadOptions, directory: Path) -> SafeZip:
         except OSError as exc:
             # Two members of one name, a member under a member, a name too long for the disk.
             raise UnreadableFile(
-                f"zip member {info.filename!r} cannot be extracted "
+                f"zip member {quoted(info.filename)} cannot be extracted "
                 f"({exc.strerror or type(exc).__name__})"
             ) from exc
         names.append(info.filename)
@@ -146,16 +147,16 @@ def _check_directory(data: bytes, options: ReadOptions) -> list[zipfile.ZipInfo]
     for info in infos:
         _check_member_name(info.filename)
         if _is_symlink(info):
-            raise UnsafeArchiveMember(f"zip member {info.filename!r} is a symbolic link")
+            raise UnsafeArchiveMember(f"zip member {quoted(info.filename)} is a symbolic link")
         _check_member_size(info, options)
         total += info.file_size
         if info.is_dir():
             continue
         if info.flag_bits & 0x1:
-            raise UnreadableFile(f"zip member {info.filename!r} is encrypted")
+            raise UnreadableFile(f"zip member {quoted(info.filename)} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise UnreadableFile(
-                f"zip member {info.filename!r} uses a compression method other than deflate"
+                f"zip member {quoted(info.filename)} uses a compression method other than deflate"
             )
     if total > options.max_uncompressed_bytes:
         raise _too_large(total, options)
@@ -179,7 +180,7 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]
     declared = info.file_size
     if declared > budget:
         raise FileTooLarge(
-            f"the zip expands beyond the limit at member {info.filename!r}",
+            f"the zip expands beyond the limit at member {quoted(info.filename)}",
             code="uncompressed_too_large",
         )
     inflater = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type else None
@@ -200,14 +201,14 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]
                     chunk = inflater.decompress(pending, declared - produced + 1)
                 except zlib.error as exc:
                     raise UnreadableFile(
-                        f"zip member {info.filename!r} is corrupt ({exc})"
+                        f"zip member {quoted(info.filename)} is corrupt ({exc})"
                     ) from exc
                 pending = inflater.unconsumed_tail
                 ended = inflater.eof
             produced += len(chunk)
             if produced > declared:
                 raise ZipBomb(
-                    f"zip member {info.filename!r} inflates past the {declared:,} bytes its "
+                    f"zip member {quoted(info.filename)} inflates past the {declared:,} bytes its "
                     "header declares (a lying header: refused)"
                 )
             crc = zlib.crc32(chunk, crc)
@@ -218,22 +219,26 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]
             break
     if not ended or produced != declared:
         raise UnreadableFile(
-            f"zip member {info.filename!r} is truncated: {produced:,} of its declared "
+            f"zip member {quoted(info.filename)} is truncated: {produced:,} of its declared "
             f"{declared:,} bytes"
         )
     if crc != info.CRC:
-        raise UnreadableFile(f"zip member {info.filename!r} is corrupt (CRC-32 mismatch)")
+        raise UnreadableFile(f"zip member {quoted(info.filename)} is corrupt (CRC-32 mismatch)")
 
 
 def _compressed_bytes(data: bytes, info: zipfile.ZipInfo) -> memoryview:
     start = info.header_offset
     header = data[start : start + _LOCAL_HEADER.size]
     if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-        raise UnreadableFile(f"zip member {info.filename!r} has no local header where it should")
+        raise UnreadableFile(
+            f"zip member {quoted(info.filename)} has no local header where it should"
+        )
     _signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
     begin = start + _LOCAL_HEADER.size + name_length + extra_length
     if begin + info.compress_size > len(data):
-        raise UnreadableFile(f"zip member {info.filename!r} is truncated (the archive ends early)")
+        raise UnreadableFile(
+            f"zip member {quoted(info.filename)} is truncated (the archive ends early)"
+        )
     return memoryview(data)[begin : begin + info.compress_size]
 
 
@@ -247,7 +252,7 @@ def _check_member_name(name: str) -> None:
     normalised = name.replace("\\", "/")
     parts = PurePosixPath(normalised).parts
     if "\x00" in name or normalised.startswith("/") or _DRIVE.match(normalised) or ".." in parts:
-        raise UnsafeArchiveMember(f"zip member {name!r} points outside the archive")
+        raise UnsafeArchiveMember(f"zip member {quoted(name)} points outside the archive")
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -261,7 +266,7 @@ def _check_member_size(info: zipfile.ZipInfo, options: ReadOptions) -> None:
     ratio = info.file_size / max(info.compress_size, 1)
     if ratio > options.max_compression_ratio:
         raise ZipBomb(
-            f"zip member {info.filename!r} declares {info.file_size:,} bytes from "
+            f"zip member {quoted(info.filename)} declares {info.file_size:,} bytes from "
             f"{info.compress_size:,} compressed ({ratio:,.0f}:1, the limit is "
             f"{options.max_compression_ratio:,.0f}:1)"
         )

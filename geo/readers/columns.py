@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from geo.coords import looks_like_geopoint
-from geo.errors import InvalidColumnMap
+from geo.errors import InvalidColumnMap, quoted
 from geo.survey import COORDINATE_ROLES, FIELD_ROLES
 from geo.vocab import fold
 
@@ -159,10 +159,13 @@ def check_column_map(column_map: Mapping[str, str] | None, columns: Sequence[str
     roles = (*COORDINATE_ROLES, *FIELD_ROLES)
     for role, column in column_map.items():
         if role not in roles:
-            raise InvalidColumnMap(f"unknown role {role!r} in the column mapping; use {roles}")
+            raise InvalidColumnMap(
+                f"unknown role {quoted(role)} in the column mapping; use {roles}"
+            )
         if column not in columns:
             raise InvalidColumnMap(
-                f"the column mapping gives {role}={column!r}, but the file has no such column "
+                f"the column mapping gives {role}={quoted(column)}, but the file has no "
+                "such column "
                 f"(columns: {', '.join(columns)})"
             )
     if ("lon" in column_map) != ("lat" in column_map):

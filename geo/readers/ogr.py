@@ -28,7 +28,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from geo.coords import crs_label, parse_numbers, resolve_crs, to_wgs84
-from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile, check_columns
+from geo.errors import CRSRequired, InvalidCRS, TooManyRows, UnreadableFile, check_columns, quoted
 from geo.readers import columns as conventions
 from geo.readers.archives import SafeZip
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
@@ -250,18 +250,19 @@ def _layer_crs(declared: str | None, options: ReadOptions, layer: str) -> pyproj
     if declared is None:
         if given is None:
             raise CRSRequired(
-                f"layer {layer!r} has no CRS (a Shapefile without its .prj?): send the .prj "
+                f"layer {quoted(layer)} has no CRS (a Shapefile without its .prj?): send the .prj "
                 "or give the CRS (an EPSG code such as 32634, or 'UTM 34N')"
             )
         return given
     try:
         file_crs = pyproj.CRS.from_user_input(declared)
     except pyproj.exceptions.CRSError as exc:
-        raise InvalidCRS(f"layer {layer!r} declares a CRS pyproj cannot use: {exc}") from exc
+        raise InvalidCRS(f"layer {quoted(layer)} declares a CRS pyproj cannot use: {exc}") from exc
     if given is not None and not given.equals(file_crs, ignore_axis_order=True):
         raise InvalidCRS(
-            f"the file declares {crs_label(file_crs)} for layer {layer!r} but the upload says "
-            f"{options.crs!r}; remove one of them"
+            f"the file declares {crs_label(file_crs)} for layer {quoted(layer)} but the "
+            "upload says "
+            f"{quoted(options.crs)}; remove one of them"
         )
     return file_crs
 
@@ -346,7 +347,7 @@ def _renumber_waypoints(
                 int(number[index]),
                 "geometry",
                 "unparseable_coordinate",
-                f"waypoint lat, lon {as_written!r} is not a pair of decimal degrees",
+                f"waypoint lat, lon {quoted(as_written)} is not a pair of decimal degrees",
             )
         )
     kept = set(read)
@@ -412,7 +413,9 @@ def _point_layers(paths: Sequence[str], notes: list[str]) -> list[tuple[str, str
     for path in paths:
         for name, geometry_type in list_layers(path):
             if geometry_type is None or not _may_hold_points(geometry_type):
-                notes.append(f"layer {name!r} ({geometry_type or 'no geometry'}) holds no points")
+                notes.append(
+                    f"layer {quoted(name)} ({geometry_type or 'no geometry'}) holds no points"
+                )
                 continue
             sources.append((path, name))
     return sources
@@ -590,7 +593,7 @@ def read_shapefile_zip(upload: Upload, options: ReadOptions) -> Survey:
         stem = shp[:-4]
         missing = [ext for ext in (".shx", ".dbf") if (stem + ext).casefold() not in members]
         if missing:
-            raise UnreadableFile(f"the zip holds {shp!r} without its {' and '.join(missing)}")
+            raise UnreadableFile(f"the zip holds {quoted(shp)} without its {' and '.join(missing)}")
     notes: list[str] = []
     paths = {str(upload.archive.path(shp)): shp for shp in shapefiles}
     encodings = {

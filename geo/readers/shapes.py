@@ -36,6 +36,7 @@ from geo.errors import (
     ReaderFailure,
     TooManyRows,
     UnsupportedFormat,
+    quoted,
 )
 from geo.readers import _for_sender, _scrub, find_format, log
 from geo.readers.gdal_io import field_rows, list_layers, upload_path
@@ -81,7 +82,8 @@ def read_shapes(data: bytes, filename: str, *, options: ReadOptions, family: Fam
     spec = find_format(filename)
     if spec.format not in _SHAPE_FORMATS:
         raise UnsupportedFormat(
-            f"{filename!r}: {family}s come as GeoJSON, KML/KMZ, a zipped Shapefile or GeoPackage"
+            f"{quoted(filename)}: {family}s come as GeoJSON, KML/KMZ, a zipped "
+            "Shapefile or GeoPackage"
         )
     if len(data) > options.max_file_bytes:
         raise FileTooLarge(
@@ -93,7 +95,8 @@ def read_shapes(data: bytes, filename: str, *, options: ReadOptions, family: Fam
             upload = sniff(data, filename, options, workdir)
             if upload.content != spec.content:
                 raise FormatMismatch(
-                    f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
+                    f"{quoted(filename)} is named as {spec.format} "
+                    f"({extension(filename)}) but holds "
                     f"{CONTENT_NAMES.get(upload.content, upload.content)}"
                 )
             return _read(upload, spec.format, options, family)
@@ -143,7 +146,7 @@ def _read(upload: Upload, fmt: str, options: ReadOptions, family: Family) -> Sha
     for path, encoding in _sources(upload, fmt).items():
         for layer, geometry_type in list_layers(path):
             if geometry_type is None:
-                notes.append(f"layer {layer!r} has no geometry and was not read")
+                notes.append(f"layer {quoted(layer)} has no geometry and was not read")
                 continue
             remaining = options.max_rows - seen
             meta, _fids, wkb, data = _read_decoded(path, layer, remaining + 1, encoding)
@@ -233,7 +236,7 @@ def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordT
 
     spec = find_format(filename)
     if spec.format not in ("csv", "xlsx"):
-        raise UnsupportedFormat(f"{filename!r}: tables come as CSV or XLSX")
+        raise UnsupportedFormat(f"{quoted(filename)}: tables come as CSV or XLSX")
     if len(data) > options.max_file_bytes:
         raise FileTooLarge(
             f"the file has {len(data):,} bytes (the limit is {options.max_file_bytes:,})"
@@ -244,7 +247,8 @@ def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordT
             upload = sniff(data, filename, options, workdir)
             if upload.content != spec.content:
                 raise FormatMismatch(
-                    f"{filename!r} is named as {spec.format} ({extension(filename)}) but holds "
+                    f"{quoted(filename)} is named as {spec.format} "
+                    f"({extension(filename)}) but holds "
                     f"{CONTENT_NAMES.get(upload.content, upload.content)}"
                 )
             if spec.format == "csv":

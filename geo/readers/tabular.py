@@ -45,6 +45,7 @@ from geo.errors import (
     TooManyRows,
     UnreadableFile,
     check_columns,
+    quoted,
 )
 from geo.readers import columns as conventions
 from geo.readers.archives import SafeZip
@@ -155,7 +156,7 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         ) from exc
     notes = [note] if note else []
     if delimiter != ",":
-        notes.append(f"delimiter {delimiter!r}; decimal commas accepted in coordinates")
+        notes.append(f"delimiter {quoted(delimiter)}; decimal commas accepted in coordinates")
     return Table(columns, records, row_numbers, delimiter != ",", issues, notes, encoding)
 
 
@@ -371,7 +372,7 @@ def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
     filled = [i for i in range(len(rows)) if any(column[i].strip() for column in cells)]
     if len(filled) > options.max_rows:
         raise TooManyRows(f"the sheet has more than {options.max_rows:,} rows (the limit)")
-    notes = [f"read sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}"] * (
+    notes = [f"read sheet {quoted(sheets[0])}; other sheets ignored: {', '.join(sheets[1:])}"] * (
         len(sheets) > 1
     )
     return Table(

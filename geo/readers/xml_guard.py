@@ -19,7 +19,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from geo.errors import UnreadableFile, XMLDeclarationRefused
+from geo.errors import UnreadableFile, XMLDeclarationRefused, quoted
 
 # An honest prolog (XML declaration, stylesheet, comments) is a few hundred bytes.
 PROLOG_LIMIT_BYTES = 1024 * 1024
@@ -45,7 +45,7 @@ def guard_xml_part(head: bytes, name: str) -> None:
     padded = not rest and len(head) >= PROLOG_LIMIT_BYTES
     named = bool(rest) and name.casefold().endswith(_XML_SUFFIXES)
     if rest.startswith(b"<") or padded or named:
-        xml_root(head, what=f"zip member {name!r}")
+        xml_root(head, what=f"zip member {quoted(name)}")
 
 
 def xml_root(head: bytes, *, what: str = "the file") -> str:

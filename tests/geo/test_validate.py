@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from geo.errors import GeoError
 from geo.readers import ReadOptions, read_survey
 from geo.survey import Issue, JSONScalar, Survey
 from geo.validate import ISSUE_SEVERITY, ValidationRules, validate_survey
@@ -317,3 +321,50 @@ def test_site_kinds_are_spelled_once() -> None:
     from geo.vocab import SITE_KINDS, SiteKind, site_kinds
 
     assert site_kinds().codes == SITE_KINDS == get_args(SiteKind)
+
+
+#: Longest message a row's issue may carry, whatever the file holds (a value is quoted in
+#: part, with its length said).
+MESSAGE_MAX = 400
+
+_long_cells = st.one_of(
+    st.text(alphabet="0123456789", min_size=1, max_size=2000),
+    st.text(alphabet="0123456789.-eENSWxé' °", min_size=1, max_size=2000),
+    st.text(min_size=1, max_size=2000).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lat=_long_cells, lon=_long_cells, date_cell=_long_cells, kind=_long_cells)
+def test_a_message_quotes_long_values_in_part(
+    lat: str, lon: str, date_cell: str, kind: str
+) -> None:
+    """Whatever a cell holds (a 300-digit number, 2 000 characters of text), the issue
+    naming it stays short: the value is quoted in part with its length (a 300-digit
+    coordinate was printed whole, 300 digits, in the point's place)."""
+    rows = [["name", "lat", "lon", "kind", "date"], ["A", lat, lon, kind, date_cell]]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    try:
+        survey = read_survey(
+            buffer.getvalue().encode(), "t.csv", options=ReadOptions(crs="EPSG:4326")
+        )
+    except GeoError as error:  # refused as a whole: its message is as short
+        assert len(error.message) <= MESSAGE_MAX, error
+        return
+    result = validate_survey(survey, rules=ValidationRules(region=REGION), locate=BoxLocator())
+    for found in result.issues:
+        assert len(found.message) <= MESSAGE_MAX, found
+
+
+def test_a_300_digit_coordinate_is_named_in_short() -> None:
+    survey = read_survey(
+        f"name,lat,lon\nA,{'1' * 300},14.0\nB,4.0,{'9' * 300}.5\n".encode(),
+        "t.csv",
+        options=ReadOptions(crs="EPSG:4326"),
+    )
+    result = validate_survey(survey, rules=ValidationRules(region=REGION), locate=BoxLocator())
+    assert [(i.row, i.code, i.message) for i in result.issues] == [
+        (2, "out_of_range", "lon 14.000000, lat 1.11111e+299 is outside -180..180, -90..90"),
+        (3, "out_of_range", "lon 1e+300, lat 4.000000 is outside -180..180, -90..90"),
+    ]
