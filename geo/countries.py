@@ -8,6 +8,7 @@ once, the country a point lies in, or that it lies at sea, or in an area two cou
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -121,6 +122,12 @@ class CountryLocator:
        dataset whose polygons include the territorial sea (the OSM-derived maritime source), a
        point within 12 nautical miles of a coast belongs to that coastal country, not to the
        sea; with Natural Earth it is sea.
+
+    One locator serves every thread of the service (it is built once per boundary set), and
+    GEOS prepared geometries are not thread-safe (libgeos/geos#825: their indexes are built
+    lazily and their intersectors keep state): :meth:`locate` runs one call at a time.
+    Concurrent uploads shared it unguarded, and a live server died once of
+    ``malloc(): unaligned tcache chunk detected`` during 4-6 concurrent CSV uploads.
     """
 
     def __init__(
@@ -143,10 +150,27 @@ class CountryLocator:
         land_parts = shapely.get_parts(land) if land is not None else np.array([], dtype=object)
         self._land = _prepared(land_parts)
         self._land_tree = shapely.STRtree(self._land)
+        # held around every use of the prepared geometries (see the class docstring)
+        self._geos = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled for Dask workers (the boundary set is scattered): a lock does not travel
+        state = self.__dict__.copy()
+        del state["_geos"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._geos = threading.Lock()
 
     def locate(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> Location:
-        """Locate points given as parallel lon/lat arrays (degrees, WGS 84)."""
+        """Locate points given as parallel lon/lat arrays (degrees, WGS 84). Thread-safe:
+        one call at a time uses the prepared geometries."""
         points = _points(lon, lat)
+        with self._geos:
+            return self._locate(points)
+
+    def _locate(self, points: npt.NDArray[Any]) -> Location:
         n = len(points)
 
         first_polygon = _first_hit(self._polygon_tree, self._polygons, points)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import pickle
+import threading
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -238,3 +241,58 @@ def test_abyei_is_disputed_on_the_default_source() -> None:
     assert list(found.status) == ["disputed", "country", "country", "sea"]
     assert list(found.iso3) == [None, "CAF", "CMR", None]  # territorial sea counts as CMR
     assert found.claimants[0] == ("SDN", "SSD")
+
+
+def test_one_locate_at_a_time_uses_the_prepared_geometries(
+    ne_locator: CountryLocator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GEOS prepared geometries are not thread-safe (libgeos/geos#825) and one locator
+    serves every thread of the service: concurrent calls take turns, and each gets the
+    answer it gets alone. (shapely releases the GIL in its array functions, so without the
+    turns the threads overlap inside GEOS.)"""
+
+    from geo import countries as countries_module
+
+    real = countries_module._first_hit
+    inside = 0
+    most = 0
+    counter = threading.Lock()
+
+    def watched(*args: Any) -> Any:
+        nonlocal inside, most
+        with counter:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return real(*args)
+        finally:
+            with counter:
+                inside -= 1
+
+    monkeypatch.setattr(countries_module, "_first_hit", watched)
+    rng = np.random.default_rng(7)
+    batches = [(rng.uniform(8, 32, 5_000), rng.uniform(-14, 24, 5_000)) for _ in range(8)]
+    alone = [ne_locator.locate(lon, lat).iso3 for lon, lat in batches]
+    together: list[Any] = [None] * len(batches)
+    start = threading.Barrier(len(batches))
+
+    def run(i: int) -> None:
+        start.wait()
+        together[i] = ne_locator.locate(*batches[i]).iso3
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+    for got, expected in zip(together, alone, strict=True):
+        assert list(got) == list(expected)
+
+
+def test_a_locator_travels_by_pickle_and_still_takes_turns(ne_locator: CountryLocator) -> None:
+    """The boundary set is pickled to Dask workers: the copy answers as the original."""
+
+    copy = pickle.loads(pickle.dumps(ne_locator))
+    lon, lat = np.array([15.5, 13.7]), np.array([4.3, 4.6])
+    assert list(copy.locate(lon, lat).iso3) == list(ne_locator.locate(lon, lat).iso3)
