@@ -124,6 +124,9 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
         )
         for lock in sorted(locked, key=lambda lock: lock.id)
         for r in (lock.row,)
+        # a locked event's subscription cannot be removed (its removal takes the events'
+        # locks NOWAIT); were a body missing all the same, the event stays due, unsent
+        if lock.id in bodies
     ]
 
 

@@ -459,6 +459,9 @@ def record_matches(
             func.array_agg(aggregate_order_by(cur.c.site, cur.c.site))[1:UPLOAD_EVENT_MAX_SITES]
         ),
     )
+    # the site events first (an InitPlan over them runs before any upload row is made), so
+    # an upload's completion follows its sites in sequence order (SSE, lists, batches)
+    site_events_done = select(func.count()).select_from(site_events).scalar_subquery() >= 0
     upload_rows = (
         select(
             cur.c.subscription_id,
@@ -467,7 +470,7 @@ def record_matches(
             _case_status(func.bool_or(cur.c.webhook)),
             null(),
         )
-        .where(cur.c.want_upload)
+        .where(cur.c.want_upload, site_events_done)
         .group_by(cur.c.subscription_id)
     )
     statement_insert = insert(events).from_select(columns, upload_rows)
@@ -625,6 +628,9 @@ def reader_of(row: Any) -> Reader:
 
 
 def _event_records(session: Session, statement: Select[Any]) -> list[EventRecord]:
+    """The events of ``statement`` with their bodies. An event without a body at the second
+    read went with its subscription, deleted by a transaction that committed between the
+    two: it is left out, as it would be from a read a moment later."""
     rows = session.execute(statement).mappings().all()
     bodies = event_bodies(session, [(reader_of(r), int(r["id"])) for r in rows])
     return [
@@ -641,6 +647,7 @@ def _event_records(session: Session, statement: Select[Any]) -> list[EventRecord
             r["delivered_at"],
         )
         for r in rows
+        if int(r["id"]) in bodies
     ]
 
 

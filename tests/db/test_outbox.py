@@ -131,6 +131,27 @@ def test_a_site_moved_into_the_criteria_enters_once(
     assert [e["type"] for e in _events(session, public_id)] == ["site.entered"] * 2
 
 
+def test_events_whose_subscription_went_between_two_reads_are_left_out(
+    session: Session, settings: Settings, boundaries: BoundarySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list reads its events, then their bodies: a subscription deleted (and purged) by
+    another transaction between the two statements takes its events with it, and the list
+    leaves them out (it answered 500, the stream broke off)."""
+    caller = _caller(session, "admin")
+    public_id = _subscribe(session, settings, caller, {"kind": "mine"}, ["site.created"])
+    create_sites(session, boundaries, [_draft(*BATOURI_CMR, name="Gone")], caller)
+    real = outbox_repo.event_bodies
+
+    def vanished(session: Session, wanted: Any) -> dict[int, str]:
+        # as a purge committed between the two reads would leave the table
+        session.execute(text("DELETE FROM alert_events"))
+        return real(session, wanted)
+
+    monkeypatch.setattr(outbox_repo, "event_bodies", vanished)
+    assert outbox_repo.events_after(session, None, 0, 100) == []
+    assert _events(session, public_id) == []
+
+
 def test_restricted_attributes_only_for_who_may_see_them(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
@@ -398,3 +419,5 @@ def test_an_upload_tells_created_sites_from_known_ones_entering(
         ("site.entered", "Old pit"),
         ("upload.completed", None),
     ]
+    # in sequence order (SSE, lists, batches), the upload's completion comes after its sites
+    assert [e["type"] for e in _events(session, gold)][-1] == "upload.completed"
