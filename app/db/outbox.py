@@ -297,6 +297,11 @@ def created_sites(site_ids: Sequence[int]) -> Changed:
     return Changed(sites.c.id.in_(list(site_ids)), literal(True, Boolean))
 
 
+def changed_sites(site_ids: Sequence[int], created: Sequence[int] = ()) -> Changed:
+    """Sites one change rewrote (a merge, a split, a restore), ``created`` among them new."""
+    return Changed(sites.c.id.in_(list(site_ids)), sites.c.id.in_(list(created) or [-1]))
+
+
 def _latest_version(site_id: ColumnElement[Any]) -> ColumnElement[Any]:
     """The id of the site's last history entry (the one its change just wrote): one probe
     of ``ix_site_versions_site`` read backwards, whatever the planner thinks of the rows

@@ -26,7 +26,7 @@ from app.db.models import RETIRED
 from app.errors import Conflict, Forbidden, InvalidParameter, NotFound, Unprocessable
 from app.queries import Caller
 from app.roles import RESEARCHER
-from app.services import site_geography, site_history, upload_access
+from app.services import outbox, site_geography, site_history, upload_access, zones
 from app.services.boundary_state import BoundarySet
 from app.services.site_edits import Precondition, WrittenSite
 from app.services.sites import SiteDraft, mineral_codes
@@ -122,6 +122,7 @@ def merge(
             site_history.Change([survivor.id], "merged", cleaned, merged.id),
         ],
     )
+    outbox.record_curation(session, [merged.id, survivor.id])  # HOOK(alerts)
     session.commit()
     return _written(session, into, caller, version)
 
@@ -201,6 +202,8 @@ def split(
             site_history.Change([new_id], "split", cleaned, site.id),
         ],
     )
+    zones.classify_sites(session, [new_id])  # HOOK(regional): before the outbox
+    outbox.record_curation(session, [site.id, new_id], created=[new_id])  # HOOK(alerts)
     session.commit()
     new_public = curation_repo.public_id_of(session, new_id)
     return _written(session, public_id, caller, version), _written(
@@ -278,9 +281,12 @@ def restore(
         curation_repo.unretire(session, site.id, status)
     else:
         _restore_version(session, boundaries, site, version)
+    if version is not None:  # the point may have moved
+        zones.classify_sites(session, [site.id])  # HOOK(regional): before the outbox
     taken = site_history.record(
         session, caller, [site_history.Change([site.id], "restored", _why(cleaned, version))]
     )
+    outbox.record_curation(session, [site.id])  # HOOK(alerts)
     session.commit()
     return _written(session, public_id, caller, taken)
 

@@ -3,7 +3,8 @@
 Called from the services that change sites, before their commit and after their history
 entries, which a site event names (one line each, marked
 ``# HOOK(alerts)``): ``record_upload`` from the upload store, ``record_site`` from site
-creation and edits, ``record_cluster_joins`` from the cluster refresh. Each writes with ONE
+creation and edits, ``record_curation`` from merges, splits and restores,
+``record_cluster_joins`` from the cluster refresh. Each writes with ONE
 set-based statement (``app.db.outbox.record_matches``); if the change rolls back, so do its
 events: an event is never sent for a change that did not happen, nor lost for one that did.
 """
@@ -46,6 +47,16 @@ def record_upload(session: Session, upload_id: int, upload_public_id: str) -> No
 def record_site(session: Session, site_id: int) -> None:
     """Events of one created, edited or moved site, in the edit's transaction."""
     outbox_repo.record_matches(session, matchers(session), outbox_repo.edited_site(site_id))
+
+
+def record_curation(session: Session, site_ids: Sequence[int], created: Sequence[int] = ()) -> None:
+    """Events of a curation (merge, split, restore): sites that enter criteria by it (a
+    survivor that takes a merged site's minerals, a restored site), a site a split created;
+    a merged-away site leaves the lists of ``site.entered``, to fire again should it come
+    back."""
+    outbox_repo.record_matches(
+        session, matchers(session), outbox_repo.changed_sites(site_ids, created)
+    )
 
 
 def record_sites(session: Session, site_ids: Sequence[int]) -> None:

@@ -216,6 +216,9 @@ def retire_site(
     site_history.record(
         session, caller, [site_history.Change([stored.id], "retired", reason.strip())]
     )
+    # no event (a retired site matches no criteria), but it leaves the lists of
+    # site.entered: restored, it is news again
+    outbox.record_site(session, stored.id)  # HOOK(alerts)
     session.commit()
     return _written(session, public_id, caller, [])
 

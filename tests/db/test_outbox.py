@@ -421,3 +421,46 @@ def test_an_upload_tells_created_sites_from_known_ones_entering(
     ]
     # in sequence order (SSE, lists, batches), the upload's completion comes after its sites
     assert [e["type"] for e in _events(session, gold)][-1] == "upload.completed"
+
+
+def test_merges_splits_retirements_and_restores_raise_their_events(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    """Curation changes sites too: a survivor taking a merged site's gold enters a gold
+    subscription, a site a split creates is created, a retired site leaves the list and a
+    restore brings it back in (they raised nothing)."""
+    from app.services import curation
+    from app.services.ingest import UploadRequest, ingest
+
+    caller = _caller(session, "admin")
+    gold = _subscribe(session, settings, caller, {"mineral": "gold"}, ["site.entered"])
+    mines = _subscribe(session, settings, caller, {"kind": "mine"}, ["site.created"])
+    [with_gold, plain] = create_sites(
+        session,
+        boundaries,
+        [
+            _draft(*BATOURI_CMR, name="Gold pit", minerals=["gold"]),
+            _draft(BATOURI_CMR[0] + 0.01, BATOURI_CMR[1], name="Plain pit"),
+        ],
+        caller,
+    )
+    assert _events(session, gold) == []  # created before: not news to site.entered
+    curation.merge(session, with_gold.public_id, plain.public_id, "one pit", caller)
+    entered = [e["payload"]["data"]["id"] for e in _events(session, gold)]
+    assert entered == [plain.public_id]
+
+    visits = b"name,lat,lon,kind\nTwin,4.9,14.9,mine\nTwin,4.9,14.9,mine\n"
+    outcome = ingest(session, boundaries, settings, UploadRequest(visits, "v.csv"), caller)
+    [twin] = [
+        e["payload"]["data"]["id"]
+        for e in _events(session, mines)
+        if e["payload"]["data"]["properties"]["name"] == "Twin"
+    ]
+    _, new = curation.split(session, boundaries, twin, [f"{outcome.upload_id}-3"], "two", caller)
+    created = [e["payload"]["data"]["id"] for e in _events(session, mines)]
+    assert created[-1] == new.public_id and created.count(new.public_id) == 1
+
+    site_edits.retire_site(session, plain.public_id, Precondition(any_version=True), "x", caller)
+    curation.restore(session, boundaries, plain.public_id, "back", caller)
+    entered = [e["payload"]["data"]["id"] for e in _events(session, gold)]
+    assert entered == [plain.public_id, plain.public_id]
