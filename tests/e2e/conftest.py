@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import make_engine, make_sessionmaker
 from app.settings import PROJECT_ROOT, Settings
 from tests.conftest import settings_for
+from tests.support.alerts import Node
+from tests.support.webhooks import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -134,3 +136,45 @@ def browser() -> Iterator[webdriver.Chrome]:
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- alerts: a node (committed database copy), a webhook receiver, worker processes ----------
+
+
+@pytest.fixture
+def node(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[Node]:
+    url = database_copy("alerts")
+    settings = settings_for(url, cache_dir).model_copy(
+        update={"webhook_allowed_hosts": ["127.0.0.1"]}
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BORDERLENS_DATA_DIR": str(cache_dir),
+        "BORDERLENS_BOUNDARY_SOURCE": settings.boundary_source,
+        "BORDERLENS_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "BORDERLENS_WEBHOOK_BACKOFF_S": "0.2",
+        "BORDERLENS_WEBHOOK_BACKOFF_MAX_S": "1",
+        "BORDERLENS_WEBHOOK_LEASE_S": "3",
+        "BORDERLENS_WEBHOOK_TIMEOUT_S": "1",
+    }
+    engine = make_engine(url, pool_size=2)
+    yield Node(url, settings, make_sessionmaker(engine), env)
+    engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)

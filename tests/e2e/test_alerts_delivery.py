@@ -5,133 +5,25 @@ middle of delivery; a receiver down for a while; one that always fails."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
-from standardwebhooks.webhooks import Webhook
 
-from app.db.engine import make_engine, make_sessionmaker
-from app.queries import Caller
 from app.services import delivery, site_edits, subscriptions
-from app.services import keys as key_service
-from app.services.boundary_state import BoundaryCache, BoundarySet
 from app.services.ingest import UploadRequest, ingest
 from app.services.site_edits import Precondition
 from app.services.sites import SiteDraft, create_sites
 from app.settings import Settings
-from tests.conftest import settings_for
-from tests.support.webhooks import Dripper, Received, Receiver
+from tests.support.alerts import Node
+from tests.support.webhooks import Dripper, Received, Receiver, verified
 
 pytestmark = pytest.mark.slow
-
-BORDERLENS = str(Path(sys.executable).parent / "borderlens")
-
-
-@dataclass
-class Node:
-    url: str
-    settings: Settings
-    sessions: sessionmaker[Session]
-    env: dict[str, str]
-
-    def boundaries(self, session: Session) -> BoundarySet:
-        state = BoundaryCache().current(session)
-        assert state is not None
-        return state
-
-    def caller(self, role: str = "authority") -> Caller:
-        with self.sessions() as session:
-            created = key_service.create_key(
-                session, name=f"alerts {role}", role=role, countries=[]
-            )
-            return key_service.authenticate(session, created.key)
-
-    def subscribe(
-        self,
-        caller: Caller,
-        criteria: dict[str, Any],
-        events: list[str],
-        url: str | None,
-        batch_max_events: int = 1,
-    ) -> tuple[str, str]:
-        """(subscription id, signing secret)."""
-        with self.sessions() as session:
-            record, _ = subscriptions.create(
-                session,
-                self.settings,
-                caller,
-                subscriptions.NewSubscription("e2e", criteria, events, url, batch_max_events),
-            )
-            return record.public_id, record.secret
-
-    def worker(self, **env: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [BORDERLENS, "worker"],
-            env={**self.env, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def statuses(self, subscription: str) -> dict[str, int]:
-        with self.sessions() as session:
-            rows = session.execute(
-                text(
-                    "SELECT e.status, count(*) FROM alert_events e JOIN subscriptions s "
-                    "ON s.id = e.subscription_id WHERE s.public_id = :p GROUP BY 1"
-                ),
-                {"p": subscription},
-            )
-            return {str(k): int(v) for k, v in rows}
-
-
-@pytest.fixture
-def node(database_copy: Callable[[str], str], cache_dir: Path) -> Iterator[Node]:
-    url = database_copy("alerts")
-    settings = settings_for(url, cache_dir).model_copy(
-        update={"webhook_allowed_hosts": ["127.0.0.1"]}
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "BORDERLENS_DATA_DIR": str(cache_dir),
-        "BORDERLENS_BOUNDARY_SOURCE": settings.boundary_source,
-        "BORDERLENS_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
-        "BORDERLENS_WEBHOOK_BACKOFF_S": "0.2",
-        "BORDERLENS_WEBHOOK_BACKOFF_MAX_S": "1",
-        "BORDERLENS_WEBHOOK_LEASE_S": "3",
-        "BORDERLENS_WEBHOOK_TIMEOUT_S": "1",
-    }
-    engine = make_engine(url, pool_size=2)
-    yield Node(url, settings, make_sessionmaker(engine), env)
-    engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
 
 
 def _grid_csv(
@@ -146,12 +38,6 @@ def _grid_csv(
         lon, lat = lon0 + (i % side) * step, lat0 + (i // side) * step
         lines.append(f"Site {start + i},{lat:.6f},{lon:.6f},mine,{mineral}")
     return ("\n".join(lines) + "\n").encode()
-
-
-def _verified(received: list[Received], secret: str) -> list[dict[str, Any]]:
-    """Each payload, after its signature verified (raises on any that does not)."""
-    hook = Webhook(secret)
-    return [hook.verify(r.body, r.headers) for r in received]
 
 
 def _failed_with(last_error: str | None, error: str) -> bool:
@@ -225,9 +111,9 @@ def test_a_thousand_sites_from_uploads_and_edits_arrive_exactly(
     time.sleep(1.0)  # anything extra would come now
     got = receiver.snapshot()
     by_sub = _by_subscription(got)
-    cmr_payloads = _verified(by_sub[cmr], cmr_secret)
+    cmr_payloads = verified(by_sub[cmr], cmr_secret)
     assert {(p["type"], p["data"]["id"]) for p in cmr_payloads} == expected_cmr
-    gold_payloads = _verified(by_sub[gold], gold_secret)
+    gold_payloads = verified(by_sub[gold], gold_secret)
     assert sorted((p["data"]["upload"], p["data"]["sites_matched"]) for p in gold_payloads) == (
         sorted(gold_per_upload)
     )
@@ -239,7 +125,7 @@ def test_a_thousand_sites_from_uploads_and_edits_arrive_exactly(
 def _batch_events(received: list[Received], secret: str) -> list[tuple[str, dict[str, Any]]]:
     """(webhook id, event) of every event inside batch messages, signatures verified."""
     found = []
-    for r, payload in zip(received, _verified(received, secret), strict=True):
+    for r, payload in zip(received, verified(received, secret), strict=True):
         assert payload["type"] == "batch" and r.id.startswith("batch_"), r.id
         assert payload["data"]["count"] == len(payload["data"]["events"])
         found += [(r.id, event) for event in payload["data"]["events"]]
@@ -299,7 +185,7 @@ def test_a_batched_subscription_gets_every_event_in_a_few_signed_messages(
     assert all(e["id"].startswith("msg_") for _, e in inside)
     assert 10 <= len(by_sub[batched]) <= 40  # 903 events in batches of at most 100
     assert all(len(r.payload["data"]["events"]) <= 100 for r in by_sub[batched])
-    singles = _verified(by_sub[single], single_secret)
+    singles = verified(by_sub[single], single_secret)
     assert len(singles) == 90 and all(p["type"] == "site.created" for p in singles)
     assert node.statuses(batched) == {"delivered": 903}
 
@@ -378,7 +264,7 @@ def test_a_killed_worker_loses_nothing(
     while node.statuses(subscription) != {"delivered": 300} and time.monotonic() < deadline:
         time.sleep(0.2)
     got = receiver.snapshot()
-    payloads = _verified(got, secret)
+    payloads = verified(got, secret)
     assert len({r.id for r in got}) == 300
     # At least once: a repeat is only ever the same event again (same id, same body).
     bodies: dict[str, bytes] = {}
@@ -423,7 +309,7 @@ def test_a_hung_worker_holds_its_events_no_longer_than_the_lease(
         hung.send_signal(signal.SIGCONT)
     time.sleep(1.0)
     got = receiver.snapshot()
-    _verified(got, secret)
+    verified(got, secret)
     assert len({r.id for r in got}) == 200
     bodies: dict[str, bytes] = {}
     for r in got:  # a repeat is the same event again
@@ -452,7 +338,7 @@ def test_a_receiver_down_for_a_while_gets_everything_back(
     try:
         got = back.wait_for(20, timeout_s=60)
         assert len({r.id for r in got}) == 20
-        _verified(got, secret)
+        verified(got, secret)
     finally:
         back.stop()
 
@@ -483,7 +369,7 @@ def test_an_always_failing_receiver_ends_in_the_dead_letters_and_can_be_resent(
         assert subscriptions.redeliver(session, caller, subscription, None) == 5
     got = receiver.wait_for(5, timeout_s=60)
     assert {r.id for r in got} == {e.public_id for e in dead}  # the same ids, sent again
-    _verified(got, secret)
+    verified(got, secret)
 
 
 @pytest.fixture
@@ -542,165 +428,8 @@ def test_a_receiver_dripping_its_answer_fails_in_time_and_holds_up_no_one_else(
         delivered = subscriptions.events(session, caller, good, "delivered", 0, 100)
         assert [e.attempts for e in delivered] == [1] * 30, "each sent once"
     got = receiver.snapshot()
-    _verified(got, secret)
+    verified(got, secret)
     assert len(got) == len({r.id for r in got}), "no message sent twice"
-
-
-def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
-    node: Node, receiver: Receiver
-) -> None:
-    """A worker holds a subscription's events (locked as its round does, here by another
-    connection, committed data). DELETE answers at once: the subscription is gone for its
-    owner and the delivery; its rows go when the worker lets go (the purge). A plain DELETE
-    waited for the worker's round: up to a silent receiver's timeout."""
-    from app.db import outbox as outbox_repo
-    from app.errors import NotFound
-
-    caller = node.caller()
-    subscription, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
-    with node.sessions() as session:
-        drafts = [
-            SiteDraft(kind="mine", name=f"X{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(5)
-        ]
-        create_sites(session, node.boundaries(session), drafts, caller)
-    with node.sessions() as worker:
-        held = worker.execute(
-            text(
-                "SELECT e.id FROM alert_events e JOIN subscriptions s ON s.id = e.subscription_id "
-                "WHERE s.public_id = :p FOR NO KEY UPDATE OF e"
-            ),
-            {"p": subscription},
-        ).all()
-        assert len(held) == 5
-        with node.sessions() as session:
-            # a DELETE that waits for the worker fails here instead of hanging the test
-            session.execute(text("SET lock_timeout = '3s'"))
-            subscriptions.delete(session, caller, subscription)
-            with pytest.raises(NotFound):
-                subscriptions.get(session, caller, subscription)
-            assert all(s.public_id != subscription for s in subscriptions.list_for(session, caller))
-        assert node.statuses(subscription) == {"pending": 5}, "kept while held"
-        with node.sessions() as session:
-            assert outbox_repo.purge_deleted(session) == 0, "still held: left for later"
-        worker.rollback()  # the worker lets go
-    with node.sessions() as session:
-        assert outbox_repo.purge_deleted(session) == 1
-        session.commit()
-    assert node.statuses(subscription) == {}
-    with node.sessions() as session:
-        left = session.execute(
-            text("SELECT count(*) FROM subscriptions WHERE public_id = :p"), {"p": subscription}
-        ).scalar_one()
-        assert left == 0
-
-
-def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
-    node: Node, receiver: Receiver
-) -> None:
-    """Events check no foreign key: a change holds the subscriptions it writes events for
-    (``FOR KEY SHARE``, as ``outbox.matchers`` takes them) to its commit. A DELETE meanwhile
-    answers at once and removes nothing; the change's events go in, and the purge then
-    removes the subscription with every event, leaving no event without its subscription."""
-    from app.db import outbox as outbox_repo
-    from app.services import outbox
-
-    caller = node.caller()
-    with node.sessions() as session:
-        drafts = [
-            SiteDraft(kind="mine", name=f"H{i}", lon=14.0 + i * 0.01, lat=4.2) for i in range(3)
-        ]
-        create_sites(session, node.boundaries(session), drafts, caller)
-        site_ids = list(session.execute(text("SELECT id FROM sites")).scalars())
-    subscription, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
-    with node.sessions() as change:
-        held = outbox.matchers(change)
-        assert [m.subscription.public_id for m in held] == [subscription]
-        with node.sessions() as session:
-            session.execute(text("SET lock_timeout = '3s'"))  # a wait fails instead
-            subscriptions.delete(session, caller, subscription)
-            session.commit()
-        assert node.statuses(subscription) == {}, "gone for every reader at once"
-        outbox_repo.record_matches(change, held, outbox_repo.created_sites(site_ids))
-        change.commit()
-    with node.sessions() as session:
-        written = session.execute(
-            text(
-                "SELECT count(*) FROM alert_events e JOIN subscriptions s "
-                "ON s.id = e.subscription_id WHERE s.public_id = :p"
-            ),
-            {"p": subscription},
-        ).scalar_one()
-        assert written == 3, "the change's events went in: the subscription was still there"
-        assert outbox_repo.purge_deleted(session) == 1
-        session.commit()
-    with node.sessions() as session:
-        orphans = session.execute(
-            text(
-                "SELECT count(*) FROM alert_events e WHERE NOT EXISTS "
-                "(SELECT 1 FROM subscriptions s WHERE s.id = e.subscription_id)"
-            )
-        ).scalar_one()
-        assert orphans == 0
-        left = session.execute(
-            text("SELECT count(*) FROM subscriptions WHERE public_id = :p"), {"p": subscription}
-        ).scalar_one()
-        assert left == 0
-
-
-def test_a_webhook_goes_to_the_addresses_checked_with_the_name_in_host(
-    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
-) -> None:
-    """The worker connects to the addresses it checked (no second resolution a re-pointed
-    name could send elsewhere), with the URL's host and port in ``Host``."""
-    caller = node.caller()
-    url = f"http://localhost:{receiver.port}/hook"
-    allowed = node.settings.model_copy(update={"webhook_allowed_hosts": ["localhost"]})
-    with node.sessions() as session:
-        record, _ = subscriptions.create(
-            session,
-            allowed,
-            caller,
-            subscriptions.NewSubscription("by name", {"country": "CMR"}, ["site.created"], url),
-        )
-        create_sites(
-            session,
-            node.boundaries(session),
-            [SiteDraft(kind="mine", name="Named", lon=14.1, lat=4.2)],
-            caller,
-        )
-    workers.append(node.worker(BORDERLENS_WEBHOOK_ALLOWED_HOSTS='["localhost"]'))
-    got = receiver.wait_for(1, timeout_s=60)
-    assert len(got) == 1
-    assert got[0].headers["host"] == f"localhost:{receiver.port}"
-    _verified(got, record.secret)
-
-
-def test_the_checked_addresses_are_tried_in_turn(receiver: Receiver) -> None:
-    """A name listing several addresses: one refusing (127.0.0.2: the receiver listens on
-    127.0.0.1 only) is passed over for the next, as a resolver's list is."""
-    import asyncio
-    import ipaddress
-
-    import httpx
-
-    from app.services.webhook_targets import Target
-
-    target = Target(
-        f"http://localhost:{receiver.port}/hook",
-        "localhost",
-        receiver.port,
-        (ipaddress.ip_address("127.0.0.2"), ipaddress.ip_address("127.0.0.1")),
-    )
-
-    async def post() -> int:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return await delivery.DeliveryWorker._post(
-                client, target, b'{"type":"t"}', {"webhook-id": "msg_x"}
-            )
-
-    assert asyncio.run(post()) == 204
-    [got] = receiver.wait_for(1, timeout_s=10)
-    assert got.headers["host"] == f"localhost:{receiver.port}"
 
 
 def test_two_workers_share_the_queue_without_sending_an_event_twice(
@@ -724,7 +453,7 @@ def test_two_workers_share_the_queue_without_sending_an_event_twice(
     time.sleep(1.0)
     got = receiver.snapshot()
     assert len(got) == len({r.id for r in got}) == 200  # each exactly once
-    _verified(got, secret)
+    verified(got, secret)
     assert node.statuses(subscription) == {"delivered": 200}
 
 

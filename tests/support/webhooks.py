@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from standardwebhooks.webhooks import Webhook
 
 
 @dataclass
@@ -157,3 +158,10 @@ class Dripper:
         self._stop.set()
         if self._sock is not None:
             self._sock.close()
+
+
+def verified(received: list[Received], secret: str) -> list[dict[str, Any]]:
+    """Each payload, after its signature verified with the Standard Webhooks reference
+    library (raises on any that does not)."""
+    hook = Webhook(secret)
+    return [hook.verify(r.body, r.headers) for r in received]

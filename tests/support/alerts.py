@@ -1,0 +1,78 @@
+"""The alerts end-to-end tests' node: a committed database copy, its settings, sessions, and
+the environment a real ``borderlens worker`` process runs with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.queries import Caller
+from app.services import keys as key_service
+from app.services import subscriptions
+from app.services.boundary_state import BoundaryCache, BoundarySet
+from app.settings import Settings
+
+BORDERLENS = str(Path(sys.executable).parent / "borderlens")
+
+
+@dataclass
+class Node:
+    url: str
+    settings: Settings
+    sessions: sessionmaker[Session]
+    env: dict[str, str]
+
+    def boundaries(self, session: Session) -> BoundarySet:
+        state = BoundaryCache().current(session)
+        assert state is not None
+        return state
+
+    def caller(self, role: str = "authority") -> Caller:
+        with self.sessions() as session:
+            created = key_service.create_key(
+                session, name=f"alerts {role}", role=role, countries=[]
+            )
+            return key_service.authenticate(session, created.key)
+
+    def subscribe(
+        self,
+        caller: Caller,
+        criteria: dict[str, Any],
+        events: list[str],
+        url: str | None,
+        batch_max_events: int = 1,
+    ) -> tuple[str, str]:
+        """(subscription id, signing secret)."""
+        with self.sessions() as session:
+            record, _ = subscriptions.create(
+                session,
+                self.settings,
+                caller,
+                subscriptions.NewSubscription("e2e", criteria, events, url, batch_max_events),
+            )
+            return record.public_id, record.secret
+
+    def worker(self, **env: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [BORDERLENS, "worker"],
+            env={**self.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def statuses(self, subscription: str) -> dict[str, int]:
+        with self.sessions() as session:
+            rows = session.execute(
+                text(
+                    "SELECT e.status, count(*) FROM alert_events e JOIN subscriptions s "
+                    "ON s.id = e.subscription_id WHERE s.public_id = :p GROUP BY 1"
+                ),
+                {"p": subscription},
+            )
+            return {str(k): int(v) for k, v in rows}
