@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy.exc
+
 from geo import errors as geo_errors
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,10 @@ class DatabaseError(ServiceUnavailable):
     code = "database_error"
 
 
+#: The code of a 503 answered when the database connection pool is exhausted.
+SERVICE_BUSY = "service_busy"
+
+
 @dataclass(frozen=True)
 class GeoErrorMapping:
     status: int
@@ -191,5 +197,15 @@ def problem_for(exc: Exception) -> Problem:
             )
         ]
         return Problem(mapping.status, mapping.title, exc.code, exc.message, items=items)
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        # every connection of the pool in use for the pool's whole timeout (30 s): the
+        # server is overloaded, not broken (answered with Retry-After)
+        log.warning("database connection pool exhausted: %s", exc)
+        return Problem(
+            503,
+            "Service unavailable",
+            SERVICE_BUSY,
+            "every database connection of this server is in use; try again in a few seconds",
+        )
     log.exception("unhandled error", exc_info=exc)
     return Problem(500, "Internal error", "internal_error", "An unexpected error occurred.")

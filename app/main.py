@@ -50,7 +50,7 @@ from app.api.read_your_writes import ReadYourWrites
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker, read_router
-from app.errors import AppError, Problem, ProblemItem, problem_for
+from app.errors import SERVICE_BUSY, AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
 from app.services import delivery
 from app.services.audit_log import AuditLog
@@ -201,6 +201,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
         if isinstance(exc, AppError):
             headers.update(exc.headers)  # e.g. Allow with a 405
+        if problem.code == SERVICE_BUSY:
+            headers["Retry-After"] = "5"
         # A 500 is answered outside the middlewares, so it gets the common headers here.
         return problem_response(problem, {**BASE_HEADERS, **headers})
 

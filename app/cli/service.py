@@ -84,6 +84,9 @@ def serve(
                     workers=workers,
                     log_level="info",
                     proxy_headers=True,
+                    # a request still running after SIGTERM (a recomputation of minutes) is
+                    # cancelled after this long: serve waited for it, a second Ctrl-C too
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                 )
             finally:
                 stop.set()
@@ -92,6 +95,10 @@ def serve(
         raise fail(str(error)) from error
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+#: Seconds ``serve`` waits for requests in flight after SIGTERM or Ctrl-C.
+GRACEFUL_SHUTDOWN_S = 30
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -53,6 +53,16 @@ def lock_refresh(session: Session) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK})
 
 
+def try_lock_refresh(session: Session) -> bool:
+    """The recomputation lock if no one holds it (held until the transaction ends); False
+    at once when a recomputation is running."""
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK}
+        ).scalar_one()
+    )
+
+
 @dataclass(frozen=True)
 class RunRecord:
     id: int

@@ -158,7 +158,12 @@ def current_run(
     session: Session, params: ClusterParams, open_session: SessionFactory | None
 ) -> cluster_repo.RunRecord:
     """The stored run for these parameters at the current version of the sites, computed and
-    stored (in a write transaction of its own) when there is none yet."""
+    stored (in a write transaction of its own) when there is none yet.
+
+    While another request or the background refresh is recomputing, the last stored run of
+    these parameters is served as it is (its ``site_count`` and ``computed_at`` say which):
+    each reader used to wait for the lock holding two connections, and with a recomputation
+    of minutes (180 000 sites) they took the whole pool, and every route answered 500."""
     version = cluster_repo.sites_version(session)
     run = cluster_repo.latest_run(session, params.eps_m, params.min_sites, params.adapt)
     if run is not None and run.sites_version == version:
@@ -166,6 +171,8 @@ def current_run(
     if open_session is None:
         return refresh(session, params)
     with open_session() as writer:
+        if run is not None and not cluster_repo.try_lock_refresh(writer):
+            return run  # the writer's transaction ends with it, having written nothing
         run = refresh(writer, params)
         writer.commit()
     return run

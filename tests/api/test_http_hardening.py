@@ -444,3 +444,25 @@ def test_a_nul_in_any_path_parameter_is_404_never_500(
         assert answer.status_code == 404, (method, path, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["code"] == "not_found"
+
+
+def test_an_exhausted_connection_pool_is_a_503_to_retry(app: FastAPI) -> None:
+    """Every connection of the pool in use for its whole timeout is an overloaded server,
+    not a broken one: 503 ``service_busy`` with ``Retry-After`` (it was a 500, for every
+    route, while cluster readers held the pool)."""
+    import sqlalchemy.exc
+
+    from app.api.deps import get_read_session
+
+    def exhausted() -> Any:
+        raise sqlalchemy.exc.TimeoutError(
+            "QueuePool limit of size 10 overflow 10 reached, connection timed out, timeout 30.00"
+        )
+
+    app.dependency_overrides[get_read_session] = exhausted
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/collections/sites/items")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "service_busy"
+    assert "QueuePool" not in response.text
