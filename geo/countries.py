@@ -99,11 +99,16 @@ class Location:
     ``status``: ``"country"``, ``"sea"``, ``"outside"`` (on land, in no loaded country) or
     ``"disputed"``.
     ``claimants``: sorted ISO3 codes of the claimants where disputed, else an empty tuple.
+    ``shared_by``: sorted ISO3 codes of every country polygon the point lies in or on where
+    that is more than one (a point exactly on a border line or at a tripoint: ``iso3`` is the
+    first of them; or inside an overlap), else an empty tuple. Such a point belongs to each of
+    them as much as to ``iso3``.
     """
 
     iso3: ObjectArray
     status: ObjectArray
     claimants: ObjectArray
+    shared_by: ObjectArray
 
 
 class CountryLocator:
@@ -116,7 +121,7 @@ class CountryLocator:
     2. A point in or on one or more country polygons is ``country``. Where it touches more than
        one (exactly on a shared border line, or inside an overlap smaller than the disputed-area
        tolerance, i.e. numerical noise) it goes to the country whose ISO3 code sorts first:
-       a point on the CAF-CMR line is CAF.
+       a point on the CAF-CMR line is CAF, and ``shared_by`` says it is CMR's as well.
     3. Anything else is ``sea``, unless a world ``land`` mask is given and the point is on
        land: then it is ``outside`` (in a country that is not loaded, e.g. in Europe). With a
        dataset whose polygons include the territorial sea (the OSM-derived maritime source), a
@@ -173,7 +178,8 @@ class CountryLocator:
     def _locate(self, points: npt.NDArray[Any]) -> Location:
         n = len(points)
 
-        first_polygon = _first_hit(self._polygon_tree, self._polygons, points)
+        point_idx, polygon_idx = _hits(self._polygon_tree, self._polygons, points)
+        first_polygon = _first(point_idx, polygon_idx, n, len(self._polygons))
         in_country = first_polygon >= 0
         iso3 = np.full(n, None, dtype=object)
         iso3[in_country] = self._iso3[first_polygon[in_country]]
@@ -184,6 +190,7 @@ class CountryLocator:
             status[unplaced[on_land]] = "outside"
         claimants = np.empty(n, dtype=object)
         claimants.fill(())
+        shared_by = _shared(point_idx, self._iso3[polygon_idx], n)
 
         point_idx, area_idx = _hits(self._disputed_tree, self._disputed, points)
         if len(point_idx):
@@ -191,7 +198,7 @@ class CountryLocator:
             iso3[disputed_points] = None
             status[disputed_points] = "disputed"
             claimants[disputed_points] = claims
-        return Location(iso3=iso3, status=status, claimants=claimants)
+        return Location(iso3=iso3, status=status, claimants=claimants, shared_by=shared_by)
 
 
 def _prepared(geometries: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -236,10 +243,29 @@ def _first_hit(
 ) -> npt.NDArray[np.intp]:
     """Per point, the lowest index of a geometry it intersects, or -1."""
     point_idx, geom_idx = _hits(tree, prepared, points)
-    first = np.full(len(points), len(prepared), dtype=np.intp)
+    return _first(point_idx, geom_idx, len(points), len(prepared))
+
+
+def _first(
+    point_idx: npt.NDArray[np.intp], geom_idx: npt.NDArray[np.intp], points: int, geometries: int
+) -> npt.NDArray[np.intp]:
+    """Per point, the lowest geometry index among its hits, or -1."""
+    first = np.full(points, geometries, dtype=np.intp)
     np.minimum.at(first, point_idx, geom_idx)
-    first[first == len(prepared)] = -1
+    first[first == geometries] = -1
     return first
+
+
+def _shared(point_idx: npt.NDArray[np.intp], codes: ObjectArray, points: int) -> ObjectArray:
+    """Per point, the sorted codes of the countries it hits where more than one, else ()."""
+    shared = np.empty(points, dtype=object)
+    shared.fill(())
+    several = np.flatnonzero(np.bincount(point_idx, minlength=points) > 1)
+    # Only points on a border line, at a tripoint or in an overlap: few, except in a
+    # disputed area.
+    for k in several:
+        shared[k] = tuple(sorted(set(codes[point_idx == k].tolist())))
+    return shared
 
 
 def _claimants_per_point(

@@ -19,6 +19,13 @@ at most four calls per survey, never one per row). Then:
   ``country_mismatch`` warning, because border surveys cross borders (a DRC team maps a
   comptoir in Bangui); if a correction would put it in the declared country, the message says so.
 
+A point in no single country is still a place. In a disputed area (Abyei, Kafia Kingi) it is
+kept with a ``disputed_area`` warning naming the claimants, and it is in the declared country
+(or the region) when one of its claimants is. Exactly on a border line (or at a tripoint) it
+is in each country whose outline runs there, not only in the one the lookup names first. Only
+a lookup that answers with a :class:`~geo.countries.Location` tells these apart; a plain array
+of codes cannot tell a disputed area from the sea.
+
 A lone outlier is questioned even when nothing is declared: a row more than
 ``outlier_distance_km`` from every other located row of the upload, in a country none of them
 is in, is kept with a ``lone_outlier`` warning (a lost minus sign or swapped digits), the
@@ -44,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from geo.countries import ELSEWHERE
+from geo.countries import ELSEWHERE, Location
 from geo.dates import DateOrder, order_text, parse_dates
 from geo.errors import quoted
 from geo.geodesic import ecef_m, inverse_distance_m
@@ -65,6 +72,7 @@ ISSUE_SEVERITY: dict[str, Severity] = {
     "at_sea": "error",
     "outside_region": "error",
     "country_mismatch": "warning",
+    "disputed_area": "warning",
     "low_accuracy": "warning",
     "unparseable_date": "error",
     "ambiguous_date": "warning",
@@ -82,10 +90,15 @@ MAX_NAME_LENGTH = 300
 
 
 class CountryLookup(Protocol):
-    """Vectorised point-in-country lookup: ISO3 code per point, None at sea or unknown, and
-    :data:`geo.countries.ELSEWHERE` on land outside the countries the lookup knows."""
+    """Vectorised point-in-country lookup, one answer per point.
 
-    def __call__(self, lon: FloatArray, lat: FloatArray, /) -> ObjectArray: ...
+    Either a :class:`~geo.countries.Location` (``CountryLocator.locate``: countries, sea, land
+    elsewhere, disputed areas with their claimants, points shared by several countries), or an
+    array of ISO3 codes, None at sea or unknown, and :data:`geo.countries.ELSEWHERE` on land
+    outside the countries the lookup knows (such an array takes a disputed area for the sea).
+    """
+
+    def __call__(self, lon: FloatArray, lat: FloatArray, /) -> ObjectArray | Location: ...
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,8 @@ class ValidationResult:
     accepted
         Indices (into the survey's arrays) of the rows without an error.
     iso3
-        Country of each point as given (None when missing, at sea, or not located).
+        Country of each point as given (None when missing, at sea, in a disputed area or not
+        located; :data:`geo.countries.ELSEWHERE` on land outside the lookup's countries).
     dates, minerals, names, kinds
         Normalised fields of every row: the visit date, mineral vocabulary codes, the site name
         (stripped, None if empty), ``"mine"``/``"sales_point"``/None.
@@ -166,7 +180,7 @@ def validate_survey(
     """Check every row of ``survey``; see the module docstring for the rules."""
     issues = list(survey.issues)
     unreadable = np.isin(survey.row, [i.row for i in survey.issues if i.severity == "error"])
-    iso3, coordinate_issues = _coordinate_issues(survey, rules, locate, skip=unreadable)
+    places, coordinate_issues = _coordinate_issues(survey, rules, locate, skip=unreadable)
     issues.extend(coordinate_issues)
     issues.extend(_accuracy_issues(survey, rules))
     dates, date_issues = _dates(survey, rules)
@@ -176,11 +190,11 @@ def validate_survey(
     issues.extend(date_issues + mineral_issues + kind_issues + _mojibake_issues(survey, names))
     issues.extend(_name_issues(survey, names))
     rejected = {i.row for i in issues if i.severity == "error"}
-    issues.extend(_lone_outliers(survey, iso3, rules, ~np.isin(survey.row, list(rejected))))
+    issues.extend(_lone_outliers(survey, places, rules, ~np.isin(survey.row, list(rejected))))
     accepted = np.flatnonzero(~np.isin(survey.row, list(rejected)))
     return ValidationResult(
         accepted=accepted.astype(np.int64),
-        iso3=iso3,
+        iso3=places.iso3,
         dates=dates,
         minerals=mineral_codes,
         names=names,
@@ -189,25 +203,100 @@ def validate_survey(
     )
 
 
-def _locate(
-    locate: CountryLookup, lon: FloatArray, lat: FloatArray, where: BoolArray
-) -> ObjectArray:
-    """ISO3 of the points selected by ``where`` (one lookup call), None elsewhere."""
-    found = np.full(len(lon), None, dtype=object)
+#: Where a point in no country of the lookup is, as far as a plain array of codes tells.
+_NOWHERE = "in no country of the boundary data (at sea, disputed, or beyond its coverage)"
+
+
+@dataclass(frozen=True, eq=False)
+class _Places:
+    """Where each point is, aligned with the survey's rows.
+
+    ``iso3``: the lookup's country, None (at sea, disputed, unknown) or ``ELSEWHERE``;
+    ``claimants``: the claimants where the point is in a disputed area, else ();
+    ``shared_by``: every country the point lies in or on where more than one, else ();
+    ``disputed``: in a disputed area; ``several``: may belong to more than one country.
+    """
+
+    iso3: ObjectArray
+    claimants: ObjectArray
+    shared_by: ObjectArray
+    disputed: BoolArray
+    several: BoolArray
+
+    @property
+    def located(self) -> BoolArray:
+        """On land: in a country, in a disputed area, or on land elsewhere."""
+        found = np.fromiter((code is not None for code in self.iso3), bool, len(self.iso3))
+        return found | self.disputed
+
+    def countries(self, i: int) -> set[str]:
+        """Every country point ``i`` may belong to (``ELSEWHERE`` counts as one)."""
+        code = self.iso3[i]
+        return {*(() if code is None else (code,)), *self.claimants[i], *self.shared_by[i]}
+
+    def within(self, countries: Collection[str] | None) -> BoolArray:
+        """In one of ``countries`` (any of them, for a point several countries share or claim);
+        on land when ``countries`` is None."""
+        if countries is None:
+            return self.located
+        inside = np.isin(self.iso3, list(countries))
+        wanted = set(countries)
+        for k in np.flatnonzero(self.several & ~inside).tolist():
+            inside[k] = not wanted.isdisjoint(self.countries(k))
+        return inside
+
+    def text(self, i: int) -> str:
+        """Where point ``i`` lies, for a message: ``in CAF``, ``on the border of CAF and
+        CMR``, ``in an area disputed by SDN and SSD``..."""
+        code = self.iso3[i]
+        if self.disputed[i]:
+            claimants = self.claimants[i]
+            return (
+                f"in an area disputed by {_and(claimants)}" if claimants else "in a disputed area"
+            )
+        if code is None:
+            return _NOWHERE
+        if code == ELSEWHERE:
+            return "on land outside the countries borderlens covers"
+        if len(self.shared_by[i]) > 1:
+            return f"on the border of {_and(self.shared_by[i])}"
+        return f"in {code}"
+
+
+def _and(codes: Sequence[str]) -> str:
+    """``SDN and SSD``, ``CAF, CMR and COG``."""
+    return codes[0] if len(codes) == 1 else f"{', '.join(codes[:-1])} and {codes[-1]}"
+
+
+def _empty_tuples(n: int) -> ObjectArray:
+    empty = np.empty(n, dtype=object)
+    empty.fill(())
+    return empty
+
+
+def _locate(locate: CountryLookup, lon: FloatArray, lat: FloatArray, where: BoolArray) -> _Places:
+    """Where the points selected by ``where`` are (one lookup call); nowhere for the others."""
+    n = len(lon)
+    iso3 = np.full(n, None, dtype=object)
+    claimants, shared_by = _empty_tuples(n), _empty_tuples(n)
+    disputed = np.zeros(n, dtype=bool)
     if where.any():
-        found[where] = np.asarray(locate(lon[where], lat[where]), dtype=object)
-    return found
+        found = locate(lon[where], lat[where])
+        if isinstance(found, Location):
+            codes = np.array(found.iso3, dtype=object)
+            codes[found.status == "outside"] = ELSEWHERE
+            iso3[where] = codes
+            disputed[where] = found.status == "disputed"
+            claimants[where] = found.claimants
+            shared_by[where] = found.shared_by
+        else:
+            iso3[where] = np.asarray(found, dtype=object)
+    several = disputed | np.fromiter(map(bool, shared_by), dtype=bool, count=n)
+    return _Places(iso3, claimants, shared_by, disputed, several)
 
 
 def _in_range(lon: FloatArray, lat: FloatArray) -> BoolArray:
     return (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-
-
-def _in(iso3: ObjectArray, countries: Collection[str] | None) -> BoolArray:
-    """In one of ``countries``; on land (in any country) when ``countries`` is None."""
-    if countries is None:
-        return np.fromiter((code is not None for code in iso3), dtype=bool, count=len(iso3))
-    return np.isin(iso3, list(countries))
 
 
 @dataclass(frozen=True)
@@ -256,18 +345,18 @@ class _Correction:
     what: str
     how: str
     point: str
-    country: str
+    place: str  # where the corrected point lies: "in CAF"
 
 
 def _coordinate_issues(
     survey: Survey, rules: ValidationRules, locate: CountryLookup, *, skip: BoolArray
-) -> tuple[ObjectArray, list[Issue]]:
+) -> tuple[_Places, list[Issue]]:
     lon, lat, rows = survey.lon, survey.lat, survey.row
     columns = ", ".join(survey.coordinate_columns)
     present = np.isfinite(lon) & np.isfinite(lat)
     zero = present & (lon == 0) & (lat == 0) & (not rules.allow_zero_zero)
     checked = present & ~zero & ~skip
-    iso3 = _locate(locate, lon, lat, checked & _in_range(lon, lat))
+    places = _locate(locate, lon, lat, checked & _in_range(lon, lat))
     issues = [
         issue(int(rows[i]), columns, "missing_coordinates", "no coordinates (empty or absent)")
         for i in np.flatnonzero(~present & ~skip)
@@ -282,22 +371,41 @@ def _coordinate_issues(
         for i in np.flatnonzero(zero & ~skip)
     ]
     expected = _Expectation.of(rules)
-    misplaced = checked & ~_in(iso3, expected.target)
-    implausible = misplaced & ~_in(iso3, expected.tolerance)
+    misplaced = checked & ~places.within(expected.target)
+    implausible = misplaced & ~places.within(expected.tolerance)
     corrections = _try_corrections(survey, locate, misplaced, implausible, expected)
-    for i in np.flatnonzero(misplaced):
-        fix = corrections.get(int(i))
+    rejected = np.zeros(len(lon), dtype=bool)
+    for i in np.flatnonzero(misplaced).tolist():
+        fix = corrections.get(i)
         if fix is not None and implausible[i]:
-            where = _where(lon[i], lat[i], iso3[i])
+            where = _where(lon[i], lat[i], places.text(i))
             message = (
                 f"{fix.what}: as given ({_point(lon[i], lat[i])}) the point is {where}; "
-                f"{fix.how} ({fix.point}) it lies in {fix.country}. "
+                f"{fix.how} ({fix.point}) it lies {fix.place}. "
                 "Correct the file and send it again."
             )
-            issues.append(issue(int(rows[i]), fix.column, fix.code, message))
+            found = issue(int(rows[i]), fix.column, fix.code, message)
         else:
-            issues.append(_placement_issue(survey, int(i), iso3[i], rules, columns, fix))
-    return iso3, issues
+            found = _placement_issue(survey, i, places, rules, columns, fix)
+        rejected[i] = found.severity == "error"
+        issues.append(found)
+    issues += _disputed_issues(survey, places, checked & ~rejected, columns)
+    return places, issues
+
+
+def _disputed_issues(survey: Survey, places: _Places, kept: BoolArray, column: str) -> list[Issue]:
+    """A ``disputed_area`` warning for every kept point in a disputed area: a real place,
+    stored with its claimants and no single country."""
+    return [
+        issue(
+            int(survey.row[i]),
+            column,
+            "disputed_area",
+            f"{_point(survey.lon[i], survey.lat[i])} lies {places.text(i)}: kept, flagged; "
+            "the site is stored with its claimants and no single country",
+        )
+        for i in np.flatnonzero(kept & places.disputed).tolist()
+    ]
 
 
 def _try_corrections(
@@ -321,15 +429,13 @@ def _try_corrections(
     for code, what, how, lon_factor, lat_factor, swap in _CORRECTIONS:
         alt_lon, alt_lat = (lat, lon) if swap else (lon_factor * lon, lat_factor * lat)
         tried = open_ & _in_range(alt_lon, alt_lat)
-        alt_iso3 = _locate(locate, alt_lon, alt_lat, tried)
-        goal = np.where(
-            implausible, _in(alt_iso3, expected.tolerance), _in(alt_iso3, expected.target)
-        )
+        alt = _locate(locate, alt_lon, alt_lat, tried)
+        goal = np.where(implausible, alt.within(expected.tolerance), alt.within(expected.target))
         fixed = tried & goal
         column = ", ".join(columns) if swap else columns[-1 if lat_factor < 0 else 0]
-        for i in np.flatnonzero(fixed):
+        for i in np.flatnonzero(fixed).tolist():
             point = _point(alt_lon[i], alt_lat[i])
-            found[int(i)] = _Correction(code, column, what, how, point, str(alt_iso3[i]))
+            found[i] = _Correction(code, column, what, how, point, alt.text(i))
         open_ &= ~fixed
     return found
 
@@ -337,7 +443,7 @@ def _try_corrections(
 def _placement_issue(
     survey: Survey,
     i: int,
-    country: str | None,
+    places: _Places,
     rules: ValidationRules,
     column: str,
     fix: _Correction | None,
@@ -345,9 +451,10 @@ def _placement_issue(
     """A point not where it should be, that no correction explains (or that may be right)."""
     lon, lat, row = float(survey.lon[i]), float(survey.lat[i]), int(survey.row[i])
     point = _point(lon, lat)
+    country = places.iso3[i]
     if not abs(lon) <= 180 or not abs(lat) <= 90:
         return issue(row, column, "out_of_range", f"{point} is outside -180..180, -90..90")
-    if country is None:
+    if country is None and not places.disputed[i]:
         return issue(row, column, "at_sea", f"{point} lies {_where(lon, lat)}")
     if country == ELSEWHERE:
         return issue(
@@ -356,19 +463,18 @@ def _placement_issue(
             "outside_region",
             f"{point} lies on land outside the countries borderlens covers (Africa)",
         )
-    if rules.region and country not in rules.region:
+    where = places.text(i)
+    if rules.region and places.countries(i).isdisjoint(rules.region):
         region = ", ".join(sorted(rules.region))
-        return issue(row, column, "outside_region", f"{point} lies in {country}, outside {region}")
+        return issue(row, column, "outside_region", f"{point} lies {where}, outside {region}")
     hint = (
-        f" If that is a mistake: {fix.how} ({fix.point}) it would lie in {fix.country}."
-        if fix
-        else ""
+        f" If that is a mistake: {fix.how} ({fix.point}) it would lie {fix.place}." if fix else ""
     )
     return issue(
         row,
         column,
         "country_mismatch",
-        f"{point} lies in {country}, not in {rules.declared_country}; kept, flagged.{hint}",
+        f"{point} lies {where}, not in {rules.declared_country}; kept, flagged.{hint}",
     )
 
 
@@ -382,12 +488,10 @@ def _degrees(value: float) -> str:
     return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.6g}"
 
 
-def _where(lon: float, lat: float, iso3: str | None = None) -> str:
+def _where(lon: float, lat: float, place: str = _NOWHERE) -> str:
     if not (abs(lon) <= 180 and abs(lat) <= 90):
         return "outside -180..180, -90..90"
-    if iso3 is None:
-        return "in no country of the boundary data (at sea, disputed, or beyond its coverage)"
-    return f"in {iso3}"
+    return place
 
 
 def _accuracy_issues(survey: Survey, rules: ValidationRules) -> list[Issue]:
@@ -526,12 +630,12 @@ def _kinds(survey: Survey, rules: ValidationRules) -> tuple[list[str | None], li
 
 
 def _lone_outliers(
-    survey: Survey, iso3: ObjectArray, rules: ValidationRules, candidates: BoolArray
+    survey: Survey, places: _Places, rules: ValidationRules, candidates: BoolArray
 ) -> list[Issue]:
-    """Rows far from every other row of the upload, in a country none of them is in."""
-    located = candidates & np.fromiter(
-        (code is not None for code in iso3), dtype=bool, count=len(iso3)
-    )
+    """Rows far from every other row of the upload, in a country none of them is in (a point
+    several countries share or claim is in each of them)."""
+    iso3 = places.iso3
+    located = candidates & places.located
     index = np.flatnonzero(located)
     if len(index) < 3:
         return []  # with two rows, which one is the stray cannot be told
@@ -544,8 +648,10 @@ def _lone_outliers(
     for k in far.tolist():
         others = np.ones(len(index), dtype=bool)
         others[k] = False
-        countries = set(iso3[index[others]].tolist())
-        if iso3[index[k]] in countries:
+        countries = set(iso3[index[others]].tolist()) - {None}
+        for j in index[others & places.several[index]].tolist():
+            countries |= places.countries(j)
+        if not countries.isdisjoint(places.countries(int(index[k]))):
             continue
         distance_km = _nearest_km(lon[k], lat[k], lon[others], lat[others])
         hint = ""
@@ -566,7 +672,7 @@ def _lone_outliers(
                 row,
                 ", ".join(survey.coordinate_columns),
                 "lone_outlier",
-                f"{_point(lon[k], lat[k])} lies {_in_country(iso3[index[k]])}, "
+                f"{_point(lon[k], lat[k])} lies {_outlier_place(places, int(index[k]))}, "
                 f"{distance_km:,.0f} km from "
                 f"every other row of this upload (which lie in {', '.join(sorted(countries))}): "
                 f"a lost minus sign or swapped digits? Kept, flagged.{hint}",
@@ -575,8 +681,10 @@ def _lone_outliers(
     return issues
 
 
-def _in_country(code: str) -> str:
-    return "outside the countries borderlens covers" if code == ELSEWHERE else f"in {code}"
+def _outlier_place(places: _Places, i: int) -> str:
+    if places.iso3[i] == ELSEWHERE:
+        return "outside the countries borderlens covers"
+    return places.text(i)
 
 
 def _nearest_km(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> float:

@@ -62,6 +62,13 @@ ISSUE_TEXT: Final[dict[str, tuple[str, str | None]]] = {
         N_("The point is in another country than the one the upload declares."),
         N_("Check the coordinates, or the declared country."),
     ),
+    "disputed_area": (
+        N_(
+            "The point is in a disputed area, claimed by more than one country; the row is "
+            "kept and flagged, and the site is stored with its claimants and no single country."
+        ),
+        N_("Nothing to fix if the position is right."),
+    ),
     "low_accuracy": (
         N_("The position's accuracy is poor; the row is kept and flagged."),
         N_("Take the position again with a clear view of the sky."),

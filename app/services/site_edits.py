@@ -191,7 +191,12 @@ def edit_site(
         raise _stale(public_id)
     site_repo.replace_site_border_distances(session, stored.id, geography.border_rows([stored.id]))
     zones.classify_sites(session, [stored.id])  # HOOK(regional): before the outbox
-    warnings = country_warnings(draft, geography.country_iso3[0], str(geography.location_status[0]))
+    warnings = country_warnings(
+        draft,
+        geography.country_iso3[0],
+        str(geography.location_status[0]),
+        geography.claimants[0],
+    )
     action = "moved" if (draft.lon, draft.lat) != (stored.lon, stored.lat) else "edited"
     site_history.record(session, caller, [site_history.Change([stored.id], action)])
     # after the history entry: an event names the entry its change wrote

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,9 @@ def create_sites(
     for i, draft in enumerate(drafts):
         country = geography.country_iso3[i]
         scopes.check_site_edit(session, caller, draft.name, country_iso3=country)  # HOOK(access)
-        warnings = country_warnings(draft, country, geography.location_status[i])
+        warnings = country_warnings(
+            draft, country, geography.location_status[i], geography.claimants[i]
+        )
         site = site_repo.NewSite(
             public_id=public_ids[i],
             kind=draft.kind,
@@ -117,16 +120,34 @@ def create_site(
 
 
 def country_warnings(
-    draft: SiteDraft, country: str | None, location_status: str
+    draft: SiteDraft,
+    country: str | None,
+    location_status: str,
+    claimants: Sequence[str] = (),
 ) -> list[ProblemItem]:
-    if not draft.declared_country or draft.declared_country.upper() == country:
-        return []
-    where = country or f"{location_status} (no single country)"
-    return [
-        ProblemItem(
-            "country_mismatch",
-            f"the input says {draft.declared_country!r} but the point lies in {where}; "
-            "the point's country is stored",
-            column="properties.country",
+    """What the point's place says about the draft: elsewhere than the declared country (a
+    claimant of a disputed area counts as being there), and in a disputed area (a real place,
+    stored with its claimants and no single country)."""
+    warnings = []
+    disputed = f"an area disputed by {' and '.join(claimants)}" if claimants else None
+    declared = (draft.declared_country or "").upper()
+    if declared and declared != country and declared not in claimants:
+        where = country or disputed or f"{location_status} (no single country)"
+        warnings.append(
+            ProblemItem(
+                "country_mismatch",
+                f"the input says {draft.declared_country!r} but the point lies in {where}; "
+                "the point's country is stored",
+                column="properties.country",
+            )
         )
-    ]
+    if location_status == "disputed":
+        warnings.append(
+            ProblemItem(
+                "disputed_area",
+                f"the point lies in {disputed or 'a disputed area'}; the site is stored with "
+                "its claimants and no single country",
+                column="geometry",
+            )
+        )
+    return warnings

@@ -81,10 +81,10 @@ def codes(result_issues: Sequence[Issue]) -> list[tuple[int, str | None, str, st
 
 def test_the_documented_codes_and_their_severities() -> None:
     assert {code for code, severity in ISSUE_SEVERITY.items() if severity == "warning"} == {
-        "country_mismatch", "low_accuracy", "ambiguous_date", "unknown_mineral", "unknown_kind",
-        "excel_serial_date", "lone_outlier", "mojibake",
+        "country_mismatch", "disputed_area", "low_accuracy", "ambiguous_date", "unknown_mineral",
+        "unknown_kind", "excel_serial_date", "lone_outlier", "mojibake",
     }  # fmt: skip
-    assert len(ISSUE_SEVERITY) == 19
+    assert len(ISSUE_SEVERITY) == 20
 
 
 def test_good_points_pass_and_are_located() -> None:
@@ -294,7 +294,10 @@ def test_mixed_bad_rows_keeps_exactly_the_good_rows(africa_locate: Locate) -> No
         good_rows = [int(r["row"]) for r in csv.DictReader(handle) if r["file"] == name]
     assert survey.row[result.accepted].tolist() == good_rows
     # The acceptance file holds every kind but these (tested in their own families).
-    others = {"ambiguous_date", "excel_serial_date", "lone_outlier", "mojibake", "name_too_long"}
+    others = {
+        "ambiguous_date", "excel_serial_date", "lone_outlier", "mojibake", "name_too_long",
+        "disputed_area",
+    }  # fmt: skip
     assert {code for _, _, code, _ in expected} == set(ISSUE_SEVERITY) - others
 
 

@@ -1,0 +1,110 @@
+"""Sites in the Sudan / South Sudan disputed areas, on the default (OSM-derived) boundaries where
+Kafia Kingi and Abyei lie in both countries' polygons: an upload keeps them with a
+``disputed_area`` warning naming the claimants (they were rejected as ``dropped_minus_sign``:
+negated, they lie in the DRC), and a declared claimant is where the point is, for uploads and
+for sites written through the API alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.services import boundaries as boundary_service
+from app.settings import Settings
+from tests.support.sites import site_feature
+
+Headers = Callable[..., dict[str, str]]
+KAFIA_KINGI = (24.2889, 8.7369)
+ABYEI = (28.4, 9.6)
+CSV = (
+    "name,lon,lat\n"
+    f"Kafia Kingi gold,{KAFIA_KINGI[0]},{KAFIA_KINGI[1]}\n"
+    f"Abyei market,{ABYEI[0]},{ABYEI[1]}\n"
+).encode()
+
+
+#: ``app.services.ingest._locator`` hands the validator bare ISO3 codes (None in a disputed
+#: area, as at sea); the validator tells disputed areas apart only from the locator's whole
+#: ``Location``. Until ``_locator`` returns ``boundaries.locator.locate`` itself, uploads still
+#: reject these points: strict, so the marker goes when the wiring lands.
+NEEDS_INGEST_WIRING = pytest.mark.xfail(
+    strict=True,
+    reason="app/services/ingest.py _locator still strips the locator's status and claimants",
+)
+
+
+@pytest.fixture
+def osm_boundaries(session: Session, settings: Settings) -> None:
+    """The default source, active inside the test's transaction (rolled back after)."""
+    boundary_service.load_source(session, settings, "osm-maritime-10m")
+
+
+def upload(client: TestClient, headers: dict[str, str], **fields: Any) -> Any:
+    response = client.post(
+        "/uploads",
+        files={"file": ("disputed.csv", CSV)},
+        data={"kind": "mine", **fields},
+        headers=headers,
+    )
+    assert response.status_code == (200 if fields.get("dry_run") else 201), response.text
+    return response.json()
+
+
+@NEEDS_INGEST_WIRING
+@pytest.mark.slow
+@pytest.mark.usefixtures("osm_boundaries")
+def test_an_upload_keeps_points_in_the_disputed_areas(client: TestClient, api_key: Headers) -> None:
+    report = upload(client, api_key("researcher"))
+    assert report["counts"]["accepted"] == 2, report["issues"]
+    assert [(i["row"], i["code"], i["severity"]) for i in report["issues"]] == [
+        (2, "disputed_area", "warning"),
+        (3, "disputed_area", "warning"),
+    ]
+    assert all("disputed by SDN and SSD" in i["message"] for i in report["issues"])
+    for row in report["rows"]:
+        site = client.get(f"/collections/sites/items/{row['site']}").json()["properties"]
+        assert (site["country"], site["location_status"]) == (None, "disputed")
+        assert site["claimants"] == ["SDN", "SSD"]
+
+
+@NEEDS_INGEST_WIRING
+@pytest.mark.slow
+@pytest.mark.usefixtures("osm_boundaries")
+def test_a_declared_claimant_is_where_the_points_are(client: TestClient, api_key: Headers) -> None:
+    """Either claimant declared: only the disputed-area warnings; a neighbour declared: a
+    country mismatch as well, kept (not a lost minus sign)."""
+    headers = api_key("researcher")
+    for country, extra in (("SDN", []), ("SSD", []), ("CAF", ["country_mismatch"])):
+        report = upload(client, headers, country=country, dry_run="true")
+        assert report["counts"]["accepted"] == 2, (country, report["issues"])
+        codes = [(i["row"], i["code"]) for i in report["issues"]]
+        assert codes == [(row, code) for row in (2, 3) for code in [*extra, "disputed_area"]], (
+            country
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("osm_boundaries")
+def test_a_site_written_in_a_disputed_area_names_its_claimants(
+    client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("admin")
+    for country, warnings in (
+        ("SSD", ["disputed_area"]),
+        ("SDN", ["disputed_area"]),
+        (None, ["disputed_area"]),
+        ("CAF", ["country_mismatch", "disputed_area"]),
+    ):
+        declared = {"country": country} if country else {}
+        body = site_feature(*ABYEI, name="Abyei market", kind="sales_point", **declared)
+        response = client.post("/collections/sites/items", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        feature = response.json()
+        assert [w["code"] for w in feature["warnings"]] == warnings, country
+        assert all("SDN and SSD" in w["message"] for w in feature["warnings"])
+        assert feature["properties"]["location_status"] == "disputed"
+        assert feature["properties"]["claimants"] == ["SDN", "SSD"]
