@@ -97,7 +97,7 @@ def bulk_store(session: Session) -> Iterator[None]:
     session.execute(text(f"SET LOCAL {BULK_STORE_SETTING} = 'off'"))
 
 
-def _site_row_type(session: Session) -> list[tuple[str, str | None]]:
+def site_row_type(session: Session) -> list[tuple[str, str | None]]:
     """The sites table's columns in row-type order, with their default expressions."""
     rows = session.execute(
         text(
@@ -157,13 +157,27 @@ def _copy_columns(
             copy.write_row(row)
 
 
+def _staged_site_types(session: Session) -> dict[str, str]:
+    """The staging columns with the types of the same columns of ``sites`` (``varchar(3)``,
+    not ``text``): a value that needs no coercion into a site row keeps the feature
+    function inlined (see :func:`new_sites_statement`)."""
+    rows = session.execute(
+        text(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'sites'::regclass AND attnum > 0 AND NOT attisdropped"
+        )
+    )
+    declared = {str(name): str(kind) for name, kind in rows}
+    return {name: declared.get(name, kind) for name, kind in _STAGED_SITE.items()}
+
+
 def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
     """Stage and insert the new sites (ids from the sites sequence, in ``k`` order)."""
     session.execute(
         text(
             "CREATE TEMP TABLE staged_sites (k integer PRIMARY KEY, "
             "id bigint NOT NULL DEFAULT nextval('sites_id_seq'), "
-            + ", ".join(f"{name} {kind}" for name, kind in _STAGED_SITE.items())
+            + ", ".join(f"{name} {kind}" for name, kind in _staged_site_types(session).items())
             + ") ON COMMIT DROP"
         )
     )
@@ -194,27 +208,38 @@ def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
         *(geography[name] for name in list(_STAGED_SITE)[10:]),
     ]
     _copy_columns(session, "staged_sites", {"k": "int4", **_STAGED_SITE}, columns)
+    with translate_db_errors():
+        session.execute(
+            text(new_sites_statement(site_row_type(session))),
+            {"location_origin": new.location_origin, "source": new.source},
+        )
+
+
+def new_sites_statement(row_type: Sequence[tuple[str, str | None]]) -> str:
+    """The ``INSERT ... SELECT`` moving ``staged_sites`` into ``sites`` (binds
+    ``location_origin`` and ``source``), each row's stored feature written with it.
+
+    The point is made in a subquery the planner keeps apart (``OFFSET 0``), so the feature
+    function sees a plain column: given an expression as costly as ``ST_MakePoint`` for a
+    parameter it reads more than once, PostgreSQL does not inline a SQL function and calls
+    it row by row instead (2.7 s instead of 1.0 s for 100 000 sites, measured).
+    """
     given = {
         "id": "st.id",
-        "geom": "ST_SetSRID(ST_MakePoint(st.lon, st.lat), 4326)",
+        "geom": "st.geom",
         "location_origin": ":location_origin",
         "source": ":source",
         "created_at": "now()",
         "updated_at": "now()",
         **{name: f"st.{name}" for name in _STAGED_SITE if name not in ("lon", "lat")},
     }
-    row_type = _site_row_type(session)
-    columns_sql = ", ".join(given)
-    values_sql = ", ".join(given.values())
-    with translate_db_errors():
-        session.execute(
-            text(
-                f"INSERT INTO sites ({columns_sql}, feature_json) "
-                f"SELECT {values_sql}, {feature_of(row_type, given)} "
-                "FROM staged_sites st ORDER BY st.k"
-            ),
-            {"location_origin": new.location_origin, "source": new.source},
-        )
+    return (
+        f"INSERT INTO sites ({', '.join(given)}, feature_json) "
+        f"SELECT {', '.join(given.values())}, {feature_of(row_type, given)} "
+        "FROM (SELECT staged.*, "
+        "ST_SetSRID(ST_MakePoint(staged.lon, staged.lat), 4326)::geometry(Point, 4326) AS geom "
+        "FROM staged_sites staged OFFSET 0) st ORDER BY st.k"
+    )
 
 
 #: New sites from one upload above which the planner's row count of ``sites`` is checked.
@@ -348,42 +373,45 @@ _REFRESHED: Final = {
 def refresh_matched_sites(session: Session, upload_id: int) -> int:
     """Fold this upload's observations into the sites they matched (dates, minerals, names);
     rewrites only the sites that change. Returns how many changed."""
-    row_type = _site_row_type(session)
+    result = session.execute(
+        text(refresh_statement(site_row_type(session))), {"upload_id": upload_id}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def refresh_statement(row_type: Sequence[tuple[str, str | None]]) -> str:
+    """The ``UPDATE ... FROM`` of :func:`refresh_matched_sites` (binds ``upload_id``); the new
+    values come from a materialised CTE, plain columns to the feature function, which is
+    then inlined (see :func:`new_sites_statement`)."""
     new_values = {name: f"s.{name}" for name, _ in row_type} | _REFRESHED
     new_values["updated_at"] = "now()"
     assignments = ", ".join(f"{name} = {value}" for name, value in _REFRESHED.items())
     changed = " OR ".join(
         f"s.{name} IS DISTINCT FROM {value}" for name, value in _REFRESHED.items()
     )
-    result = session.execute(
-        text(
-            f"""
-            WITH o AS (
-                SELECT site_id, min(observed_on) AS first_seen, max(observed_on) AS last_seen,
-                       array_agg(DISTINCT m) FILTER (WHERE m IS NOT NULL) AS minerals,
-                       array_agg(DISTINCT name) AS names
-                FROM observations LEFT JOIN LATERAL unnest(minerals) AS m ON true
-                WHERE upload_id = :upload_id AND outcome = 'matched'
-                GROUP BY site_id
-            ), n AS MATERIALIZED (
-                SELECT s.id,
-                    LEAST(s.first_observed, o.first_seen) AS first_observed,
-                    GREATEST(s.last_observed, o.last_seen) AS last_observed,
-                    ARRAY(SELECT DISTINCT unnest(s.minerals || o.minerals) ORDER BY 1)
-                        AS minerals,
-                    ARRAY(SELECT DISTINCT a FROM unnest(s.aliases || o.names) AS a
-                          WHERE a IS NOT NULL AND lower(a) <> lower(s.name) ORDER BY 1)
-                        AS aliases
-                FROM sites s JOIN o ON s.id = o.site_id
-            )
-            UPDATE sites s SET {assignments}, updated_at = now(),
-                feature_json = {feature_of(row_type, new_values)}
-            FROM n WHERE s.id = n.id AND ({changed})
-            """
-        ),
-        {"upload_id": upload_id},
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return f"""
+        WITH o AS (
+            SELECT site_id, min(observed_on) AS first_seen, max(observed_on) AS last_seen,
+                   array_agg(DISTINCT m) FILTER (WHERE m IS NOT NULL) AS minerals,
+                   array_agg(DISTINCT name) AS names
+            FROM observations LEFT JOIN LATERAL unnest(minerals) AS m ON true
+            WHERE upload_id = :upload_id AND outcome = 'matched'
+            GROUP BY site_id
+        ), n AS MATERIALIZED (
+            SELECT s.id,
+                LEAST(s.first_observed, o.first_seen) AS first_observed,
+                GREATEST(s.last_observed, o.last_seen) AS last_observed,
+                ARRAY(SELECT DISTINCT unnest(s.minerals || o.minerals) ORDER BY 1)
+                    AS minerals,
+                ARRAY(SELECT DISTINCT a FROM unnest(s.aliases || o.names) AS a
+                      WHERE a IS NOT NULL AND lower(a) <> lower(s.name) ORDER BY 1)
+                    AS aliases
+            FROM sites s JOIN o ON s.id = o.site_id
+        )
+        UPDATE sites s SET {assignments}, updated_at = now(),
+            feature_json = {feature_of(row_type, new_values)}
+        FROM n WHERE s.id = n.id AND ({changed})
+        """
 
 
 def drop_staging(session: Session) -> None:
