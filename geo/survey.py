@@ -2,7 +2,9 @@
 
 A :class:`Survey` is columnar on purpose. Coordinates, accuracies and row numbers are numpy
 arrays so validation and border measures run as whole-array calls (100 000 rows in one
-``locate()``), while the per-row raw properties stay plain dicts the service stores as JSON.
+``locate()``), while the per-row raw properties are dicts the service stores as JSON (for
+CSV and XLSX made when a row is read, from a :class:`RowValues` table: a million rows of
+dicts do not fit in an upload's memory).
 
 Row numbers are what the person who sent the file sees:
 
@@ -17,9 +19,9 @@ Row numbers are what the person who sent the file sees:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -102,6 +104,94 @@ class ReadOptions:
     empty_values: frozenset[str] | None = None
 
 
+#: Columns whose first rows hold fewer distinct values than this share of rows keep one copy
+#: of each value (a form's choice lists, dates, the device's altitude).
+_SHARED_VALUES_BELOW = 0.5
+_SAMPLE_ROWS = 1000
+
+
+class RowValues(Sequence[dict[str, JSONScalar]]):
+    """The raw values of a table's rows, every row with every column: row ``i`` is a new dict
+    ``{column: value}`` each time it is read.
+
+    Why not a list of dicts: a dict per row costs more than its values (464 bytes for a
+    13-column KoBo row whose 13 strings take 774), and a million rows of them did not fit in
+    the 2 GiB an upload may use. The records are kept as given (one list per row) and, in
+    columns whose values repeat (choice lists, dates, a device's fixed altitude), share one
+    string per distinct value. Rows in ``blank`` (malformed rows, whose cells cannot be
+    trusted to be in their columns) read as ``{}``.
+    """
+
+    __slots__ = ("_blank", "_columns", "_position", "_records")
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        records: list[list[str]],
+        blank: frozenset[int] = frozenset(),
+    ) -> None:
+        self._columns = tuple(columns)
+        self._position = {name: j for j, name in enumerate(self._columns)}
+        if any(len(record) != len(self._columns) for record in records):
+            raise ValueError("every record must have one value per column")
+        _share_repeated_values(records, len(self._columns))
+        self._records = records
+        self._blank = blank
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, JSONScalar]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, JSONScalar]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> dict[str, JSONScalar] | list[dict[str, JSONScalar]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        record = self._records[index]  # IndexError as a list's
+        if self._blank and index % len(self._records) in self._blank:
+            return {}
+        return dict(zip(self._columns, record, strict=True))
+
+    def __iter__(self) -> Iterator[dict[str, JSONScalar]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as a list
+
+    def column(self, name: str) -> list[JSONScalar]:
+        """Every row's value of ``name`` (None where the row is blank)."""
+        j = self._position[name]
+        return [None if i in self._blank else record[j] for i, record in enumerate(self._records)]
+
+
+def _share_repeated_values(records: list[list[str]], width: int) -> None:
+    """In the columns whose first rows hold fewer distinct values than half of them, make
+    equal values one object (in place)."""
+    sample = records[:_SAMPLE_ROWS]
+    repeated = [
+        j
+        for j in range(width)
+        if len({record[j] for record in sample}) < _SHARED_VALUES_BELOW * len(sample)
+    ]
+    if not repeated:
+        return
+    seen: list[dict[str, str]] = [{} for _ in repeated]
+    for record in records:
+        for j, values in zip(repeated, seen, strict=True):
+            value = record[j]
+            record[j] = values.setdefault(value, value)
+
+
 @dataclass(frozen=True, eq=False)
 class Survey:
     """Rows of one survey file, coordinates already in EPSG:4326 (lon, lat).
@@ -156,7 +246,7 @@ class Survey:
     lon: FloatArray
     lat: FloatArray
     accuracy_m: FloatArray
-    properties: list[dict[str, JSONScalar]]
+    properties: Sequence[dict[str, JSONScalar]]
     coordinate_columns: tuple[str, ...]
     accuracy_column: str | None = None
     field_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -179,4 +269,6 @@ class Survey:
 
     def values(self, column: str) -> list[JSONScalar]:
         """The raw value of ``column`` in every row (None where the row lacks it)."""
+        if isinstance(self.properties, RowValues) and column in self.columns:
+            return self.properties.column(column)
         return [props.get(column) for props in self.properties]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -74,7 +74,7 @@ class _Rows:
     kinds: list[str | None]
     dates: list[dt.date | None]
     minerals: list[tuple[str, ...]]
-    attributes: list[Mapping[str, Any]]
+    attributes: Sequence[Mapping[str, Any]]  # the survey's rows, made as they are read
 
 
 @dataclass
@@ -287,10 +287,32 @@ def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarra
         kinds=[result.kinds[i] for i in index],
         dates=[result.dates[i] for i in index],
         minerals=[result.minerals[i] for i in index],
-        # The survey's own dicts, not copies (only dumped to JSON): a million rows' copies
-        # would cost hundreds of MB.
-        attributes=[survey.properties[i] for i in index],
+        # A view of the survey's rows, not dicts made now (each is only dumped to JSON, as
+        # it is sent): a million rows' dicts would cost hundreds of MB.
+        attributes=_Selected(survey.properties, index),
     )
+
+
+class _Selected(Sequence[Mapping[str, Any]]):
+    """``rows[index[k]]`` for each ``k``, read from ``rows`` when asked."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]], index: Sequence[int]) -> None:
+        self._rows = rows
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, k: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[Mapping[str, Any]]: ...
+
+    def __getitem__(self, k: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(k, slice):
+            return _Selected(self._rows, self._index[k])
+        return self._rows[self._index[k]]
 
 
 # -- matching ------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_sample_rows_have_properties_and_roles(name: str) -> None:
     assert all(
         isinstance(v, str | int | float | bool) for p in survey.properties for v in p.values()
     )
-    json.dumps(survey.properties)
+    json.dumps(list(survey.properties))
     assert "name" in survey.field_columns
 
 
