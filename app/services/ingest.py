@@ -35,7 +35,7 @@ from app.services.boundary_state import BoundarySet
 from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo import matching
-from geo.countries import ELSEWHERE, central_africa_iso3
+from geo.countries import central_africa_iso3
 from geo.readers import read_survey
 from geo.survey import Issue, ReadOptions, Survey
 from geo.validate import ValidationResult, ValidationRules, validate_survey
@@ -119,7 +119,9 @@ def ingest(
     say("reading")
     survey = read_survey(request.data, request.filename, options=_read_options(request, settings))
     say("validating", len(survey))
-    result = validate_survey(survey, rules=_rules(request, settings), locate=_locator(boundaries))
+    result = validate_survey(
+        survey, rules=_rules(request, settings), locate=boundaries.locator.locate
+    )
     issues = list(result.issues)
     accepted = _with_kind(survey, result, issues)
     accepted = scopes.in_scope(request, survey, result, accepted, issues, caller)  # HOOK(access)
@@ -214,16 +216,6 @@ def _rules(request: UploadRequest, settings: Settings) -> ValidationRules:
         max_accuracy_m=settings.accuracy_threshold_m,
         kind_default=request.kind,  # type: ignore[arg-type]
     )
-
-
-def _locator(boundaries: BoundarySet) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def locate(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        location = boundaries.locator.locate(lon, lat)
-        iso3 = location.iso3.copy()
-        iso3[location.status == "outside"] = ELSEWHERE
-        return iso3
-
-    return locate
 
 
 def _with_kind(survey: Survey, result: ValidationResult, issues: list[Issue]) -> np.ndarray:

@@ -27,16 +27,6 @@ CSV = (
 ).encode()
 
 
-#: ``app.services.ingest._locator`` hands the validator bare ISO3 codes (None in a disputed
-#: area, as at sea); the validator tells disputed areas apart only from the locator's whole
-#: ``Location``. Until ``_locator`` returns ``boundaries.locator.locate`` itself, uploads still
-#: reject these points: strict, so the marker goes when the wiring lands.
-NEEDS_INGEST_WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="app/services/ingest.py _locator still strips the locator's status and claimants",
-)
-
-
 @pytest.fixture
 def osm_boundaries(session: Session, settings: Settings) -> None:
     """The default source, active inside the test's transaction (rolled back after)."""
@@ -54,7 +44,6 @@ def upload(client: TestClient, headers: dict[str, str], **fields: Any) -> Any:
     return response.json()
 
 
-@NEEDS_INGEST_WIRING
 @pytest.mark.slow
 @pytest.mark.usefixtures("osm_boundaries")
 def test_an_upload_keeps_points_in_the_disputed_areas(client: TestClient, api_key: Headers) -> None:
@@ -71,7 +60,6 @@ def test_an_upload_keeps_points_in_the_disputed_areas(client: TestClient, api_ke
         assert site["claimants"] == ["SDN", "SSD"]
 
 
-@NEEDS_INGEST_WIRING
 @pytest.mark.slow
 @pytest.mark.usefixtures("osm_boundaries")
 def test_a_declared_claimant_is_where_the_points_are(client: TestClient, api_key: Headers) -> None:
