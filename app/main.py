@@ -170,9 +170,13 @@ def create_app(settings: Settings) -> FastAPI:
         openapi,
         html,
     )
+    # What each concrete URL answers, narrowed from its route templates (app.api.hardening).
+    app.state.allows = []
     for module in modules:
         app.include_router(module.router)
         app.state.conformance.extend(getattr(module, "CONFORMANCE", ()))
+        if (allows := getattr(module, "allows", None)) is not None:
+            app.state.allows.append(allows)
     app.include_router(access.html_router)  # the keys page's forms (not in /api)
     html.install(app, settings)
     assets = web_dir(settings.cache_dir)

@@ -9,6 +9,7 @@ shape the response.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -49,6 +50,15 @@ CollectionId = Annotated[
     str, Path(alias="collectionId", pattern=r"^[a-z0-9_-]+$", description="Collection id")
 ]
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
+COLLECTION_URL = re.compile(r"^/collections/(?P<collectionId>[^/]+)(?:/|$)")
+
+
+def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
+    """Every URL under ``/collections/{collectionId}`` names that collection: one the registry
+    does not have is a 404 to every method (``app.api.hardening``), OPTIONS included."""
+    if match := COLLECTION_URL.match(path):
+        registry.get(match["collectionId"])
+    return methods
 
 
 @router.get("/", summary="Landing page", response_model=None, responses=negotiable("LandingPage"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.routing import compile_path
 
 from app.api.contract import problems, returns
 from app.api.core import CollectionId
@@ -16,10 +17,20 @@ from app.services import federation
 
 router = APIRouter(tags=["Federation"], dependencies=[Depends(reject_undeclared_query)])
 TOKEN = r"^\d{1,18}$"
+CHANGES = "/collections/{collectionId}/changes"
+CHANGES_URL = compile_path(CHANGES)[0]
+
+
+def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
+    """Only a collection with a changes feed has a ``changes`` URL (404 ``no_changes_feed``
+    to every method otherwise, as the route answers a GET)."""
+    if match := CHANGES_URL.match(path):
+        federation.check_feed(match["collectionId"])
+    return methods
 
 
 @router.get(
-    "/collections/{collectionId}/changes",
+    CHANGES,
     summary="Features changed since a change token (retirements included), for peer nodes",
     responses={**returns("Changes", "application/geo+json"), **problems(404)},
 )

@@ -8,9 +8,12 @@
   ``[::1]:8000`` at the first colon.
 - **HEAD** is GET without the body (RFC 9110 §9.3.2) on every route, static files included:
   the request is run as GET and the body dropped, so status and headers are GET's own.
-- **405** carries ``Allow``, the methods of every route matching the path (RFC 9110 §15.5.6);
-  a plain ``OPTIONS`` (not a CORS preflight, which the CORS middleware answers) gets 204 with
-  the same ``Allow``.
+- **405** carries ``Allow``, the methods the URL answers (RFC 9110 §15.5.6): those of every
+  route matching the path, narrowed for this very URL by the route modules' ``allows`` (a
+  read-only collection's items match the templates that take writes, and take none); a plain
+  ``OPTIONS`` (not a CORS preflight, which the CORS middleware answers) gets 204 with the same
+  ``Allow``. A URL that names nothing (an unknown collection) is a 404 to every method,
+  ``OPTIONS`` and the methods no route takes included.
 - **NUL in the path**: a path holding a NUL character (``%00``) names no resource: 404, before
   any route passes it as an id to PostgreSQL (whose text cannot hold NUL: a 500 there).
 - **Headers**: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy`` on every response;
@@ -23,7 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -87,8 +90,20 @@ def host_is_allowed(host: str | None, settings: Settings) -> bool:
     return False
 
 
-def methods_for(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
-    """Every method some route answers at the scope's path (HEAD wherever GET is).
+#: What a route module may declare as ``allows`` (``create_app`` gathers them in
+#: ``app.state.allows``): given a concrete path and the methods its route templates take there,
+#: the methods that URL really answers; ``NotFound`` when the path names nothing. The template
+#: ``/collections/{collectionId}/items/{featureId}`` takes PUT, a read-only collection's item
+#: does not.
+Allows = Callable[[str, frozenset[str]], frozenset[str]]
+
+
+def methods_for(
+    routes: Iterable[BaseRoute], scope: Scope, allows: Sequence[Allows] = ()
+) -> set[str]:
+    """Every method the scope's path answers (HEAD wherever GET is, OPTIONS wherever any):
+    those some route takes there, as ``allows`` narrow them; ``NotFound`` when the path names
+    nothing.
 
     Routes are asked through ``matches`` only (FastAPI nests included routers in the table),
     once per method a route can declare.
@@ -102,6 +117,11 @@ def methods_for(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
         for method in ROUTE_METHODS - methods:
             if route.matches({**scope, "method": method})[0] is Match.FULL:
                 methods.add(method)
+    if methods:
+        answered = frozenset(methods)
+        for narrow in allows:
+            answered = narrow(scope["path"], answered)
+        methods = set(answered)
     if "GET" in methods:
         methods.add("HEAD")
     if methods:
@@ -185,8 +205,13 @@ class HttpHardening:
             await problem_response(problem)(scope, receive, send)
             return
         method = scope["method"]
+        allows: Sequence[Allows] = getattr(application.state, "allows", ())
         if method == "OPTIONS" and not _is_preflight(scope):
-            methods = methods_for(application.router.routes, scope)
+            try:
+                methods = methods_for(application.router.routes, scope, allows)
+            except NotFound as missing:
+                await _not_found(missing, scope, receive, send)
+                return
             if methods:
                 await _empty(204, {"Allow": allow_header(methods)}, send)
                 return
@@ -196,7 +221,7 @@ class HttpHardening:
         # A copy: the router rewrites the scope it is given (root_path of a mount, ...).
         probe = dict(scope)
         routes = application.router.routes
-        await self.app(scope, receive, _with_allow_on_405(send, routes, probe))
+        await self.app(scope, receive, _with_allow_on_405(send, receive, routes, probe, allows))
 
     @staticmethod
     def _with_headers(send: Send, settings: Settings) -> Send:
@@ -237,14 +262,35 @@ def _without_body(send: Send) -> Send:
     return wrapped
 
 
-def _with_allow_on_405(send: Send, routes: Iterable[BaseRoute], scope: Scope) -> Send:
+async def _not_found(missing: NotFound, scope: Scope, receive: Receive, send: Send) -> None:
+    problem = problem_for(missing)
+    problem.instance = scope["path"]
+    await problem_response(problem)(scope, receive, send)
+
+
+def _with_allow_on_405(
+    send: Send,
+    receive: Receive,
+    routes: Iterable[BaseRoute],
+    scope: Scope,
+    allows: Sequence[Allows],
+) -> Send:
+    """Every 405 (the router's, or a route's own for a read-only collection) says what OPTIONS
+    says; on a URL that names nothing it becomes that 404."""
+    replaced = False
+
     async def wrapped(message: Message) -> None:
+        nonlocal replaced
+        if replaced:
+            return  # the 405's body: the 404 went out instead
         if message["type"] == "http.response.start" and message["status"] == 405:
-            headers = MutableHeaders(scope=message)
-            # A route that knows better (a read-only collection under a writable path
-            # template) sets its own; otherwise every route matching the path counts.
-            if "allow" not in headers:
-                headers["Allow"] = allow_header(methods_for(routes, scope))
+            try:
+                methods = methods_for(routes, scope, allows)
+            except NotFound as missing:
+                replaced = True
+                await _not_found(missing, scope, receive, send)
+                return
+            MutableHeaders(scope=message)["Allow"] = allow_header(methods)
         await send(message)
 
     return wrapped

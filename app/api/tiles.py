@@ -11,6 +11,7 @@ with 304.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -195,6 +196,16 @@ def read_tile(
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+TILES_URL = re.compile(r"^/collections/(?P<collectionId>[^/]+)/tiles(?:/|$)")
+
+
+def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
+    """A collection without tiles has no tile URLs: 404 ``no_tiles`` to every method, as its
+    routes answer a GET."""
+    if match := TILES_URL.match(path):
+        _tiled(match["collectionId"])
+    return methods
 
 
 def _tiled(collection_id: str) -> Provider:

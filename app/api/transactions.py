@@ -5,7 +5,8 @@ updates (JSON Merge Patch, RFC 7396), ``DELETE`` retires (kept, with the ``reaso
 parameter; hidden from item lists, still readable at its URL). Changes need ``If-Match`` with
 the item's ``ETag`` (428 without, 412 when stale, ``*`` for whatever is current). Researcher
 and admin keys write. The routes dispatch to the collection's provider: its ``writer()`` does
-the work (only ``sites`` has one); collections without one answer 405 with ``Allow``.
+the work (only ``sites`` has one); collections without one answer 405, and neither ``Allow``
+nor OPTIONS lists a write on their URLs (``allows``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
+from starlette.routing import compile_path
 
 from app import collections as registry
 from app.api import json_body
@@ -21,12 +23,11 @@ from app.api.contract import ref
 from app.api.core import CollectionId, FeatureId
 from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
 from app.api.etags import parse_if_match
-from app.api.hardening import allow_header
 from app.api.responses import GEOJSON, dumps
 from app.api.urls import base_url
 from app.collections.base import WriteContext, Writer, Written
 from app.collections.site_bodies import site_feature_schema
-from app.errors import MethodNotAllowed
+from app.errors import MethodNotAllowed, NotFound
 
 router = APIRouter(tags=["OGC API - Features - Part 4"])
 
@@ -38,6 +39,8 @@ CONFORMANCE = [
 ]
 ITEMS = "/collections/{collectionId}/items"
 ITEM = ITEMS + "/{featureId}"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITE_URLS = tuple(compile_path(template)[0] for template in (ITEMS, ITEM))
 REASON_MAX = 500
 
 
@@ -96,14 +99,25 @@ IfMatchHeader = Annotated[
 ]
 
 
+def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
+    """The items and item URLs of a collection without a writer take no write (their route
+    templates do, for ``sites``)."""
+    for pattern in WRITE_URLS:
+        if match := pattern.match(path):
+            try:
+                writable = registry.get(match["collectionId"]).writer() is not None
+            except NotFound:
+                return methods  # app.api.core's allows: the URL names nothing
+            return methods if writable else methods - WRITES
+    return methods
+
+
 def _writer(collection_id: CollectionId) -> Writer:
     provider = registry.get(collection_id)
     writer = provider.writer()
     if writer is None:
-        raise MethodNotAllowed(
-            f"collection {provider.id!r} is read-only",
-            headers={"Allow": allow_header({"GET", "HEAD"})},
-        )
+        # Allow is added by app.api.hardening: what OPTIONS says for this URL (see allows)
+        raise MethodNotAllowed(f"collection {provider.id!r} is read-only")
     return writer
 
 

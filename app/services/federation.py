@@ -68,6 +68,15 @@ def _after(raw: str | None) -> tuple[int, int] | None:
     return int(txid), int(row)
 
 
+def check_feed(collection: str) -> None:
+    """``NotFound`` (404 ``no_changes_feed``) unless the collection has a changes feed."""
+    if collection not in FEED_COLLECTIONS:
+        raise NotFound(
+            f"no changes feed for {collection[:64]!r}; feeds: {', '.join(FEED_COLLECTIONS)}",
+            code="no_changes_feed",
+        )
+
+
 def changes_document(
     session: Session,
     caller: Caller,
@@ -78,11 +87,7 @@ def changes_document(
 ) -> dict[str, Any]:
     """One page of the changes feed as a FeatureCollection with ``since``, ``until`` and a
     ``next`` link (absolute) while more remain."""
-    if collection not in FEED_COLLECTIONS:
-        raise NotFound(
-            f"no changes feed for {collection[:64]!r}; feeds: {', '.join(FEED_COLLECTIONS)}",
-            code="no_changes_feed",
-        )
+    check_feed(collection)
     since = _token(params.get("since"), "since") or 0
     until = _token(params.get("until"), "until") or federation_repo.horizon(session)
     page = federation_repo.changes(

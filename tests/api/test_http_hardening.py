@@ -201,6 +201,102 @@ def test_plain_options_lists_the_methods(
     assert set(response.headers["allow"].split(", ")) == expected_allow(path)
 
 
+# -- Allow per collection: what the concrete URL answers, not what its template could -------
+
+COLLECTION_TEMPLATES = sorted(t for t in ROUTES if t.startswith("/collections/{collectionId}"))
+COLLECTION_IDS = [provider.id for provider in collections.PROVIDERS]
+READ_ONLY = [p.id for p in collections.PROVIDERS if p.writer() is None]
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def allow_of(response: Any) -> set[str]:
+    return set(response.headers["allow"].split(", "))
+
+
+@pytest.mark.parametrize("collection", ["borders", "countries", "zones"])
+def test_read_only_collections_advertise_no_writes(
+    collection: str, client: TestClient, api_key: Headers, concrete: Callable[..., str]
+) -> None:
+    admin = {**api_key("admin"), "If-Match": "*"}
+    for template in ("/collections/{collectionId}/items", "/collections/{collectionId}/items/x"):
+        path = concrete(template, collection)
+        options = client.options(path)
+        assert options.status_code == 204, path
+        assert allow_of(options) == {"GET", "HEAD", "OPTIONS"}, path
+        for method in ("POST", "PUT", "PATCH", "DELETE", "TRACE"):
+            refused = client.request(method, path, headers=admin, json={})
+            assert refused.status_code == 405, (method, path, refused.text[:200])
+            assert allow_of(refused) == allow_of(options), (method, path)
+    sites = client.options(concrete("/collections/{collectionId}/items", "sites"))
+    assert allow_of(sites) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/collections/nowhere",
+        "/collections/nowhere/items",
+        "/collections/nowhere/items/BL-0000000000",
+        "/collections/nowhere/queryables",
+        "/collections/nowhere/tiles",
+    ],
+)
+def test_an_unknown_collection_is_404_to_every_method(
+    path: str, client: TestClient, api_key: Headers
+) -> None:
+    admin = {**api_key("admin"), "If-Match": "*"}
+    for method in ("OPTIONS", "GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"):
+        response = client.request(method, path, headers=admin, json={})
+        assert response.status_code == 404, (method, path, response.text[:200])
+        assert "allow" not in response.headers, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "unknown_collection", (method, path)
+
+
+collection_ids = st.one_of(
+    st.sampled_from(COLLECTION_IDS), st.from_regex(r"[a-z0-9_-]{1,16}", fullmatch=True)
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    template=st.sampled_from(COLLECTION_TEMPLATES),
+    collection=collection_ids,
+    method=st.sampled_from((*ALL_METHODS, "TRACE")),
+)
+def test_allow_is_exactly_what_a_collection_url_answers(
+    template: str,
+    collection: str,
+    method: str,
+    client: TestClient,
+    api_key: Headers,
+    concrete: Callable[..., str],
+) -> None:
+    """Any collection (known or not), any of its URL templates, any method: a method is in
+    ``Allow`` exactly when it is not refused with a 405, every 405 carries OPTIONS' ``Allow``,
+    and a URL whose OPTIONS is a 404 (it names nothing) refuses every method without a 405."""
+    path = concrete(template, collection)
+    options = client.options(path)
+    body = {"json": {}} if method in WRITES else {}
+    response = client.request(method, path, headers={**api_key("admin"), "If-Match": "*"}, **body)
+    if options.status_code == 404:
+        # a 404 as a rule (a GET may find a malformed tile address first: 400)
+        assert response.status_code in (400, 404), (method, path, response.text[:200])
+        assert "allow" not in options.headers and "allow" not in response.headers
+        return
+    assert options.status_code == 204, (path, options.text[:200])
+    allowed = allow_of(options)
+    assert (method in allowed) == (response.status_code != 405), (method, path, allowed)
+    if response.status_code == 405:
+        assert allow_of(response) == allowed, (method, path)
+    if collection not in COLLECTION_IDS:
+        raise AssertionError(f"{path}: an unknown collection answered OPTIONS with {allowed}")
+    if collection in READ_ONLY:
+        assert not allowed & WRITES, (path, allowed)
+
+
 def test_cors_preflight_still_answered_by_cors(client: TestClient) -> None:
     response = client.options(
         "/uploads",

@@ -360,7 +360,9 @@ def test_unknown_and_read_only_targets(client: TestClient, api_key: Headers) -> 
             f"/collections/{collection}/items/x", json=site_feature(1, 1), headers=key
         )
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET, HEAD"
+        assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+        options = client.options(f"/collections/{collection}/items/x")
+        assert options.headers["allow"] == response.headers["allow"]
         assert client.delete(f"/collections/{collection}/items/x", headers=key).status_code == 405
     assert client.post("/collections/countries/items", json={}, headers=key).status_code == 405
     assert client.post("/collections/nowhere/items", json={}, headers=key).status_code == 404

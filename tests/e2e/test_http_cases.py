@@ -73,6 +73,19 @@ def test_refused_method_carries_allow_over_http(live_server: LiveServer) -> None
     assert status == 204 and headers["allow"] == "GET, HEAD, OPTIONS"
 
 
+def test_a_read_only_item_advertises_no_writes_over_http(
+    live_server: LiveServer, item_path: str
+) -> None:
+    status, options, _ = request(live_server, "OPTIONS", item_path)
+    assert status == 204 and options["allow"] == "GET, HEAD, OPTIONS"
+    for method in ("PUT", "PATCH", "DELETE", "TRACE"):
+        status, headers, _ = request(live_server, method, item_path)
+        assert (status, headers["allow"]) == (405, options["allow"]), method
+    status, headers, body = request(live_server, "OPTIONS", "/collections/nowhere/items/x")
+    assert status == 404 and "allow" not in headers
+    assert json.loads(body)["code"] == "unknown_collection"
+
+
 def test_rel_11_made_up_host_is_refused(live_server: LiveServer) -> None:
     for path in ("/collections/sites/items?limit=1", "/maps/sites?limit=1", "/"):
         status, headers, body = request(live_server, "GET", path, {"Host": "evil.example"})
