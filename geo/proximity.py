@@ -83,7 +83,10 @@ def pair_distances(
         within = distance <= radius_m
         points.append(near[within])
         distances.append(distance[within])
-        codes.append(np.full(int(within.sum()), pair, dtype=object))
+        # one string shared by the rows (np.full would make a copy of it for each)
+        pair_codes = np.empty(int(within.sum()), dtype=object)
+        pair_codes.fill(pair)
+        codes.append(pair_codes)
     if not points:
         return PairDistances(
             np.array([], dtype=np.intp), np.array([], dtype=object), np.array([], dtype=float)

@@ -183,13 +183,14 @@ def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
     )
     if len(new) == 0:
         return
-    geography = {
+    # read as they are sent (a million sites' copies as lists would cost 100 MB)
+    geography: dict[str, Iterable[Any]] = {
         name: (
             _nan_to_none(np.asarray(values, dtype=float))
             if name in _GEOGRAPHY_FLOATS
-            else [list(v) for v in values]
+            else (list(v) for v in values)
             if name == "claimants"
-            else list(values)
+            else values
         )
         for name, values in new.geography.items()
     }

@@ -285,6 +285,9 @@ def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarra
     )
 
 
+_NO_ALIASES: list[str] = []
+
+
 class _Selected(Sequence[Mapping[str, Any]]):
     """``rows[index[k]]`` for each ``k``, read from ``rows`` when asked."""
 
@@ -389,7 +392,7 @@ def _new_sites(
     count = len(anchors)
     names: list[str | None] = [rows.names[a] for a in anchors.tolist()]
     minerals: list[list[str]] = [sorted(set(rows.minerals[a])) for a in anchors.tolist()]
-    aliases: list[list[str]] = [[] for _ in range(count)]
+    aliases: list[list[str]] = [_NO_ALIASES] * count  # replaced, never changed in place
     first_seen: list[dt.date | None] = [rows.dates[a] for a in anchors.tolist()]
     last_seen = list(first_seen)
     # Groups of several rows pool their names, minerals and dates (most groups are one row).
@@ -447,8 +450,13 @@ def _site_public_ids(plan: _Plan) -> list[str | None]:
     return ids
 
 
+def _outcome_names(plan: _Plan) -> list[str]:
+    """Per accepted row, ``created`` or ``matched`` (two shared strings, not one per row)."""
+    return ["created" if created else "matched" for created in plan.creates.tolist()]
+
+
 def _outcomes(rows: _Rows, plan: _Plan) -> list[dict[str, Any]]:
-    outcome = np.where(plan.creates, "created", "matched").tolist()
+    outcome = _outcome_names(plan)
     return [
         {"row": row, "outcome": o, "site": site}
         for row, o, site in zip(rows.row, outcome, _site_public_ids(plan), strict=True)
@@ -649,7 +657,7 @@ def _store_rows(session: Session, upload_id: int, rows: _Rows, plan: _Plan) -> N
                 site_id=plan.existing_site_id,
                 new_site=plan.new_site,
                 row_number=rows.row,
-                outcome=np.where(plan.creates, "created", "matched").tolist(),
+                outcome=_outcome_names(plan),
                 observed_on=rows.dates,
                 lon=rows.lon,
                 lat=rows.lat,

@@ -59,12 +59,13 @@ class SiteGeography:
 
     def columns(self) -> dict[str, Sequence[object]]:
         """The site columns (``app.db.sites.GEOGRAPHY_COLUMNS``) for all points at once:
-        NaN distances and probabilities where unknown, claimants as lists."""
+        NaN distances and probabilities where unknown, claimants as tuples."""
         n = len(self.border_distance_m)
         return {
             "country_iso3": self.country_iso3.tolist(),
             "location_status": self.location_status.tolist(),
-            "claimants": [list(c) for c in self.claimants.tolist()],
+            # tuples as they are (most empty, all the same one), not a new list per site
+            "claimants": self.claimants.tolist(),
             "border_distance_m": self.border_distance_m,
             "border_pair": self.border_pair.tolist(),
             "neighbour_iso3": self.neighbour_iso3.tolist(),
@@ -92,7 +93,11 @@ def _neighbours(
     """The country across each site's nearest border (None when the site is in neither)."""
     codes = np.array([p if isinstance(p, str) else "-" for p in pairs], dtype="U7")
     split = np.char.partition(codes, "-")
-    a, b = split[:, 0].astype(object), split[:, 2].astype(object)
+    shared: dict[str, str] = {}  # one string per country code, not one per site
+    a, b = (
+        np.array([shared.setdefault(code, code) for code in part.tolist()], dtype=object)
+        for part in (split[:, 0], split[:, 2])
+    )
     out = np.full(len(pairs), None, dtype=object)
     out[country == a] = b[country == a]
     out[country == b] = a[country == b]
