@@ -260,14 +260,30 @@ def _first(
 
 
 def _shared(point_idx: npt.NDArray[np.intp], codes: ObjectArray, points: int) -> ObjectArray:
-    """Per point, the sorted codes of the countries it hits where more than one, else ()."""
+    """Per point, the sorted codes of the countries it hits where more than one, else ().
+
+    ``codes``: the country of each hit. Grouped as arrays, not point by point: every point of a
+    disputed area hits two polygons. Points with the same countries share one tuple.
+    """
     shared = np.empty(points, dtype=object)
     shared.fill(())
-    several = np.flatnonzero(np.bincount(point_idx, minlength=points) > 1)
-    # Only points on a border line, at a tripoint or in an overlap: few, except in a
-    # disputed area.
-    for k in several:
-        shared[k] = tuple(sorted(set(codes[point_idx == k].tolist())))
+    several = (np.bincount(point_idx, minlength=points) > 1)[point_idx]
+    if not several.any():
+        return shared
+    owner, code = point_idx[several], codes[several].astype(str)
+    order = np.lexsort((code, owner))
+    owner, code = owner[order], code[order]
+    owners, starts, sizes = np.unique(owner, return_index=True, return_counts=True)
+    # one row per point, its codes sorted and padded: rows alike are the same countries
+    table = np.full((len(owners), int(sizes.max())), "", dtype=code.dtype)
+    row = np.repeat(np.arange(len(owners)), sizes)
+    column = np.arange(len(owner)) - np.repeat(starts, sizes)
+    table[row, column] = code
+    combos, inverse = np.unique(table, axis=0, return_inverse=True)
+    named = np.empty(len(combos), dtype=object)
+    for k, row in enumerate(combos.tolist()):
+        named[k] = tuple(sorted({c for c in row if c}))
+    shared[owners] = named[np.ravel(inverse)]
     return shared
 
 

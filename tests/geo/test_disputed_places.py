@@ -61,6 +61,24 @@ def test_the_disputed_area_is_the_overlap(boxes: CountryLocator) -> None:
     assert list(found.iso3) == [None, None, "AAA", "BBB", "BBB"]
 
 
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cells=st.lists(st.tuples(st.integers(-2, 14), st.integers(-8, 8)), min_size=1, max_size=200))
+def test_shared_by_names_every_country_a_point_touches(
+    boxes: CountryLocator, cells: list[tuple[int, int]]
+) -> None:
+    """Points on a half-degree grid (most on an edge, a corner or in the overlap): ``shared_by``
+    is every box the point lies in or on, where more than one, as shapely says point by point;
+    points alike share one tuple."""
+    lon, lat = [x / 2 for x, _ in cells], [y / 2 for _, y in cells]
+    found = boxes.locate(lon, lat)
+    for k, (x, y) in enumerate(zip(lon, lat, strict=True)):
+        hits = tuple(sorted(c for c, b in BOXES.items() if b.intersects(shapely.Point(x, y))))
+        assert found.shared_by[k] == (hits if len(hits) > 1 else ()), (x, y)
+    assert len({id(t) for t in found.shared_by}) <= len(set(found.shared_by.tolist()))
+
+
 def test_a_disputed_point_is_kept_with_its_claimants_not_corrected(
     boxes: CountryLocator,
 ) -> None:
