@@ -285,3 +285,20 @@ def test_central_africa_both_sides_of_a_border(
         dense = dense_distance_m(lon[i], lat[i], lon1[k], lat1[k], lon2[k], lat2[k])
         assert dense == pytest.approx(offset[i], abs=1e-3)
         assert found.distance_m[i] <= dense + 1e-4
+
+
+def test_points_in_several_chunks_get_what_one_chunk_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inputs longer than a chunk are measured chunk by chunk (bounded temporaries): the
+    answer is the same as in one chunk, row for row, NaN rows included."""
+    index = BorderIndex.from_lines(
+        [border("AAA-BBB", (20, 0), (20, 1), (21, 1)), border("BBB-CCC", (22, -1), (22, 2))]
+    )
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(18, 24, 101), rng.uniform(-2, 3, 101)
+    lon[[0, 50, 100]] = np.nan
+    whole = index.nearest(lon, lat)
+    monkeypatch.setattr("geo.borders._CHUNK_POINTS", 7)
+    chunked = index.nearest(lon, lat)
+    np.testing.assert_array_equal(chunked.distance_m, whole.distance_m)
+    np.testing.assert_array_equal(chunked.nearest_lon, whole.nearest_lon)
+    assert chunked.pair_code.tolist() == whole.pair_code.tolist()
