@@ -118,8 +118,8 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
     13-column KoBo row whose 13 strings take 774), and a million rows of them did not fit in
     the 2 GiB an upload may use. The records are kept as given (one list per row) and, in
     columns whose values repeat (choice lists, dates, a device's fixed altitude), share one
-    string per distinct value. Rows in ``blank`` (malformed rows, whose cells cannot be
-    trusted to be in their columns) read as ``{}``.
+    string per distinct value (:class:`SharedValues`). Rows in ``blank`` (malformed rows,
+    whose cells cannot be trusted to be in their columns) read as ``{}``.
     """
 
     __slots__ = ("_blank", "_columns", "_position", "_records")
@@ -129,12 +129,18 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
         columns: Sequence[str],
         records: list[list[str]],
         blank: frozenset[int] = frozenset(),
+        *,
+        shared: bool = False,
     ) -> None:
         self._columns = tuple(columns)
         self._position = {name: j for j, name in enumerate(self._columns)}
         if any(len(record) != len(self._columns) for record in records):
             raise ValueError("every record must have one value per column")
-        _share_repeated_values(records, len(self._columns))
+        if not shared:  # else the reader did it (SharedValues) as it read them
+            sharing = SharedValues(len(self._columns))
+            for record in records:
+                sharing.add(record)
+            sharing.finish()
         self._records = records
         self._blank = blank
 
@@ -174,22 +180,38 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
         return [None if i in self._blank else record[j] for i, record in enumerate(self._records)]
 
 
-def _share_repeated_values(records: list[list[str]], width: int) -> None:
-    """In the columns whose first rows hold fewer distinct values than half of them, make
-    equal values one object (in place)."""
-    sample = records[:_SAMPLE_ROWS]
-    repeated = [
-        j
-        for j in range(width)
-        if len({record[j] for record in sample}) < _SHARED_VALUES_BELOW * len(sample)
-    ]
-    if not repeated:
-        return
-    seen: list[dict[str, str]] = [{} for _ in repeated]
-    for record in records:
-        for j, values in zip(repeated, seen, strict=True):
+class SharedValues:
+    """Makes equal values one object in the columns whose values repeat, record by record as
+    a reader appends them (so the copies never pile up): which columns repeat is decided on
+    the first ``_SAMPLE_ROWS`` records (fewer distinct values than half of them). Call
+    :meth:`finish` after the last record."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._sample: list[list[str]] | None = []
+        self._seen: list[tuple[int, dict[str, str]]] = []
+
+    def add(self, record: list[str]) -> None:
+        if self._sample is not None:
+            self._sample.append(record)
+            if len(self._sample) >= _SAMPLE_ROWS:
+                self.finish()
+            return
+        for j, seen in self._seen:
             value = record[j]
-            record[j] = values.setdefault(value, value)
+            record[j] = seen.setdefault(value, value)
+
+    def finish(self) -> None:
+        sample, self._sample = self._sample, None
+        if sample is None:
+            return
+        self._seen = [
+            (j, {})
+            for j in range(self._width)
+            if len({record[j] for record in sample}) < _SHARED_VALUES_BELOW * len(sample)
+        ]
+        for record in sample:
+            self.add(record)
 
 
 @dataclass(frozen=True, eq=False)

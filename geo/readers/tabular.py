@@ -52,7 +52,7 @@ from geo.readers.archives import SafeZip
 from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
-from geo.survey import Issue, ReadOptions, RowValues, Survey
+from geo.survey import Issue, ReadOptions, RowValues, SharedValues, Survey
 from geo.vocab import empty_value_test
 
 _DELIMITERS = (",", ";", "\t", "|")
@@ -72,6 +72,7 @@ class Table:
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     encoding: str = "UTF-8"
+    values_shared: bool = False  # repeated values already one object (SharedValues)
 
     def __post_init__(self) -> None:
         # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
@@ -171,7 +172,9 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {quoted(delimiter)}; decimal commas accepted in coordinates")
-    return Table(columns, records, row_numbers, delimiter != ",", issues, notes, encoding)
+    return Table(
+        columns, records, row_numbers, delimiter != ",", issues, notes, encoding, values_shared=True
+    )
 
 
 class _LineReader(Protocol):
@@ -191,6 +194,7 @@ def _read_records(
     records: list[list[str]] = []
     row_numbers: list[int] = []
     issues: list[Issue] = []
+    sharing = SharedValues(width)
     last_line = reader.line_num
     for record in reader:
         start_line, last_line = last_line + 1, reader.line_num
@@ -210,7 +214,9 @@ def _read_records(
             )
             record = [""] * width
         records.append((record + [""] * (width - len(record)))[:width])
+        sharing.add(records[-1])
         row_numbers.append(start_line)
+    sharing.finish()
     return records, row_numbers, issues
 
 
@@ -250,7 +256,7 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     malformed = {issue.row for issue in table.issues if issue.code == "malformed_row"}
     # a malformed row's cells cannot be trusted to be in their columns: it reads as {}
     blank = frozenset(i for i, number in enumerate(table.row) if number in malformed)
-    properties = RowValues(table.columns, table.records, blank)
+    properties = RowValues(table.columns, table.records, blank, shared=table.values_shared)
     convention = plan.convention if plan.convention in ("kobo", "odk") else None
     return Survey(
         format=f"{convention}-{base_format}" if convention else base_format,
