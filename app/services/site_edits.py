@@ -196,6 +196,7 @@ def edit_site(
         geography.country_iso3[0],
         str(geography.location_status[0]),
         geography.claimants[0],
+        geography.countries_at(0),
     )
     action = "moved" if (draft.lon, draft.lat) != (stored.lon, stored.lat) else "edited"
     site_history.record(session, caller, [site_history.Change([stored.id], action)])

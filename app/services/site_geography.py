@@ -40,6 +40,13 @@ class SiteGeography:
     side_confidence: npt.NDArray[np.object_]
     near_borders: PairDistances
     boundary_source_id: str
+    # per point, the sorted codes of every country it lies in or on (a point on a border line
+    # is in both; geo.countries.Location.shared_by); None where not kept (a Dask recompute)
+    shared_by: npt.NDArray[np.object_] | None = None
+
+    def countries_at(self, i: int) -> tuple[str, ...]:
+        """Every country point ``i`` lies in or on (empty when unknown)."""
+        return () if self.shared_by is None else tuple(self.shared_by[i])
 
     def fields(self, i: int) -> dict[str, object]:
         """The site columns for point ``i``."""
@@ -138,6 +145,7 @@ def measure(
         side_confidence=label,
         near_borders=near,
         boundary_source_id=state.source.id,
+        shared_by=location.shared_by,
     )
 
 
@@ -171,8 +179,12 @@ def concatenate(parts: Sequence[SiteGeography]) -> SiteGeography:
     # the per-point arrays: every derived site column but the source, which is one value
     column_names = [c for c in site_repo.GEOGRAPHY_COLUMNS if c != "boundary_source_id"]
     arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in column_names}
+    kept = [p.shared_by for p in parts if p.shared_by is not None]
     return SiteGeography(
-        **arrays, near_borders=near, boundary_source_id=parts[0].boundary_source_id
+        **arrays,
+        near_borders=near,
+        boundary_source_id=parts[0].boundary_source_id,
+        shared_by=np.concatenate(kept) if len(kept) == len(parts) else None,
     )
 
 

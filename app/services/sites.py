@@ -82,7 +82,11 @@ def create_sites(
         country = geography.country_iso3[i]
         scopes.check_site_edit(session, caller, draft.name, country_iso3=country)  # HOOK(access)
         warnings = country_warnings(
-            draft, country, geography.location_status[i], geography.claimants[i]
+            draft,
+            country,
+            geography.location_status[i],
+            geography.claimants[i],
+            geography.countries_at(i),
         )
         site = site_repo.NewSite(
             public_id=public_ids[i],
@@ -124,14 +128,16 @@ def country_warnings(
     country: str | None,
     location_status: str,
     claimants: Sequence[str] = (),
+    countries_at: Sequence[str] = (),
 ) -> list[ProblemItem]:
     """What the point's place says about the draft: elsewhere than the declared country (a
-    claimant of a disputed area counts as being there), and in a disputed area (a real place,
-    stored with its claimants and no single country)."""
+    claimant of a disputed area counts as being there, and so does each country of a point on
+    their border line: ``countries_at``), and in a disputed area (a real place, stored with
+    its claimants and no single country)."""
     warnings = []
     disputed = f"an area disputed by {' and '.join(claimants)}" if claimants else None
     declared = (draft.declared_country or "").upper()
-    if declared and declared != country and declared not in claimants:
+    if declared and declared != country and declared not in (*claimants, *countries_at):
         where = country or disputed or f"{location_status} (no single country)"
         warnings.append(
             ProblemItem(

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.services import boundaries as boundary_service
+from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
 from tests.support.sites import site_feature
 
@@ -96,3 +98,24 @@ def test_a_site_written_in_a_disputed_area_names_its_claimants(
         assert all("SDN and SSD" in w["message"] for w in feature["warnings"])
         assert feature["properties"]["location_status"] == "disputed"
         assert feature["properties"]["claimants"] == ["SDN", "SSD"]
+
+
+def test_a_site_written_on_a_border_line_is_in_either_country(
+    client: TestClient, api_key: Headers, session: Session, boundary_cache: BoundaryCache
+) -> None:
+    """A point on the CAF-CMR line lies in both countries: declared as either, no
+    country_mismatch, as for uploads (the API compared the declared country with the first
+    country found alone)."""
+    state = boundary_cache.current(session)
+    assert state is not None
+    line = next(b for b in state.borders if b.pair_code == "CAF-CMR")
+    xy = shapely.get_coordinates(line.geometry)
+    shared = state.locator.locate(xy[:, 0], xy[:, 1]).shared_by
+    lon, lat = next(xy[k] for k, codes in enumerate(shared) if {"CAF", "CMR"} <= set(codes))
+    for declared in ("CAF", "CMR"):
+        body = site_feature(
+            float(lon), float(lat), name="Line market", kind="sales_point", country=declared
+        )
+        response = client.post("/collections/sites/items", json=body, headers=api_key("admin"))
+        assert response.status_code == 201, response.text
+        assert [w["code"] for w in response.json().get("warnings", [])] == [], declared
