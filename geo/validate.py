@@ -74,6 +74,7 @@ ISSUE_SEVERITY: dict[str, Severity] = {
     "country_mismatch": "warning",
     "disputed_area": "warning",
     "low_accuracy": "warning",
+    "invalid_accuracy": "error",
     "unparseable_date": "error",
     "ambiguous_date": "warning",
     "unknown_mineral": "warning",
@@ -496,9 +497,22 @@ def _where(lon: float, lat: float, place: str = _NOWHERE) -> str:
 
 def _accuracy_issues(survey: Survey, rules: ValidationRules) -> list[Issue]:
     located = np.isfinite(survey.lon) & np.isfinite(survey.lat)
+    accuracy = survey.accuracy_m
+    # NaN is "unknown"; below zero (a device's -1 for "no fix") or infinite is no distance, and
+    # no site may store it (the row would break the whole upload at the database)
+    invalid = ~np.isnan(accuracy) & ~(np.isfinite(accuracy) & (accuracy >= 0))
     with np.errstate(invalid="ignore"):
-        poor = located & (survey.accuracy_m > rules.max_accuracy_m)
+        poor = located & (accuracy > rules.max_accuracy_m) & ~invalid
     return [
+        issue(
+            int(survey.row[i]),
+            survey.accuracy_column,
+            "invalid_accuracy",
+            f"accuracy {accuracy[i]:g} m is not a distance (an accuracy is 0 m or more); "
+            "give the device's accuracy in metres, or leave the cell empty when it is unknown",
+        )
+        for i in np.flatnonzero(invalid)
+    ] + [
         issue(
             int(survey.row[i]),
             survey.accuracy_column,

@@ -69,6 +69,10 @@ ISSUE_TEXT: Final[dict[str, tuple[str, str | None]]] = {
         ),
         N_("Nothing to fix if the position is right."),
     ),
+    "invalid_accuracy": (
+        N_("The accuracy is not a distance in metres (it is below zero, or infinite)."),
+        N_("Give the device's accuracy in metres, or leave the cell empty when it is unknown."),
+    ),
     "low_accuracy": (
         N_("The position's accuracy is poor; the row is kept and flagged."),
         N_("Take the position again with a clear view of the sky."),

@@ -213,6 +213,53 @@ def test_dry_run_stores_nothing(client: TestClient, api_key: Headers, session: S
     assert counts(session) == before
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        (
+            "n.csv",
+            b"lat,lon,name,kind,accuracy\n4.95,16.6,NegAcc,mine,-5\n4.96,16.61,Good,mine,5\n",
+        ),
+        (
+            "n.geojson",
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "geometry": {"type": "Point", "coordinates": [16.6, 4.95]},
+                            "properties": {"name": "NegAcc", "kind": "mine", "accuracy": -1},
+                        },
+                        {
+                            "type": "Feature",
+                            "geometry": {"type": "Point", "coordinates": [16.61, 4.96]},
+                            "properties": {"name": "Good", "kind": "mine", "accuracy": 5},
+                        },
+                    ],
+                }
+            ).encode(),
+        ),
+    ],
+)
+def test_an_accuracy_below_zero_rejects_its_row_not_the_upload(
+    client: TestClient, api_key: Headers, session: Session, name: str, data: bytes
+) -> None:
+    """It broke the database's rule for sites, refusing the whole upload with no row named,
+    while a dry run said both rows were fine."""
+    for dry_run in ("true", "false"):
+        response = upload(client, api_key("researcher"), name, data, dry_run=dry_run)
+        assert response.status_code in (200, 201), response.text
+        report = response.json()
+        assert report["counts"]["accepted"] == 1 and report["counts"]["rejected"] == 1
+        assert [(i["row"], i["code"]) for i in report["issues"]] == [
+            (2 if name.endswith("csv") else 1, "invalid_accuracy")
+        ]
+    assert session.execute(
+        select(Site.name).where(Site.name.in_(["NegAcc", "Good"]))
+    ).scalars().all() == ["Good"]
+
+
 def test_uploads_need_a_writer_key(client: TestClient, api_key: Headers) -> None:
     data = (SAMPLES / "sites.geojson").read_bytes()
     assert upload(client, {}, "sites.geojson", data).status_code == 401

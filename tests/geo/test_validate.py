@@ -84,7 +84,7 @@ def test_the_documented_codes_and_their_severities() -> None:
         "country_mismatch", "disputed_area", "low_accuracy", "ambiguous_date", "unknown_mineral",
         "unknown_kind", "excel_serial_date", "lone_outlier", "mojibake",
     }  # fmt: skip
-    assert len(ISSUE_SEVERITY) == 20
+    assert len(ISSUE_SEVERITY) == 21
 
 
 def test_good_points_pass_and_are_located() -> None:
@@ -215,6 +215,20 @@ def test_low_accuracy_is_kept_and_flagged_beyond_the_threshold() -> None:
     assert result.accepted.tolist() == [0, 1, 2]
 
 
+@pytest.mark.parametrize("bad", [-5.0, -1.0, -1e-9, np.inf, -np.inf])
+def test_an_accuracy_that_is_no_distance_rejects_its_row_alone(bad: float) -> None:
+    """Below zero (a device's -1 for "no fix") or infinite: no site may store it (the database
+    refused the whole upload), so the row is rejected with its reason, the others kept."""
+    result = validate_survey(
+        survey_of([18.5] * 3, [4.3] * 3, accuracy=[bad, 0.0, np.nan]),
+        rules=ValidationRules(region=REGION, max_accuracy_m=100),
+        locate=BoxLocator(),
+    )
+    assert codes(result.issues) == [(2, "accuracy", "invalid_accuracy", "error")]
+    assert "not a distance" in result.issues[0].message
+    assert result.accepted.tolist() == [1, 2]
+
+
 def test_rows_with_read_errors_are_rejected_once() -> None:
     read_issue = Issue(3, "lat", "unparseable_coordinate", "'4°75'N' has 75 minutes")
     result = validate_survey(
@@ -296,7 +310,7 @@ def test_mixed_bad_rows_keeps_exactly_the_good_rows(africa_locate: Locate) -> No
     # The acceptance file holds every kind but these (tested in their own families).
     others = {
         "ambiguous_date", "excel_serial_date", "lone_outlier", "mojibake", "name_too_long",
-        "disputed_area",
+        "disputed_area", "invalid_accuracy",
     }  # fmt: skip
     assert {code for _, _, code, _ in expected} == set(ISSUE_SEVERITY) - others
 
