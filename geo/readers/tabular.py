@@ -133,7 +133,9 @@ def decode_undeclared(data: bytes) -> tuple[str, str]:
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter that splits the header into most fields, consistently over the next lines."""
-    lines = [line for line in islice(io.StringIO(text), _SNIFF_LINES) if line.strip()]
+    # universal newlines: a file of "\r" line ends (old Mac, some exports) is lines too, not
+    # one long line every delimiter fails on
+    lines = [line for line in islice(io.StringIO(text, newline=None), _SNIFF_LINES) if line.strip()]
 
     def score(delimiter: str) -> tuple[float, int]:
         try:
@@ -221,13 +223,24 @@ def _read_records(
 
 
 def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
-    """Header names stripped, blanks named ``column_<n>``, repeats suffixed `` (2)``."""
-    seen: dict[str, int] = {}
+    """Header names stripped, blanks named ``column_<n>``, repeats suffixed `` (2)`` (or the
+    next number no column of the header has: ``name, name, name (2)`` gives ``name (3)`` to
+    the second ``name``, not a second ``name (2)`` whose value would be lost)."""
+    given = [raw.strip().lstrip("\ufeff") for raw in header]
+    taken = set(given)
+    seen: set[str] = set()
     names: list[str] = []
-    for position, raw in enumerate(header, start=1):
-        name = raw.strip().lstrip("\ufeff") or f"column_{position}"
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    for position, stripped in enumerate(given, start=1):
+        name = stripped or f"column_{position}"
+        # a blank's made-up name gives way to a column that has it in the file
+        if name in seen or (not stripped and name in taken):
+            number = 2
+            while f"{name} ({number})" in taken:
+                number += 1
+            name = f"{name} ({number})"
+            taken.add(name)
+        seen.add(name)
+        names.append(name)
     return tuple(names)
 
 

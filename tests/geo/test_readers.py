@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from geo.errors import CRSRequired, InvalidColumnMap, InvalidCRS, NoCoordinateColumns
 from geo.readers import FORMATS, ReadOptions, read_survey
+from geo.readers.tabular import unique_columns
 from geo.survey import Survey
 from geo.vocab import empty_value_test
 from tests.geo.conftest import SAMPLES_DIR, SHARED_SAMPLES_DIR, Locate
@@ -328,3 +329,29 @@ def test_list_properties_become_readable_lists() -> None:
     survey = read_survey(data, "sites.geojson", options=ReadOptions())
     assert survey.properties[0]["minerals"] == "diamant; or"
     assert survey.field_columns["date"] == ("observed_on",)
+
+
+@given(
+    st.lists(st.sampled_from(["name", "name (2)", "name (3)", "", " lat ", "column_2"]), max_size=8)
+)
+def test_header_names_come_out_unique_and_keep_the_unrepeated(header: list[str]) -> None:
+    """A repeat is numbered past every name the header already has (``name, name,
+    name (2)``: the second ``name`` was renamed ``name (2)`` and one value was lost)."""
+    names = unique_columns(header)
+    assert len(names) == len(header) == len(set(names))
+    stripped = [h.strip() for h in header]
+    for position, raw in enumerate(stripped):
+        if raw and stripped.index(raw) == position:
+            assert names[position] == raw
+
+
+@pytest.mark.parametrize("line_end", [b"\r", b"\n", b"\r\n"])
+@pytest.mark.parametrize("delimiter", [b";", b"\t", b","])
+def test_any_line_end_with_any_delimiter(line_end: bytes, delimiter: bytes) -> None:
+    """A file of "\\r" line ends with ";" was one long line to the delimiter sniffing: every
+    row was refused."""
+    rows = [b"lat", b"lon", b"name", b"kind"], [b"4.32", b"15.81", b"A", b"mine"]
+    data = line_end.join(delimiter.join(row) for row in rows) + line_end
+    survey = read_survey(data, "ends.csv", options=ReadOptions())
+    assert survey.columns == ("lat", "lon", "name", "kind")
+    assert survey.lon.tolist() == [15.81] and survey.properties[0]["name"] == "A"
