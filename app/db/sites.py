@@ -336,6 +336,20 @@ class StoredSite:
     restricted: dict[str, Any]
 
 
+def points_of(session: Session, public_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes (EPSG:4326 degrees) of the sites named, as stored now (no
+    lock; unknown ids are left out)."""
+    rows = session.execute(
+        select(func.ST_X(sites.c.geom), func.ST_Y(sites.c.geom)).where(
+            sites.c.public_id.in_(list(public_ids))
+        )
+    ).all()
+    return (
+        np.array([lon for lon, _ in rows], dtype=float),
+        np.array([lat for _, lat in rows], dtype=float),
+    )
+
+
 def lock_site(session: Session, public_id: str) -> StoredSite | None:
     """Read one site and lock its row until the transaction ends (``SELECT ... FOR UPDATE``):
     a concurrent writer of the same site waits, then sees the version this one wrote."""

@@ -94,6 +94,10 @@ def merge(
     cleaned = check_reason(reason, "the sites are merged")
     if public_id == into:
         raise Unprocessable("a site cannot be merged into itself", code="merge_into_itself")
+    # An upload matching in this area waits, or is waited for, before the rows are locked
+    # (uploads take the area first too): planned against a site this merge retires, its
+    # visit stayed on the merged-away site (found by a helper racing the two).
+    upload_repo.lock_area(session, *site_repo.points_of(session, [public_id, into]))
     locked = curation_repo.lock_sites(session, [public_id, into])
     for wanted in (public_id, into):
         if wanted not in locked:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
+from app.db import uploads as upload_repo
 from app.errors import ProblemItem, Unprocessable
 from app.queries import Caller
 from app.services import outbox, scopes, site_geography, site_history, zones
@@ -68,6 +70,14 @@ def create_sites(
     caller: Caller,  # who, for the history (the key's name is never a public source)
 ) -> list[CreatedSite]:
     """Store many drafts at once: one vectorised measure, one insert, one commit."""
+    # An upload planning in this area (it reads the sites near its points, then creates what
+    # it did not find) must not miss these sites, nor these its new ones: the area is held
+    # until commit, as uploads hold it (app.db.uploads.lock_area).
+    upload_repo.lock_area(
+        session,
+        np.array([d.lon for d in drafts], dtype=float),
+        np.array([d.lat for d in drafts], dtype=float),
+    )
     codes = [mineral_codes(draft.minerals) for draft in drafts]
     geography = site_geography.measure(
         boundaries,
