@@ -23,7 +23,13 @@ from app.api import params as p
 from app.api import profiles
 from app.api.contract import negotiable
 from app.api.crs import content_crs
-from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import (
+    CallerDep,
+    CollectionId,
+    ReadSessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
 from app.api.urls import base_url
@@ -46,9 +52,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 JSON_TYPE = "application/json"
-CollectionId = Annotated[
-    str, Path(alias="collectionId", pattern=r"^[a-z0-9_-]+$", description="Collection id")
-]
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
 COLLECTION_URL = re.compile(r"^/collections/(?P<collectionId>[^/]+)(?:/|$)")
 

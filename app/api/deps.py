@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -171,3 +171,8 @@ def _query_params(dependant: Any) -> list[Any]:
     for sub in dependant.dependencies:
         found.extend(_query_params(sub))
     return found
+
+
+# No pattern: an id no collection has is a 404 (unknown_collection) to every method, as
+# OPTIONS and Allow say (a pattern made "SITES" a 400 to GET and a 404 to OPTIONS).
+CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id")]

@@ -8,8 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.routing import compile_path
 
 from app.api.contract import problems, returns
-from app.api.core import CollectionId
-from app.api.deps import CallerDep, ReadSessionDep, SettingsDep, reject_undeclared_query
+from app.api.deps import (
+    CallerDep,
+    CollectionId,
+    ReadSessionDep,
+    SettingsDep,
+    reject_undeclared_query,
+)
 from app.api.responses import GeoJSON
 from app.api.urls import base_url
 from app.errors import NotAuthenticated

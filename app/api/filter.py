@@ -7,12 +7,10 @@ translates the tree to SQL over its own fields (``app.db.cql2``).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from app import collections as registry
-from app.api.deps import SettingsDep
+from app.api.deps import CollectionId, SettingsDep
 from app.api.responses import JSON
 from app.api.urls import base_url
 from app.collections.base import Parameter
@@ -45,10 +43,6 @@ CONFORMANCE = [
     ),
 ]
 SCHEMA_JSON = "application/schema+json"
-
-CollectionId = Annotated[
-    str, Path(alias="collectionId", pattern=r"^[a-z0-9_-]+$", description="Collection id")
-]
 
 
 def filter_parameters() -> tuple[Parameter, ...]:

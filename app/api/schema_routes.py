@@ -17,8 +17,7 @@ from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import feature_schemas, profiles
-from app.api.core import CollectionId
-from app.api.deps import SettingsDep
+from app.api.deps import CollectionId, SettingsDep
 from app.api.responses import dumps
 from app.api.urls import base_url
 from app.collections.base import Provider

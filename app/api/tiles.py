@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from app import collections as registry
 from app.api import params as p
-from app.api.core import CollectionId, parse_context
+from app.api.core import parse_context
 from app.api.dataset_headers import notes_own_version
-from app.api.deps import CallerDep, ReadSessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import CallerDep, CollectionId, ReadSessionDep, SessionFactoryDep, SettingsDep
 from app.api.metadata import link
 from app.api.responses import JSON
 from app.api.urls import base_url

@@ -20,8 +20,8 @@ from starlette.routing import compile_path
 from app import collections as registry
 from app.api import json_body
 from app.api.contract import ref
-from app.api.core import CollectionId, FeatureId
-from app.api.deps import BoundariesDep, SessionDep, SettingsDep, WriterDep
+from app.api.core import FeatureId
+from app.api.deps import BoundariesDep, CollectionId, SessionDep, SettingsDep, WriterDep
 from app.api.etags import parse_if_match
 from app.api.responses import GEOJSON, dumps
 from app.api.urls import base_url
