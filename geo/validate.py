@@ -63,6 +63,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 ISSUE_SEVERITY: dict[str, Severity] = {
     "malformed_row": "error",
+    "nul_character": "error",
     "unparseable_coordinate": "error",
     "missing_coordinates": "error",
     "zero_zero": "error",

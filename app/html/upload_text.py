@@ -69,6 +69,10 @@ ISSUE_TEXT: Final[dict[str, tuple[str, str | None]]] = {
         ),
         N_("Nothing to fix if the position is right."),
     ),
+    "nul_character": (
+        N_("A value holds a NUL character (byte 0), which no text may hold; the row is not read."),
+        N_("Remove the character (the file may be damaged) and send the row again."),
+    ),
     "invalid_accuracy": (
         N_("The accuracy is not a distance in metres (it is below zero, or infinite)."),
         N_("Give the device's accuracy in metres, or leave the cell empty when it is unknown."),

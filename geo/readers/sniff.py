@@ -99,8 +99,13 @@ def _text_start(data: bytes) -> bytes:
 
 
 def _is_text(data: bytes) -> bool:
+    """Text: a UTF-16 byte-order mark, or NUL bytes in at most one byte in a thousand of the
+    head. Binary formats are full of them; a text file with a stray one (a corrupt cell) is
+    text with a bad row, which its reader names (a single NUL made a CSV "binary data")."""
     head = data[:_TEXT_PROBE_BYTES]
-    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" not in head
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    return head.count(b"\x00") <= len(head) // 1000
 
 
 def _zip_content(archive: SafeZip) -> str:

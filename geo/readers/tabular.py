@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import numpy as np
 import pyproj
@@ -164,6 +164,12 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         header = next((record for record in reader if "".join(record).strip()), None)
         if header is None:
             raise UnreadableFile("the CSV file has no header line")
+        if "\x00" in "".join(header):
+            raise UnreadableFile(
+                "the CSV file's header holds a NUL character (byte 0), which no column name "
+                "may hold; is it a damaged or binary file?",
+                row=reader.line_num,
+            )
         check_columns(len(header), options.max_columns)
         columns = unique_columns(header)
         records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
@@ -200,11 +206,26 @@ def _read_records(
     last_line = reader.line_num
     for record in reader:
         start_line, last_line = last_line + 1, reader.line_num
-        if not "".join(record).strip():
+        joined = "".join(record)
+        if not joined.strip():
             continue  # blank lines and Excel's ";;;;" padding are not rows
         if len(records) >= max_rows:
             raise TooManyRows(f"the file has more than {max_rows:,} rows (the limit)")
-        if len(record) > width and "".join(record[width:]).strip():
+        if "\x00" in joined:
+            # no text field (nor PostgreSQL) holds one: the row would have failed the upload
+            at = next(j for j, cell in enumerate(record) if "\x00" in cell)
+            column = columns[at] if at < width else None
+            issues.append(
+                Issue(
+                    start_line,
+                    column,
+                    "nul_character",
+                    f"line {start_line}: {column or 'a field past the header'} holds a NUL "
+                    "character (byte 0), which no text may hold; the row is not read",
+                )
+            )
+            record = [""] * width
+        elif len(record) > width and "".join(record[width:]).strip():
             issues.append(
                 Issue(
                     start_line,
@@ -220,6 +241,10 @@ def _read_records(
         row_numbers.append(start_line)
     sharing.finish()
     return records, row_numbers, issues
+
+
+#: Read-time issues whose row is not read (its cells are left out, the row reads as {}).
+UNREAD_ROW_CODES: Final = frozenset({"malformed_row", "nul_character"})
 
 
 def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
@@ -266,7 +291,7 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     if plan.accuracy is not None:
         parsed = parse_numbers(table.column(plan.accuracy), decimal_comma=table.decimal_comma)
         accuracy = np.where(np.isnan(parsed.values), accuracy, parsed.values)
-    malformed = {issue.row for issue in table.issues if issue.code == "malformed_row"}
+    malformed = {issue.row for issue in table.issues if issue.code in UNREAD_ROW_CODES}
     # a malformed row's cells cannot be trusted to be in their columns: it reads as {}
     blank = frozenset(i for i, number in enumerate(table.row) if number in malformed)
     properties = RowValues(table.columns, table.records, blank, shared=table.values_shared)

@@ -260,6 +260,22 @@ def test_an_accuracy_below_zero_rejects_its_row_not_the_upload(
     ).scalars().all() == ["Good"]
 
 
+def test_a_nul_character_rejects_its_row_not_the_upload(
+    client: TestClient, api_key: Headers
+) -> None:
+    """Past the head the sniffing reads, a NUL reached the database and failed the upload."""
+    rows = [f"4.{i % 9},16.0{i % 7},Site {i},mine,fine".encode() for i in range(5_000)]
+    rows[4_500] = b"4.4,15.9,Nul site,mine,n\x00te"
+    data = b"lat,lon,name,kind,note\n" + b"\n".join(rows) + b"\n"
+    response = upload(client, api_key("researcher"), "nul.csv", data)
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["counts"]["rejected"] == 1
+    assert [(i["row"], i["column"], i["code"]) for i in report["issues"]] == [
+        (4_502, "note", "nul_character")
+    ]
+
+
 def test_uploads_need_a_writer_key(client: TestClient, api_key: Headers) -> None:
     data = (SAMPLES / "sites.geojson").read_bytes()
     assert upload(client, {}, "sites.geojson", data).status_code == 401

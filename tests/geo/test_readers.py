@@ -15,7 +15,13 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.errors import CRSRequired, InvalidColumnMap, InvalidCRS, NoCoordinateColumns
+from geo.errors import (
+    CRSRequired,
+    InvalidColumnMap,
+    InvalidCRS,
+    NoCoordinateColumns,
+    UnreadableFile,
+)
 from geo.readers import FORMATS, ReadOptions, read_survey
 from geo.readers.tabular import unique_columns
 from geo.survey import Survey
@@ -355,3 +361,21 @@ def test_any_line_end_with_any_delimiter(line_end: bytes, delimiter: bytes) -> N
     survey = read_survey(data, "ends.csv", options=ReadOptions())
     assert survey.columns == ("lat", "lon", "name", "kind")
     assert survey.lon.tolist() == [15.81] and survey.properties[0]["name"] == "A"
+
+
+@pytest.mark.parametrize("line", [3, 3_000])  # within the first 64 KB the sniffing reads, and past
+def test_a_row_holding_a_nul_character_is_rejected_alone(line: int) -> None:
+    """No text may hold a NUL (nor PostgreSQL): past the sniffed head it failed the whole
+    upload at the database, within it the file was called binary."""
+    rows = [b"4.5,16.0,D,mine,fine"] * 4_000
+    rows[line - 2] = b"4.4,15.9,C,mine,n\x00te"
+    data = b"lat,lon,name,kind,note\n" + b"\n".join(rows) + b"\n"
+    survey = read_survey(data, "nul.csv", options=ReadOptions())
+    assert [(i.row, i.column, i.code) for i in survey.issues] == [(line, "note", "nul_character")]
+    assert len(survey) == 4_000 and survey.properties[line - 2] == {}
+    assert not any("\x00" in str(v) for p in survey.properties for v in p.values())
+
+
+def test_a_header_holding_a_nul_character_is_unreadable() -> None:
+    with pytest.raises(UnreadableFile, match="NUL"):
+        read_survey(b"lat,lon,na\x00me\n" + b"4.5,16.0,D\n" * 4_000, "h.csv", options=ReadOptions())
