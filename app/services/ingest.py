@@ -281,7 +281,11 @@ def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarra
         minerals=[result.minerals[i] for i in index],
         # A view of the survey's rows, not dicts made now (each is only dumped to JSON, as
         # it is sent): a million rows' dicts would cost hundreds of MB.
-        attributes=_Selected(survey.properties, index),
+        attributes=_Selected(
+            survey.properties,
+            index,
+            frozenset(upload_report.SERVICE_COLUMNS.intersection(survey.columns)),
+        ),
     )
 
 
@@ -289,11 +293,18 @@ _NO_ALIASES: list[str] = []
 
 
 class _Selected(Sequence[Mapping[str, Any]]):
-    """``rows[index[k]]`` for each ``k``, read from ``rows`` when asked."""
+    """``rows[index[k]]`` for each ``k``, read from ``rows`` when asked, without the columns
+    in ``drop``."""
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]], index: Sequence[int]) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        index: Sequence[int],
+        drop: frozenset[str] = frozenset(),
+    ) -> None:
         self._rows = rows
         self._index = index
+        self._drop = drop
 
     def __len__(self) -> int:
         return len(self._index)
@@ -306,8 +317,11 @@ class _Selected(Sequence[Mapping[str, Any]]):
 
     def __getitem__(self, k: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
         if isinstance(k, slice):
-            return _Selected(self._rows, self._index[k])
-        return self._rows[self._index[k]]
+            return _Selected(self._rows, self._index[k], self._drop)
+        row = self._rows[self._index[k]]
+        if self._drop:
+            return {name: value for name, value in row.items() if name not in self._drop}
+        return row
 
 
 # -- matching ------------------------------------------------------------------------------
@@ -545,8 +559,9 @@ def _rejected_rows(survey: Survey, issues: list[Issue], rows: _Rows) -> bytes | 
     rejected = [(i, int(r)) for i, r in enumerate(survey.row.tolist()) if int(r) not in accepted]
     if not rejected:
         return None
-    columns = list(survey.columns)
-    known = set(columns)
+    # a corrected rejected.csv's own row and reasons columns are not the file's data
+    columns = [c for c in survey.columns if c not in upload_report.SERVICE_COLUMNS]
+    known = set(survey.columns)
     for i, _ in rejected:  # GDAL formats: a row may carry fields the first layer lacks
         for column in survey.properties[i]:
             if column not in known:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -31,6 +31,13 @@ from geo.survey import Issue
 
 #: Longest issue message kept (a reader may quote a whole 1 MB cell in a message).
 MESSAGE_CHARS = 500
+#: The columns rejected.csv adds after the file's own: the row number and the reasons. A file
+#: sent back corrected carries them; they are not the survey's data (not stored as its
+#: attributes, not repeated in the next rejected.csv).
+ROW_COLUMN: Final = "borderlens_row"
+PROBLEMS_COLUMN: Final = "borderlens_problems"
+SERVICE_COLUMNS: Final = frozenset({ROW_COLUMN, PROBLEMS_COLUMN})
+
 #: Longest ``borderlens_problems`` cell in rejected.csv.
 PROBLEMS_CHARS = 4000
 PACK_FORMAT = 1
@@ -145,11 +152,11 @@ def rejected_csv_chunks(blob: bytes | None) -> Iterator[bytes]:
     ``borderlens_row`` and ``borderlens_problems``; every cell neutralised against formulas."""
     yield "\ufeff".encode()
     if blob is None:
-        yield from (c.encode() for c in csv_lines(["borderlens_row", "borderlens_problems"], []))
+        yield from (c.encode() for c in csv_lines([ROW_COLUMN, PROBLEMS_COLUMN], []))
         return
     columns, rows = unpack_rejected(blob)
     lines = csv_lines(
-        [*columns, "borderlens_row", "borderlens_problems"],
+        [*columns, ROW_COLUMN, PROBLEMS_COLUMN],
         ([*values, row, problems] for row, values, problems in rows),
     )
     for chunk in lines:

@@ -139,6 +139,38 @@ def test_rejected_rows_download_as_csv(client: TestClient, api_key: Headers) -> 
     assert zero["name"] == "Point zéro" and "zero_zero" in zero["borderlens_problems"]
 
 
+def test_a_rejected_csv_sent_back_keeps_only_the_files_own_columns(
+    client: TestClient, api_key: Headers, session: Session
+) -> None:
+    """Its borderlens_row and borderlens_problems columns were stored as the corrected rows'
+    attributes, and the next rejected.csv had each of them twice."""
+    headers = api_key("researcher")
+    first = upload(
+        client,
+        headers,
+        "two.csv",
+        b"lat,lon,name,kind,team\n0,0,Zero,mine,A\n4.1,16.2,Good,mine,A\n",
+    ).json()
+    download = client.get(f"/uploads/{first['upload']['id']}/rejected.csv", headers=headers)
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    fixed = io.StringIO()
+    writer = csv.DictWriter(fixed, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerow({**rows[0], "lat": "4.2", "lon": "16.3"})  # the row fixed
+    writer.writerow({**rows[0], "lat": "0", "lon": "0", "name": "Still zero"})  # still wrong
+    second = upload(
+        client, headers, "two-fixed.csv", fixed.getvalue().encode(), corrects=first["upload"]["id"]
+    ).json()
+    assert second["counts"]["accepted"] == 1, second
+    stored = session.execute(
+        select(Observation.attributes).where(Observation.name == "Zero")
+    ).scalar_one()
+    assert stored == {"lat": "4.2", "lon": "16.3", "name": "Zero", "kind": "mine", "team": "A"}
+    again = client.get(f"/uploads/{second['upload']['id']}/rejected.csv", headers=headers)
+    header = next(csv.reader(io.StringIO(again.content.decode("utf-8-sig"))))
+    assert header == ["lat", "lon", "name", "kind", "team", "borderlens_row", "borderlens_problems"]
+
+
 def test_resending_stores_nothing_new(
     client: TestClient, api_key: Headers, session: Session
 ) -> None:
