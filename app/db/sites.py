@@ -353,30 +353,32 @@ def points_of(session: Session, public_ids: Sequence[str]) -> tuple[np.ndarray, 
 def lock_site(session: Session, public_id: str) -> StoredSite | None:
     """Read one site and lock its row until the transaction ends (``SELECT ... FOR UPDATE``):
     a concurrent writer of the same site waits, then sees the version this one wrote."""
+    return read_site(session, public_id, lock=True)
+
+
+def read_site(session: Session, public_id: str, *, lock: bool = False) -> StoredSite | None:
+    """One site as an edit reads it; ``lock``: see :func:`lock_site`."""
     c = sites.c
-    row = session.execute(
-        select(
-            c.id,
-            c.public_id,
-            c.version,
-            c.kind,
-            c.name,
-            c.aliases,
-            c.minerals,
-            c.status,
-            func.ST_X(c.geom).label("lon"),
-            func.ST_Y(c.geom).label("lat"),
-            c.accuracy_m,
-            c.location_origin,
-            c.source,
-            c.first_observed,
-            c.last_observed,
-            c.properties,
-            c.restricted,
-        )
-        .where(c.public_id == public_id)
-        .with_for_update()
-    ).one_or_none()
+    statement = select(
+        c.id,
+        c.public_id,
+        c.version,
+        c.kind,
+        c.name,
+        c.aliases,
+        c.minerals,
+        c.status,
+        func.ST_X(c.geom).label("lon"),
+        func.ST_Y(c.geom).label("lat"),
+        c.accuracy_m,
+        c.location_origin,
+        c.source,
+        c.first_observed,
+        c.last_observed,
+        c.properties,
+        c.restricted,
+    ).where(c.public_id == public_id)
+    row = session.execute(statement.with_for_update() if lock else statement).one_or_none()
     return None if row is None else StoredSite(**row._asdict())
 
 

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from app.db import sites as site_repo
+from app.db import uploads as upload_repo
 from app.db.models import RETIRED
-from app.errors import InvalidParameter, NotFound, PreconditionFailed, ProblemItem
+from app.errors import AppError, InvalidParameter, NotFound, PreconditionFailed, ProblemItem
 from app.queries import Caller
 from app.services import outbox, scopes, site_geography, site_history, zones
 from app.services.boundary_state import BoundarySet
@@ -135,6 +137,26 @@ def _lock(session: Session, public_id: str, precondition: Precondition) -> site_
     return stored
 
 
+def _hold_area(session: Session, public_id: str, change: Change) -> None:
+    """Hold the area an upload plans in (``app.db.uploads.lock_area``) around the site's point
+    and the point the edit moves it to, before its row is locked (uploads take the area
+    first too): an upload planning there meanwhile would match a site that is no longer
+    there, or miss one moved in. The new point is worked out from the site as it is now; a
+    concurrent edit that moves it elsewhere first is the rare case left to the row lock."""
+    current = site_repo.read_site(session, public_id)
+    if current is None or current.status == RETIRED:
+        return  # _lock answers 404 or 409
+    try:
+        moved = change(_current(current))
+    except AppError:
+        return  # refused: _lock and change answer it, holding nothing
+    upload_repo.lock_area(
+        session,
+        np.array([current.lon, moved.lon], dtype=float),
+        np.array([current.lat, moved.lat], dtype=float),
+    )
+
+
 def _observed(
     stored: site_repo.StoredSite, observed_on: dt.date | None
 ) -> tuple[dt.date | None, dt.date | None]:
@@ -153,13 +175,16 @@ def edit_site(
     change: Change,
     caller: Caller,
 ) -> WrittenSite:
-    """Replace or update one site (PUT and PATCH): ``change`` gives its new state.
+    """Replace or update one site (PUT and PATCH): ``change`` gives its new state. It is
+    applied twice (it must not have effects): to the site as it is, to find the area to hold
+    before the row is locked, then to the locked site.
 
     Country, location status, nearest border, its distance and neighbour, side confidence and
     the per-border distances are measured again for the (maybe moved) point. Raises
     ``NotFound`` (404), ``PreconditionFailed`` (412), ``Conflict`` (409, retired site),
     ``Unprocessable``/``InvalidBody`` (422, from ``change`` or the mineral vocabulary).
     """
+    _hold_area(session, public_id, change)
     stored = _lock(session, public_id, precondition)
     scopes.check_site_edit(session, caller, public_id, site_id=stored.id)  # HOOK(access)
     draft = change(_current(stored))

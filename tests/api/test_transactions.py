@@ -590,7 +590,8 @@ def test_a_writer_waiting_for_the_row_sees_the_new_version_and_fails(
     committed: str, cache_dir: Path
 ) -> None:
     """Forced overlap: A holds the row (inside its change) while B, with the same tag, waits
-    for it; when A commits, B finds a newer version and fails, and A's change stands."""
+    for it (at the area A holds first, site_edits._hold_area); when A commits, B finds a
+    newer version and fails, and A's change stands."""
     engine = make_engine(committed, pool_size=3)
     sessions = make_sessionmaker(engine)
     caller = Caller(role="researcher", name="t")
@@ -602,9 +603,15 @@ def test_a_writer_waiting_for_the_row_sees_the_new_version_and_fails(
     holding, release = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
 
+    applied = [0]
+
     def slow(current: CurrentSite) -> SiteDraft:
-        holding.set()
-        release.wait(timeout=30)
+        # an edit applies its change twice: to find where the site goes (the area it holds),
+        # then to the locked row; the second is inside the locks
+        applied[0] += 1
+        if applied[0] == 2:
+            holding.set()
+            release.wait(timeout=30)
         return replace(current.draft, name="A")
 
     def fast(current: CurrentSite) -> SiteDraft:

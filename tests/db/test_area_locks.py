@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import uploads as upload_repo
 from app.db.engine import make_engine, make_sessionmaker
 from app.queries import Caller
-from app.services import curation
+from app.services import curation, site_edits
 from app.services.boundary_state import BoundaryCache
 from app.services.sites import SiteDraft, create_sites
 
@@ -78,3 +79,38 @@ def test_a_merge_and_a_new_site_wait_for_an_upload_planning_in_their_area(
         upload.rollback()
     with impatient(sessions) as session:  # the upload is over: the merge goes through
         assert not waited(lambda: curation.merge(session, merged, survivor, "one place", ADMIN))
+
+
+def test_an_edit_moving_a_site_waits_for_an_upload_planning_where_it_goes_or_leaves(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        (far,) = _create(session, (22.0, 7.0))
+
+    def move_to(point: tuple[float, float]) -> Callable[[Session], object]:
+        def edit(session: Session) -> object:
+            state = BoundaryCache().current(session)
+            assert state is not None
+            return site_edits.edit_site(
+                session,
+                state,
+                far,
+                site_edits.Precondition(any_version=True),
+                lambda current: replace(current.draft, lon=point[0], lat=point[1]),
+                ADMIN,
+            )
+
+        return edit
+
+    with sessions() as upload:
+        upload_repo.lock_area(upload, np.array([S[0]]), np.array([S[1]]))
+        with impatient(sessions) as other:  # into the upload's area
+            assert waited(lambda: move_to(S)(other))
+        with impatient(sessions) as other:  # elsewhere, far from it
+            assert not waited(lambda: move_to((22.5, 7.5))(other))
+        upload.rollback()
+    with sessions() as upload:  # the upload plans where the site now is
+        upload_repo.lock_area(upload, np.array([22.5]), np.array([7.5]))
+        with impatient(sessions) as other:  # moving it out waits too
+            assert waited(lambda: move_to((23.0, 8.0))(other))
+        upload.rollback()
