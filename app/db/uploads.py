@@ -162,6 +162,16 @@ def area_cells(lon: np.ndarray, lat: np.ndarray) -> list[int]:
     return sorted(int(k) for k in np.unique(np.concatenate(keys)))
 
 
+def lock_whole_region(session: Session) -> None:
+    """Wait for, then hold until commit, every site lock of the region (what an upload of more
+    than MAX_CELL_LOCKS cells takes): for a rare write whose points are only known once its
+    rows are locked (a split, a restore), taken before them."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+        {"namespace": SITE_LOCK_NAMESPACE, "key": WHOLE_REGION_KEY},
+    )
+
+
 def lock_area(session: Session, lon: np.ndarray, lat: np.ndarray) -> int:
     """Wait for, then hold until commit, the site locks of the area around these points.
 

@@ -173,6 +173,9 @@ def split(
     (the site, the new site). 422 when an observation is not the site's, or all are chosen."""
     cleaned = check_reason(reason, "the site is split")
     keys = [_observation_key(o) for o in dict.fromkeys(observation_ids)]
+    # the new site's point is known once the rows are locked: hold the whole region first
+    # (splits are rare), so no upload plans around it meanwhile (see merge)
+    upload_repo.lock_whole_region(session)
     locked = curation_repo.lock_sites(session, [public_id])
     if public_id not in locked:
         raise _missing(session, public_id)
@@ -269,6 +272,8 @@ def restore(
     aliases, minerals, status, point, accuracy, attributes), re-measured against today's
     borders. 404 (unknown site or no such version of it), 409 (nothing to restore)."""
     cleaned = check_reason(reason, "the site is restored")
+    # the point it comes back at is known once its row is locked: as split
+    upload_repo.lock_whole_region(session)
     locked = curation_repo.lock_sites(session, [public_id])
     if public_id not in locked:
         raise _missing(session, public_id)

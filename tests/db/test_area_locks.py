@@ -114,3 +114,26 @@ def test_an_edit_moving_a_site_waits_for_an_upload_planning_where_it_goes_or_lea
         with impatient(sessions) as other:  # moving it out waits too
             assert waited(lambda: move_to((23.0, 8.0))(other))
         upload.rollback()
+
+
+def test_a_restore_waits_for_any_upload_planning(sessions: sessionmaker[Session]) -> None:
+    """A restore (and a split) learns its point only under its row lock: it holds the whole
+    region first, so it waits for an upload planning anywhere, and goes through after it."""
+    with sessions() as session:
+        (far,) = _create(session, (23.0, 8.0))
+        site_edits.retire_site(
+            session, far, site_edits.Precondition(any_version=True), "gone", ADMIN
+        )
+
+    def restore(session: Session) -> object:
+        state = BoundaryCache().current(session)
+        assert state is not None
+        return curation.restore(session, state, far, "came back", ADMIN)
+
+    with sessions() as upload:
+        upload_repo.lock_area(upload, np.array([S[0]]), np.array([S[1]]))
+        with impatient(sessions) as other:
+            assert waited(lambda: restore(other))
+        upload.rollback()
+    with impatient(sessions) as session:
+        assert not waited(lambda: restore(session))
