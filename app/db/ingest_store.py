@@ -55,6 +55,24 @@ class NewSiteColumns:
         return len(self.public_id)
 
 
+#: An upload that creates no site (its staging table is made all the same).
+NO_NEW_SITES: Final = NewSiteColumns(
+    public_id=[],
+    kind=[],
+    name=[],
+    aliases=[],
+    minerals=[],
+    lon=np.array([]),
+    lat=np.array([]),
+    accuracy_m=np.array([]),
+    first_observed=[],
+    last_observed=[],
+    geography={},
+    location_origin=None,
+    source=None,
+)
+
+
 @dataclass(frozen=True)
 class ObservationColumns:
     """One observation per accepted row: ``site_id`` (an existing site, else -1) or

@@ -664,7 +664,7 @@ def _store_rows(session: Session, upload_id: int, rows: _Rows, plan: _Plan) -> N
                 ),
             )
         else:
-            ingest_store.insert_new_sites(session, _NO_SITES)
+            ingest_store.insert_new_sites(session, ingest_store.NO_NEW_SITES)
         ingest_store.insert_observations(
             session,
             upload_id,
@@ -694,20 +694,3 @@ def _after_store(session: Session, upload_id: int) -> None:
     sites are those with an observation whose outcome is ``created``), in the same transaction.
     """
     site_history.record_upload(session, upload_id)  # HOOK(history)
-
-
-_NO_SITES = ingest_store.NewSiteColumns(
-    public_id=[],
-    kind=[],
-    name=[],
-    aliases=[],
-    minerals=[],
-    lon=np.array([]),
-    lat=np.array([]),
-    accuracy_m=np.array([]),
-    first_observed=[],
-    last_observed=[],
-    geography={},
-    location_origin=None,
-    source=None,
-)

@@ -4,28 +4,11 @@ much on 100 000 sites; the equality of what is stored is tested in tests/api/tes
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db import ingest_store
-
-NO_SITES = ingest_store.NewSiteColumns(
-    public_id=[],
-    kind=[],
-    name=[],
-    aliases=[],
-    minerals=[],
-    lon=np.array([]),
-    lat=np.array([]),
-    accuracy_m=np.array([]),
-    first_observed=[],
-    last_observed=[],
-    geography={},
-    location_origin=None,
-    source=None,
-)
 
 
 def plan_of(session: Session, statement: str, params: dict[str, object]) -> str:
@@ -35,7 +18,7 @@ def plan_of(session: Session, statement: str, params: dict[str, object]) -> str:
 
 @pytest.mark.parametrize("which", ["new sites", "revisited sites"])
 def test_the_feature_function_is_inlined(session: Session, which: str) -> None:
-    ingest_store.insert_new_sites(session, NO_SITES)  # creates the staging table
+    ingest_store.insert_new_sites(session, ingest_store.NO_NEW_SITES)  # creates the staging table
     row_type = ingest_store.site_row_type(session)
     if which == "new sites":
         statement = ingest_store.new_sites_statement(row_type)
