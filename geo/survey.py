@@ -119,10 +119,11 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
     the 2 GiB an upload may use. The records are kept as given (one list per row) and, in
     columns whose values repeat (choice lists, dates, a device's fixed altitude), share one
     string per distinct value (:class:`SharedValues`). Rows in ``blank`` (malformed rows,
-    whose cells cannot be trusted to be in their columns) read as ``{}``.
+    whose cells cannot be trusted to be in their columns) read as ``{}``; ``originals`` keeps,
+    by row, the values such a row was sent with (:meth:`original`).
     """
 
-    __slots__ = ("_blank", "_columns", "_position", "_records")
+    __slots__ = ("_blank", "_columns", "_originals", "_position", "_records")
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
         blank: frozenset[int] = frozenset(),
         *,
         shared: bool = False,
+        originals: Mapping[int, Sequence[str]] | None = None,
     ) -> None:
         self._columns = tuple(columns)
         self._position = {name: j for j, name in enumerate(self._columns)}
@@ -143,6 +145,7 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
             sharing.finish()
         self._records = records
         self._blank = blank
+        self._originals = dict(originals or {})
 
     def __len__(self) -> int:
         return len(self._records)
@@ -174,10 +177,34 @@ class RowValues(Sequence[dict[str, JSONScalar]]):
 
     __hash__ = None  # type: ignore[assignment]  # compared by value, as a list
 
+    def original(self, index: int) -> dict[str, JSONScalar]:
+        """Row ``index`` as it was sent: a blank row's values in file order, one per column,
+        those past the last column under the names a header would give them (``column_<n>``),
+        so that the sender can fix the row and send it again; any other row as it reads."""
+        values = self._originals.get(index % len(self._records)) if self._records else None
+        if values is None:
+            return self[index]
+        names = self._columns + overflow_columns(self._columns, len(values) - len(self._columns))
+        return dict(zip(names, values, strict=False))
+
     def column(self, name: str) -> list[JSONScalar]:
         """Every row's value of ``name`` (None where the row is blank)."""
         j = self._position[name]
         return [None if i in self._blank else record[j] for i, record in enumerate(self._records)]
+
+
+def overflow_columns(columns: Sequence[str], count: int) -> tuple[str, ...]:
+    """Names for ``count`` values past the last of ``columns``, as a header leaving them blank
+    would have them named: ``column_<position>``, numbered `` (2)`` on when a column has it."""
+    taken = set(columns)
+    names: list[str] = []
+    for position in range(len(columns) + 1, len(columns) + 1 + max(count, 0)):
+        name, number = f"column_{position}", 2
+        while name in taken:
+            name, number = f"column_{position} ({number})", number + 1
+        taken.add(name)
+        names.append(name)
+    return tuple(names)
 
 
 class SharedValues:
@@ -288,6 +315,13 @@ class Survey:
 
     def __len__(self) -> int:
         return len(self.row)
+
+    def original_values(self, index: int) -> dict[str, JSONScalar]:
+        """Row ``index``'s values as they were sent, for the sender to fix: those of a row not
+        read (malformed, unclosed quote, NUL; it reads as ``{}``) included."""
+        if isinstance(self.properties, RowValues):
+            return self.properties.original(index)
+        return self.properties[index]
 
     def values(self, column: str) -> list[JSONScalar]:
         """The raw value of ``column`` in every row (None where the row lacks it)."""

@@ -64,6 +64,8 @@ BoolArray = npt.NDArray[np.bool_]
 ISSUE_SEVERITY: dict[str, Severity] = {
     "malformed_row": "error",
     "nul_character": "error",
+    "unclosed_quote": "error",
+    "mixed_encoding": "error",
     "unparseable_coordinate": "error",
     "missing_coordinates": "error",
     "zero_zero": "error",

@@ -73,6 +73,28 @@ ISSUE_TEXT: Final[dict[str, tuple[str, str | None]]] = {
         N_("A value holds a NUL character (byte 0), which no text may hold; the row is not read."),
         N_("Remove the character (the file may be damaged) and send the row again."),
     ),
+    "unclosed_quote": (
+        N_(
+            "A double quote opens a value and does not close on its line, so the row cannot be "
+            "split into its cells; the row is not read, and the lines after it are read as rows "
+            "of their own."
+        ),
+        N_(
+            "Close the quote at the end of the value, or remove it; a quote inside a value is "
+            'written twice ("").'
+        ),
+    ),
+    "mixed_encoding": (
+        N_(
+            "A value holds bytes that are not UTF-8 while the rest of the file is (a line pasted "
+            "from another file?); the row is not stored, and rejected.csv shows the value read "
+            "as Windows-1252."
+        ),
+        N_(
+            "Check the value in rejected.csv, correct it if needed, and send the row again saved "
+            "as UTF-8."
+        ),
+    ),
     "invalid_accuracy": (
         N_("The accuracy is not a distance in metres (it is below zero, or infinite)."),
         N_("Give the device's accuracy in metres, or leave the cell empty when it is unknown."),

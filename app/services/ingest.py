@@ -562,15 +562,17 @@ def _rejected_rows(survey: Survey, issues: list[Issue], rows: _Rows) -> bytes | 
     # a corrected rejected.csv's own row and reasons columns are not the file's data
     columns = [c for c in survey.columns if c not in upload_report.SERVICE_COLUMNS]
     known = set(survey.columns)
-    for i, _ in rejected:  # GDAL formats: a row may carry fields the first layer lacks
-        for column in survey.properties[i]:
+    # GDAL formats: a row may carry fields the first layer lacks; a malformed CSV row, values
+    # past the header's last column
+    for i, _ in rejected:
+        for column in survey.original_values(i):
             if column not in known:
                 known.add(column)
                 columns.append(column)
     return upload_report.pack_rejected(
         columns,
         (
-            (row, survey.properties[i], upload_report.problems_text(errors.get(row, [])))
+            (row, survey.original_values(i), upload_report.problems_text(errors.get(row, [])))
             for i, row in rejected
         ),
     )

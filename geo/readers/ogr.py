@@ -33,7 +33,12 @@ from geo.readers import columns as conventions
 from geo.readers.archives import SafeZip
 from geo.readers.gdal_io import field_rows, list_layers, read_layer, upload_path
 from geo.readers.sniff import Upload
-from geo.readers.tabular import decode_undeclared
+from geo.readers.tabular import (
+    STRAY_BYTE,
+    decode_undeclared,
+    mixed_encoding_issue,
+    stray_bytes_read,
+)
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
 from geo.vocab import empty_value_test, fold, site_kinds
 
@@ -65,6 +70,7 @@ class _Rows:
     encodings: dict[str, None] = field(default_factory=dict)  # ordered set of labels
     kind_hints: list[str | None] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    issues: list[Issue] = field(default_factory=list)
     features: int = 0
 
 
@@ -123,6 +129,7 @@ def read_layers(
         coordinate_columns=("geometry",),
         accuracy_column=accuracy_column,
         field_columns=conventions.find_field_columns(columns, _field_map(options)),
+        issues=tuple(sorted(rows.issues, key=lambda issue: issue.row)),
         notes=tuple(dict.fromkeys(notes)),
         encoding=", ".join(rows.encodings) or "UTF-8",
         kind_hints=tuple(rows.kind_hints) if any(rows.kind_hints) else (),
@@ -139,6 +146,8 @@ class TextEncoding:
     codec: str | None = None
     label: str = "UTF-8"
     note: str | None = None
+    # UTF-8 but for a few bytes, handed to GDAL as :data:`_MARKED` characters
+    stray: bool = False
 
 
 def _field_map(options: ReadOptions) -> dict[str, str]:
@@ -158,6 +167,8 @@ def _read_one_layer(
     remaining = options.max_rows - rows.features
     meta, _fids, wkb, field_data = _read_decoded(path, layer, remaining + 1, encoding)
     names = [str(name) for name in meta["fields"]]
+    if encoding.stray:
+        names = [marked_read(name) for name in names]
     check_columns(len(rows.columns | dict.fromkeys(names)), options.max_columns)
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     if n > remaining:
@@ -185,6 +196,9 @@ def _read_one_layer(
     rows.lon.append(lon)
     rows.lat.append(lat)
     layer_rows = field_rows(names, list(field_data), n)
+    if encoding.stray:
+        numbers = (rows.features + 1 + np.arange(n)).tolist()
+        rows.issues.extend(marked_values(layer_rows, numbers, keep))
     rows.properties.extend(props for props, kept in zip(layer_rows, keep, strict=True) if kept)
     rows.kind_hints.extend([kind_named(layer)] * int(np.count_nonzero(keep)))
     rows.columns.update(dict.fromkeys(names))
@@ -334,7 +348,8 @@ def _renumber_waypoints(
     waypoint = number <= len(read)
     number[waypoint] = np.asarray(read, dtype=np.int64)[number[waypoint] - 1] + 1
     number[~waypoint] += len(written) - len(read)  # track points after the waypoints
-    issues = list(survey.issues)
+    renumbered = dict(zip(survey.row.tolist(), number.tolist(), strict=True))
+    issues = [replace(i, row=renumbered.get(i.row, i.row)) for i in survey.issues]
     waypoint_index = np.flatnonzero(waypoint)
     for rank in sorted(misread):
         index = int(waypoint_index[rank])
@@ -400,11 +415,44 @@ def as_utf8(data: bytes, *, xml: bool) -> tuple[bytes, TextEncoding]:
     declared = _XML_ENCODING.match(data[:1024]) if xml else None
     if declared:
         return data, TextEncoding(None, declared[1].decode("ascii"))
-    text, label = decode_undeclared(data)
+    text, label, stray = decode_undeclared(data)
     if label == "UTF-16":
         return data, TextEncoding(None, label)
+    if stray and not _MARKED.search(text):
+        # UTF-8 but for a few bytes (see decode_undeclared): GDAL parses only valid UTF-8,
+        # so they go to it marked, and the values holding them are found again
+        marked = STRAY_BYTE.sub(lambda m: chr(ord(m[0]) - 0xDC80 + 0xF780), text)
+        return marked.encode("utf-8"), TextEncoding(None, label, stray=True)
+    if stray:  # the marks would be taken for the file's own characters: read, with a note
+        note = "a few bytes are not UTF-8 (the rest of the file is); read as Windows-1252"
+        return stray_bytes_read(text).encode("utf-8"), TextEncoding(None, label, note)
     note = f"the file declares no encoding and is not UTF-8; read as {label}"
     return text.encode("utf-8"), TextEncoding(None, label, note)
+
+
+#: The private-use characters U+F780 to U+F7FF stand for a text file's stray bytes 0x80 to 0xFF
+#: (:data:`~geo.readers.tabular.STRAY_BYTE`) in what GDAL reads (its text is valid UTF-8).
+_MARKED = re.compile("[\uf780-\uf7ff]")
+
+
+def marked_read(text: str) -> str:
+    """``text`` with its marked stray bytes read as Windows-1252, else Latin-1."""
+    return stray_bytes_read(_MARKED.sub(lambda m: chr(ord(m[0]) - 0xF780 + 0xDC80), text))
+
+
+def marked_values(
+    layer_rows: Sequence[dict[str, JSONScalar]], numbers: Sequence[int], keep: Sequence[bool]
+) -> list[Issue]:
+    """A ``mixed_encoding`` issue for each value holding stray bytes (:data:`_MARKED`) in a
+    kept feature, its value read as Windows-1252 in place (every feature's)."""
+    issues: list[Issue] = []
+    for props, number, kept in zip(layer_rows, numbers, keep, strict=True):
+        for key, value in props.items():
+            if isinstance(value, str) and _MARKED.search(value):
+                props[key] = read = marked_read(value)
+                if kept:
+                    issues.append(mixed_encoding_issue(f"feature {number}", int(number), key, read))
+    return issues
 
 
 def _point_layers(paths: Sequence[str], notes: list[str]) -> list[tuple[str, str]]:

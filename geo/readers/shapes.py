@@ -40,7 +40,15 @@ from geo.errors import (
 )
 from geo.readers import _for_sender, _scrub, find_format, log
 from geo.readers.gdal_io import field_rows, list_layers, upload_path
-from geo.readers.ogr import TextEncoding, _dbf_encoding, _layer_crs, _read_decoded, as_utf8
+from geo.readers.ogr import (
+    TextEncoding,
+    _dbf_encoding,
+    _layer_crs,
+    _read_decoded,
+    as_utf8,
+    marked_read,
+    marked_values,
+)
 from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
 from geo.survey import Issue, JSONScalar, ReadOptions
 from geo.vocab import empty_value_test
@@ -158,6 +166,8 @@ def _read(upload: Upload, fmt: str, options: ReadOptions, family: Family) -> Sha
             if encoding.note:
                 notes.append(encoding.note)
             names = [str(name) for name in meta["fields"]]
+            if encoding.stray:
+                names = [marked_read(name) for name in names]
             shapes = shapely.from_wkb(wkb, on_invalid="ignore")
             crs = _layer_crs(meta.get("crs"), options, layer)
             shapes = _to_wgs84(shapes, crs)
@@ -181,7 +191,10 @@ def _read(upload: Upload, fmt: str, options: ReadOptions, family: Family) -> Sha
                     shapes[k] = None
             rows.append(numbers)
             geometries.append(shapes)
-            properties.extend(field_rows(names, list(data), n))
+            layer_rows = field_rows(names, list(data), n)
+            if encoding.stray:
+                issues.extend(marked_values(layer_rows, numbers.tolist(), [True] * n))
+            properties.extend(layer_rows)
             columns.update(dict.fromkeys(names))
             crs_labels[crs_label(crs)] = None
             seen += n

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple
 
 import numpy as np
 import pyproj
@@ -73,6 +73,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     encoding: str = "UTF-8"
     values_shared: bool = False  # repeated values already one object (SharedValues)
+    # rows not read (by position in records), with the values they were sent with
+    originals: dict[int, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
@@ -89,8 +91,8 @@ class Table:
 
 def decode_text(data: bytes) -> tuple[str, str | None]:
     """Text of a CSV and a note when it was not UTF-8 (Excel's UTF-16 or Windows-1252)."""
-    text, encoding = decode_undeclared(data)
-    return text, ENCODING_NOTES.get(encoding)
+    decoded = decode_undeclared(data)
+    return decoded.text, ENCODING_NOTES.get(decoded.encoding)
 
 
 ENCODING_NOTES = {
@@ -108,27 +110,72 @@ _CODECS = {
     "ISO-8859-1": "latin-1",
 }
 
+#: A byte that is not UTF-8 in a text read as UTF-8, as ``surrogateescape`` keeps it: the lone
+#: surrogate U+DC80 + (byte - 0x80), which no text decoded from valid UTF-8 can hold.
+STRAY_BYTE: Final = re.compile("[\udc80-\udcff]")
+_WRITTEN_IN_UTF8 = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
-def decode_undeclared(data: bytes) -> tuple[str, str]:
+
+class Decoded(NamedTuple):
+    """Text whose encoding nothing declared, the encoding it was read in, and whether it holds
+    stray bytes (UTF-8 text but for a few bytes, kept as :data:`STRAY_BYTE` surrogates)."""
+
+    text: str
+    encoding: str
+    stray: bool = False
+
+
+def decode_undeclared(data: bytes) -> Decoded:
     """Text whose encoding nothing declares, and the encoding used.
 
     A UTF-16 byte-order mark decides; else UTF-8 when the bytes are valid UTF-8 (which legacy
     text with accents almost never is), else the legacy code page of the region's French
     Windows, Windows-1252, else Latin-1 (which decodes any byte).
+
+    A file that is UTF-8 but for a few bytes stays UTF-8: one with a UTF-8 byte-order mark, or
+    whose characters written in UTF-8 are at least as many as its bytes that are not UTF-8
+    (a line pasted from a Windows-1252 file, one cell typed in an old editor). Reading all of it
+    as Windows-1252 would turn every name written right into mojibake (``Bélé`` into
+    ``BÃ©lÃ©``), silently; the stray bytes are kept in the text as lone surrogates
+    (``surrogateescape``, see :data:`STRAY_BYTE`) for the reader to say where they are. Legacy
+    text almost never holds a valid UTF-8 sequence, so a Windows-1252 file is still one.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16"), "UTF-16"
+            return Decoded(data.decode("utf-16"), "UTF-16")
         except UnicodeDecodeError:
             pass
     try:
-        return data.decode("utf-8-sig"), "UTF-8"
+        return Decoded(data.decode("utf-8-sig"), "UTF-8")
     except UnicodeDecodeError:
         pass
+    text = data.decode("utf-8-sig", "surrogateescape")
+    if data.startswith(codecs.BOM_UTF8) or _mostly_utf8(text):
+        return Decoded(text, "UTF-8", stray=True)
+    del text
     try:
-        return data.decode("cp1252"), "windows-1252"
+        return Decoded(data.decode("cp1252"), "windows-1252")
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "ISO-8859-1"
+        return Decoded(data.decode("latin-1"), "ISO-8859-1")
+
+
+def _mostly_utf8(text: str) -> bool:
+    written = sum(1 for _ in _WRITTEN_IN_UTF8.finditer(text))
+    return written > 0 and written >= sum(1 for _ in STRAY_BYTE.finditer(text))
+
+
+def stray_bytes_read(text: str) -> str:
+    """``text`` with its stray bytes (:data:`STRAY_BYTE`) read as Windows-1252, else Latin-1:
+    what the sender most probably typed (``B\udce9l\udce9`` is ``Bélé``)."""
+
+    def read(match: re.Match[str]) -> str:
+        byte = bytes([ord(match[0]) - 0xDC00])
+        try:
+            return byte.decode("cp1252")
+        except UnicodeDecodeError:
+            return byte.decode("latin-1")
+
+    return STRAY_BYTE.sub(read, text)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -151,100 +198,262 @@ def sniff_delimiter(text: str) -> str:
 
 def read_csv_table(data: bytes, options: ReadOptions) -> Table:
     """Read CSV bytes into a :class:`Table`, refusing more than ``options.max_rows`` rows."""
-    text, encoding = decode_undeclared(data)
+    text, encoding, stray = decode_undeclared(data)
     note = ENCODING_NOTES.get(encoding)
     delimiter = sniff_delimiter(text)
     del text
     # Records are read from the bytes, decoded as they go (the whole text decoded above, so
     # this codec reads them all): a StringIO of the text holds 4 bytes per character, 760 MB
     # more for a 190 MB file, on top of the text itself.
-    lines = io.TextIOWrapper(io.BytesIO(data), encoding=_CODECS[encoding], newline="")
-    reader = csv.reader(lines, delimiter=delimiter)
+    errors = "surrogateescape" if stray else "strict"
+    source = _Lines(
+        io.TextIOWrapper(io.BytesIO(data), encoding=_CODECS[encoding], errors=errors, newline="")
+    )
+    reader = csv.reader(source, delimiter=delimiter)
+    notes = [note] if note else []
     try:
-        header = next((record for record in reader if "".join(record).strip()), None)
-        if header is None:
-            raise UnreadableFile("the CSV file has no header line")
-        if "\x00" in "".join(header):
-            raise UnreadableFile(
-                "the CSV file's header holds a NUL character (byte 0), which no column name "
-                "may hold; is it a damaged or binary file?",
-                row=reader.line_num,
-            )
+        header = _header(source, reader, delimiter)
+        if stray and STRAY_BYTE.search("".join(header)):
+            header = [stray_bytes_read(name) for name in header]
+            notes.append("the header holds bytes that are not UTF-8; they are read as Windows-1252")
         check_columns(len(header), options.max_columns)
         columns = unique_columns(header)
-        records, row_numbers, issues = _read_records(reader, columns, options.max_rows)
+        records, row_numbers, issues, originals = _read_records(
+            source, reader, columns, options.max_rows, delimiter, stray=stray
+        )
     except csv.Error as exc:
         raise UnreadableFile(
-            f"the CSV file cannot be parsed at line {reader.line_num}: {exc}", row=reader.line_num
+            f"the CSV file cannot be parsed at line {source.number}: {exc}", row=source.number
         ) from exc
-    notes = [note] if note else []
+    if any(issue.code == "mixed_encoding" for issue in issues):
+        notes.append(
+            "UTF-8 but for a few bytes: the rows holding them are rejected as mixed_encoding, "
+            "their values read as Windows-1252 in the report"
+        )
     if delimiter != ",":
         notes.append(f"delimiter {quoted(delimiter)}; decimal commas accepted in coordinates")
     return Table(
-        columns, records, row_numbers, delimiter != ",", issues, notes, encoding, values_shared=True
+        columns,
+        records,
+        row_numbers,
+        delimiter != ",",
+        issues,
+        notes,
+        encoding,
+        values_shared=True,
+        originals=originals,
     )
 
 
-class _LineReader(Protocol):
-    """What ``csv.reader`` returns: records, and the physical line it has read up to."""
+class _Lines:
+    """The physical lines of a CSV as ``csv.reader`` takes them, numbered, the lines of the
+    record being read kept so that all but its first can be read again (:meth:`again`)."""
 
-    line_num: int
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._again: list[str] = []  # lines to read again, the next one last
+        self.number = 0  # the line last handed out (the header is line 1)
+        self.record: list[str] = []  # the lines handed out since :meth:`start`
 
-    def __iter__(self) -> Iterator[list[str]]: ...
+    def __iter__(self) -> Iterator[str]:
+        return self
 
-    def __next__(self) -> list[str]: ...
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._lines)
+        self.number += 1
+        self.record.append(line)
+        return line
+
+    def start(self) -> int:
+        """A record starts: the number of its first line."""
+        self.record = []
+        return self.number + 1
+
+    def again(self, lines: list[str]) -> None:
+        """Hand out ``lines`` (the last ones handed out) again, in order."""
+        self.number -= len(lines)
+        self._again.extend(reversed(lines))
+
+
+def _header(source: _Lines, reader: Iterator[list[str]], delimiter: str) -> list[str]:
+    for record in reader:
+        if not "".join(record).strip():
+            continue
+        if _quote_left_open(source.record, record) and not _closes_properly(
+            source.record, delimiter
+        ):
+            raise UnreadableFile(
+                "the CSV file's header opens a double quote that does not close on its line "
+                f"(line {source.number - len(source.record) + 1}): the column names cannot be "
+                "told apart; close the quote or remove it",
+                row=source.number - len(source.record) + 1,
+            )
+        if "\x00" in "".join(record):
+            raise UnreadableFile(
+                "the CSV file's header holds a NUL character (byte 0), which no column name "
+                "may hold; is it a damaged or binary file?",
+                row=source.number,
+            )
+        return record
+    raise UnreadableFile("the CSV file has no header line")
+
+
+def _quote_left_open(lines: list[str], record: list[str]) -> bool:
+    """Whether the record read from ``lines`` ran on past its first line's end because a quote
+    opened there (or ran to the end of the file inside one): either the line ends of a quoted
+    value that closes properly (a note typed on several lines), or a quote that never closes."""
+    return len(lines) > 1 or (bool(record) and record[-1].endswith(("\n", "\r")))
+
+
+def _closes_properly(lines: list[str], delimiter: str) -> bool:
+    """Whether ``lines`` are one well-formed record: every quote that opens a value closes it,
+    followed by a delimiter or the line's end (``csv``'s strict mode)."""
+    try:
+        return sum(1 for _ in csv.reader(lines, delimiter=delimiter, strict=True)) == 1
+    except csv.Error:
+        return False
+
+
+def _unclosed_fields(line: str, delimiter: str) -> tuple[list[str], int]:
+    """The values of a line whose quote does not close, and the position of the one it opens.
+
+    The values before it are read as CSV; the rest of the line, quote included, is cut at each
+    delimiter: the quote stays where the sender put it, and a stray one leaves the values after
+    it in their columns.
+    """
+    fields = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [""])
+    at = len(fields) - 1
+    rest = next(csv.reader([fields[-1]], delimiter=delimiter, quoting=csv.QUOTE_NONE), [""])
+    return [*fields[:-1], '"' + rest[0], *rest[1:]], at
 
 
 def _read_records(
-    reader: _LineReader, columns: tuple[str, ...], max_rows: int
-) -> tuple[list[list[str]], list[int], list[Issue]]:
+    source: _Lines,
+    reader: Iterator[list[str]],
+    columns: tuple[str, ...],
+    max_rows: int,
+    delimiter: str,
+    *,
+    stray: bool = False,
+) -> tuple[list[list[str]], list[int], list[Issue], dict[int, list[str]]]:
+    """The records after the header, their line numbers, read-time issues, and the values of
+    the rows not read (by position in the records) as they were sent."""
     width = len(columns)
     records: list[list[str]] = []
     row_numbers: list[int] = []
     issues: list[Issue] = []
+    originals: dict[int, list[str]] = {}
     sharing = SharedValues(width)
-    last_line = reader.line_num
-    for record in reader:
-        start_line, last_line = last_line + 1, reader.line_num
-        joined = "".join(record)
-        if not joined.strip():
-            continue  # blank lines and Excel's ";;;;" padding are not rows
+
+    def column(at: int) -> str | None:
+        return columns[at] if at < width else None
+
+    while True:
+        start_line = source.start()
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            # a value past csv's size limit: a quote that never closed, when it ran on past its
+            # line (read as below), else the file cannot be split into rows
+            if len(source.record) < 2:
+                raise
+            record = []
+        lines = source.record
+        if _quote_left_open(lines, record) and (
+            not record or not _closes_properly(lines, delimiter)
+        ):
+            # A quote opened a value on this line and did not close it where the row ends: it
+            # never closes (csv reads the rest of the file as that one value), or it closes on
+            # a later line, pairing with another row's quote (that row is lost, its values
+            # spread over this one). A careful reader cannot tell where the value was meant to
+            # end, so it stores none of it: the row is rejected with its line as sent (in
+            # rejected.csv), and the lines after it are read again as the rows they are. Each
+            # of them is checked as any row is; refusing the whole file would throw every good
+            # row away for one stray character, and reading on silently loses rows.
+            source.again(lines[1:])
+            raw, at = _unclosed_fields(lines[0], delimiter)
+            issues.append(
+                Issue(
+                    start_line,
+                    column(at),
+                    "unclosed_quote",
+                    f"line {start_line}: a double quote opens a value in "
+                    f"{column(at) or 'a field past the header'} and does not close on that "
+                    "line; the row is not read, the lines after it are read as rows (a quote "
+                    'inside a value is written twice: "")',
+                )
+            )
+            record = raw
+            originals[len(records)] = raw
+            if stray:
+                record[:] = [stray_bytes_read(cell) for cell in record]
+        else:
+            joined = "".join(record)
+            if not joined.strip():
+                continue  # blank lines and Excel's ";;;;" padding are not rows
+            if stray and STRAY_BYTE.search(joined):
+                for at, cell in enumerate(record):
+                    if STRAY_BYTE.search(cell):
+                        record[at] = stray_bytes_read(cell)
+                        issues.append(
+                            mixed_encoding_issue(
+                                f"line {start_line}", start_line, column(at), record[at]
+                            )
+                        )
+            if "\x00" in joined:
+                # no text field (nor PostgreSQL) holds one: the row would have failed the upload
+                at = next(j for j, cell in enumerate(record) if "\x00" in cell)
+                issues.append(
+                    Issue(
+                        start_line,
+                        column(at),
+                        "nul_character",
+                        f"line {start_line}: {column(at) or 'a field past the header'} holds a "
+                        "NUL character (byte 0), which no text may hold; the row is not read",
+                    )
+                )
+                originals[len(records)] = record
+            elif len(record) > width and "".join(record[width:]).strip():
+                issues.append(
+                    Issue(
+                        start_line,
+                        None,
+                        "malformed_row",
+                        f"line {start_line} has {len(record)} fields but the header has {width} "
+                        "(an unquoted delimiter inside a value?); the row is not read",
+                    )
+                )
+                originals[len(records)] = record
         if len(records) >= max_rows:
             raise TooManyRows(f"the file has more than {max_rows:,} rows (the limit)")
-        if "\x00" in joined:
-            # no text field (nor PostgreSQL) holds one: the row would have failed the upload
-            at = next(j for j, cell in enumerate(record) if "\x00" in cell)
-            column = columns[at] if at < width else None
-            issues.append(
-                Issue(
-                    start_line,
-                    column,
-                    "nul_character",
-                    f"line {start_line}: {column or 'a field past the header'} holds a NUL "
-                    "character (byte 0), which no text may hold; the row is not read",
-                )
-            )
-            record = [""] * width
-        elif len(record) > width and "".join(record[width:]).strip():
-            issues.append(
-                Issue(
-                    start_line,
-                    None,
-                    "malformed_row",
-                    f"line {start_line} has {len(record)} fields but the header has {width} "
-                    "(an unquoted delimiter inside a value?); the row is not read",
-                )
-            )
-            record = [""] * width
+        if len(records) in originals:
+            record = [""] * width  # not read: its cells are not trusted to be in their columns
         records.append((record + [""] * (width - len(record)))[:width])
         sharing.add(records[-1])
         row_numbers.append(start_line)
     sharing.finish()
-    return records, row_numbers, issues
+    return records, row_numbers, issues, originals
 
 
-#: Read-time issues whose row is not read (its cells are left out, the row reads as {}).
-UNREAD_ROW_CODES: Final = frozenset({"malformed_row", "nul_character"})
+def mixed_encoding_issue(where: str, row: int, column: str | None, read: str) -> Issue:
+    """The issue of a value holding bytes that are not UTF-8 in a file that is: ``read`` is
+    the value with them read as Windows-1252; ``where`` says where it is (``line 4``)."""
+    return Issue(
+        row,
+        column,
+        "mixed_encoding",
+        f"{where}: {column or 'a field past the header'} holds bytes that are not UTF-8, "
+        f"while the rest of the file is; read as Windows-1252 it says {quoted(read[:100])}. "
+        "The row is not stored: check the value and send the row again (rejected.csv holds it "
+        "as read)",
+    )
+
+
+#: Read-time issues whose row is not read (its cells are left out, the row reads as {}, and
+#: rejected.csv shows the values it was sent with).
+UNREAD_ROW_CODES: Final = frozenset({"malformed_row", "nul_character", "unclosed_quote"})
 
 
 def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
@@ -294,7 +503,13 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
     malformed = {issue.row for issue in table.issues if issue.code in UNREAD_ROW_CODES}
     # a malformed row's cells cannot be trusted to be in their columns: it reads as {}
     blank = frozenset(i for i, number in enumerate(table.row) if number in malformed)
-    properties = RowValues(table.columns, table.records, blank, shared=table.values_shared)
+    properties = RowValues(
+        table.columns,
+        table.records,
+        blank,
+        shared=table.values_shared,
+        originals={i: table.originals[i] for i in blank if i in table.originals},
+    )
     convention = plan.convention if plan.convention in ("kobo", "odk") else None
     return Survey(
         format=f"{convention}-{base_format}" if convention else base_format,

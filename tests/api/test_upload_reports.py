@@ -308,3 +308,56 @@ def test_field_case_rel07_input_in_place(client: TestClient, api_key: Headers) -
     table = rejected_csv(client, headers, upload_id)
     assert len(table) == 3
     assert not any(_is_live_formula(cell) for line in table for cell in line)
+
+
+# -- a CSV's content is not lost or garbled silently --------------------------------------------
+
+
+def test_an_unclosed_quote_rejects_its_row_and_rejected_csv_holds_it(
+    client: TestClient, api_key: Headers
+) -> None:
+    """The quote swallowed every following row into one value; the upload said nothing."""
+    data = (
+        b"id,name,lon,lat,kind\n1,Bele,16.0,4.0,mine\n2,Ngoto,16.05,4.1,mine\n"
+        b'3,"Kambi,16.1,4.2,mine\n4,Zanga,16.2,4.3,mine\n5,Nola,16.3,4.4,mine\n'
+    )
+    headers = api_key("researcher")
+    report = post(client, headers, "quote.csv", data).json()
+    assert report["counts"]["rows"] == 5 and report["counts"]["rejected"] == 1
+    assert [(i["row"], i["column"], i["code"]) for i in report["issues"]] == [
+        (4, "name", "unclosed_quote")
+    ]
+    table = rejected_csv(client, headers, report["upload"]["id"])
+    assert table[0][:5] == ["id", "name", "lon", "lat", "kind"]
+    assert table[1][:6] == ["3", '"Kambi', "16.1", "4.2", "mine", "4"]
+
+
+def test_a_malformed_row_keeps_its_values_in_rejected_csv(
+    client: TestClient, api_key: Headers
+) -> None:
+    data = b"name,lat,lon,kind\nComptoir Zongo, Beach,4.33,18.6,mine\nB,4.5,18.5,mine\n"
+    headers = api_key("researcher")
+    report = post(client, headers, "ragged.csv", data).json()
+    table = rejected_csv(client, headers, report["upload"]["id"])
+    assert table[0] == ["name", "lat", "lon", "kind", "column_5", "borderlens_row",
+                        "borderlens_problems"]  # fmt: skip
+    assert table[1][:6] == ["Comptoir Zongo", " Beach", "4.33", "18.6", "mine", "2"]
+    assert "malformed_row" in table[1][6]
+
+
+def test_a_few_stray_bytes_do_not_garble_a_utf8_csv(
+    client: TestClient, api_key: Headers, session: Session
+) -> None:
+    data = (
+        "\ufeffname,lat,lon,kind\nBélé,4.3,18.5,mine\n".encode()
+        + "Bétaré,4.31,18.51,mine\n".encode("cp1252")
+    )
+    headers = api_key("researcher")
+    report = post(client, headers, "mixed.csv", data).json()
+    assert report["upload"]["encoding"] == "UTF-8"
+    assert [(i["row"], i["column"], i["code"]) for i in report["issues"]] == [
+        (3, "name", "mixed_encoding")
+    ]
+    assert session.execute(select(Site.name)).scalars().all() == ["Bélé"]
+    table = rejected_csv(client, headers, report["upload"]["id"])
+    assert table[1][:2] == ["Bétaré", "4.31"]

@@ -84,7 +84,7 @@ def test_the_documented_codes_and_their_severities() -> None:
         "country_mismatch", "disputed_area", "low_accuracy", "ambiguous_date", "unknown_mineral",
         "unknown_kind", "excel_serial_date", "lone_outlier", "mojibake",
     }  # fmt: skip
-    assert len(ISSUE_SEVERITY) == 22
+    assert len(ISSUE_SEVERITY) == 24
 
 
 def test_good_points_pass_and_are_located() -> None:
@@ -310,7 +310,7 @@ def test_mixed_bad_rows_keeps_exactly_the_good_rows(africa_locate: Locate) -> No
     # The acceptance file holds every kind but these (tested in their own families).
     others = {
         "ambiguous_date", "excel_serial_date", "lone_outlier", "mojibake", "name_too_long",
-        "disputed_area", "invalid_accuracy", "nul_character",
+        "disputed_area", "invalid_accuracy", "nul_character", "unclosed_quote", "mixed_encoding",
     }  # fmt: skip
     assert {code for _, _, code, _ in expected} == set(ISSUE_SEVERITY) - others
 

@@ -1,0 +1,242 @@
+"""A text file's content is never lost or garbled silently: an unclosed quote, a row not read,
+a few bytes that are not UTF-8 in a UTF-8 file (CSV, KoBo CSV, GPX, KML, GeoJSON, zones)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.errors import UnreadableFile
+from geo.readers import ReadOptions, read_survey
+from geo.readers.shapes import read_shapes
+from geo.survey import Survey
+
+OPTIONS = ReadOptions()
+HEADER = "id,name,lon,lat"
+
+
+def read(data: bytes, name: str = "s.csv") -> Survey:
+    return read_survey(data, name, options=OPTIONS)
+
+
+def codes(survey: Survey) -> list[tuple[int, str | None, str]]:
+    return [(i.row, i.column, i.code) for i in survey.issues]
+
+
+# -- an unclosed quote ----------------------------------------------------------------------------
+
+
+def test_an_unclosed_quote_rejects_its_row_and_the_rest_is_read() -> None:
+    survey = read(
+        f'{HEADER}\n1,Bele,16.0,4.0\n2,Ngoto,16.05,4.1\n3,"Kambi,16.1,4.2\n4,Zanga,16.2,4.3\n'
+        "5,Nola,16.3,4.4\n".encode()
+    )
+    assert survey.row.tolist() == [2, 3, 4, 5, 6]
+    assert codes(survey) == [(4, "name", "unclosed_quote")]
+    assert "line 4" in survey.issues[0].message
+    assert [p.get("name") for p in survey.properties] == ["Bele", "Ngoto", None, "Zanga", "Nola"]
+    assert survey.lat.tolist()[3:] == [4.3, 4.4]
+    # the row as sent, the quote where it was, each value in its column
+    assert survey.original_values(2) == {"id": "3", "name": '"Kambi', "lon": "16.1", "lat": "4.2"}
+
+
+def test_a_quote_closing_on_another_row_loses_neither_row() -> None:
+    """The quote of row 3 pairs with row 4's: csv gave row 3 the values of row 4 and lost it."""
+    survey = read(
+        f'{HEADER}\n1,"Bele",16.0,4.0\n3,"Kambi,16.1,4.2\n4,"Zanga",16.2,4.3\n5,"Nola",16.3,4.4\n'.encode()
+    )
+    assert survey.row.tolist() == [2, 3, 4, 5]
+    assert codes(survey) == [(3, "name", "unclosed_quote")]
+    assert survey.properties[2] == {"id": "4", "name": "Zanga", "lon": "16.2", "lat": "4.3"}
+
+
+def test_a_value_on_several_lines_is_still_one_value() -> None:
+    survey = read(
+        f'{HEADER},note\n1,Bele,16.0,4.0,"first line\nsecond ""line"""\n2,B,16,4,x\n'.encode()
+    )
+    assert survey.row.tolist() == [2, 4] and not survey.issues
+    assert survey.properties[0]["note"] == 'first line\nsecond "line"'
+
+
+def test_an_unclosed_quote_on_the_last_line_is_reported() -> None:
+    survey = read(f'{HEADER}\n1,Bele,16.0,4.0\n2,"Nola,16.3,4.4\n'.encode())
+    assert codes(survey) == [(3, "name", "unclosed_quote")]
+
+
+def test_an_unclosed_quote_in_a_kobo_export() -> None:
+    header = "start,end,_site_latitude,_site_longitude,_site_altitude,_site_precision,site_name"
+    data = (
+        f'{header}\n2024-01-01,2024-01-01,4.1,16.1,500,5,"Chantier A\n'
+        "2024-01-01,2024-01-01,4.2,16.2,500,5,Chantier B\n"
+    ).encode()
+    survey = read(data)
+    assert survey.format == "kobo-csv"
+    assert codes(survey) == [(2, "site_name", "unclosed_quote")]
+    assert survey.properties[1]["site_name"] == "Chantier B"
+
+
+def test_a_header_whose_quote_does_not_close_is_refused_naming_its_line() -> None:
+    with pytest.raises(UnreadableFile, match="line 1"):
+        read(b'id,"name,lon,lat\n1,"Bele",16.0,4.0\n')
+
+
+def test_an_unclosed_quote_past_the_field_limit_is_a_row_not_a_refusal() -> None:
+    rows = "".join(f"{i},Site {i} {'x' * 200},16.{i % 9},4.{i % 7}\n" for i in range(1000))
+    survey = read(f'{HEADER}\n0,"Open,16,4\n{rows}'.encode())
+    assert codes(survey) == [(2, "name", "unclosed_quote")] and len(survey) == 1001
+
+
+def test_many_unclosed_quotes_take_linear_time() -> None:
+    data = (HEADER + "\n" + "".join(f'{i},"Site {i},16.1,4.2\n' for i in range(20_000))).encode()
+    started = time.perf_counter()
+    survey = read(data)
+    assert time.perf_counter() - started < 10
+    assert len(survey) == 20_000 and {i.code for i in survey.issues} == {"unclosed_quote"}
+
+
+NAMES = st.text(st.sampled_from("abcdeéïôKZ '"), min_size=1, max_size=10).filter(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(NAMES, st.booleans()), min_size=1, max_size=15))
+def test_every_row_is_read_or_rejected_alone_whatever_quotes_are_left_open(
+    rows: list[tuple[str, bool]],
+) -> None:
+    """A quote opening a name and never closed costs that row and no other: every other row
+    is read with its own name and position, every broken one reported on its line."""
+    lines = [
+        f"{i},{chr(34) if broken else ''}{name},16.{i},4.5\n"
+        for i, (name, broken) in enumerate(rows)
+    ]
+    survey = read((HEADER + "\n" + "".join(lines)).encode())
+    assert survey.row.tolist() == [i + 2 for i in range(len(rows))]
+    assert [(i.row, i.code) for i in survey.issues] == [
+        (i + 2, "unclosed_quote") for i, (_, broken) in enumerate(rows) if broken
+    ]
+    for i, (name, broken) in enumerate(rows):
+        if broken:
+            assert survey.original_values(i)["name"] == chr(34) + name
+        else:
+            assert survey.properties[i]["name"] == name
+            assert survey.lon[i] == pytest.approx(float(f"16.{i}"))
+
+
+# -- rows not read keep their values --------------------------------------------------------------
+
+
+def test_a_malformed_row_keeps_its_values_for_rejected_csv() -> None:
+    survey = read(b"nom,lat,lon\nComptoir Zongo, Beach,4.33,18.6\nB,4.5,18.5\n")
+    assert codes(survey) == [(2, None, "malformed_row")] and survey.properties[0] == {}
+    assert survey.original_values(0) == {
+        "nom": "Comptoir Zongo",
+        "lat": " Beach",
+        "lon": "4.33",
+        "column_4": "18.6",
+    }
+    assert survey.original_values(1) == survey.properties[1]
+
+
+def test_a_nul_row_keeps_its_values_for_rejected_csv() -> None:
+    # a NUL in the head is taken for binary data: the row is past the first 64 KB
+    padding = b"".join(b"Site %d,4.5,18.5\n" % i for i in range(4000))
+    survey = read(b"nom,lat,lon\n" + padding + b"N\x00ola,4.33,18.6\n")
+    assert survey.properties[4000] == {}
+    assert survey.original_values(4000) == {"nom": "N\x00ola", "lat": "4.33", "lon": "18.6"}
+
+
+# -- a few bytes that are not UTF-8 -------------------------------------------------------------
+
+GOOD = "Bélé".encode()
+BAD = "Bétaré".encode("cp1252")
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_utf8_csv_with_a_few_stray_bytes_stays_utf8(bom: bytes) -> None:
+    survey = read(
+        bom + b"name,lon,lat\n" + GOOD + b",16.0,4.0\nNola,16.1,4.1\n" + BAD + b",16.2,4.2\n"
+    )
+    assert survey.encoding == "UTF-8"
+    assert survey.columns == ("name", "lon", "lat")
+    assert [p["name"] for p in survey.properties] == ["Bélé", "Nola", "Bétaré"]
+    assert codes(survey) == [(4, "name", "mixed_encoding")]
+    assert "'Bétaré'" in survey.issues[0].message
+
+
+def test_a_windows_1252_csv_is_still_read_as_such() -> None:
+    text = "name,lon,lat\nBétaré,16.0,4.0\nNgoïla,16.1,4.1\nBaïbokoum,16.2,4.2\n"
+    survey = read(text.encode("cp1252"))
+    assert survey.encoding == "windows-1252" and not survey.issues
+    assert [p["name"] for p in survey.properties] == ["Bétaré", "Ngoïla", "Baïbokoum"]
+
+
+def test_stray_bytes_in_the_header_are_read_as_windows_1252() -> None:
+    survey = read("name,lon,lat,Année\n".encode("cp1252") + "Bélé,16.0,4.0,2024\n".encode())
+    assert survey.columns == ("name", "lon", "lat", "Année")
+    assert survey.properties[0]["name"] == "Bélé" and not survey.issues
+    assert any("header" in note for note in survey.notes)
+
+
+def _gpx(*names: bytes) -> bytes:
+    points = b"".join(
+        b"<wpt lat='4.%d' lon='18.5'><name>%s</name></wpt>" % (i, name)
+        for i, name in enumerate(names)
+    )
+    return (
+        b"<gpx version='1.1' creator='t' xmlns='http://www.topografix.com/GPX/1/1'>%s</gpx>"
+        % points
+    )
+
+
+def _kml(*names: bytes) -> bytes:
+    marks = b"".join(
+        b"<Placemark><name>%s</name><Point><coordinates>18.5,4.%d</coordinates></Point>"
+        b"</Placemark>" % (name, i)
+        for i, name in enumerate(names)
+    )
+    return b"<kml xmlns='http://www.opengis.net/kml/2.2'><Document>%s</Document></kml>" % marks
+
+
+def _geojson(*names: bytes) -> bytes:
+    features = b",".join(
+        b'{"type":"Feature","properties":{"name":"%s"},"geometry":{"type":"Point",'
+        b'"coordinates":[18.5,4.%d]}}' % (name, i)
+        for i, name in enumerate(names)
+    )
+    return b'{"type":"FeatureCollection","features":[%s]}' % features
+
+
+@pytest.mark.parametrize(("make", "suffix"), [(_gpx, "gpx"), (_kml, "kml"), (_geojson, "geojson")])
+def test_every_text_format_with_a_few_stray_bytes_stays_utf8(make: object, suffix: str) -> None:
+    survey = read(make(GOOD, b"Nola", BAD), f"t.{suffix}")  # type: ignore[operator]
+    values = [p.get("name") or p.get("Name") for p in survey.properties]
+    assert values == ["Bélé", "Nola", "Bétaré"]
+    assert survey.encoding == "UTF-8"
+    assert [(i.row, i.code) for i in survey.issues] == [(3, "mixed_encoding")]
+    assert not any("\uf700" <= ch <= "\uf7ff" for v in values for ch in str(v))
+
+
+def test_a_gpx_waypoint_put_back_keeps_the_issues_on_their_waypoints() -> None:
+    data = _gpx(GOOD, BAD).replace(b"<wpt lat='4.0'", b"<wpt lat=''", 1)
+    survey = read(data, "t.gpx")
+    assert [(i.row, i.code) for i in survey.issues if i.code == "mixed_encoding"] == [
+        (2, "mixed_encoding")
+    ]
+
+
+def test_zones_with_a_few_stray_bytes_stay_utf8() -> None:
+    polygon = '"geometry":{"type":"Polygon","coordinates":[[[18,4],[19,4],[19,5],[18,4]]]}'
+    data = (
+        (
+            '{"type":"FeatureCollection","features":['
+            f'{{"type":"Feature","properties":{{"name":"Bélé"}},{polygon}}},'
+            f'{{"type":"Feature","properties":{{"name":"BAD"}},{polygon}}}]}}'
+        )
+        .encode()
+        .replace(b"BAD", BAD)
+    )
+    table = read_shapes(data, "z.geojson", options=OPTIONS, family="polygon")
+    assert [p["name"] for p in table.properties] == ["Bélé", "Bétaré"]
+    assert [(i.row, i.code) for i in table.issues] == [(2, "mixed_encoding")]
