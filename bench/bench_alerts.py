@@ -225,7 +225,11 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
         time.sleep(5)  # the worker is up and listening
         watched = upload_round(sessions, settings, files_for(2, uploads, rows), "10 subscriptions")
         with sessions() as session:
-            expected = int(session.execute(text("SELECT count(*) FROM alert_events")).scalar_one())
+            expected = int(
+                session.execute(
+                    text("SELECT coalesce(sum(size), 0) FROM alert_event_groups")
+                ).scalar_one()
+            )
         deadline = time.monotonic() + 600
         while receipts.count_events() < expected and time.monotonic() < deadline:
             time.sleep(0.2)

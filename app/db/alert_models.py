@@ -84,13 +84,73 @@ class SubscriptionSite(Base):
     __table_args__ = (Index("ix_subscription_sites_site_id", "site_id"),)
 
 
+#: Events one group may hold, and the span of event ids a group owns: event ``n`` (from 0)
+#: of group ``g`` is event id ``g * GROUP_SPAN + n``, in the order they were written.
+GROUP_MAX_EVENTS = 10_000
+GROUP_SPAN = 16_384
+#: A group's delivery state: ``pending`` (events left for their first try), ``delivered``
+#: (every event had its first try: taken, or moved to ``alert_events``), ``stream``.
+GROUP_STATUSES = ("pending", "delivered", "stream")
+
+
+class AlertEventGroup(Base):
+    """The transactional outbox: the events ONE change wrote for ONE subscription (up to
+    ``GROUP_MAX_EVENTS`` of one type), written in the change's transaction, delivered at
+    least once by the worker (migration 0021).
+
+    A row per group, not per event: an upload of 10 000 sites with 10 subscriptions wrote
+    ~23 600 event rows in its transaction, and the worker locked, read and updated each one.
+    The events of a group are taken in order (``sent``: how many had their first try); an
+    event whose try fails leaves the group for a row of its own in ``alert_events``, which
+    holds its retries, its dead letter and its state from then on."""
+
+    __tablename__ = "alert_event_groups"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # Its events' ids (``webhook-id``) are this and ``n`` in four hex digits (``msg_`` and
+    # 32 hex digits, as before groups): random, so that no receiver sees two nodes' events
+    # under one id.
+    public_id: Mapped[str] = mapped_column(
+        String(32),
+        unique=True,
+        server_default=text("'msg_' || left(replace(gen_random_uuid()::text, '-', ''), 28)"),
+    )
+    subscription_id: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(32))
+    # Site events: the n-th event's site as its change left it (``site_versions.id``).
+    site_version_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    # An event whose body is not one site (``upload.completed``): the group's one event.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    sent: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # When its events were last taken (the time of each event's own take is not kept).
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("status", GROUP_STATUSES), name="status"),
+        CheckConstraint(
+            "(payload IS NOT NULL AND size = 1) OR "
+            "(site_version_ids IS NOT NULL AND size = cardinality(site_version_ids))",
+            name="body",
+        ),
+        CheckConstraint(f"size BETWEEN 1 AND {GROUP_MAX_EVENTS}", name="size"),
+        CheckConstraint("sent BETWEEN 0 AND size", name="sent"),
+        Index("ix_alert_event_groups_subscription_id", "subscription_id", "id"),
+        # The worker's queue of first tries, in the order they were written.
+        Index("ix_alert_event_groups_due", "id", postgresql_where=text("status = 'pending'")),
+    )
+
+
 class AlertEvent(Base):
-    """The transactional outbox: one row per (subscription, event), written in the same
-    transaction as the change, delivered at least once by the worker."""
+    """An event of a group that left it when its first try failed (or that was written
+    before groups, migration 0021): its own row holds its tries, retries and dead letter.
+    ``id`` is the event id in its group (``group * GROUP_SPAN + n``)."""
 
     __tablename__ = "alert_events"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # The idempotency id (``webhook-id``, SSE ``id`` is the row id): a retry resends it.
     public_id: Mapped[str] = mapped_column(
         String(40),

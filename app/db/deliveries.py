@@ -1,9 +1,12 @@
-"""The delivery worker's SQL over the outbox (``alert_events``): lock the due events, record
-what became of each try. The events are written by :mod:`app.db.outbox`.
+"""The delivery worker's SQL over the outbox: lock the due events, record what became of
+each try. The events are written by :mod:`app.db.outbox`.
 
-A worker locks due rows ``FOR NO KEY UPDATE SKIP LOCKED`` in the transaction that sends them
-and records the outcome, so several workers never send one event at the same time, and a
-worker that dies releases its rows with its connection.
+First tries are taken from the groups (``alert_event_groups``: a change's events for one
+subscription, in order): a group is locked and its next events are sent, and its ``sent``
+moves past them. An event whose try failed gets a row of its own (``alert_events``), where its
+retries come due. A worker locks groups and rows ``FOR NO KEY UPDATE SKIP LOCKED`` in the
+transaction that sends them and records the outcome, so several workers never send one event
+at the same time, and a worker that dies releases them with its connection.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Double,
+    Integer,
+    Select,
+    Text,
     any_,
     case,
     func,
@@ -26,11 +32,19 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from app.db.alert_models import SUBSCRIPTION_DELETED
-from app.db.outbox import Reader, event_bodies, events, keys, reader_of, subscriptions
+from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
+from app.db.outbox import (
+    Reader,
+    event_bodies,
+    events,
+    groups,
+    keys,
+    reader_of,
+    subscriptions,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,13 @@ class Delivery:
     webhook_url: str
     secret: str
     batch_max_events: int
+    # Taken from its group for its first try (None: an event with its own row, retried).
+    group_id: int | None = None
+
+    @property
+    def ordinal(self) -> int:
+        """Its place in its group (from 0)."""
+        return self.id % GROUP_SPAN
 
 
 @dataclass(frozen=True)
@@ -55,10 +76,8 @@ class _Locked:
 
     row: Any
     reader: Reader
-
-    @property
-    def id(self) -> int:
-        return int(self.row["id"])
+    id: int
+    group_id: int | None = None
 
 
 def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[_Locked]:
@@ -103,7 +122,7 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
         .order_by(events.c.id)
     )
     rows = session.execute(statement).mappings().all()
-    return [_Locked(r, reader_of(r)) for r in rows if r["webhook_url"]]
+    return [_Locked(r, reader_of(r), int(r["id"])) for r in rows if r["webhook_url"]]
 
 
 def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
@@ -112,8 +131,8 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
     return [
         Delivery(
             lock.id,
-            r["public_id"],
-            r["attempts"],
+            f"{r['public_id']}{lock.id % GROUP_SPAN:04x}" if lock.group_id else r["public_id"],
+            0 if lock.group_id else r["attempts"],
             bodies[lock.id].encode(),
             r["created_at"],
             r["subscription_id"],
@@ -121,6 +140,7 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
             r["webhook_url"],
             r["secret"],
             r["batch_max_events"],
+            lock.group_id,
         )
         for lock in sorted(locked, key=lambda lock: lock.id)
         for r in (lock.row,)
@@ -139,13 +159,97 @@ def hold_for(session: Session, seconds: float) -> None:
     )
 
 
+def _next_group(after: int, blocked: set[int]) -> Select[Any]:
+    """Lock the oldest group after ``after`` with events left for a first try, not of a
+    ``blocked`` or deleted subscription; with its subscription and key.
+
+    Locked and read in one statement: a lock taken in a subquery would let the outer query
+    read the group as the statement's snapshot saw it, before another worker's commit moved
+    its ``sent`` (the events it had just sent were sent again)."""
+    where = [
+        groups.c.status == "pending",
+        groups.c.id > after,
+        subscriptions.c.status != SUBSCRIPTION_DELETED,
+    ]
+    if blocked:
+        where.append(groups.c.subscription_id.not_in(sorted(blocked)))
+    return (
+        select(
+            groups.c.id,
+            groups.c.public_id,
+            groups.c.sent,
+            groups.c.size,
+            groups.c.created_at,
+            groups.c.subscription_id,
+            subscriptions.c.public_id.label("subscription"),
+            subscriptions.c.webhook_url,
+            subscriptions.c.secret,
+            subscriptions.c.batch_max_events,
+            keys.c.id.label("key_id"),
+            keys.c.role,
+            keys.c.countries,
+        )
+        .join(subscriptions, subscriptions.c.id == groups.c.subscription_id)
+        .join(keys, keys.c.id == subscriptions.c.api_key_id)
+        .where(*where)
+        .order_by(groups.c.id)
+        .limit(1)
+        # the group's row only: a subscription or key row lock would make pausing or
+        # deleting a subscription wait for a round of sends
+        .with_for_update(skip_locked=True, key_share=True, of=groups)
+    )
+
+
+#: Groups one round locks at most: a round of many small groups (sites edited one by one)
+#: costs a statement per group.
+ROUND_GROUPS = 20
+
+
+def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> list[_Locked]:
+    """Lock groups, oldest first, and take their next events for a first try: up to about
+    ``messages`` messages, a message per event, or for a subscription taking batches one
+    message of up to its ``batch_max_events`` in all (``counted``: how many of its events
+    this round holds already). A subscription whose group is not taken whole gets none of
+    its later groups this round: its events go in the order they were written."""
+    taken: list[_Locked] = []
+    counted = dict(counted)
+    after, blocked, locked_groups = 0, set[int](), 0
+    while messages > 0 and locked_groups < ROUND_GROUPS:
+        row = session.execute(_next_group(after, blocked)).mappings().first()
+        if row is None:
+            break
+        after, locked_groups = int(row["id"]), locked_groups + 1
+        subscription_id, batch_max = int(row["subscription_id"]), int(row["batch_max_events"])
+        left = int(row["size"]) - int(row["sent"])
+        if batch_max > 1:
+            messages -= 0 if subscription_id in counted else 1
+            count = min(left, batch_max - counted.get(subscription_id, 0))
+        else:
+            count = min(left, messages)
+            messages -= count
+        counted[subscription_id] = counted.get(subscription_id, 0) + count
+        if count < left:
+            blocked.add(subscription_id)
+        if not row["webhook_url"] or count <= 0:
+            continue  # locked for nothing: released at the end of the round
+        first = int(row["id"]) * GROUP_SPAN + int(row["sent"])
+        reader = reader_of(row)
+        taken += [
+            _Locked(row, reader, event_id, int(row["id"]))
+            for event_id in range(first, first + count)
+        ]
+    return taken
+
+
 def lock_due(session: Session, limit: int) -> list[Delivery]:
-    """Lock up to ``limit`` due events for the caller's transaction, and for each
-    subscription among them that takes batches, more of its due events up to its
-    ``batch_max_events``. Rows another worker holds are skipped, not waited for. The locks
-    last until the transaction ends: the outcome is written and committed in it, and a
-    worker that dies (its connection closes, or ``idle_in_transaction_session_timeout``
-    ends it) releases them at once, to be sent again by another."""
+    """Lock due events for the caller's transaction: up to ``limit`` of those with their own
+    row that came due for a retry (for each subscription among them that takes batches, more
+    of its due ones up to its ``batch_max_events``), and the next events of the oldest groups
+    for a first try (:func:`_take_groups`, about ``limit`` messages). Rows and groups another
+    worker holds are skipped, not waited for. The locks last until the transaction ends: the
+    outcome is written and committed in it, and a worker that dies (its connection closes, or
+    ``idle_in_transaction_session_timeout`` ends it) releases them at once, to be sent again
+    by another."""
     locked = _lock(session, (), limit)
     room: dict[int, int] = {}
     for lock in locked:
@@ -158,19 +262,26 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
         if free > 0:
             mine = (events.c.subscription_id == subscription_id, events.c.id.not_in(held))
             locked += _lock(session, mine, free)
-    # oldest first, as a batch lists them: the first statement takes the earliest due, which
-    # need not be the oldest (a retried event comes due late)
+    batched: dict[int, int] = {}
+    for lock in locked:
+        if lock.row["batch_max_events"] > 1:
+            subscription_id = int(lock.row["subscription_id"])
+            batched[subscription_id] = batched.get(subscription_id, 0) + 1
+    locked += _take_groups(session, limit, batched)
+    # oldest first, as a batch lists them: a retry comes due late, after newer first tries
     return _deliveries(session, locked)
 
 
-def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
-    """Sent and taken: delivered, the try counted."""
-    if event_ids:
+def mark_delivered(session: Session, delivered: Sequence[Delivery]) -> None:
+    """Sent and taken: an event with its own row is delivered, its try counted (one taken
+    from its group is counted by :func:`advance_groups`)."""
+    own = [d.id for d in delivered if d.group_id is None]
+    if own:
         session.execute(
             update(events)
             # no status test: the rows are this transaction's since lock_due, so pending
             # (with one, the planner took the partial queue index and read all of it)
-            .where(events.c.id == any_(literal(list(event_ids), ARRAY(BigInteger))))
+            .where(events.c.id == any_(literal(own, ARRAY(BigInteger))))
             .values(
                 status="delivered",
                 delivered_at=func.now(),
@@ -181,15 +292,26 @@ def mark_delivered(session: Session, event_ids: Sequence[int]) -> None:
         )
 
 
-def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], error: str) -> None:
-    """Failed tries (each counted), one error for all: each ``(event id, retry_in_s)`` is
-    retried in that many seconds or (None) moved to the dead letters. One statement."""
-    if not outcomes:
+def _retry_at(retry_in_s: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, retry_in_s)
+
+
+def mark_failed(
+    session: Session, outcomes: Sequence[tuple[Delivery, float | None]], error: str
+) -> None:
+    """Failed tries (each counted), one error for all: each ``(event, retry_in_s)`` is
+    retried in that many seconds or (None) moved to the dead letters. An event taken from
+    its group gets its own row so (same id and ``webhook-id``). A statement for each kind."""
+    first = [(d, delay) for d, delay in outcomes if d.group_id is not None]
+    if first:
+        _leave_groups(session, first, error)
+    own = [(d.id, delay) for d, delay in outcomes if d.group_id is None]
+    if not own:
         return
     failed = (
         select(
-            func.unnest(literal([i for i, _ in outcomes], ARRAY(BigInteger))).label("id"),
-            func.unnest(literal([d for _, d in outcomes], ARRAY(Double))).label("retry_in_s"),
+            func.unnest(literal([i for i, _ in own], ARRAY(BigInteger))).label("id"),
+            func.unnest(literal([d for _, d in own], ARRAY(Double))).label("retry_in_s"),
         )
     ).subquery("failed")
     session.execute(
@@ -202,11 +324,81 @@ def mark_failed(session: Session, outcomes: Sequence[tuple[int, float | None]], 
             last_error=error[:1000],
             status=case((failed.c.retry_in_s.is_(None), "dead"), else_=events.c.status),
             next_attempt_at=case(
-                (
-                    failed.c.retry_in_s.is_not(None),
-                    func.now() + func.make_interval(0, 0, 0, 0, 0, 0, failed.c.retry_in_s),
-                ),
+                (failed.c.retry_in_s.is_not(None), _retry_at(failed.c.retry_in_s)),
                 else_=events.c.next_attempt_at,
             ),
+        )
+    )
+
+
+def _leave_groups(
+    session: Session, outcomes: Sequence[tuple[Delivery, float | None]], error: str
+) -> None:
+    """Events whose first try failed get their own row: their id, ``webhook-id``, type,
+    body (entry or payload) and time from the group, one try counted."""
+    failed = (
+        select(
+            func.unnest(literal([d.id for d, _ in outcomes], ARRAY(BigInteger))).label("id"),
+            func.unnest(literal([d.public_id for d, _ in outcomes], ARRAY(Text))).label(
+                "public_id"
+            ),
+            func.unnest(literal([r for _, r in outcomes], ARRAY(Double))).label("retry_in_s"),
+        )
+    ).subquery("failed")
+    ordinal = failed.c.id.op("%")(GROUP_SPAN)
+    rows = select(
+        failed.c.id,
+        failed.c.public_id,
+        groups.c.subscription_id,
+        groups.c.type,
+        groups.c.payload,
+        groups.c.site_version_ids[ordinal + 1],
+        case((failed.c.retry_in_s.is_(None), "dead"), else_="pending"),
+        literal(1),
+        func.coalesce(_retry_at(failed.c.retry_in_s), func.now()),
+        literal(error[:1000], Text),
+        groups.c.created_at,
+    ).select_from(
+        failed.join(groups, groups.c.id == failed.c.id.op("/")(literal(GROUP_SPAN, BigInteger)))
+    )
+    columns = [
+        "id",
+        "public_id",
+        "subscription_id",
+        "type",
+        "payload",
+        "site_version_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+    ]
+    session.execute(insert(events).from_select(columns, rows))
+
+
+def advance_groups(session: Session, tried: Sequence[Delivery]) -> None:
+    """The groups move past their events that had their first try (delivered, or given
+    their own row by :func:`mark_failed`); a group whose every event was tried is
+    delivered. Tries go in order within a group: those tried are the first ones taken."""
+    ends: dict[int, int] = {}
+    for delivery in tried:
+        if delivery.group_id is not None:
+            ends[delivery.group_id] = max(ends.get(delivery.group_id, 0), delivery.ordinal + 1)
+    if not ends:
+        return
+    moved = (
+        select(
+            func.unnest(literal(list(ends), ARRAY(BigInteger))).label("id"),
+            func.unnest(literal(list(ends.values()), ARRAY(Integer))).label("sent"),
+        )
+    ).subquery("moved")
+    session.execute(
+        update(groups)
+        .where(groups.c.id == moved.c.id)
+        .values(
+            sent=moved.c.sent,
+            delivered_at=func.now(),
+            status=case((moved.c.sent >= groups.c.size, "delivered"), else_=groups.c.status),
         )
     )

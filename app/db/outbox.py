@@ -1,18 +1,22 @@
 """Subscriptions and their events outbox: the SQL of alerts (the delivery worker's is in
 ``app.db.deliveries``).
 
-An event is written by ONE statement in the transaction of the change that causes it
+Events are written by ONE statement in the transaction of the change that causes them
 (``record_matches``): the changed sites are matched against every active subscription's
 criteria, the sites that were not yet known to match (``subscription_sites``) become
 ``site.created`` / ``site.entered`` events, and an upload gives each subscription with
 matches one ``upload.completed`` event.
 
-A site event names the history entry its change wrote (``site_version_id``: the whole site as
-it was then) rather than carrying a copy of the feature; its body is built from that entry
-when it is read or sent (:func:`event_bodies`), with the subscriber's view of restricted
-attributes. So a change writes narrow rows (an upload of 10 000 sites with 10 subscriptions:
-~23 600 of them), and the body is the same text at every try. Call it after the change's
-history entries are written.
+The outbox holds a row per change, subscription and type (``alert_event_groups``, up to
+``GROUP_MAX_EVENTS`` events each), not per event: an upload of 10 000 sites with 10
+subscriptions writes about twenty rows, where it wrote ~23 600. A site event is its group's
+n-th history entry (``site_versions.id``: the whole site as its change left it); its body is
+built from that entry when it is read or sent (:func:`event_bodies`), with the subscriber's
+view of restricted attributes, so it is the same text at every try. Event ``n`` (from 0) of
+group ``g`` has the id ``g * GROUP_SPAN + n`` (ordered as written) and the ``webhook-id`` of
+the group's ``public_id`` followed by ``n`` in four hex digits (``msg_`` and 32 hex digits).
+An event whose first try failed gets a row of its own in ``alert_events`` (same id), which
+holds its retries and dead letter. Call it after the change's history entries are written.
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    null,
+    literal_column,
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
@@ -54,15 +59,23 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import features
-from app.db.alert_models import SUBSCRIPTION_DELETED, AlertEvent, Subscription, SubscriptionSite
+from app.db.alert_models import (
+    GROUP_MAX_EVENTS,
+    GROUP_SPAN,
+    SUBSCRIPTION_DELETED,
+    AlertEvent,
+    AlertEventGroup,
+    Subscription,
+    SubscriptionSite,
+)
 from app.db.models import ApiKey, Observation, Site
 from app.db.site_history import HISTORY_SPEC, history
-from app.db.sites import SITES
 from app.queries import Caller
 
 subscriptions = typing.cast(Table, Subscription.__table__)
 subscription_sites = typing.cast(Table, SubscriptionSite.__table__)
 events = typing.cast(Table, AlertEvent.__table__)
+groups = typing.cast(Table, AlertEventGroup.__table__)
 sites = typing.cast(Table, Site.__table__)
 keys = typing.cast(Table, ApiKey.__table__)
 observations = typing.cast(Table, Observation.__table__)
@@ -214,13 +227,15 @@ def _remove_unless_held(session: Session, subscription_id: int) -> bool:
                 .where(subscriptions.c.id == subscription_id)
                 .with_for_update(nowait=True)
             ).all()
-            session.execute(
-                select(events.c.id)
-                .where(events.c.subscription_id == subscription_id)
-                .with_for_update(nowait=True)
-            ).all()
+            for table in (groups, events):
+                session.execute(
+                    select(table.c.id)
+                    .where(table.c.subscription_id == subscription_id)
+                    .with_for_update(nowait=True)
+                ).all()
             # no foreign key removes them with the subscription (0020)
             session.execute(delete(events).where(events.c.subscription_id == subscription_id))
+            session.execute(delete(groups).where(groups.c.subscription_id == subscription_id))
             session.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
     except OperationalError as error:
         if isinstance(error.orig, psycopg.errors.LockNotAvailable):
@@ -422,11 +437,10 @@ def record_matches(
     )
     kind = _case_created(cur.c.created)
     values = (
-        cur.c.subscription_id,
-        kind,
-        cast(null(), JSON),  # the body is built from the history entry (event_bodies)
-        _case_status(cur.c.webhook),
-        cur.c.version,
+        cur.c.subscription_id.label("subscription_id"),
+        kind.label("type"),
+        cur.c.version.label("version"),
+        cur.c.webhook.label("webhook"),
     )
     # created sites of the untracked: each is new, so each is news once
     untracked_rows = select(*values).where(cur.c.created, cur.c.want_created, ~cur.c.want_entered)
@@ -444,13 +458,14 @@ def record_matches(
         )
         .where(or_(and_(cur.c.created, cur.c.want_created), ~cur.c.created))
     )
-    site_rows = union_all(untracked_rows, tracked_rows)
-    columns = ["subscription_id", "type", "payload", "status", "site_version_id"]
-    site_events = (
-        insert(events).from_select(columns, site_rows).returning(events.c.id).cte("site_events")
+    site_groups = (
+        insert(groups)
+        .from_select(_GROUP_COLUMNS, _grouped(union_all(untracked_rows, tracked_rows)))
+        .returning(groups.c.id)
+        .cte("site_groups")
     )
     if upload_public_id is None:
-        statement = select(func.count()).select_from(site_events).add_cte(fresh, gone)
+        statement = select(func.count()).select_from(site_groups).add_cte(fresh, gone)
         session.execute(statement)
         return
     upload_kind = literal(UPLOAD_COMPLETED, String)
@@ -466,20 +481,58 @@ def record_matches(
     )
     # the site events first (an InitPlan over them runs before any upload row is made), so
     # an upload's completion follows its sites in sequence order (SSE, lists, batches)
-    site_events_done = select(func.count()).select_from(site_events).scalar_subquery() >= 0
+    site_events_done = select(func.count()).select_from(site_groups).scalar_subquery() >= 0
     upload_rows = (
         select(
             cur.c.subscription_id,
             upload_kind,
             _envelope(upload_kind, func.min(cur.c.subscription), cast(data, Text)),
+            literal(1),
             _case_status(func.bool_or(cur.c.webhook)),
-            null(),
         )
         .where(cur.c.want_upload, site_events_done)
         .group_by(cur.c.subscription_id)
     )
-    statement_insert = insert(events).from_select(columns, upload_rows)
-    session.execute(statement_insert.add_cte(fresh, gone, site_events))
+    statement_insert = insert(groups).from_select(
+        ["subscription_id", "type", "payload", "size", "status"], upload_rows
+    )
+    session.execute(statement_insert.add_cte(fresh, gone, site_groups))
+
+
+#: The columns :func:`_grouped` fills, in its order.
+_GROUP_COLUMNS = ["subscription_id", "type", "site_version_ids", "size", "status"]
+
+
+def _grouped(rows: Any) -> Select[Any]:
+    """Site events (``rows``: ``subscription_id``, ``type``, ``version``, ``webhook``) as
+    groups of up to ``GROUP_MAX_EVENTS`` of one subscription and type, their history entries
+    in the order they were written; the groups in order of subscription and type."""
+    event = rows.subquery("event")
+    numbered = select(
+        event,
+        # integer division (``//`` renders as a division of the integers in PostgreSQL)
+        (
+            (
+                func.row_number().over(
+                    partition_by=(event.c.subscription_id, event.c.type),
+                    order_by=event.c.version,
+                )
+                - 1
+            )
+            // GROUP_MAX_EVENTS
+        ).label("chunk"),
+    ).subquery("numbered")
+    return (
+        select(
+            numbered.c.subscription_id,
+            numbered.c.type,
+            func.array_agg(aggregate_order_by(numbered.c.version, numbered.c.version)),
+            func.count(),
+            _case_status(func.bool_or(numbered.c.webhook)),
+        )
+        .group_by(numbered.c.subscription_id, numbered.c.type, numbered.c.chunk)
+        .order_by(numbered.c.subscription_id, numbered.c.type, numbered.c.chunk)
+    )
 
 
 def _case_created(created: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -489,35 +542,27 @@ def _case_created(created: ColumnElement[Any]) -> ColumnElement[Any]:
 def record_cluster_joins(
     session: Session, matchers: Sequence[Matcher], site_ids: Sequence[int]
 ) -> None:
-    """``cluster.joined`` events: these sites just joined a cross-border cluster."""
+    """``cluster.joined`` events: these sites just joined a cross-border cluster (each event
+    the site as its last change left it)."""
     if not matchers or not site_ids:
         return
     scope = sites.c.id.in_(list(site_ids))
-    rows = []
-    for matcher in matchers:
-        sub = matcher.subscription
-        if CLUSTER_JOINED not in sub.events:
-            continue
-        kind = literal(CLUSTER_JOINED, String)
-        rows.append(
-            select(
-                literal(sub.id),
-                kind,
-                _envelope(
-                    kind,
-                    literal(sub.public_id, String),
-                    features.feature_json(SITES, sub.caller),
-                ),
-                literal("pending" if sub.webhook_url else "stream"),
-            )
-            .select_from(matcher.table)
-            .where(scope, *matcher.where)
+    kind = literal(CLUSTER_JOINED, String)
+    rows = [
+        select(
+            literal(m.subscription.id).label("subscription_id"),
+            kind.label("type"),
+            _latest_version(sites.c.id).label("version"),
+            literal(m.subscription.webhook_url is not None, Boolean).label("webhook"),
         )
+        .select_from(m.table)
+        .where(scope, *m.where)
+        for m in matchers
+        if CLUSTER_JOINED in m.subscription.events
+    ]
     if rows:
         chosen = rows[0] if len(rows) == 1 else union_all(*rows)
-        session.execute(
-            insert(events).from_select(["subscription_id", "type", "payload", "status"], chosen)
-        )
+        session.execute(insert(groups).from_select(_GROUP_COLUMNS, _grouped(chosen)))
 
 
 def cross_border_joins(session: Session, run_id: int, previous_run_id: int) -> list[int]:
@@ -557,17 +602,89 @@ class EventRecord:
     delivered_at: dt.datetime | None
 
 
-def body_text(caller: Caller) -> ColumnElement[str]:
+def _integer_div(left: ColumnElement[Any], right: int) -> ColumnElement[Any]:
+    return left.op("/")(literal(right, BigInteger))
+
+
+def _versions() -> Any:
+    """A group's events, one row each (``version``: its site's history entry, None for the
+    event of an ``upload.completed``; ``n``: from 1), to join LATERAL after ``groups``."""
+    listed = func.coalesce(groups.c.site_version_ids, literal_column("ARRAY[NULL::bigint]"))
+    unnested = func.unnest(listed).table_valued("version", with_ordinality="n")
+    return unnested.render_derived().lateral("o")
+
+
+def _event_columns(o: Any, own: Any) -> list[ColumnElement[Any]]:
+    """An event's state from its group (``o`` the row of :func:`_versions`), or from its own
+    row (``own``, outer-joined ``alert_events``) once it has one."""
+    taken = o.c.n <= groups.c.sent
+    derived_status = case(
+        (groups.c.status == "stream", literal("stream")),
+        (taken, literal("delivered")),
+        else_=literal("pending"),
+    )
+    first_try = and_(taken, groups.c.status != "stream")
+    ordinal = o.c.n - 1
+    return [
+        (groups.c.id * GROUP_SPAN + ordinal).label("id"),
+        func.coalesce(
+            own.c.public_id, groups.c.public_id + func.lpad(func.to_hex(ordinal), 4, "0")
+        ).label("public_id"),
+        groups.c.subscription_id.label("subscription_id"),
+        groups.c.type.label("type"),
+        func.coalesce(own.c.status, derived_status).label("status"),
+        func.coalesce(own.c.attempts, case((first_try, 1), else_=0)).label("attempts"),
+        own.c.last_error.label("last_error"),
+        groups.c.created_at.label("created_at"),
+        case(
+            (own.c.id.is_not(None), own.c.delivered_at),
+            (first_try, groups.c.delivered_at),
+        ).label("delivered_at"),
+        # (groups.c.id, o.c.n): the events' order, which the indexes give
+        groups.c.id.label("group_id"),
+        o.c.n.label("n"),
+    ]
+
+
+def _event_rows(*where: ColumnElement[bool]) -> Select[Any]:
+    """Events of the groups ``where`` selects, with their subscription and its key, in order
+    of (``group_id``, ``n``), which is their ``id`` order."""
+    o = _versions()
+    own = events.alias("own")
+    return (
+        select(
+            *_event_columns(o, own),
+            subscriptions.c.public_id.label("subscription"),
+            keys.c.id.label("key_id"),
+            keys.c.role,
+            keys.c.countries,
+        )
+        .select_from(
+            groups.join(o, true())
+            .join(own, own.c.id == groups.c.id * GROUP_SPAN + o.c.n - 1, isouter=True)
+            .join(subscriptions, subscriptions.c.id == groups.c.subscription_id)
+            .join(keys, keys.c.id == subscriptions.c.api_key_id)
+        )
+        .where(subscriptions.c.status != SUBSCRIPTION_DELETED, *where)
+    )
+
+
+def _body_text(
+    caller: Caller,
+    kind: ColumnElement[Any],
+    payload: ColumnElement[Any],
+    at: ColumnElement[Any],
+) -> ColumnElement[str]:
     """An event's body as JSON text, as a subscriber seeing what ``caller`` may see reads
-    it: the stored text, or for a site event the envelope around its history entry's
-    feature (``data`` null if that entry is gone), stamped with the event's time. Needs
-    ``subscriptions`` joined and ``history`` outer-joined on ``site_version_id``."""
+    it: the stored text (``payload``), or for a site event the envelope around its history
+    entry's feature (``data`` null if that entry is gone), stamped with the event's time
+    ``at``. Needs ``subscriptions`` joined and ``history`` outer-joined on the event's entry."""
     feature = case(
         (history.c.id.is_(None), literal("null", Text)),
         else_=features.feature_json(HISTORY_SPEC, caller),
     )
-    built = _envelope_text(events.c.type, subscriptions.c.public_id, feature, events.c.created_at)
-    return func.coalesce(cast(events.c.payload, Text), built)
+    built = _envelope_text(kind, subscriptions.c.public_id, feature, at)
+    return func.coalesce(cast(payload, Text), built)
 
 
 @dataclass(frozen=True)
@@ -585,45 +702,30 @@ class Reader:
 
 def event_bodies(session: Session, wanted: Sequence[tuple[Reader, int]]) -> dict[int, str]:
     """The bodies of events (``(reader, event id)`` pairs), by event id: one statement per
-    distinct reader."""
+    distinct reader. An event is found from its group (its own row, where it has one, names
+    the same entry or body)."""
     by_reader: dict[Reader, list[int]] = {}
     for reader, event_id in wanted:
         by_reader.setdefault(reader, []).append(event_id)
     found: dict[int, str] = {}
     for reader, ids in by_reader.items():
-        statement = (
-            select(events.c.id, body_text(reader.caller))
-            .select_from(
-                events.join(subscriptions, subscriptions.c.id == events.c.subscription_id).join(
-                    history, history.c.id == events.c.site_version_id, isouter=True
-                )
-            )
-            .where(events.c.id == any_(literal(ids, ARRAY(BigInteger))))
+        wanted_ids = (
+            func.unnest(literal(ids, ARRAY(BigInteger)))
+            .table_valued("id")
+            .render_derived()
+            .alias("w")
+        )
+        version = groups.c.site_version_ids[wanted_ids.c.id.op("%")(GROUP_SPAN) + 1]
+        statement = select(
+            wanted_ids.c.id,
+            _body_text(reader.caller, groups.c.type, groups.c.payload, groups.c.created_at),
+        ).select_from(
+            wanted_ids.join(groups, groups.c.id == _integer_div(wanted_ids.c.id, GROUP_SPAN))
+            .join(subscriptions, subscriptions.c.id == groups.c.subscription_id)
+            .join(history, history.c.id == version, isouter=True)
         )
         found.update((int(i), str(body)) for i, body in session.execute(statement))
     return found
-
-
-def _event_select() -> Select[Any]:
-    return (
-        select(
-            events.c.id,
-            events.c.public_id,
-            events.c.type,
-            events.c.status,
-            events.c.attempts,
-            events.c.last_error,
-            events.c.created_at,
-            events.c.delivered_at,
-            subscriptions.c.public_id.label("subscription"),
-            keys.c.id.label("key_id"),
-            keys.c.role,
-            keys.c.countries,
-        )
-        .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
-        .join(keys, keys.c.id == subscriptions.c.api_key_id)
-        .where(subscriptions.c.status != SUBSCRIPTION_DELETED)
-    )
 
 
 def reader_of(row: Any) -> Reader:
@@ -663,26 +765,75 @@ def list_events(
     after_id: int,
     limit: int,
 ) -> list[EventRecord]:
-    statement = _event_select().where(
-        events.c.subscription_id == subscription_id, events.c.id > after_id
-    )
+    """A subscription's events after ``after_id``, oldest first; ``status`` filters
+    (``dead``: the dead letters, which all have their own row)."""
+    if status == "dead":
+        return _own_records(session, subscription_id, status, after_id, limit)
+    statement = _event_rows(groups.c.subscription_id == subscription_id, *_after_groups(after_id))
+    found = statement.subquery("found")
+    chosen = select(found).where(found.c.id > after_id)
     if status is not None:
-        statement = statement.where(events.c.status == status)
-    return _event_records(session, statement.order_by(events.c.id).limit(limit))
+        chosen = chosen.where(found.c.status == status)
+    return _event_records(session, chosen.order_by(found.c.group_id, found.c.n).limit(limit))
+
+
+def _own_records(
+    session: Session, subscription_id: int, status: str, after_id: int, limit: int
+) -> list[EventRecord]:
+    """Events with their own row in a status (the dead letters), oldest first."""
+    own = events
+    statement = (
+        select(
+            own.c.id,
+            own.c.public_id,
+            own.c.type,
+            own.c.status,
+            own.c.attempts,
+            own.c.last_error,
+            own.c.created_at,
+            own.c.delivered_at,
+            subscriptions.c.public_id.label("subscription"),
+            keys.c.id.label("key_id"),
+            keys.c.role,
+            keys.c.countries,
+        )
+        .join(subscriptions, subscriptions.c.id == own.c.subscription_id)
+        .join(keys, keys.c.id == subscriptions.c.api_key_id)
+        .where(
+            subscriptions.c.status != SUBSCRIPTION_DELETED,
+            own.c.subscription_id == subscription_id,
+            own.c.status == status,
+            own.c.id > after_id,
+        )
+        .order_by(own.c.id)
+        .limit(limit)
+    )
+    return _event_records(session, statement)
+
+
+def _after_groups(after_id: int) -> list[ColumnElement[bool]]:
+    """The groups holding events after ``after_id`` (an index range)."""
+    return [groups.c.id >= after_id // GROUP_SPAN]
 
 
 def events_after(
     session: Session, owner: int | None, after_id: int, limit: int
 ) -> list[EventRecord]:
     """Events of the key's subscriptions (every one for None) after ``after_id``: SSE."""
-    statement = _event_select().where(events.c.id > after_id)
+    where = _after_groups(after_id)
     if owner is not None:
-        statement = statement.where(subscriptions.c.api_key_id == owner)
-    return _event_records(session, statement.order_by(events.c.id).limit(limit))
+        where.append(subscriptions.c.api_key_id == owner)
+    found = _event_rows(*where).subquery("found")
+    chosen = select(found).where(found.c.id > after_id)
+    return _event_records(session, chosen.order_by(found.c.group_id, found.c.n).limit(limit))
 
 
 def last_event_id(session: Session) -> int:
-    return int(session.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+    """The id of the newest event (0: none yet)."""
+    newest = session.execute(
+        select(groups.c.id * GROUP_SPAN + groups.c.size - 1).order_by(groups.c.id.desc()).limit(1)
+    ).scalar()
+    return int(newest or 0)
 
 
 def redeliver(session: Session, subscription_id: int, event_public_id: str | None) -> int:
@@ -701,12 +852,36 @@ def redeliver(session: Session, subscription_id: int, event_public_id: str | Non
 
 
 def delivery_counts(session: Session, subscription_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(events.c.status, func.count())
-        .where(events.c.subscription_id == subscription_id)
-        .group_by(events.c.status)
-    )
-    return {str(status): int(n) for status, n in rows}
+    """How many of the subscription's events are in each state (states with none left out).
+
+    Counted from its groups, not event by event: a group's events before ``sent`` had their
+    first try (delivered, unless they have a row of their own), the others are pending; an
+    event's own row says its state from then on."""
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(case((groups.c.status == "stream", groups.c.size))), 0),
+            func.coalesce(func.sum(case((groups.c.status != "stream", groups.c.sent))), 0),
+            func.coalesce(
+                func.sum(case((groups.c.status == "pending", groups.c.size - groups.c.sent))), 0
+            ),
+        ).where(groups.c.subscription_id == subscription_id)
+    ).one()
+    own = {
+        str(status): int(n)
+        for status, n in session.execute(
+            select(events.c.status, func.count())
+            .where(events.c.subscription_id == subscription_id)
+            .group_by(events.c.status)
+        )
+    }
+    moved = sum(n for status, n in own.items() if status != "stream")
+    counts = {
+        "stream": int(totals[0]),
+        "delivered": int(totals[1]) - moved + own.get("delivered", 0),
+        "pending": int(totals[2]) + own.get("pending", 0),
+        "dead": own.get("dead", 0),
+    }
+    return {status: n for status, n in counts.items() if n}
 
 
 def listen_statement() -> Any:

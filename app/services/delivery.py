@@ -283,10 +283,10 @@ class DeliveryWorker:
             last_start = time.monotonic() + lease_s - self.settings.webhook_timeout_s - 1
             outcomes = runner.run(self.send_all(client, messages(batch), last_start))
             deliveries.mark_delivered(
-                session, [d.id for m, error in outcomes if error is None for d in m.events]
+                session, [d for m, error in outcomes if error is None for d in m.events]
             )
             jitters: dict[int, float] = {}
-            failed: dict[str, list[tuple[int, float | None]]] = {}
+            failed: dict[str, list[tuple[deliveries.Delivery, float | None]]] = {}
             for message, error in outcomes:
                 if error is None:
                     continue
@@ -295,7 +295,7 @@ class DeliveryWorker:
                     message.first.subscription_id, self.rng.uniform(0.5, 1.5)
                 )
                 failed.setdefault(error, []).extend(
-                    (d.id, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))
+                    (d, retry_delay_s(d.attempts + 1, self.settings, self.rng, jitter))
                     for d in message.events
                 )
                 if not error.startswith(NOT_SENT):
@@ -308,6 +308,7 @@ class DeliveryWorker:
                     )
             for error, retries in failed.items():  # a statement per error, not per message
                 deliveries.mark_failed(session, retries, error)
+            deliveries.advance_groups(session, [d for m, _ in outcomes for d in m.events])
             session.commit()
         return len(batch)
 

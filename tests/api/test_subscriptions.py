@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.api.deps import get_read_session, get_session, get_session_factory
+from app.db import deliveries
 from app.main import create_app
 from app.settings import Settings
 from tests.support.sites import BATOURI_CMR, BERBERATI_CAF, site_feature
@@ -142,7 +143,8 @@ def test_pause_resume_delete(alerts_client: TestClient, api_key: Headers, sessio
     assert events[0]["status"] == "stream" and events[0]["id"].startswith("msg_")
     assert alerts_client.delete(f"/subscriptions/{sub}", headers=authority).status_code == 204
     assert alerts_client.get(f"/subscriptions/{sub}", headers=authority).status_code == 404
-    assert session.execute(text("SELECT count(*) FROM alert_events")).scalar_one() == 0
+    left = "SELECT (SELECT count(*) FROM alert_events) + (SELECT count(*) FROM alert_event_groups)"
+    assert session.execute(text(left)).scalar_one() == 0
 
 
 def test_dead_letters_are_listed_and_resent(
@@ -153,7 +155,10 @@ def test_dead_letters_are_listed_and_resent(
     alerts_client.post(
         "/collections/sites/items", json=site_feature(*BATOURI_CMR, name="A"), headers=writer
     )
-    session.execute(text("UPDATE alert_events SET status = 'dead', attempts = 10"))
+    # its one try failed, and tries are exhausted: a dead letter
+    [first] = deliveries.lock_due(session, 20)
+    deliveries.mark_failed(session, [(first, None)], "HTTP 503")
+    deliveries.advance_groups(session, [first])
     dead = alerts_client.get(f"/subscriptions/{sub}/events?status=dead", headers=authority)
     [letter] = dead.json()["events"]
     unknown = alerts_client.post(

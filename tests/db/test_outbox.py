@@ -145,6 +145,7 @@ def test_events_whose_subscription_went_between_two_reads_are_left_out(
     def vanished(session: Session, wanted: Any) -> dict[int, str]:
         # as a purge committed between the two reads would leave the table
         session.execute(text("DELETE FROM alert_events"))
+        session.execute(text("DELETE FROM alert_event_groups"))
         return real(session, wanted)
 
     monkeypatch.setattr(outbox_repo, "event_bodies", vanished)
@@ -264,16 +265,21 @@ def _webhook_subscription(
 def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_last(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
-    """Events are locked by when they come due, but a batch lists them by age: the oldest
-    five, retried and due after the others, come first in the message all the same."""
+    """Retries are locked by when they come due, but a batch lists them by age: the oldest
+    five, due after the others, come first in the message all the same, and first tries of
+    newer events come after them."""
     from app.db import deliveries
     from app.services import delivery
 
     allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
     caller = _caller(session, "admin")
     batched = _webhook_subscription(session, allowed, caller, "batched", 50)
-    drafts = [_draft(14.0 + i * 0.01, 4.0, name=f"O{i}") for i in range(30)]
-    create_sites(session, boundaries, drafts, caller)
+    drafts = [_draft(14.0 + i * 0.01, 4.0, name=f"O{i}") for i in range(40)]
+    create_sites(session, boundaries, drafts[:30], caller)
+    first_tries = deliveries.lock_due(session, 20)
+    assert len(first_tries) == 30 and {d.attempts for d in first_tries} == {0}
+    deliveries.mark_failed(session, [(d, 0.0) for d in first_tries], "HTTP 503")
+    deliveries.advance_groups(session, first_tries)
     ids = [
         int(i)
         for i in session.scalars(
@@ -281,7 +287,8 @@ def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_las
             {"s": batched.id},
         )
     ]
-    assert len(ids) == 30
+    assert ids == [d.id for d in first_tries]
+    create_sites(session, boundaries, drafts[30:], caller)  # ten newer, for a first try
     session.execute(
         text(
             "UPDATE alert_events SET next_attempt_at = now() - CASE WHEN id = ANY(:late) "
@@ -290,7 +297,8 @@ def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_las
         {"late": ids[:5], "s": batched.id},
     )
     locked = deliveries.lock_due(session, 20)
-    assert [d.id for d in locked] == ids
+    assert [d.id for d in locked[:30]] == ids and len(locked) == 40
+    assert [d.attempts for d in locked] == [1] * 30 + [0] * 10
     [batch] = delivery.messages(locked)
     body, _ = delivery.signed_request(batch, dt.datetime.now(dt.UTC))
     public = [d.public_id for d in locked]
@@ -319,12 +327,14 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     create_sites(session, boundaries, drafts[10:], caller)
     leased = deliveries.lock_due(session, 20)
     mine = [d for d in leased if d.subscription_id == batched.id]
-    assert len(mine) == 50  # 10 among the oldest 20, then 40 more of its own
-    assert len([d for d in leased if d.subscription_id == single.id]) == 10
+    # in order of writing: the batch's first 10, the single's first 10 (ten messages), the
+    # batch's next 40 (filling its message), nine singles (20 messages in all)
+    assert len(mine) == 50
+    assert len([d for d in leased if d.subscription_id == single.id]) == 19
     assert len({d.id for d in leased}) == len(leased)
 
     found = delivery.messages(leased)
-    assert sorted(len(m.events) for m in found) == [1] * 10 + [50]
+    assert sorted(len(m.events) for m in found) == [1] * 19 + [50]
     [batch] = [m for m in found if m.batched]
     now = dt.datetime.now(dt.UTC)
     body, headers = delivery.signed_request(batch, now)
@@ -351,13 +361,13 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     # the text as the outbox wrote it: the envelope's members in Standard Webhooks' order
     assert lone_body.startswith(b'{"type":"site.created","timestamp":"')
     assert Webhook(single.secret).verify(lone_body, lone_headers) == stored_single(
-        session, lone.first.public_id
+        session, lone.first.subscription_id, lone.first.public_id
     )
 
     # A failed batch: each event's try counted, then retried or (tries exhausted) dead, in
     # one statement.
     deliveries.mark_failed(
-        session, [(d.id, None if i < 5 else 60.0) for i, d in enumerate(mine)], "HTTP 503"
+        session, [(d, None if i < 5 else 60.0) for i, d in enumerate(mine)], "HTTP 503"
     )
     statuses = session.execute(
         text(
@@ -373,11 +383,8 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     ]
 
 
-def stored_single(session: Session, public_id: str) -> Any:
+def stored_single(session: Session, subscription_id: int, public_id: str) -> Any:
     """The event's body as its subscriber reads it from the API."""
-    subscription_id = session.execute(
-        text("SELECT subscription_id FROM alert_events WHERE public_id = :p"), {"p": public_id}
-    ).scalar_one()
     [found] = [
         e.payload
         for e in outbox_repo.list_events(session, subscription_id, None, 0, 10_000)

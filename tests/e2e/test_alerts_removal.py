@@ -35,12 +35,13 @@ def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
     with node.sessions() as worker:
         held = worker.execute(
             text(
-                "SELECT e.id FROM alert_events e JOIN subscriptions s ON s.id = e.subscription_id "
-                "WHERE s.public_id = :p FOR NO KEY UPDATE OF e"
+                "SELECT g.id FROM alert_event_groups g "
+                "JOIN subscriptions s ON s.id = g.subscription_id "
+                "WHERE s.public_id = :p FOR NO KEY UPDATE OF g"
             ),
             {"p": subscription},
         ).all()
-        assert len(held) == 5
+        assert len(held) == 1  # the change's five events, one group
         with node.sessions() as session:
             # a DELETE that waits for the worker fails here instead of hanging the test
             session.execute(text("SET lock_timeout = '3s'"))
@@ -99,7 +100,8 @@ def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
     with node.sessions() as session:
         orphans = session.execute(
             text(
-                "SELECT count(*) FROM alert_events e WHERE NOT EXISTS "
+                "SELECT count(*) FROM (SELECT subscription_id FROM alert_events "
+                "UNION ALL SELECT subscription_id FROM alert_event_groups) e WHERE NOT EXISTS "
                 "(SELECT 1 FROM subscriptions s WHERE s.id = e.subscription_id)"
             )
         ).scalar_one()

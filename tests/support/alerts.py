@@ -67,12 +67,11 @@ class Node:
         )
 
     def statuses(self, subscription: str) -> dict[str, int]:
+        """How many of the subscription's events are in each state (deleted or not)."""
+        from app.db import outbox as outbox_repo
+
         with self.sessions() as session:
-            rows = session.execute(
-                text(
-                    "SELECT e.status, count(*) FROM alert_events e JOIN subscriptions s "
-                    "ON s.id = e.subscription_id WHERE s.public_id = :p GROUP BY 1"
-                ),
-                {"p": subscription},
-            )
-            return {str(k): int(v) for k, v in rows}
+            found = session.execute(
+                text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": subscription}
+            ).scalar()
+            return {} if found is None else outbox_repo.delivery_counts(session, int(found))

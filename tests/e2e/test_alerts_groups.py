@@ -1,0 +1,209 @@
+"""The outbox keeps a row per change and subscription (a group of its events): workers in
+separate sessions take each event once, an event whose first try failed leaves its group for
+a row of its own with the same id, and events written before groups are kept (0021)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from app.db import deliveries, migrations
+from app.db import outbox as outbox_repo
+from app.db.alert_models import GROUP_SPAN
+from app.db.engine import make_engine, make_sessionmaker
+from app.services.sites import SiteDraft, create_sites
+from tests.support.alerts import Node
+from tests.support.pg import Server
+from tests.support.webhooks import Receiver
+
+
+def _drafts(count: int, name: str) -> list[SiteDraft]:
+    return [
+        SiteDraft(kind="mine", name=f"{name}{i}", lon=14.0 + i * 0.001, lat=4.2)
+        for i in range(count)
+    ]
+
+
+def test_a_change_writes_a_group_per_subscription_and_type(node: Node, receiver: Receiver) -> None:
+    caller = node.caller("admin")
+    single, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    stream, _ = node.subscribe(caller, {"kind": "mine"}, ["site.created"], None)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(30, "G"), caller)
+        session.commit()
+        rows = session.execute(
+            text(
+                "SELECT s.public_id, g.type, g.size, g.status, g.sent FROM alert_event_groups g "
+                "JOIN subscriptions s ON s.id = g.subscription_id ORDER BY g.id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (single, "site.created", 30, "pending", 0),
+        (stream, "site.created", 30, "stream", 0),
+    ]
+    assert node.statuses(single) == {"pending": 30}
+    assert node.statuses(stream) == {"stream": 30}
+
+
+def test_workers_in_two_sessions_take_each_event_once(node: Node, receiver: Receiver) -> None:
+    """A worker holding a group's next events keeps the other from them (it takes nothing
+    of that group); once it has committed, the other takes the events after them, not the
+    same again. (Under load, the thousand-site delivery test of test_alerts_delivery.py
+    caught the race this relies on: a group locked in a subquery and read by the outer
+    query from the statement's snapshot sent ~20 events twice.)"""
+    caller = node.caller("admin")
+    node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(50, "W"), caller)
+        session.commit()
+    with node.sessions() as first, node.sessions() as second:
+        taken = deliveries.lock_due(first, 20)
+        assert len(taken) == 20 and {d.attempts for d in taken} == {0}
+        assert deliveries.lock_due(second, 20) == []  # the group is held
+        deliveries.mark_delivered(first, taken)
+        deliveries.advance_groups(first, taken)
+        first.commit()
+        after = deliveries.lock_due(second, 20)
+        assert [d.id for d in after] == [taken[-1].id + 1 + i for i in range(20)]
+        second.rollback()
+
+
+def test_a_failed_first_try_gives_the_event_its_own_row(node: Node, receiver: Receiver) -> None:
+    caller = node.caller("admin")
+    subscription, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(5, "F"), caller)
+        session.commit()
+    with node.sessions() as worker:
+        taken = deliveries.lock_due(worker, 20)
+        assert len(taken) == 5
+        deliveries.mark_delivered(worker, taken[:2])
+        deliveries.mark_failed(worker, [(taken[2], 60.0)], "HTTP 503")
+        deliveries.mark_failed(worker, [(d, None) for d in taken[3:]], "HTTP 410")
+        deliveries.advance_groups(worker, taken)
+        worker.commit()
+    assert node.statuses(subscription) == {"delivered": 2, "pending": 1, "dead": 2}
+    with node.sessions() as session:
+        subscription_id = session.execute(
+            text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": subscription}
+        ).scalar_one()
+        listed = outbox_repo.list_events(session, subscription_id, None, 0, 100)
+        dead = outbox_repo.list_events(session, subscription_id, "dead", 0, 100)
+        own = session.execute(text("SELECT id, public_id FROM alert_events ORDER BY id")).all()
+        group = session.execute(text("SELECT status, sent FROM alert_event_groups")).one()
+    assert [(e.id, e.public_id) for e in listed] == [(d.id, d.public_id) for d in taken]
+    assert [(e.status, e.attempts, e.last_error) for e in listed] == [
+        ("delivered", 1, None),
+        ("delivered", 1, None),
+        ("pending", 1, "HTTP 503"),
+        ("dead", 1, "HTTP 410"),
+        ("dead", 1, "HTTP 410"),
+    ]
+    assert [e.public_id for e in dead] == [d.public_id for d in taken[3:]]
+    # the same body as at the first try, whichever row it is read from
+    assert [e.payload for e in listed] == [orjson_loads(d.payload) for d in taken]
+    assert [tuple(r) for r in own] == [(d.id, d.public_id) for d in taken[2:]]
+    assert tuple(group) == ("delivered", 5)
+    assert {d.id // GROUP_SPAN for d in taken} == {taken[0].group_id}
+
+
+def orjson_loads(body: bytes) -> object:
+    import orjson
+
+    return orjson.loads(body)
+
+
+@pytest.fixture
+def engine_at_0020(pg_server: Server) -> Iterator[Engine]:
+    name = f"bl_migrate21_{secrets.token_hex(4)}"
+    pg_server.create_database(name)
+    engine = make_engine(pg_server.url(name), pool_size=2)
+    migrations.upgrade(engine, "0020_alert_events_site_versions")
+    yield engine
+    engine.dispose()
+    pg_server.drop_database(name)
+
+
+def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> None:
+    """Each event becomes a group of one: its id times 16384, its ``webhook-id``, state and
+    body kept; the one due is still sent, the others are not sent again."""
+    with engine_at_0020.begin() as conn:
+        key_id = conn.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, secret_hash, role) "
+                "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
+            ),
+            {"h": b"0" * 32},
+        ).scalar_one()
+        subscription_id = conn.execute(
+            text(
+                "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
+                "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
+                "'{upload.completed}', 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
+            ),
+            {"k": key_id},
+        ).scalar_one()
+        for n, (status, attempts) in enumerate(
+            (("delivered", 1), ("dead", 8), ("pending", 2), ("pending", 0))
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO alert_events (public_id, subscription_id, type, payload, "
+                    "status, attempts, next_attempt_at) VALUES (:p, :s, 'upload.completed', "
+                    "CAST(:body AS json), :status, :attempts, now() - interval '1 minute')"
+                ),
+                {
+                    "p": f"msg_{n:032x}",
+                    "s": subscription_id,
+                    "body": f'{{"type":"upload.completed","data":{{"n":{n}}}}}',
+                    "status": status,
+                    "attempts": attempts,
+                },
+            )
+        old_ids = list(conn.execute(text("SELECT id FROM alert_events ORDER BY id")).scalars())
+
+    migrations.upgrade(engine_at_0020)
+
+    sessions = make_sessionmaker(engine_at_0020)
+    with sessions() as session:
+        listed = outbox_repo.list_events(session, subscription_id, None, 0, 100)
+        assert [(e.id, e.public_id, e.status, e.attempts, e.payload["data"]) for e in listed] == [
+            (old_ids[0] * GROUP_SPAN, f"msg_{0:032x}", "delivered", 1, {"n": 0}),
+            (old_ids[1] * GROUP_SPAN, f"msg_{1:032x}", "dead", 8, {"n": 1}),
+            (old_ids[2] * GROUP_SPAN, f"msg_{2:032x}", "pending", 2, {"n": 2}),
+            (old_ids[3] * GROUP_SPAN, f"msg_{3:032x}", "pending", 0, {"n": 3}),
+        ]
+        assert outbox_repo.delivery_counts(session, subscription_id) == {
+            "delivered": 1,
+            "dead": 1,
+            "pending": 2,
+        }
+        due = deliveries.lock_due(session, 20)
+        assert [(d.public_id, d.attempts, d.group_id) for d in due] == [
+            (f"msg_{2:032x}", 2, None),
+            (f"msg_{3:032x}", 0, None),
+        ]
+        session.rollback()
+        new_group = session.execute(
+            text(
+                "INSERT INTO alert_event_groups (subscription_id, type, payload, size, status) "
+                "VALUES (:s, 'upload.completed', '{}', 1, 'pending') RETURNING id"
+            ),
+            {"s": subscription_id},
+        ).scalar_one()
+        assert new_group * GROUP_SPAN > max(old_ids) * GROUP_SPAN
+        session.rollback()
+    migrations.downgrade(engine_at_0020, "0020_alert_events_site_versions")
+    with engine_at_0020.connect() as conn:
+        back = conn.execute(
+            text("SELECT public_id, status, attempts FROM alert_events ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in back] == [
+        (f"msg_{0:032x}", "delivered", 1),
+        (f"msg_{1:032x}", "dead", 8),
+        (f"msg_{2:032x}", "pending", 2),
+        (f"msg_{3:032x}", "pending", 0),
+    ]
