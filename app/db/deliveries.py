@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -54,12 +54,14 @@ class Delivery:
     id: int
     public_id: str
     attempts: int
-    payload: bytes
+    # the body and the secret are not in its repr, which may reach a log: the body may
+    # hold restricted attributes, the secret signs the subscriber's messages
+    payload: bytes = field(repr=False)
     created_at: dt.datetime
     subscription_id: int
     subscription: str
     webhook_url: str
-    secret: str
+    secret: str = field(repr=False)
     batch_max_events: int
     # Taken from its group for its first try (None: an event with its own row, retried).
     group_id: int | None = None

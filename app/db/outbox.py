@@ -34,6 +34,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     FromClause,
+    Integer,
     Select,
     String,
     Table,
@@ -602,10 +603,6 @@ class EventRecord:
     delivered_at: dt.datetime | None
 
 
-def _integer_div(left: ColumnElement[Any], right: int) -> ColumnElement[Any]:
-    return left.op("/")(literal(right, BigInteger))
-
-
 def _versions() -> Any:
     """A group's events, one row each (``version``: its site's history entry, None for the
     event of an ``upload.completed``; ``n``: from 1), to join LATERAL after ``groups``."""
@@ -700,29 +697,56 @@ class Reader:
         return Caller(role=self.role, key_id=self.key_id, countries=self.countries)
 
 
+def _runs(ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Event ids as runs of one group's consecutive events: ``(group id, first n, count)``."""
+    runs: list[list[int]] = []
+    for event_id in sorted(set(ids)):
+        group_id, n = divmod(event_id, GROUP_SPAN)
+        last = runs[-1] if runs else None
+        if last is not None and last[0] == group_id and last[1] + last[2] == n:
+            last[2] += 1
+        else:
+            runs.append([group_id, n, 1])
+    return [(g, n, count) for g, n, count in runs]
+
+
 def event_bodies(session: Session, wanted: Sequence[tuple[Reader, int]]) -> dict[int, str]:
     """The bodies of events (``(reader, event id)`` pairs), by event id: one statement per
     distinct reader. An event is found from its group (its own row, where it has one, names
-    the same entry or body)."""
+    the same entry or body).
+
+    Read as runs of a group's consecutive events, each run one slice of the group's array:
+    an element read by subscript, event by event, detoasted the whole array each time (a
+    group of 2 400 events took 50 us an event instead of 20)."""
     by_reader: dict[Reader, list[int]] = {}
     for reader, event_id in wanted:
         by_reader.setdefault(reader, []).append(event_id)
     found: dict[int, str] = {}
     for reader, ids in by_reader.items():
-        wanted_ids = (
-            func.unnest(literal(ids, ARRAY(BigInteger)))
-            .table_valued("id")
+        runs = _runs(ids)
+        run = (
+            select(
+                func.unnest(literal([r[0] for r in runs], ARRAY(BigInteger))).label("group_id"),
+                func.unnest(literal([r[1] for r in runs], ARRAY(Integer))).label("first"),
+                func.unnest(literal([r[2] for r in runs], ARRAY(Integer))).label("count"),
+            )
+        ).subquery("run")
+        sliced = groups.c.site_version_ids[run.c.first + 1 : run.c.first + run.c.count]
+        listed = func.coalesce(sliced, literal_column("ARRAY[NULL::bigint]"))
+        o = (
+            func.unnest(listed)
+            .table_valued("version", with_ordinality="n")
             .render_derived()
-            .alias("w")
+            .lateral("o")
         )
-        version = groups.c.site_version_ids[wanted_ids.c.id.op("%")(GROUP_SPAN) + 1]
         statement = select(
-            wanted_ids.c.id,
+            groups.c.id * GROUP_SPAN + run.c.first + o.c.n - 1,
             _body_text(reader.caller, groups.c.type, groups.c.payload, groups.c.created_at),
         ).select_from(
-            wanted_ids.join(groups, groups.c.id == _integer_div(wanted_ids.c.id, GROUP_SPAN))
+            run.join(groups, groups.c.id == run.c.group_id)
+            .join(o, true())
             .join(subscriptions, subscriptions.c.id == groups.c.subscription_id)
-            .join(history, history.c.id == version, isouter=True)
+            .join(history, history.c.id == o.c.version, isouter=True)
         )
         found.update((int(i), str(body)) for i, body in session.execute(statement))
     return found
