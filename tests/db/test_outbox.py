@@ -471,3 +471,33 @@ def test_merges_splits_retirements_and_restores_raise_their_events(
     curation.restore(session, boundaries, plain.public_id, "back", caller)
     entered = [e["payload"]["data"]["id"] for e in _events(session, gold)]
     assert entered == [plain.public_id, plain.public_id]
+
+
+def test_a_change_with_more_events_than_a_group_holds_writes_several_in_order(
+    session: Session, settings: Settings, boundaries: BoundarySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change's events for one subscription go in groups of at most ``GROUP_MAX_EVENTS``,
+    in the order the sites were written; a list pages through them across the groups."""
+    monkeypatch.setattr(outbox_repo, "GROUP_MAX_EVENTS", 7)
+    caller = _caller(session, "admin")
+    public_id = _subscribe(session, settings, caller, {"kind": "mine"}, ["site.created"])
+    drafts = [_draft(14.0 + i * 0.01, 4.0, name=f"N{i}") for i in range(30)]
+    create_sites(session, boundaries, drafts, caller)
+    sizes = session.execute(text("SELECT size FROM alert_event_groups ORDER BY id")).scalars()
+    assert list(sizes) == [7, 7, 7, 7, 2]
+    names = [e["payload"]["data"]["properties"]["name"] for e in _events(session, public_id)]
+    assert names == [f"N{i}" for i in range(30)]
+    subscription_id = session.execute(
+        text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": public_id}
+    ).scalar_one()
+    whole = outbox_repo.list_events(session, subscription_id, None, 0, 100)
+    paged: list[outbox_repo.EventRecord] = []
+    after = 0
+    while page := outbox_repo.list_events(session, subscription_id, None, after, 4):
+        paged += page
+        after = page[-1].id
+    assert paged == whole and len({e.public_id for e in whole}) == 30
+    assert [e.id for e in outbox_repo.events_after(session, None, whole[12].id, 5)] == [
+        e.id for e in whole[13:18]
+    ]
+    assert outbox_repo.last_event_id(session) == whole[-1].id
