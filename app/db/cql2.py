@@ -323,7 +323,7 @@ class _Compiler:
                 raise FilterError(f"{node['op']!r} is not supported as a value")
             raise FilterError(f"unexpected value {_show(node)}")
         if node is None:
-            return _Value(literal(None), "null", True, None)
+            return _Value(null(), "null", True, None)
         if isinstance(node, bool):
             return _Value(literal(node, Boolean), "boolean", True, node)
         if isinstance(node, int | float):

@@ -589,6 +589,19 @@ def test_both_encodings_give_one_tree() -> None:
         assert parse_filter(text).ast == parse_filter(json.dumps(tree), "cql2-json").ast, text
 
 
+def test_is_null_of_a_literal_null_runs(session: Session, loaded: Loaded) -> None:
+    """A literal NULL tested IS NULL is true for every site (its parameter had no type:
+    PostgreSQL refused the statement, a 500; found by the fuzz test)."""
+    for tree, expected in (
+        ({"op": "isNull", "args": [None]}, set(loaded.ids)),
+        ({"op": "not", "args": [{"op": "isNull", "args": [None]}]}, set()),
+        ({"op": "isNull", "args": ["text"]}, set()),
+    ):
+        parsed = parse_filter(json.dumps(tree), "cql2-json")
+        clause = compile_filter(parsed.ast, site_repo.SITE_FIELDS)
+        assert select_ids(session, loaded, clause) == expected, tree
+
+
 def test_accent_insensitive_finds_betare_oya(session: Session, loaded: Loaded) -> None:
     parsed = parse_filter("ACCENTI(CASEI(name)) = ACCENTI(CASEI('betare oya'))")
     clause = compile_filter(parsed.ast, site_repo.SITE_FIELDS)
