@@ -45,6 +45,7 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
+    false,
     func,
     literal,
     literal_column,
@@ -55,6 +56,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -353,6 +355,57 @@ def _matches(matcher: Matcher, changed: Changed) -> Select[Any]:
     )
 
 
+def _matches_together(matchers: Sequence[Matcher], changed: Changed) -> Select[Any]:
+    """:func:`_matches` of several subscriptions whose criteria read ``sites`` alone, in one
+    pass over the changed sites: each site's answers to every subscription's criteria as one
+    array, then a row per subscription it matches. A pass per subscription probed the
+    changed sites' ids (10 000 for an upload) in an index each time, and looked up the
+    history entry of each match: with the alerts benchmark's 10 subscriptions (9 of them on
+    ``sites`` alone), an upload's events statement took about half the time this way."""
+    answers = postgresql.array([func.coalesce(and_(*m.where), false()) for m in matchers])
+    # OFFSET 0: computed once a site, not once a site and subscription (a subquery pulled
+    # up would evaluate the array in the join's condition, for each pair)
+    scan = (
+        select(
+            sites.c.id.label("site_id"),
+            sites.c.public_id.label("site"),
+            changed.created.label("created"),
+            _latest_version(sites.c.id).label("version"),
+            answers.label("answers"),
+        )
+        .where(changed.scope)
+        .offset(0)
+        .subquery("scan")
+    )
+
+    def column(values: list[Any], kind: Any, name: str) -> Any:
+        return func.unnest(literal(values, ARRAY(kind))).label(name)
+
+    subs = [m.subscription for m in matchers]
+    wanted = [set(sub.events) for sub in subs]
+    subscribed = select(
+        column([sub.id for sub in subs], BigInteger, "subscription_id"),
+        column([sub.public_id for sub in subs], Text, "subscription"),
+        column([SITE_CREATED in w for w in wanted], Boolean, "want_created"),
+        column([SITE_ENTERED in w for w in wanted], Boolean, "want_entered"),
+        column([UPLOAD_COMPLETED in w for w in wanted], Boolean, "want_upload"),
+        column([sub.webhook_url is not None for sub in subs], Boolean, "webhook"),
+        func.generate_series(1, len(subs)).label("k"),
+    ).subquery("subscribed")
+    return select(
+        subscribed.c.subscription_id,
+        subscribed.c.subscription,
+        scan.c.site_id,
+        scan.c.site,
+        scan.c.created,
+        subscribed.c.want_created,
+        subscribed.c.want_entered,
+        subscribed.c.want_upload,
+        subscribed.c.webhook,
+        scan.c.version,
+    ).select_from(scan.join(subscribed, scan.c.answers[subscribed.c.k]))
+
+
 def _envelope_text(
     kind: ColumnElement[Any],
     subscription: ColumnElement[Any],
@@ -408,7 +461,12 @@ def record_matches(
     """
     if not matchers:
         return
-    selects = [_matches(m, changed) for m in matchers]
+    on_sites = [m for m in matchers if m.table is sites]
+    selects = [_matches(m, changed) for m in matchers if m.table is not sites]
+    if len(on_sites) > 1:
+        selects.insert(0, _matches_together(on_sites, changed))
+    elif on_sites:
+        selects.insert(0, _matches(on_sites[0], changed))
     cur = (selects[0] if len(selects) == 1 else union_all(*selects)).cte("cur")
     # Only subscriptions that ask for ``site.entered`` need to know which sites matched
     # before (the events of a subscription never change); the others are spared those rows.

@@ -501,3 +501,56 @@ def test_a_change_with_more_events_than_a_group_holds_writes_several_in_order(
         e.id for e in whole[13:18]
     ]
     assert outbox_repo.last_event_id(session) == whole[-1].id
+
+
+def test_criteria_read_together_match_as_each_read_alone(
+    session: Session, settings: Settings, boundaries: BoundarySet
+) -> None:
+    """Subscriptions whose criteria read ``sites`` alone are evaluated in one pass over the
+    changed sites; each gets the events it gets when its criteria are evaluated alone."""
+    from app.db.sites import sites as sites_table
+    from app.services import outbox
+
+    caller = _caller(session, "admin")
+    criteria: list[dict[str, Any]] = [
+        {"country": "CMR"},
+        {"kind": "sales_point"},
+        {"mineral": "gold"},
+        {"filter": "country = 'CAF' AND kind = 'mine'"},
+        {"within_km": 30},
+        {"border": "CAF", "within_km": 25},
+    ]
+    for c in criteria:
+        _subscribe(session, settings, caller, c, ["site.created"])
+    drafts = [
+        _draft(
+            14.2 + (i % 8) * 0.15,
+            4.0 + (i // 8) * 0.3,
+            name=f"T{i}",
+            kind="sales_point" if i % 3 == 0 else "mine",
+            minerals=["gold"] if i % 2 == 0 else ["diamond"],
+        )
+        for i in range(40)
+    ]
+    create_sites(session, boundaries, drafts, caller)
+    site_ids = list(session.execute(text("SELECT id FROM sites")).scalars())
+    matchers = outbox.matchers(session)
+    assert sum(m.table is sites_table for m in matchers) >= 2  # read together
+    together = {
+        m.subscription.public_id: sorted(
+            e["payload"]["data"]["properties"]["name"]
+            for e in _events(session, m.subscription.public_id)
+        )
+        for m in matchers
+    }
+    assert all(0 < len(names) < 40 for names in together.values()), together
+    for matcher in matchers:
+        nested = session.begin_nested()
+        session.execute(text("DELETE FROM alert_event_groups"))
+        outbox_repo.record_matches(session, [matcher], outbox_repo.created_sites(site_ids))
+        public_id = matcher.subscription.public_id
+        alone = sorted(
+            e["payload"]["data"]["properties"]["name"] for e in _events(session, public_id)
+        )
+        nested.rollback()
+        assert alone == together[public_id], matcher.subscription.criteria
