@@ -15,10 +15,10 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
 
 import numpy as np
@@ -37,6 +37,7 @@ from geo.readers.tabular import (
     STRAY_BYTE,
     decode_undeclared,
     mixed_encoding_issue,
+    mostly_utf8,
     stray_bytes_read,
 )
 from geo.survey import FIELD_ROLES, Issue, JSONScalar, ReadOptions, Survey
@@ -141,13 +142,24 @@ class TextEncoding:
     """How to decode a source's text: pyogrio's ``encoding`` (None: GDAL's UTF-8), its label.
 
     ``note`` says why, for the sender, when the encoding was not declared by the file.
+    ``declared``: the file declares a legacy code page (a ``.cpg``, a DBF's language driver id,
+    an XML declaration), which GDAL decodes; text not valid in it is read again whole as
+    Windows-1252. Text that is not declared, or declared UTF-8, is decoded value by value
+    when it is not all UTF-8 (:func:`_read_decoded`).
     """
 
     codec: str | None = None
     label: str = "UTF-8"
     note: str | None = None
-    # UTF-8 but for a few bytes, handed to GDAL as :data:`_MARKED` characters
+    # UTF-8 but for a few bytes: handed to GDAL as :data:`_MARKED` characters, or (codec
+    # :data:`_BYTES`) read byte for byte, those bytes kept as STRAY_BYTE surrogates
     stray: bool = False
+    declared: bool = False
+
+    @property
+    def marks(self) -> re.Pattern[str]:
+        """What stands for a stray byte in the values read (:attr:`stray`)."""
+        return STRAY_BYTE if self.codec == _BYTES else _MARKED
 
 
 def _field_map(options: ReadOptions) -> dict[str, str]:
@@ -168,7 +180,7 @@ def _read_one_layer(
     meta, _fids, wkb, field_data = _read_decoded(path, layer, remaining + 1, encoding)
     names = [str(name) for name in meta["fields"]]
     if encoding.stray:
-        names = [marked_read(name) for name in names]
+        names = [marked_read(name, encoding.marks) for name in names]
     check_columns(len(rows.columns | dict.fromkeys(names)), options.max_columns)
     n = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     if n > remaining:
@@ -198,7 +210,7 @@ def _read_one_layer(
     layer_rows = field_rows(names, list(field_data), n)
     if encoding.stray:
         numbers = (rows.features + 1 + np.arange(n)).tolist()
-        rows.issues.extend(marked_values(layer_rows, numbers, keep))
+        rows.issues.extend(marked_values(layer_rows, numbers, keep, encoding.marks))
     rows.properties.extend(props for props, kept in zip(layer_rows, keep, strict=True) if kept)
     rows.kind_hints.extend([kind_named(layer)] * int(np.count_nonzero(keep)))
     rows.columns.update(dict.fromkeys(names))
@@ -216,22 +228,79 @@ def _read_decoded(
 ) -> tuple[dict[str, Any], Any, Any, Any]:
     """``read_layer``; text that is not what it was expected to be is read again.
 
-    ``encoding`` is updated to what was finally used (Windows-1252, else Latin-1, which
-    decodes any byte).
+    Text meant to be UTF-8 (a GeoPackage's, a DBF's that declares no code page or UTF-8) that
+    is not is read again byte for byte and decoded value by value, as a CSV is
+    (:func:`~geo.readers.tabular.decode_undeclared`): UTF-8 but for a few values stays UTF-8,
+    the bytes that are not kept in those values (``encoding.stray``, :attr:`TextEncoding.marks`)
+    for the caller to reject their rows as ``mixed_encoding``; one such byte no longer turns
+    every accented name of the layer into mojibake. Text that is not UTF-8 throughout, or not
+    valid in the legacy code page it declares, is read again whole as Windows-1252, else
+    Latin-1 (which decodes any byte). ``encoding`` is updated to what was finally used.
     """
-    for codec, label in ((encoding.codec, encoding.label), *_FALLBACKS):
+    if encoding.codec == _BYTES:  # decided from the file's bytes (a DBF), or an earlier layer
+        return _values_decoded(read_layer(path, layer, max_features=max_features, encoding=_BYTES))
+    try:
+        return read_layer(path, layer, max_features=max_features, encoding=encoding.codec)
+    except UnicodeDecodeError:
+        pass
+    if not encoding.declared:
+        result = _values_decoded(
+            read_layer(path, layer, max_features=max_features, encoding=_BYTES)
+        )
+        if mostly_utf8("\n".join(_texts(result))):
+            encoding.codec, encoding.label, encoding.stray = _BYTES, "UTF-8", True
+            encoding.note = f"text fields are {_MIXED}"
+            return result
+        del result
+    for codec, label in _FALLBACKS:
         try:
             result = read_layer(path, layer, max_features=max_features, encoding=codec)
         except UnicodeDecodeError:
             continue
-        if codec != encoding.codec:
-            encoding.note = f"text fields are not {_expected(encoding)}; read as {label}"
-            encoding.codec, encoding.label = codec, label
+        encoding.note = f"text fields are not {_expected(encoding)}; read as {label}"
+        encoding.codec, encoding.label, encoding.stray = codec, label, False
         return result
     raise AssertionError("Latin-1 decodes every byte")  # pragma: no cover
 
 
 _FALLBACKS = (("cp1252", "windows-1252"), ("latin-1", "ISO-8859-1"))
+#: pyogrio's encoding for text read byte for byte: GDAL hands over (a DBF: recodes from) Latin-1,
+#: one character per byte, which :func:`_values_decoded` turns back into the bytes.
+_BYTES = "ISO-8859-1"
+_MIXED = (
+    "UTF-8 but for a few bytes: the features holding them are rejected as mixed_encoding, "
+    "their values read as Windows-1252 in the report"
+)
+
+
+def _values_decoded(
+    result: tuple[dict[str, Any], Any, Any, Any],
+) -> tuple[dict[str, Any], Any, Any, Any]:
+    """A layer read byte for byte (:data:`_BYTES`) with its field names and text values decoded
+    one by one as UTF-8, the bytes that are not kept as STRAY_BYTE surrogates."""
+    meta, fids, wkb, field_data = result
+    fields = np.array([_utf8(str(name)) for name in meta["fields"]], dtype=object)
+    arrays = []
+    for array in field_data:
+        if array.dtype == object:
+            array = np.array(
+                [_utf8(value) if isinstance(value, str) else value for value in array.tolist()],
+                dtype=object,
+            )
+        arrays.append(array)
+    return {**meta, "fields": fields}, fids, wkb, arrays
+
+
+def _utf8(text: str) -> str:
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def _texts(result: tuple[dict[str, Any], Any, Any, Any]) -> Iterator[str]:
+    meta, _fids, _wkb, field_data = result
+    yield from meta["fields"]
+    for array in field_data:
+        if array.dtype == object:
+            yield from (value for value in array.tolist() if isinstance(value, str))
 
 
 def _expected(encoding: TextEncoding) -> str:
@@ -414,10 +483,10 @@ def as_utf8(data: bytes, *, xml: bool) -> tuple[bytes, TextEncoding]:
         return data, TextEncoding()
     declared = _XML_ENCODING.match(data[:1024]) if xml else None
     if declared:
-        return data, TextEncoding(None, declared[1].decode("ascii"))
+        return data, TextEncoding(None, declared[1].decode("ascii"), declared=True)
     text, label, stray = decode_undeclared(data)
     if label == "UTF-16":
-        return data, TextEncoding(None, label)
+        return data, TextEncoding(None, label, declared=True)
     if stray and not _MARKED.search(text):
         # UTF-8 but for a few bytes (see decode_undeclared): GDAL parses only valid UTF-8,
         # so they go to it marked, and the values holding them are found again
@@ -435,21 +504,28 @@ def as_utf8(data: bytes, *, xml: bool) -> tuple[bytes, TextEncoding]:
 _MARKED = re.compile("[\uf780-\uf7ff]")
 
 
-def marked_read(text: str) -> str:
-    """``text`` with its marked stray bytes read as Windows-1252, else Latin-1."""
-    return stray_bytes_read(_MARKED.sub(lambda m: chr(ord(m[0]) - 0xF780 + 0xDC80), text))
+def marked_read(text: str, marks: re.Pattern[str] = _MARKED) -> str:
+    """``text`` with its stray bytes (``marks``: :attr:`TextEncoding.marks`) read as
+    Windows-1252, else Latin-1."""
+    if marks is _MARKED:
+        text = _MARKED.sub(lambda m: chr(ord(m[0]) - 0xF780 + 0xDC80), text)
+    return stray_bytes_read(text)
 
 
 def marked_values(
-    layer_rows: Sequence[dict[str, JSONScalar]], numbers: Sequence[int], keep: Sequence[bool]
+    layer_rows: Sequence[dict[str, JSONScalar]],
+    numbers: Sequence[int],
+    keep: Sequence[bool],
+    marks: re.Pattern[str] = _MARKED,
 ) -> list[Issue]:
-    """A ``mixed_encoding`` issue for each value holding stray bytes (:data:`_MARKED`) in a
-    kept feature, its value read as Windows-1252 in place (every feature's)."""
+    """A ``mixed_encoding`` issue for each value holding stray bytes (``marks``:
+    :attr:`TextEncoding.marks`) in a kept feature, its value read as Windows-1252 in place
+    (every feature's)."""
     issues: list[Issue] = []
     for props, number, kept in zip(layer_rows, numbers, keep, strict=True):
         for key, value in props.items():
-            if isinstance(value, str) and _MARKED.search(value):
-                props[key] = read = marked_read(value)
+            if isinstance(value, str) and marks.search(value):
+                props[key] = read = marked_read(value, marks)
                 if kept:
                     issues.append(mixed_encoding_issue(f"feature {number}", int(number), key, read))
     return issues
@@ -662,6 +738,11 @@ def _dbf_encoding(archive: SafeZip, stem: str, members: Mapping[str, str]) -> Te
     byte (LDID) is honoured by GDAL. Without either, the text is UTF-8 when it decodes as
     UTF-8 (QGIS writes UTF-8 and the ``.cpg`` gets left out of the zip), else Windows-1252
     (GDAL's own default, ISO-8859-1, garbles the ``'`` and ``œ`` of French Windows).
+
+    UTF-8 but for a few bytes (as a CSV: at least as many characters written in UTF-8 as bytes
+    that are not) is UTF-8, with or without a ``.cpg`` saying so: the DBF is read byte for byte
+    and its values decoded one by one (:func:`_read_decoded`), those holding the bytes rejected
+    as ``mixed_encoding``, rather than every name of the file read as Windows-1252.
     """
     dbf = archive.read(members[(stem + ".dbf").casefold()])
     cpg_name = members.get((stem + ".cpg").casefold())
@@ -670,16 +751,24 @@ def _dbf_encoding(archive: SafeZip, stem: str, members: Mapping[str, str]) -> Te
     )
     if declared.isdigit():
         declared = f"windows-{declared}" if declared.startswith("125") else f"cp{declared}"
-    utf8 = _dbf_text_is_utf8(dbf)
+    utf8 = _dbf_text_utf8(dbf)
     if declared:
-        if declared.casefold() in _UTF8_NAMES and not utf8:
+        if declared.casefold() not in _UTF8_NAMES:
+            return TextEncoding(None, declared, declared=True)
+        if utf8 == "stray":
+            return TextEncoding(_BYTES, "UTF-8", f"the .cpg says {declared}; the text is {_MIXED}",
+                                stray=True)  # fmt: skip
+        if utf8 == "no":
             note = f"the .cpg says {declared} but the text is not; read as Windows-1252"
             return TextEncoding("cp1252", "windows-1252", note)
         return TextEncoding(None, declared)
     if len(dbf) > 29 and dbf[29] != 0:
-        return TextEncoding(None, f"DBF code page {dbf[29]:#04x}")
-    if utf8:
+        return TextEncoding(None, f"DBF code page {dbf[29]:#04x}", declared=True)
+    if utf8 == "yes":
         return TextEncoding("UTF-8", "UTF-8", "no .cpg with the Shapefile; its text is UTF-8")
+    if utf8 == "stray":
+        note = f"no .cpg with the Shapefile; its text is {_MIXED}"
+        return TextEncoding(_BYTES, "UTF-8", note, stray=True)
     return TextEncoding(
         "cp1252",
         "windows-1252",
@@ -687,18 +776,19 @@ def _dbf_encoding(archive: SafeZip, stem: str, members: Mapping[str, str]) -> Te
     )
 
 
-def _dbf_text_is_utf8(dbf: bytes) -> bool:
-    """Whether the DBF's field names and records decode as UTF-8 (its header is binary)."""
+def _dbf_text_utf8(dbf: bytes) -> Literal["yes", "stray", "no"]:
+    """Whether the DBF's field names and records (its header is binary) decode as UTF-8: yes,
+    but for a few bytes (:func:`~geo.readers.tabular.mostly_utf8`), or no."""
     if len(dbf) < 32:
-        return True
+        return "yes"
     header_length = int.from_bytes(dbf[8:10], "little")
     descriptors = dbf[32 : max(32, header_length - 1)]
     names = b"".join(
         descriptors[k : k + 11].split(b"\0", 1)[0] for k in range(0, len(descriptors), 32)
     )
+    text = names + b"\n" + dbf[header_length:]
     try:
-        names.decode("utf-8")
-        dbf[header_length:].decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return "stray" if mostly_utf8(text.decode("utf-8", "surrogateescape")) else "no"
+    return "yes"

@@ -167,7 +167,7 @@ def _read(upload: Upload, fmt: str, options: ReadOptions, family: Family) -> Sha
                 notes.append(encoding.note)
             names = [str(name) for name in meta["fields"]]
             if encoding.stray:
-                names = [marked_read(name) for name in names]
+                names = [marked_read(name, encoding.marks) for name in names]
             shapes = shapely.from_wkb(wkb, on_invalid="ignore")
             crs = _layer_crs(meta.get("crs"), options, layer)
             shapes = _to_wgs84(shapes, crs)
@@ -193,7 +193,9 @@ def _read(upload: Upload, fmt: str, options: ReadOptions, family: Family) -> Sha
             geometries.append(shapes)
             layer_rows = field_rows(names, list(data), n)
             if encoding.stray:
-                issues.extend(marked_values(layer_rows, numbers.tolist(), [True] * n))
+                issues.extend(
+                    marked_values(layer_rows, numbers.tolist(), [True] * n, encoding.marks)
+                )
             properties.extend(layer_rows)
             columns.update(dict.fromkeys(names))
             crs_labels[crs_label(crs)] = None

@@ -150,7 +150,7 @@ def decode_undeclared(data: bytes) -> Decoded:
     except UnicodeDecodeError:
         pass
     text = data.decode("utf-8-sig", "surrogateescape")
-    if data.startswith(codecs.BOM_UTF8) or _mostly_utf8(text):
+    if data.startswith(codecs.BOM_UTF8) or mostly_utf8(text):
         return Decoded(text, "UTF-8", stray=True)
     del text
     try:
@@ -159,7 +159,9 @@ def decode_undeclared(data: bytes) -> Decoded:
         return Decoded(data.decode("latin-1"), "ISO-8859-1")
 
 
-def _mostly_utf8(text: str) -> bool:
+def mostly_utf8(text: str) -> bool:
+    """Whether ``text`` (bytes read as UTF-8 with ``surrogateescape``) holds at least as many
+    characters written in UTF-8 as bytes that are not UTF-8 (:func:`decode_undeclared`)."""
     written = sum(1 for _ in _WRITTEN_IN_UTF8.finditer(text))
     return written > 0 and written >= sum(1 for _ in STRAY_BYTE.finditer(text))
 

@@ -1,13 +1,19 @@
 """A text file's content is never lost or garbled silently: an unclosed quote, a row not read,
-a few bytes that are not UTF-8 in a UTF-8 file (CSV, KoBo CSV, GPX, KML, GeoJSON, zones)."""
+a few bytes that are not UTF-8 in a UTF-8 file (CSV, KoBo CSV, GPX, KML, GeoJSON, a Shapefile's
+DBF, GeoPackage, zones)."""
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
+from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shapely.geometry import Polygon
 
 from geo.errors import UnreadableFile
 from geo.readers import ReadOptions, read_survey
@@ -240,3 +246,137 @@ def test_zones_with_a_few_stray_bytes_stay_utf8() -> None:
     table = read_shapes(data, "z.geojson", options=OPTIONS, family="polygon")
     assert [p["name"] for p in table.properties] == ["Bélé", "Bétaré"]
     assert [(i.row, i.code) for i in table.issues] == [(2, "mixed_encoding")]
+
+
+# -- a few bytes that are not UTF-8 in a Shapefile's DBF or a GeoPackage --------------------------
+# The DBF and the GeoPackage are written by GDAL with ASCII placeholders of the same length as the
+# Windows-1252 bytes put in their place (a DBF's fields and SQLite's records have fixed lengths).
+
+PLACES = ["Comptoir Bétaré Sud", "Chantier Gbabélé", "PLACE1", "Dépôt Garoua-Boulaï Est"]
+NGOILA = "Ngoïla".encode("cp1252")  # six bytes, as PLACE1
+XY = ([15.7, 15.6, 14.1, 14.2], [4.3, 4.2, 5.7, 5.6])
+
+
+def _shapefile(
+    tmp_path: Path,
+    places: list[str],
+    *,
+    encoding: str = "UTF-8",
+    cpg: str | None = None,
+    ldid: int = 0,
+    replace: tuple[tuple[bytes, bytes], ...] = ((b"PLACE1", NGOILA),),
+    geometry: object = None,
+) -> bytes:
+    """A zipped Shapefile of ``places`` (column ``nom``, and ``année``), its DBF written in
+    ``encoding`` with code page byte ``ldid``, bytes replaced, and a ``.cpg`` when given."""
+    folder = tmp_path / f"shp{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    frame = gpd.GeoDataFrame(
+        {"nom": places, "année": ["2024"] * len(places)},
+        geometry=geometry if geometry is not None else gpd.points_from_xy(*XY),
+        crs=4326,
+    )
+    frame.to_file(folder / "sites.shp", engine="pyogrio", encoding=encoding)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in sorted(folder.glob("sites.*")):
+            data = part.read_bytes()
+            if part.suffix == ".cpg":
+                continue
+            if part.suffix == ".dbf":
+                data = data[:29] + bytes([ldid]) + data[30:]
+                for old, new in replace:
+                    assert data.count(old) == 1
+                    data = data.replace(old, new)
+            archive.writestr(part.name, data)
+        if cpg is not None:
+            archive.writestr("sites.cpg", cpg)
+    return buffer.getvalue()
+
+
+def _geopackage(
+    tmp_path: Path, places: list[str], replace: dict[bytes, bytes], geometry: object = None
+) -> bytes:
+    path = tmp_path / f"g{len(list(tmp_path.iterdir()))}.gpkg"
+    gpd.GeoDataFrame(
+        {"nom": places},
+        geometry=geometry if geometry is not None else gpd.points_from_xy(*XY),
+        crs=4326,
+    ).to_file(path, engine="pyogrio")
+    data = path.read_bytes()
+    for old, new in replace.items():
+        assert data.count(old) == 1
+        data = data.replace(old, new)
+    return data
+
+
+@pytest.mark.parametrize("cpg", [None, "UTF-8"])
+def test_a_utf8_shapefile_with_a_few_stray_bytes_stays_utf8(
+    tmp_path: Path, cpg: str | None
+) -> None:
+    """One Windows-1252 value read the whole DBF as Windows-1252: every accented name mojibake,
+    silently. Field names are decoded one by one too (``année`` written in Windows-1252)."""
+    stray_name = (b"ann\xc3\xa9e\x00", b"ann\xe9e\x00\x00")
+    survey = read(
+        _shapefile(tmp_path, PLACES, cpg=cpg, replace=((b"PLACE1", NGOILA), stray_name)),
+        "sites.zip",
+    )
+    assert survey.encoding == "UTF-8"
+    assert survey.columns == ("nom", "année")
+    assert [p["nom"] for p in survey.properties] == [*PLACES[:2], "Ngoïla", PLACES[3]]
+    assert codes(survey) == [(3, "nom", "mixed_encoding")]
+    assert "feature 3" in survey.issues[0].message and "'Ngoïla'" in survey.issues[0].message
+    assert any("mixed_encoding" in note for note in survey.notes)
+
+
+def test_a_shapefile_declaring_its_code_page_is_read_as_it_declares(tmp_path: Path) -> None:
+    """A .cpg other than UTF-8, or a language driver id, is the DBF's own word: a UTF-8 file
+    with a stray byte is read as declared, whole (GDAL decodes it); one in Windows-1252
+    throughout without a word is still Windows-1252; the undeclared one is decoded value by
+    value, its names right."""
+    declared_1252 = read(_shapefile(tmp_path, PLACES, cpg="1252"), "sites.zip")
+    by_ldid = read(_shapefile(tmp_path, PLACES, ldid=0x57), "sites.zip")  # Windows ANSI
+    for survey in (declared_1252, by_ldid):
+        assert survey.properties[0]["nom"] == "Comptoir BÃ©tarÃ© Sud" and not survey.issues
+    assert by_ldid.encoding == "DBF code page 0x57"
+    legacy = ["Comptoir Bétaré Sud", "Chantier Gbabélé", "Ngoïla", "Bangui"]
+    throughout = read(_shapefile(tmp_path, legacy, encoding="cp1252", replace=()), "sites.zip")
+    assert throughout.encoding == "windows-1252" and not throughout.issues
+    assert [p["nom"] for p in throughout.properties] == legacy
+    undeclared = read(_shapefile(tmp_path, PLACES), "sites.zip")
+    assert undeclared.properties[0]["nom"] == "Comptoir Bétaré Sud"
+    assert codes(undeclared) == [(3, "nom", "mixed_encoding")]
+
+
+def test_a_geopackage_with_a_few_stray_bytes_stays_utf8(tmp_path: Path) -> None:
+    """The layer was read again whole as Windows-1252 for one value; one in Windows-1252
+    throughout still is."""
+    survey = read(_geopackage(tmp_path, PLACES, {b"PLACE1": NGOILA}), "sites.gpkg")
+    assert survey.encoding == "UTF-8"
+    assert [p["nom"] for p in survey.properties] == [*PLACES[:2], "Ngoïla", PLACES[3]]
+    assert codes(survey) == [(3, "nom", "mixed_encoding")]
+    throughout = read(
+        _geopackage(
+            tmp_path,
+            ["PLACE1", "PLACE2", "Bangui", "Nola"],
+            {b"PLACE1": "Bétaré".encode("cp1252"), b"PLACE2": NGOILA},
+        ),
+        "sites.gpkg",
+    )
+    assert throughout.encoding == "windows-1252" and not throughout.issues
+    assert [p["nom"] for p in throughout.properties][:2] == ["Bétaré", "Ngoïla"]
+
+
+@pytest.mark.parametrize("fmt", ["zip", "gpkg"])
+def test_zones_from_a_shapefile_or_geopackage_with_a_few_stray_bytes_stay_utf8(
+    tmp_path: Path, fmt: str
+) -> None:
+    square = [Polygon([(15, 4), (15.1, 4), (15.1, 4.1)])] * len(PLACES)
+    data = (
+        _shapefile(tmp_path, PLACES, geometry=square)
+        if fmt == "zip"
+        else _geopackage(tmp_path, PLACES, {b"PLACE1": NGOILA}, geometry=square)
+    )
+    table = read_shapes(data, f"zones.{fmt}", options=OPTIONS, family="polygon")
+    assert [p["nom"] for p in table.properties] == [*PLACES[:2], "Ngoïla", PLACES[3]]
+    assert [(i.row, i.column, i.code) for i in table.issues] == [(3, "nom", "mixed_encoding")]
