@@ -118,8 +118,10 @@ def ingest_actors(
         max_columns=settings.upload_max_columns,
     )
     table = read_records(request.data, request.filename, options=options)
-    issues: list[Issue] = []
-    rows = _validate(table.records, table.row, issues)
+    # a row the reader could not read (malformed, a quote left open, a NUL, bytes that are not
+    # UTF-8) is rejected with the reader's reason, not taken for a blank or guessed record
+    issues: list[Issue] = list(table.issues)
+    rows = _validate(table.records, table.row, issues, table.unread())
     site_ids = _check_sites(session, rows, issues)
     accepted = [row for row in rows if not any(
         i.row == row.row and i.severity == "error" for i in issues)]  # fmt: skip
@@ -149,12 +151,14 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validate(
-    records: list[dict[str, str]], numbers: list[int], issues: list[Issue]
+    records: list[dict[str, str]], numbers: list[int], issues: list[Issue], unread: set[int]
 ) -> list[_Actor]:
     countries = {c.iso3 for c in read_country_table()}
     seen: dict[str, _Actor] = {}
     rows: list[_Actor] = []
     for record, number in zip(records, numbers, strict=True):
+        if number in unread:
+            continue  # its reason is the reader's
         name = _cell(record, "name")
         kind_text = _cell(record, "type")
         kind = actor_types().lookup(kind_text) if kind_text else None

@@ -140,7 +140,12 @@ def _read(
     fmt = find_format(request.filename).format
     if fmt in ("csv", "xlsx"):
         table = read_records(request.data, request.filename, options=options)
-        return fmt, len(table.row), _table_rows(session, table.records, table.row, issues)
+        # a row the reader could not read is rejected with its reason, not as a blank record
+        issues.extend(table.issues)
+        unread = table.unread()
+        kept = [(r, n) for r, n in zip(table.records, table.row, strict=True) if n not in unread]
+        records, numbers = [r for r, _ in kept], [n for _, n in kept]
+        return fmt, len(table.row), _table_rows(session, records, numbers, issues)
     shapes = read_shapes(request.data, request.filename, options=options, family="line")
     issues.extend(shapes.issues)
     rows = []

@@ -234,13 +234,23 @@ def _to_wgs84(shapes: npt.NDArray[np.object_], crs: object) -> npt.NDArray[np.ob
 class RecordTable:
     """Rows of a CSV or the first sheet of an XLSX, as text: ``records[k]`` maps each column
     to its cell (blank and "no answer" cells left out), ``row[k]`` is the row the sender sees
-    (the header is row 1)."""
+    (the header is row 1).
+
+    ``issues`` are the reader's own (a malformed row, a quote left open, a NUL, a value that is
+    not UTF-8 in a UTF-8 file), every one an error of its row: such a row's record is empty or
+    holds values read as a guess, and is not to be used (:meth:`unread`).
+    """
 
     format: str
     columns: tuple[str, ...]
     records: list[dict[str, str]]
     row: list[int]
     notes: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    def unread(self) -> set[int]:
+        """The rows an error of the reader rejects (their records are not the sender's)."""
+        return {issue.row for issue in self.issues if issue.severity == "error"}
 
 
 def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordTable:
@@ -289,4 +299,11 @@ def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordT
         }
         for record in table.records
     ]
-    return RecordTable(spec.format, table.columns, records, list(table.row), list(table.notes))
+    return RecordTable(
+        spec.format,
+        table.columns,
+        records,
+        list(table.row),
+        list(table.notes),
+        list(table.issues),
+    )

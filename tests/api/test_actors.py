@@ -118,3 +118,63 @@ def test_a_registry_without_usable_rows_is_refused(client: TestClient, api_key: 
     assert answer.status_code == 422
     assert answer.json()["code"] == "no_usable_rows"
     assert [e["row"] for e in answer.json()["errors"]] == [2, 3]
+
+
+# -- rows the reader could not read ---------------------------------------------------------------
+
+
+def test_rows_the_reader_could_not_read_are_rejected_with_its_reason(
+    client: TestClient, api_key: Headers
+) -> None:
+    """A quote left open, a ragged row, a NUL and a value that is not UTF-8 were blank records
+    rejected as nameless (or, not UTF-8, stored as Windows-1252 guessed it): each is now its
+    row's error with the reader's reason and column, and only the rows read are stored."""
+    note = "x" * 1200  # a NUL is a stray byte of text, not binary data, past a thousand bytes
+    data = (
+        "Nom,Type,Agrément,Pays,Note\n"
+        f"Coopérative Lobaye,coopérative,COOP-01,CAF,{note}\n"
+        '"Coopérative Ouverte,coopérative,COOP-02,CAF,\n'
+        "Comptoir Sangha,bureau d'achat,BA-7,CAF,,en trop\n"
+    ).encode()
+    data += "Négociant Doko,négociant,N-3,CAF,\n".encode("cp1252")
+    data += "Equipe Ba\x00ko,coopérative,EB-1,CAF,\n".encode()
+    data += b"Comptoir Nola,bureau d'achat,BA-9,CAF,\n"
+    answer = upload(client, api_key("researcher"), "registre.csv", data, target="actors")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["counts"]["rows"] == 6 and report["counts"]["rejected"] == 4
+    assert [(i["row"], i["column"], i["code"]) for i in report["issues"]] == [
+        (3, "Nom", "unclosed_quote"),
+        (4, None, "malformed_row"),
+        (5, "Nom", "mixed_encoding"),
+        (5, "Type", "mixed_encoding"),
+        (6, "Nom", "nul_character"),
+    ]
+    assert "'Négociant Doko'" in report["issues"][2]["message"]
+    stored = client.get("/collections/actors/items").json()["features"]
+    assert sorted(f["properties"]["name"] for f in stored) == [
+        "Comptoir Nola",
+        "Coopérative Lobaye",
+    ]
+
+
+def test_a_registry_of_unreadable_rows_is_refused_naming_file_row_column_and_reason(
+    client: TestClient, api_key: Headers
+) -> None:
+    data = (
+        "Nom,Type\nCoop é,cooperative,é\n".encode()  # one field too many
+        + b'"Coop,cooperative\n'
+        + "Négociant,négociant\n".encode("cp1252")
+    )
+    answer = upload(client, api_key("researcher"), "r.csv", data, target="actors")
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["code"] == "no_usable_rows" and problem["file"] == "r.csv"
+    assert [(e["row"], e.get("column"), e["code"]) for e in problem["errors"]] == [
+        (2, None, "malformed_row"),
+        (3, "Nom", "unclosed_quote"),
+        (4, "Nom", "mixed_encoding"),
+        (4, "Type", "mixed_encoding"),
+    ]
+    assert all(e["message"].startswith("r.csv: line ") for e in problem["errors"])
+    assert client.get("/collections/actors/items").json()["features"] == []

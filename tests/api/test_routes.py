@@ -200,3 +200,48 @@ def test_a_file_without_routes_is_refused(client: TestClient, writer: dict[str, 
     assert answer.status_code == 422
     assert answer.json()["code"] == "no_usable_rows"
     assert client.get("/collections/routes/items").json()["features"] == []
+
+
+def test_rows_of_a_table_the_reader_could_not_read_are_rejected_with_its_reason(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """A quote left open, a ragged row and a name that is not UTF-8 were blank records (a
+    'no source given') or, not UTF-8, matched as Windows-1252 guessed it and stored: each is
+    now its row's error with the reader's reason and column, and only the rows read are
+    stored; a table of such rows alone is refused naming the file, row, column and reason."""
+    made = upload(
+        client, writer, "m.geojson",
+        mines([("Bétaré Oya", (14.08, 5.60)), ("Garoua-Boulaï", (14.55, 5.89))]),
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    table = (
+        "source,destination,mineral\n"
+        "Bétaré Oya,Garoua-Boulaï,or\n"
+        '"Bétaré Oya,Garoua-Boulaï,or\n'
+        "Bétaré Oya,Garoua-Boulaï,or,en trop\n"
+    ).encode() + "Bétaré Oya,Garoua-Boulaï,diamant\n".encode("cp1252")
+    answer = upload(client, writer, "flows.csv", table, target="routes")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["counts"]["routes"] == 1 and report["counts"]["rejected"] == 3
+    assert [(i["row"], i["column"], i["code"]) for i in report["issues"]] == [
+        (3, "source", "unclosed_quote"),
+        (4, None, "malformed_row"),
+        (5, "source", "mixed_encoding"),
+        (5, "destination", "mixed_encoding"),
+    ]
+    listed = client.get("/collections/routes/items").json()["features"]
+    assert [f["properties"]["mineral"] for f in listed] == ["gold"]
+
+    unreadable = b'source,destination\n"Nowhere,Garoua\n' + "Bétaré,Garoua\n".encode("cp1252")
+    unreadable = "source,destination,période,unité\n".encode() + unreadable.split(b"\n", 1)[1]
+    refused = upload(client, writer, "bad.csv", unreadable, target="routes")
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "no_usable_rows" and problem["file"] == "bad.csv"
+    assert [(e["row"], e.get("column"), e["code"]) for e in problem["errors"]] == [
+        (2, "source", "unclosed_quote"),
+        (3, "source", "mixed_encoding"),
+    ]
+    assert all(e["message"].startswith("bad.csv: line ") for e in problem["errors"])
+    assert len(client.get("/collections/routes/items").json()["features"]) == 1

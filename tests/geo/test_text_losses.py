@@ -17,7 +17,7 @@ from shapely.geometry import Polygon
 
 from geo.errors import UnreadableFile
 from geo.readers import ReadOptions, read_survey
-from geo.readers.shapes import read_shapes
+from geo.readers.shapes import read_records, read_shapes
 from geo.survey import Survey
 
 OPTIONS = ReadOptions()
@@ -380,3 +380,25 @@ def test_zones_from_a_shapefile_or_geopackage_with_a_few_stray_bytes_stay_utf8(
     table = read_shapes(data, f"zones.{fmt}", options=OPTIONS, family="polygon")
     assert [p["nom"] for p in table.properties] == [*PLACES[:2], "Ngoïla", PLACES[3]]
     assert [(i.row, i.column, i.code) for i in table.issues] == [(3, "nom", "mixed_encoding")]
+
+
+# -- registries and route tables keep the reader's issues -----------------------------------------
+
+
+def test_a_table_of_records_keeps_the_reasons_of_the_rows_not_read() -> None:
+    """``read_records`` (actors, route tables) dropped the reader's issues: a row not read was
+    a blank record, a value that is not UTF-8 a record of guessed values, and nothing said so."""
+    data = (
+        "name,type\nCoopérative Lobaye,cooperative\n"
+        '"Ouverte,cooperative\nSangha,buyer,extra\n'.encode()
+        + "Négociant,trader\n".encode("cp1252")
+    )
+    table = read_records(data, "actors.csv", options=OPTIONS)
+    assert table.row == [2, 3, 4, 5]
+    assert [(i.row, i.column, i.code) for i in table.issues] == [
+        (3, "name", "unclosed_quote"),
+        (4, None, "malformed_row"),
+        (5, "name", "mixed_encoding"),
+    ]
+    assert table.unread() == {3, 4, 5}
+    assert table.records[0] == {"name": "Coopérative Lobaye", "type": "cooperative"}
