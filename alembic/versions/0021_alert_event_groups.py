@@ -83,7 +83,10 @@ def upgrade() -> None:
         FROM alert_events
         """
     )
-    op.execute(f"UPDATE alert_events SET id = id * {SPAN}")
+    # in two steps: the key is checked row by row, and in one (id * 16384) event 1 became
+    # 16384 while event 16384 was still there
+    op.execute("UPDATE alert_events SET id = -id")
+    op.execute(f"UPDATE alert_events SET id = -id * {SPAN}")
     op.execute(
         "SELECT setval(pg_get_serial_sequence('alert_event_groups', 'id'), "
         "coalesce((SELECT max(id) FROM alert_event_groups), 0) + 1, false)"
