@@ -102,6 +102,12 @@ def upgrade() -> None:
         ["id"],
         postgresql_where="status = 'pending'",
     )
+    op.create_index(
+        "ix_alert_event_groups_due_subscription",
+        "alert_event_groups",
+        ["subscription_id", "id"],
+        postgresql_where="status = 'pending'",
+    )
     # borderlens_alerts_notify() (0013): the worker wakes at the writer's commit
     op.execute(
         "CREATE TRIGGER alert_event_groups_notify AFTER INSERT ON alert_event_groups "
@@ -139,6 +145,7 @@ def downgrade() -> None:
         " false)"
     )
     op.execute("DROP TRIGGER alert_event_groups_notify ON alert_event_groups")
+    op.drop_index("ix_alert_event_groups_due_subscription", table_name="alert_event_groups")
     op.drop_index("ix_alert_event_groups_due", table_name="alert_event_groups")
     op.drop_index("ix_alert_event_groups_subscription_id", table_name="alert_event_groups")
     op.drop_table("alert_event_groups")

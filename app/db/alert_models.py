@@ -140,6 +140,13 @@ class AlertEventGroup(Base):
         Index("ix_alert_event_groups_subscription_id", "subscription_id", "id"),
         # The worker's queue of first tries, in the order they were written.
         Index("ix_alert_event_groups_due", "id", postgresql_where=text("status = 'pending'")),
+        # A subscription's groups still pending (a later one waits for the earlier ones).
+        Index(
+            "ix_alert_event_groups_due_subscription",
+            "subscription_id",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
 

@@ -25,11 +25,13 @@ from sqlalchemy import (
     Text,
     any_,
     case,
+    exists,
     func,
     literal,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -161,9 +163,12 @@ def hold_for(session: Session, seconds: float) -> None:
     )
 
 
-def _next_group(after: int, blocked: set[int]) -> Select[Any]:
+def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[Any]:
     """Lock the oldest group after ``after`` with events left for a first try, not of a
-    ``blocked`` or deleted subscription; with its subscription and key.
+    ``blocked`` or deleted subscription, nor of one with an older group pending that this
+    round does not hold (``held``: another worker is sending it, and the groups of a
+    subscription go in the order they were written: an upload's completion after its sites);
+    with its subscription and key.
 
     Locked and read in one statement: a lock taken in a subquery would let the outer query
     read the group as the statement's snapshot saw it, before another worker's commit moved
@@ -175,6 +180,15 @@ def _next_group(after: int, blocked: set[int]) -> Select[Any]:
     ]
     if blocked:
         where.append(groups.c.subscription_id.not_in(sorted(blocked)))
+    older = groups.alias("older")
+    where.append(
+        ~exists().where(
+            older.c.subscription_id == groups.c.subscription_id,
+            older.c.status == "pending",
+            older.c.id < groups.c.id,
+            older.c.id.not_in(list(held)) if held else true(),
+        )
+    )
     return (
         select(
             groups.c.id,
@@ -202,6 +216,11 @@ def _next_group(after: int, blocked: set[int]) -> Select[Any]:
     )
 
 
+#: A round takes this many times ``limit`` messages of first tries from groups: one worker
+#: sends a group (its lock), up to ``PARALLEL_SENDS`` messages side by side, so a receiver
+#: answering in 100 ms still gets about 100 events a second from a subscription's group.
+GROUP_ROUND_FACTOR = 5
+
 #: Groups one round locks at most: a round of many small groups (sites edited one by one)
 #: costs a statement per group.
 ROUND_GROUPS = 20
@@ -212,12 +231,14 @@ def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> li
     ``messages`` messages, a message per event, or for a subscription taking batches one
     message of up to its ``batch_max_events`` in all (``counted``: how many of its events
     this round holds already). A subscription whose group is not taken whole gets none of
-    its later groups this round: its events go in the order they were written."""
+    its later groups this round: its groups go in the order they were written (a group's
+    messages may go side by side)."""
     taken: list[_Locked] = []
     counted = dict(counted)
     after, blocked, locked_groups = 0, set[int](), 0
     while messages > 0 and locked_groups < ROUND_GROUPS:
-        row = session.execute(_next_group(after, blocked)).mappings().first()
+        held = sorted({lock.group_id for lock in taken if lock.group_id is not None})
+        row = session.execute(_next_group(after, blocked, held)).mappings().first()
         if row is None:
             break
         after, locked_groups = int(row["id"]), locked_groups + 1
@@ -269,7 +290,7 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
         if lock.row["batch_max_events"] > 1:
             subscription_id = int(lock.row["subscription_id"])
             batched[subscription_id] = batched.get(subscription_id, 0) + 1
-    locked += _take_groups(session, limit, batched)
+    locked += _take_groups(session, limit * GROUP_ROUND_FACTOR, batched)
     # oldest first, as a batch lists them: a retry comes due late, after newer first tries
     return _deliveries(session, locked)
 

@@ -55,6 +55,9 @@ POLL_S = 0.5  # how often one sender looks for retries that came due and expired
 IDLE_S = 5.0  # how often the other idle senders look at ``stop``; they never query then
 USER_AGENT = "borderlens-webhooks/1"
 NOT_SENT = "not sent: "  # the error of a message left unsent after its receiver failed
+#: Messages of one group (first tries, an event each) that a subscription's chain sends side
+#: by side: a group is sent by the one worker holding it.
+PARALLEL_SENDS = 16
 
 
 def retry_delay_s(
@@ -139,6 +142,21 @@ def messages(batch: list[deliveries.Delivery]) -> list[Message]:
             order.append(current)
         current.append(delivery)
     return [Message(tuple(events)) for events in order]
+
+
+def side_by_side(queue: list[Message], position: int) -> list[Message]:
+    """The messages from ``position`` that may go at once: up to ``PARALLEL_SENDS`` single
+    events of the same group taken for their first try (a run of the group), else the one
+    message (a batch, a retry); the groups of a subscription go one after the other."""
+    first = queue[position].first
+    if first.group_id is None or queue[position].batched:
+        return [queue[position]]
+    run = [queue[position]]
+    for message in queue[position + 1 : position + PARALLEL_SENDS]:
+        if message.batched or message.first.group_id != first.group_id:
+            break
+        run.append(message)
+    return run
 
 
 def signed_request(message: Message, now: dt.datetime) -> tuple[bytes, dict[str, str]]:
@@ -236,8 +254,10 @@ class DeliveryWorker:
         self, client: httpx.AsyncClient, batch: list[Message], last_start: float
     ) -> list[tuple[Message, str | None]]:
         """Send each subscription's messages in order, the subscriptions side by side (a slow
-        receiver delays its own messages only). No try starts after ``last_start``
-        (``time.monotonic()``): what is left is not in the outcomes, and stays due.
+        receiver delays its own messages only); the messages of one group taken for their
+        first try go up to ``PARALLEL_SENDS`` at a time (the group is this worker's alone).
+        No try starts after ``last_start`` (``time.monotonic()``): what is left is not in the
+        outcomes, and stays due.
 
         A subscription's first failed message ends its chain: the messages after it are not
         sent to a receiver that just failed (a silent one would cost a whole timeout each,
@@ -249,16 +269,21 @@ class DeliveryWorker:
 
         async def chain(queue: list[Message]) -> list[tuple[Message, str | None]]:
             done: list[tuple[Message, str | None]] = []
-            for position, message in enumerate(queue):
+            position = 0
+            while position < len(queue):
                 if done and time.monotonic() > last_start:
                     break
-                error = await self.send(client, message)
-                done.append((message, error))
-                if error is not None:
+                run = side_by_side(queue, position)
+                errors = await asyncio.gather(*(self.send(client, m) for m in run))
+                done += zip(run, errors, strict=True)
+                position += len(run)
+                failed = [(m, e) for m, e in zip(run, errors, strict=True) if e is not None]
+                if failed:
+                    message, error = failed[0]
                     skipped = (
                         f"{NOT_SENT}the receiver failed {message.webhook_id} just before ({error})"
                     )
-                    done += [(later, skipped[:1000]) for later in queue[position + 1 :]]
+                    done += [(later, skipped[:1000]) for later in queue[position:]]
                     break
             return done
 

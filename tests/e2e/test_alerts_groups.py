@@ -5,6 +5,7 @@ a row of its own with the same id, and events written before groups are kept (00
 from __future__ import annotations
 
 import secrets
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -57,18 +58,59 @@ def test_workers_in_two_sessions_take_each_event_once(node: Node, receiver: Rece
     caller = node.caller("admin")
     node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
     with node.sessions() as session:
-        create_sites(session, node.boundaries(session), _drafts(50, "W"), caller)
+        create_sites(session, node.boundaries(session), _drafts(150, "W"), caller)
         session.commit()
     with node.sessions() as first, node.sessions() as second:
-        taken = deliveries.lock_due(first, 20)
-        assert len(taken) == 20 and {d.attempts for d in taken} == {0}
+        taken = deliveries.lock_due(first, 20)  # first tries: 5 x 20 messages
+        assert len(taken) == 100 and {d.attempts for d in taken} == {0}
         assert deliveries.lock_due(second, 20) == []  # the group is held
         deliveries.mark_delivered(first, taken)
         deliveries.advance_groups(first, taken)
         first.commit()
         after = deliveries.lock_due(second, 20)
-        assert [d.id for d in after] == [taken[-1].id + 1 + i for i in range(20)]
+        assert [d.id for d in after] == [taken[-1].id + 1 + i for i in range(50)]
         second.rollback()
+
+
+def test_a_later_group_waits_for_the_earlier_one_another_worker_holds(
+    node: Node, receiver: Receiver
+) -> None:
+    """A subscription's groups go in the order they were written: while one worker holds
+    its first group, another takes nothing of its second (it took it, and an upload's
+    completion went out before its sites)."""
+    caller = node.caller("admin")
+    node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(150, "E"), caller)
+        create_sites(session, node.boundaries(session), _drafts(3, "L"), caller)
+        session.commit()
+    with node.sessions() as first, node.sessions() as second:
+        taken = deliveries.lock_due(first, 20)
+        assert len({d.group_id for d in taken}) == 1 and len(taken) == 100
+        assert deliveries.lock_due(second, 20) == []
+        first.rollback()
+        # the first group taken whole: the second follows it in the same round
+        everything = deliveries.lock_due(second, 200)
+        assert len(everything) == 153 and len({d.group_id for d in everything}) == 2
+        assert [d.id for d in everything] == sorted(d.id for d in everything)
+        second.rollback()
+
+
+def test_a_groups_messages_go_side_by_side(
+    node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """One worker sends a group (it holds it), several of its messages at once: to a
+    receiver taking 0.2 s an answer, 40 events go out more than one at a time, each once."""
+    receiver.delay_s = 0.2
+    caller = node.caller("admin")
+    node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(40, "P"), caller)
+        session.commit()
+    workers.append(node.worker())
+    got = receiver.wait_for(40)
+    assert len({r.id for r in got}) == len(got) == 40
+    assert receiver.max_in_flight > 1
 
 
 def test_a_failed_first_try_gives_the_event_its_own_row(node: Node, receiver: Receiver) -> None:
@@ -207,3 +249,38 @@ def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> 
         (f"msg_{2:032x}", "pending", 2),
         (f"msg_{3:032x}", "pending", 0),
     ]
+
+
+def test_a_run_side_by_side_is_one_groups_single_events() -> None:
+    """Up to PARALLEL_SENDS single events of one group go at once; a group after another,
+    a batch or a retry goes alone, in order."""
+    import datetime as dt
+
+    from app.services import delivery
+
+    def message(event_id: int, group_id: int | None, batch_max: int = 1) -> delivery.Message:
+        one = deliveries.Delivery(
+            event_id,
+            f"msg_{event_id:032x}",
+            0 if group_id else 1,
+            b"{}",
+            dt.datetime.now(dt.UTC),
+            1,
+            "SUB-1",
+            "http://127.0.0.1:9/h",
+            "whsec_AAAA",
+            batch_max,
+            group_id,
+        )
+        return delivery.Message((one,))
+
+    queue = [message(7 * GROUP_SPAN + n, 7) for n in range(20)]
+    queue += [message(8 * GROUP_SPAN + n, 8) for n in range(3)]
+    queue += [message(5 * GROUP_SPAN, None), message(9 * GROUP_SPAN, 9, batch_max=50)]
+    runs = []
+    position = 0
+    while position < len(queue):
+        run = delivery.side_by_side(queue, position)
+        runs.append(len(run))
+        position += len(run)
+    assert runs == [delivery.PARALLEL_SENDS, 20 - delivery.PARALLEL_SENDS, 3, 1, 1]

@@ -36,6 +36,8 @@ class Receiver:
     delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0  # requests being answered now
+    max_in_flight: int = 0  # the most at once
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -51,8 +53,13 @@ class Receiver:
                 body = self.rfile.read(length)
                 if len(body) < length:  # the sender died mid-request: nothing was delivered
                     return
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
+                with receiver.lock:
+                    receiver.in_flight -= 1
                 status = receiver.status
                 if status < 300:
                     with receiver.lock:
