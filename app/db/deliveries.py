@@ -85,26 +85,12 @@ class _Locked:
 
 
 def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[_Locked]:
-    """Lock up to ``limit`` due events among ``where`` (oldest first) in one statement."""
-    due = (
-        select(events.c.id)
-        .where(
-            events.c.status == "pending",
-            events.c.next_attempt_at <= func.now(),
-            # a lease of an older worker (which wrote ``leased_until``) is still honoured
-            or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
-            # a deleted subscription's events wait for their removal, unsent
-            events.c.subscription_id.not_in(
-                select(subscriptions.c.id).where(subscriptions.c.status == SUBSCRIPTION_DELETED)
-            ),
-            *where,
-        )
-        .order_by(events.c.next_attempt_at, events.c.id)
-        .limit(limit)
-        # a row lock, not a new row version per event: held until the outcome is written
-        .with_for_update(skip_locked=True, key_share=True)
-        .scalar_subquery()
-    )
+    """Lock up to ``limit`` due events among ``where`` (oldest due first) in one statement.
+
+    Locked and read in one statement, as groups are (:func:`_next_group`): locked in a
+    subquery, an event another worker had just tried and released was read by the outer
+    query as the statement's snapshot saw it, its tries one short, so its last try was
+    taken for a retry and it was tried once more than the limit (a flaky 4 of 3 tries)."""
     statement = (
         select(
             events.c.id,
@@ -122,8 +108,20 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
         )
         .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
         .join(keys, keys.c.id == subscriptions.c.api_key_id)
-        .where(events.c.id.in_(due))
-        .order_by(events.c.id)
+        .where(
+            events.c.status == "pending",
+            events.c.next_attempt_at <= func.now(),
+            # a lease of an older worker (which wrote ``leased_until``) is still honoured
+            or_(events.c.leased_until.is_(None), events.c.leased_until < func.now()),
+            # a deleted subscription's events wait for their removal, unsent
+            subscriptions.c.status != SUBSCRIPTION_DELETED,
+            *where,
+        )
+        .order_by(events.c.next_attempt_at, events.c.id)
+        .limit(limit)
+        # a row lock of the event alone, not a new row version: held until the outcome is
+        # written (a subscription's lock would make pausing or deleting it wait)
+        .with_for_update(skip_locked=True, key_share=True, of=events)
     )
     rows = session.execute(statement).mappings().all()
     return [_Locked(r, reader_of(r), int(r["id"])) for r in rows if r["webhook_url"]]
