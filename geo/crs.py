@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -168,6 +170,30 @@ def point_from_lonlat(crs: OfferedCrs, lon: float, lat: float) -> tuple[float, f
     return (float(x), float(y))
 
 
+def _densified(geom: BaseGeometry, step: float) -> BaseGeometry:
+    """``geom`` with vertices added along its edges at most ``step`` apart (its CRS's units).
+
+    GEOS refuses to densify a line or ring whose points are all one point (a box of zero
+    size, a line of no length: ``point array must contain 0 or >1 elements``, a 500 for a
+    ``bbox`` of one point in EPSG:3857); such a part has nothing to densify and is kept as
+    it is, and the other parts are densified."""
+    if geom.geom_type == "Point" or geom.is_empty:
+        return geom
+    try:
+        return shapely.segmentize(geom, step)
+    except shapely.errors.GEOSException:
+        pass
+    if isinstance(geom, shapely.Polygon):
+        exterior: Any = _densified(geom.exterior, step)
+        holes: Any = [_densified(ring, step) for ring in geom.interiors]
+        return shapely.Polygon(exterior, holes)
+    parts = getattr(geom, "geoms", None)
+    if parts is not None:
+        collection: Any = type(geom)
+        return typing.cast(BaseGeometry, collection([_densified(part, step) for part in parts]))
+    return geom  # a line or ring of one repeated point
+
+
 def geometry_to_lonlat(
     geom: BaseGeometry, crs: OfferedCrs, parameter: str = "filter-crs", what: str = "geometry"
 ) -> BaseGeometry:
@@ -183,7 +209,7 @@ def geometry_to_lonlat(
     if crs.srid != 4326:
         minx, miny, maxx, maxy = geom.bounds
         step = max(maxx - minx, maxy - miny, 1.0) / 32
-        geom = shapely.segmentize(geom, step) if geom.geom_type != "Point" else geom
+        geom = _densified(geom, step)
         transformer = _to_lonlat(crs.srid)
 
         def to_lonlat(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -226,13 +226,14 @@ def bbox_in_crs_clause(
     """
     envelope = BBox(*lonlat_bounds)
     step = max(box[2] - box[0], box[3] - box[1], 1.0) / 32
-    outline = func.ST_Transform(
-        func.ST_Segmentize(
-            func.ST_MakeEnvelope(*(literal(float(v)) for v in box), crs.srid),
-            literal(float(step)),
-        ),
-        4326,
-    )
+    x0, y0, x1, y1 = (literal(float(v)) for v in box)
+    if box[0] == box[2] or box[1] == box[3]:
+        # a box of no width or height is the line (or point) it is: as a polygon, PostGIS
+        # could not hand a box of one point to GEOS (a 500)
+        shape = func.ST_MakeLine(func.ST_Point(x0, y0, crs.srid), func.ST_Point(x1, y1, crs.srid))
+    else:
+        shape = func.ST_MakeEnvelope(x0, y0, x1, y1, crs.srid)
+    outline = func.ST_Transform(func.ST_Segmentize(shape, literal(float(step))), 4326)
     return and_(lonlat_bbox_clause(geom, envelope), func.ST_Intersects(geom, outline))
 
 

@@ -63,8 +63,8 @@ def test_epsg_4326_box_is_read_latitude_first() -> None:
     st.sampled_from(PROJECTED),
     st.floats(0.05, 0.95),
     st.floats(0.05, 0.95),
-    st.floats(1_000, 200_000),
-    st.floats(1_000, 200_000),
+    st.just(0.0) | st.floats(1_000, 200_000),
+    st.just(0.0) | st.floats(1_000, 200_000),
     st.floats(0, 1),
     st.floats(0, 1),
 )
@@ -72,7 +72,8 @@ def test_projected_box_contains_every_point_of_it(
     target: crs.OfferedCrs, fx: float, fy: float, width: float, height: float, u: float, v: float
 ) -> None:
     """A box around a regional point in a projected CRS: every point of the box, transformed
-    to lon/lat by pyproj, lies in the CRS84 box the function returns."""
+    to lon/lat by pyproj, lies in the CRS84 box the function returns; also a box of no
+    width or height, or both (one point: GEOS refused to densify its outline)."""
     lon = 8.0 + fx * 24.0  # 8..32 E: the region of the offered UTM zones
     lat = -12.0 + fy * 24.0
     if target.srid != 3857:
@@ -130,3 +131,26 @@ def test_geometry_to_lonlat_reads_epsg_4326_latitude_first() -> None:
 def test_geometry_without_a_lonlat_image_is_refused(geom: shapely.Point, name: str) -> None:
     with pytest.raises(UnsupportedCRS, match="filter-crs"):
         crs.geometry_to_lonlat(geom, crs.parse_crs(name))
+
+
+@pytest.mark.parametrize(
+    "wkt",
+    [
+        "POLYGON ((1 1, 1 1, 1 1, 1 1))",
+        "LINESTRING (1 1, 1 1)",
+        "MULTIPOLYGON (((1 1, 1 1, 1 1, 1 1)), ((0 0, 90000 0, 90000 90000, 0 0)))",
+        "POLYGON ((0 0, 90000 0, 90000 90000, 0 0), (1 1, 1 1, 1 1, 1 1))",
+        "GEOMETRYCOLLECTION (LINESTRING (1 1, 1 1), POINT (2 2))",
+    ],
+)
+def test_a_geometry_with_parts_of_one_point_converts(wkt: str) -> None:
+    """A line or ring whose points are all one point has nothing to densify: it is kept, and
+    the other parts are densified (GEOS refused the whole geometry)."""
+    geom = shapely.from_wkt(wkt)
+    lonlat = crs.geometry_to_lonlat(geom, crs.EPSG_3857)
+    back = Transformer.from_crs(3857, 4326, always_xy=True)
+    for x, y in shapely.get_coordinates(geom):
+        lon, lat = back.transform(x, y)
+        assert shapely.Point(lon, lat).distance(lonlat) < 1e-9
+    if geom.area > 0:
+        assert shapely.get_num_coordinates(lonlat) > shapely.get_num_coordinates(geom)
