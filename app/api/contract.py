@@ -101,8 +101,9 @@ def _dependency_statuses(route: APIRoute) -> set[int]:
 
 
 def _request_statuses(operation: dict[str, Any]) -> set[int]:
-    """What the request's own parts can be refused with."""
-    statuses: set[int] = set()
+    """What the request's own parts can be refused with; 429 for every request (the rate
+    limits of ``app.api.rate_limits`` apply to every route, per key or client address)."""
+    statuses: set[int] = {429}
     places = {param.get("in") for param in operation.get("parameters", [])}
     if places & {"query", "path", "header"}:
         statuses.add(400)

@@ -15,8 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
 from app.api import contract, params
+from app.api.federation import CHANGES
 from app.api.responses import OPENAPI_30, dumps
 from app.collections.base import Provider
+from app.services.federation import FEED_COLLECTIONS
 from app.settings import Settings
 
 router = APIRouter(tags=["Service"])
@@ -85,6 +87,8 @@ def _per_collection(paths: dict[str, Any], settings: Settings) -> dict[str, Any]
         for provider in registry.PROVIDERS:
             if "/tiles" in path and provider.tile_fields() is None:
                 continue  # a collection without tiles has no tile paths
+            if path == CHANGES and provider.id not in FEED_COLLECTIONS:
+                continue  # nor one without a changes feed a changes path (404 to every method)
             concrete = provider.id.join(path.split("{collectionId}", 1))
             expanded.setdefault(concrete, {}).update(
                 {

@@ -12,6 +12,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from app import collections as registry
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.services.federation import FEED_COLLECTIONS
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 BEARER = "bearerAuth"
@@ -64,6 +65,16 @@ def test_statuses_follow_what_an_operation_is_made_of(document: dict[str, Any]) 
         if {} in operation.get("security", []):
             assert 401 in statuses and 403 not in statuses, label
         assert any(200 <= s < 300 for s in statuses), label
+        assert 429 in statuses, label  # rate limits apply to every route (found by schemathesis)
+
+
+def test_only_a_collection_with_a_changes_feed_has_a_changes_path(
+    document: dict[str, Any],
+) -> None:
+    """The other collections' changes URLs answer 404 to every method: /api listed them
+    (schemathesis took the 404 to a TRACE for a missing 405)."""
+    listed = sorted(path for path in document["paths"] if path.endswith("/changes"))
+    assert listed == [f"/collections/{c}/changes" for c in sorted(FEED_COLLECTIONS)]
 
 
 def test_the_bearer_scheme_and_who_needs_a_key(document: dict[str, Any]) -> None:
