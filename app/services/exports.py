@@ -403,11 +403,38 @@ def _batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def arrow_reader(provider: Provider, pages: Iterator[list[dict[str, Any]]]) -> pa.RecordBatchReader:
-    """``provider``'s features as an Arrow stream for ``pyogrio.write_arrow``: the export
-    columns (:func:`columns`) and a ``geometry`` WKB column, one record batch per page."""
-    cols = columns(provider)
-    return pa.RecordBatchReader.from_batches(_arrow_schema(cols), _batches(pages, cols))
+def write_stream(
+    provider: Provider,
+    pages: Iterator[list[dict[str, Any]]],
+    target: str,
+    cols: Sequence[Column] | None = None,
+    **options: Any,
+) -> None:
+    """Write ``provider``'s features with ``pyogrio.write_arrow`` as an Arrow stream: the
+    export columns (:func:`columns`, or ``cols``) and a ``geometry`` WKB column, one record
+    batch per page, so a large selection stays in bounded memory.
+
+    The pages are read while GDAL writes: an error they raise (a 400 for an unknown zone or a
+    filter refused when its first page is read) reached the caller as pyogrio's
+    ``RuntimeError: Error while accessing batch from stream``, a 500 (found by schemathesis).
+    That error is raised as itself."""
+    cols = columns(provider) if cols is None else cols
+    raised: list[BaseException] = []
+
+    def watched() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from _batches(pages, cols)
+        except Exception as error:
+            raised.append(error)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(_arrow_schema(cols), watched())
+    try:
+        pyogrio.write_arrow(reader, target, layer=provider.id, **options)
+    except RuntimeError:
+        if raised:
+            raise raised[0] from None
+        raise
 
 
 def _write_gdal(
@@ -423,7 +450,6 @@ def _write_gdal(
     cols = columns(provider)
     if fmt.name == "kml":  # KML readers take ``id`` from the Placemark's own id attribute
         cols = (Column("feature_id", "string"), *cols[1:])
-    reader = pa.RecordBatchReader.from_batches(_arrow_schema(cols), _batches(pages, cols))
     description = json.dumps(about, ensure_ascii=False)
     options: dict[str, Any] = {}
     if fmt.name == "gpkg":
@@ -437,7 +463,7 @@ def _write_gdal(
     if fmt.name == "shp":
         options = {"encoding": "UTF-8"}
     options |= {"geometry_name": "geometry", "geometry_type": geometry_type(provider), "crs": crs}
-    pyogrio.write_arrow(reader, str(target), layer=provider.id, driver=fmt.driver, **options)
+    write_stream(provider, pages, str(target), cols, driver=fmt.driver, **options)
     if fmt.name == "kml":
         target = _describe_kml(target, description)
     if fmt.name == "shp":

@@ -133,11 +133,10 @@ def _layer(path: Path, provider: Provider, pages: Iterator[list[dict[str, Any]]]
     """Append ``provider``'s features to the package as the layer named by its id (the first
     one creates it as a GeoPackage 1.2, which the GDAL of older QGIS/QField reads in full)."""
     counter = _Counter()
-    reader = exports.arrow_reader(provider, counter.count(pages))
-    pyogrio.write_arrow(
-        reader,
+    exports.write_stream(
+        provider,
+        counter.count(pages),
         str(path),
-        layer=provider.id,
         driver=DRIVER,
         geometry_name="geometry",
         geometry_type=exports.geometry_type(provider),

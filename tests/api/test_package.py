@@ -131,7 +131,17 @@ def test_observations_of_the_package_sites_with_public_fields_only(
 
 
 @pytest.mark.parametrize(
-    "query", ["kind=volcano", "within_km=-1", "limit=5", "border=XXX", "filter=name%20%3D%3D"]
+    "query",
+    [
+        "kind=volcano",
+        "within_km=-1",
+        "limit=5",
+        "border=XXX",
+        "filter=name%20%3D%3D",
+        # refused when the first page is read, while GDAL writes: pyogrio's RuntimeError was
+        # a 500 (found by schemathesis)
+        "zone=" + "0" * 40,
+    ],
 )
 def test_bad_filters_are_problems(client: TestClient, query: str) -> None:
     response = client.get(f"{URL}?{query}")
