@@ -84,6 +84,19 @@ class _Locked:
     group_id: int | None = None
 
 
+#: What sending an event needs of its subscription and of the subscriber's key (the view of
+#: restricted attributes its body is built for).
+_SUBSCRIBER = (
+    subscriptions.c.public_id.label("subscription"),
+    subscriptions.c.webhook_url,
+    subscriptions.c.secret,
+    subscriptions.c.batch_max_events,
+    keys.c.id.label("key_id"),
+    keys.c.role,
+    keys.c.countries,
+)
+
+
 def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[_Locked]:
     """Lock up to ``limit`` due events among ``where`` (oldest due first) in one statement.
 
@@ -98,13 +111,7 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
             events.c.attempts,
             events.c.created_at,
             events.c.subscription_id,
-            subscriptions.c.public_id.label("subscription"),
-            subscriptions.c.webhook_url,
-            subscriptions.c.secret,
-            subscriptions.c.batch_max_events,
-            keys.c.id.label("key_id"),
-            keys.c.role,
-            keys.c.countries,
+            *_SUBSCRIBER,
         )
         .join(subscriptions, subscriptions.c.id == events.c.subscription_id)
         .join(keys, keys.c.id == subscriptions.c.api_key_id)
@@ -195,13 +202,7 @@ def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[An
             groups.c.size,
             groups.c.created_at,
             groups.c.subscription_id,
-            subscriptions.c.public_id.label("subscription"),
-            subscriptions.c.webhook_url,
-            subscriptions.c.secret,
-            subscriptions.c.batch_max_events,
-            keys.c.id.label("key_id"),
-            keys.c.role,
-            keys.c.countries,
+            *_SUBSCRIBER,
         )
         .join(subscriptions, subscriptions.c.id == groups.c.subscription_id)
         .join(keys, keys.c.id == subscriptions.c.api_key_id)

@@ -1,23 +1,18 @@
 """The outbox keeps a row per change and subscription (a group of its events): workers in
 separate sessions take each event once, an event whose first try failed leaves its group for
-a row of its own with the same id, and events written before groups are kept (0021)."""
+a row of its own with the same id (events written before groups: test_alert_groups_migration)."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
-from collections.abc import Iterator
 
-import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
-from app.db import deliveries, migrations
+from app.db import deliveries
 from app.db import outbox as outbox_repo
 from app.db.alert_models import GROUP_SPAN
-from app.db.engine import make_engine, make_sessionmaker
 from app.services.sites import SiteDraft, create_sites
 from tests.support.alerts import Node
-from tests.support.pg import Server
 from tests.support.webhooks import Receiver
 
 
@@ -156,99 +151,6 @@ def orjson_loads(body: bytes) -> object:
     import orjson
 
     return orjson.loads(body)
-
-
-@pytest.fixture
-def engine_at_0020(pg_server: Server) -> Iterator[Engine]:
-    name = f"bl_migrate21_{secrets.token_hex(4)}"
-    pg_server.create_database(name)
-    engine = make_engine(pg_server.url(name), pool_size=2)
-    migrations.upgrade(engine, "0020_alert_events_site_versions")
-    yield engine
-    engine.dispose()
-    pg_server.drop_database(name)
-
-
-def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> None:
-    """Each event becomes a group of one: its id times 16384, its ``webhook-id``, state and
-    body kept; the one due is still sent, the others are not sent again."""
-    with engine_at_0020.begin() as conn:
-        key_id = conn.execute(
-            text(
-                "INSERT INTO api_keys (name, prefix, secret_hash, role) "
-                "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
-            ),
-            {"h": b"0" * 32},
-        ).scalar_one()
-        subscription_id = conn.execute(
-            text(
-                "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
-                "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
-                "'{upload.completed}', 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
-            ),
-            {"k": key_id},
-        ).scalar_one()
-        for n, (status, attempts) in enumerate(
-            (("delivered", 1), ("dead", 8), ("pending", 2), ("pending", 0))
-        ):
-            conn.execute(
-                text(
-                    "INSERT INTO alert_events (public_id, subscription_id, type, payload, "
-                    "status, attempts, next_attempt_at) VALUES (:p, :s, 'upload.completed', "
-                    "CAST(:body AS json), :status, :attempts, now() - interval '1 minute')"
-                ),
-                {
-                    "p": f"msg_{n:032x}",
-                    "s": subscription_id,
-                    "body": f'{{"type":"upload.completed","data":{{"n":{n}}}}}',
-                    "status": status,
-                    "attempts": attempts,
-                },
-            )
-        old_ids = list(conn.execute(text("SELECT id FROM alert_events ORDER BY id")).scalars())
-
-    migrations.upgrade(engine_at_0020)
-
-    sessions = make_sessionmaker(engine_at_0020)
-    with sessions() as session:
-        listed = outbox_repo.list_events(session, subscription_id, None, 0, 100)
-        assert [(e.id, e.public_id, e.status, e.attempts, e.payload["data"]) for e in listed] == [
-            (old_ids[0] * GROUP_SPAN, f"msg_{0:032x}", "delivered", 1, {"n": 0}),
-            (old_ids[1] * GROUP_SPAN, f"msg_{1:032x}", "dead", 8, {"n": 1}),
-            (old_ids[2] * GROUP_SPAN, f"msg_{2:032x}", "pending", 2, {"n": 2}),
-            (old_ids[3] * GROUP_SPAN, f"msg_{3:032x}", "pending", 0, {"n": 3}),
-        ]
-        assert outbox_repo.delivery_counts(session, subscription_id) == {
-            "delivered": 1,
-            "dead": 1,
-            "pending": 2,
-        }
-        due = deliveries.lock_due(session, 20)
-        assert [(d.public_id, d.attempts, d.group_id) for d in due] == [
-            (f"msg_{2:032x}", 2, None),
-            (f"msg_{3:032x}", 0, None),
-        ]
-        session.rollback()
-        new_group = session.execute(
-            text(
-                "INSERT INTO alert_event_groups (subscription_id, type, payload, size, status) "
-                "VALUES (:s, 'upload.completed', '{}', 1, 'pending') RETURNING id"
-            ),
-            {"s": subscription_id},
-        ).scalar_one()
-        assert new_group * GROUP_SPAN > max(old_ids) * GROUP_SPAN
-        session.rollback()
-    migrations.downgrade(engine_at_0020, "0020_alert_events_site_versions")
-    with engine_at_0020.connect() as conn:
-        back = conn.execute(
-            text("SELECT public_id, status, attempts FROM alert_events ORDER BY id")
-        ).all()
-    assert [tuple(r) for r in back] == [
-        (f"msg_{0:032x}", "delivered", 1),
-        (f"msg_{1:032x}", "dead", 8),
-        (f"msg_{2:032x}", "pending", 2),
-        (f"msg_{3:032x}", "pending", 0),
-    ]
 
 
 def test_a_run_side_by_side_is_one_groups_single_events() -> None:
