@@ -318,7 +318,7 @@ def sql_page(
 def service_sql(box: tuple[float, float, float, float]) -> list[tuple[str, tuple[object, ...]]]:
     """What the service sends for a first page: the page rows, then the capped count."""
     query = SiteQuery(bbox=BBox(*box))
-    where = site_repo.site_filters(query)
+    where = site_repo.row_filters(query)
     statements = (
         page_statement(site_repo.SITES, where, PageRequest(PAGE), ANONYMOUS),
         count_statement(site_repo.SITES, where, Settings().count_exact_up_to),

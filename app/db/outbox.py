@@ -33,7 +33,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
-    FromClause,
     Integer,
     Select,
     String,
@@ -117,10 +116,9 @@ class SubscriptionRecord:
 
 @dataclass(frozen=True)
 class Matcher:
-    """One active subscription's criteria as SQL over ``sites`` (``table`` may join it)."""
+    """One active subscription's criteria as conditions on one ``sites`` row."""
 
     subscription: SubscriptionRecord
-    table: FromClause
     where: Sequence[ColumnElement[bool]]
 
 
@@ -260,11 +258,7 @@ def seed_matches(session: Session, matcher: Matcher) -> int:
     """Remember every site the criteria match now (they are not news to the subscriber).
     Only a subscription to ``site.entered`` keeps that list; for the others this counts.
     Returns how many sites match."""
-    chosen = (
-        select(literal(matcher.subscription.id), sites.c.id)
-        .select_from(matcher.table)
-        .where(*matcher.where)
-    )
+    chosen = select(literal(matcher.subscription.id), sites.c.id).where(*matcher.where)
     if SITE_ENTERED not in matcher.subscription.events:
         counted = select(func.count()).select_from(chosen.subquery())
         return int(session.execute(counted).scalar_one())
@@ -337,31 +331,29 @@ def _latest_version(site_id: ColumnElement[Any]) -> ColumnElement[Any]:
 def _matches(matcher: Matcher, changed: Changed) -> Select[Any]:
     sub = matcher.subscription
     wanted = set(sub.events)
-    return (
-        select(
-            literal(sub.id).label("subscription_id"),
-            literal(sub.public_id, String).label("subscription"),
-            sites.c.id.label("site_id"),
-            sites.c.public_id.label("site"),
-            changed.created.label("created"),
-            literal(SITE_CREATED in wanted, Boolean).label("want_created"),
-            literal(SITE_ENTERED in wanted, Boolean).label("want_entered"),
-            literal(UPLOAD_COMPLETED in wanted, Boolean).label("want_upload"),
-            literal(sub.webhook_url is not None, Boolean).label("webhook"),
-            _latest_version(sites.c.id).label("version"),
-        )
-        .select_from(matcher.table)
-        .where(changed.scope, *matcher.where)
-    )
+    return select(
+        literal(sub.id).label("subscription_id"),
+        literal(sub.public_id, String).label("subscription"),
+        sites.c.id.label("site_id"),
+        sites.c.public_id.label("site"),
+        changed.created.label("created"),
+        literal(SITE_CREATED in wanted, Boolean).label("want_created"),
+        literal(SITE_ENTERED in wanted, Boolean).label("want_entered"),
+        literal(UPLOAD_COMPLETED in wanted, Boolean).label("want_upload"),
+        literal(sub.webhook_url is not None, Boolean).label("webhook"),
+        _latest_version(sites.c.id).label("version"),
+    ).where(changed.scope, *matcher.where)
 
 
 def _matches_together(matchers: Sequence[Matcher], changed: Changed) -> Select[Any]:
-    """:func:`_matches` of several subscriptions whose criteria read ``sites`` alone, in one
-    pass over the changed sites: each site's answers to every subscription's criteria as one
-    array, then a row per subscription it matches. A pass per subscription probed the
-    changed sites' ids (10 000 for an upload) in an index each time, and looked up the
-    history entry of each match: with the alerts benchmark's 10 subscriptions (9 of them on
-    ``sites`` alone), an upload's events statement took about half the time this way."""
+    """:func:`_matches` of several subscriptions in one pass over the changed sites: each
+    site's answers to every subscription's criteria as one array, then a row per
+    subscription it matches. A pass per subscription probed the changed sites' ids (10 000
+    for an upload) in an index each time, and looked up the history entry of each match:
+    with the alerts benchmark's 10 subscriptions, an upload's events statement took about
+    half the time this way. A criterion near one border is a probe of the site's distances
+    (``app.db.sites.row_filters``), not a join: the join read every site near that border,
+    a pass of its own that grew with the table."""
     answers = postgresql.array([func.coalesce(and_(*m.where), false()) for m in matchers])
     # OFFSET 0: computed once a site, not once a site and subscription (a subquery pulled
     # up would evaluate the array in the join's condition, for each pair)
@@ -461,13 +453,10 @@ def record_matches(
     """
     if not matchers:
         return
-    on_sites = [m for m in matchers if m.table is sites]
-    selects = [_matches(m, changed) for m in matchers if m.table is not sites]
-    if len(on_sites) > 1:
-        selects.insert(0, _matches_together(on_sites, changed))
-    elif on_sites:
-        selects.insert(0, _matches(on_sites[0], changed))
-    cur = (selects[0] if len(selects) == 1 else union_all(*selects)).cte("cur")
+    if len(matchers) > 1:
+        cur = _matches_together(matchers, changed).cte("cur")
+    else:
+        cur = _matches(matchers[0], changed).cte("cur")
     # Only subscriptions that ask for ``site.entered`` need to know which sites matched
     # before (the events of a subscription never change); the others are spared those rows.
     tracked = [m.subscription.id for m in matchers if SITE_ENTERED in m.subscription.events]
@@ -613,9 +602,7 @@ def record_cluster_joins(
             kind.label("type"),
             _latest_version(sites.c.id).label("version"),
             literal(m.subscription.webhook_url is not None, Boolean).label("webhook"),
-        )
-        .select_from(m.table)
-        .where(scope, *m.where)
+        ).where(scope, *m.where)
         for m in matchers
         if CLUSTER_JOINED in m.subscription.events
     ]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     literal,
     literal_column,
@@ -224,8 +225,21 @@ SORTABLE_COLUMNS: dict[str, ColumnElement[typing.Any]] = {
 }
 
 
-def site_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
-    return plan_query(query).where
+def row_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
+    """Every criterion of ``query`` as a condition on one ``sites`` row, the border one
+    (``border`` with ``within_km``) as an ``EXISTS`` probe of that site's distances by the
+    primary key: what a subscription tests on the sites a change touched. The join that
+    pages use reads every site near that border, so its cost grows with the table, not with
+    the change."""
+    plan = plan_query(query)
+    if query.border is None or query.within_km is None:
+        return plan.where
+    near = exists().where(
+        near_table.c.site_id == sites.c.id,
+        near_table.c.pair_code.in_(query.border.pairs),
+        near_table.c.distance_m <= query.within_km * 1000,
+    )
+    return [*plan.where, near]
 
 
 def page(

@@ -26,7 +26,7 @@ from app.collections.cql2 import parse_filter
 from app.db import boundaries as boundary_repo
 from app.db import outbox as outbox_repo
 from app.db import zones as zone_repo
-from app.db.sites import plan_query
+from app.db.sites import plan_query, row_filters
 from app.errors import InvalidBody, InvalidParameter, ProblemItem
 from app.queries import CqlFilter, FeatureQuery, SiteQuery
 from geo.countries import read_country_table
@@ -118,7 +118,6 @@ def _zone_clause(session: Session, query: SiteQuery) -> ColumnElement[bool] | No
 
 def matcher(session: Session, subscription: outbox_repo.SubscriptionRecord) -> outbox_repo.Matcher:
     query = parse(session, subscription.criteria)
-    plan = plan_query(query)
     zone = _zone_clause(session, query)
-    where = list(plan.where) if zone is None else [*plan.where, zone]
-    return outbox_repo.Matcher(subscription, plan.spec.table, where)
+    where = row_filters(query) if zone is None else [*row_filters(query), zone]
+    return outbox_repo.Matcher(subscription, where)

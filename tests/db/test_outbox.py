@@ -507,9 +507,9 @@ def test_a_change_with_more_events_than_a_group_holds_writes_several_in_order(
 def test_criteria_read_together_match_as_each_read_alone(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
-    """Subscriptions whose criteria read ``sites`` alone are evaluated in one pass over the
-    changed sites; each gets the events it gets when its criteria are evaluated alone."""
-    from app.db.sites import sites as sites_table
+    """Subscriptions are evaluated in one pass over the changed sites (a border criterion
+    too, as a probe of each site's distances); each gets the events it gets when its
+    criteria are evaluated alone."""
     from app.services import outbox
 
     caller = _caller(session, "admin")
@@ -536,7 +536,6 @@ def test_criteria_read_together_match_as_each_read_alone(
     create_sites(session, boundaries, drafts, caller)
     site_ids = list(session.execute(text("SELECT id FROM sites")).scalars())
     matchers = outbox.matchers(session)
-    assert sum(m.table is sites_table for m in matchers) >= 2  # read together
     together = {
         m.subscription.public_id: sorted(
             e["payload"]["data"]["properties"]["name"]
@@ -555,3 +554,39 @@ def test_criteria_read_together_match_as_each_read_alone(
         )
         nested.rollback()
         assert alone == together[public_id], matcher.subscription.criteria
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [{"border": "CAF", "within_km": 25}, {"border": "CMR", "within_km": 60, "kind": "mine"}],
+)
+def test_a_border_criterion_on_one_row_finds_what_the_items_join_finds(
+    session: Session, boundaries: BoundarySet, criteria: dict[str, Any]
+) -> None:
+    """A subscription tests a border criterion on each changed site (``row_filters``: a
+    probe of its distances); the items read it as a join with the sites near that border.
+    Both find the same sites."""
+    from sqlalchemy import select
+
+    from app.db import sites as site_repo
+    from app.services import subscription_criteria
+
+    caller = _caller(session, "admin")
+    drafts = [
+        _draft(14.0 + (i % 10) * 0.12, 4.0 + (i // 10) * 0.35, name=f"B{i}") for i in range(60)
+    ]
+    create_sites(session, boundaries, drafts, caller)
+    query = subscription_criteria.parse(session, criteria)
+    plan = site_repo.plan_query(query)
+    joined = set(
+        session.execute(
+            select(site_repo.sites.c.name).select_from(plan.spec.table).where(*plan.where)
+        ).scalars()
+    )
+    one_row = set(
+        session.execute(
+            select(site_repo.sites.c.name).where(*site_repo.row_filters(query))
+        ).scalars()
+    )
+    assert one_row == joined
+    assert 0 < len(joined) < 60
