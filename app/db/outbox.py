@@ -554,32 +554,36 @@ _GROUP_COLUMNS = ["subscription_id", "type", "site_version_ids", "size", "status
 def _grouped(rows: Any) -> Select[Any]:
     """Site events (``rows``: ``subscription_id``, ``type``, ``version``, ``webhook``) as
     groups of up to ``GROUP_MAX_EVENTS`` of one subscription and type, their history entries
-    in the order they were written; the groups in order of subscription and type."""
+    in the order they were written; the groups in order of subscription and type.
+
+    One sorted array per subscription and type, cut into slices: numbering the events with
+    a window to cut them sorted them three times (for the window, for the chunks, inside
+    each chunk's aggregate), a fifth of an upload's events statement."""
     event = rows.subquery("event")
-    numbered = select(
-        event,
-        # integer division (``//`` renders as a division of the integers in PostgreSQL)
-        (
-            (
-                func.row_number().over(
-                    partition_by=(event.c.subscription_id, event.c.type),
-                    order_by=event.c.version,
-                )
-                - 1
-            )
-            // GROUP_MAX_EVENTS
-        ).label("chunk"),
-    ).subquery("numbered")
+    whole = (
+        select(
+            event.c.subscription_id,
+            event.c.type,
+            func.array_agg(aggregate_order_by(event.c.version, event.c.version)).label("versions"),
+            func.bool_or(event.c.webhook).label("webhook"),
+        )
+        .group_by(event.c.subscription_id, event.c.type)
+        .subquery("whole")
+    )
+    size = func.cardinality(whole.c.versions)
+    last_chunk = cast(func.div(size - 1, GROUP_MAX_EVENTS), Integer)
+    chunk = func.generate_series(0, last_chunk).table_valued("n").render_derived().lateral("chunk")
+    first = chunk.c.n * GROUP_MAX_EVENTS
     return (
         select(
-            numbered.c.subscription_id,
-            numbered.c.type,
-            func.array_agg(aggregate_order_by(numbered.c.version, numbered.c.version)),
-            func.count(),
-            _case_status(func.bool_or(numbered.c.webhook)),
+            whole.c.subscription_id,
+            whole.c.type,
+            whole.c.versions[first + 1 : first + GROUP_MAX_EVENTS],
+            func.least(size - first, GROUP_MAX_EVENTS),
+            _case_status(whole.c.webhook),
         )
-        .group_by(numbered.c.subscription_id, numbered.c.type, numbered.c.chunk)
-        .order_by(numbered.c.subscription_id, numbered.c.type, numbered.c.chunk)
+        .select_from(whole.join(chunk, true()))
+        .order_by(whole.c.subscription_id, whole.c.type, chunk.c.n)
     )
 
 
