@@ -1,20 +1,22 @@
 """Alerts benchmark: commit-to-webhook latency while uploads run, and what alerts cost uploads.
 
-    .venv/bin/python -m bench.bench_alerts [--rows 10000] [--uploads 4] [--batch-max-events 1]
-        [--database-url URL]
+    .venv/bin/python -m bench.bench_alerts [--rows 10000] [--uploads 4] [--pairs 2]
+        [--batch-max-events 1] [--database-url URL]
 
-Three rounds of ``--uploads`` concurrent uploads (threads, one session each, as concurrent
-``POST /uploads`` run) of ``--rows``-row KoBo CSVs (new sites everywhere):
+Rounds of ``--uploads`` concurrent uploads (threads, one session each, as concurrent
+``POST /uploads`` run) of ``--rows``-row KoBo CSVs (new sites everywhere), alternating
+without and with 10 active subscriptions (countries, a mineral, a kind, near a border, a
+CQL2 filter), starting and ending without: ``--pairs`` rounds with, ``--pairs`` + 1
+without. A real ``borderlens worker`` process runs through every round, delivering signed
+webhooks to a real HTTP receiver on 127.0.0.1 (idle while the subscriptions are paused, as a
+service's worker is when nobody subscribed); after a round with subscriptions, the next
+starts once every event written has arrived.
 
-1. no subscription;
-2. 10 subscriptions active (countries, a mineral, a kind, near a border, a CQL2 filter), a
-   real ``borderlens worker`` process delivering signed webhooks to a real HTTP receiver on
-   127.0.0.1;
-3. no subscription again (brackets any drift of the machine or the growing tables).
-
-Prints each upload's seconds, the ratio of round 2 to the mean of rounds 1 and 3, and, for
-round 2, the latency from each upload's commit to the receipt of each of its events (p50,
-p99, max) and the events per second delivered (from the first commit to the last receipt).
+Prints each upload's seconds, the ratio of each round with subscriptions to the mean of the
+rounds around it and of all rounds with to all rounds without (the uploads of a round wait
+for each other, so one round's mean moves by +-20 % from run to run: compare several), and
+the latency from each upload's commit to the receipt of each of its events (p50, p99, max)
+and the events per second delivered (from each round's first commit to its last receipt).
 
 Database: ``--database-url``, else ``$DATABASE_URL``, else the project's embedded cluster
 (database ``bench_alerts``, recreated each run).
@@ -157,6 +159,9 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--uploads", type=int, default=4)
+    parser.add_argument(
+        "--pairs", type=int, default=2, help="rounds with subscriptions (one more without)"
+    )
     parser.add_argument("--database-url")
     parser.add_argument(
         "--batch-max-events",
@@ -166,10 +171,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     with bench_database(args.database_url, "bench_alerts", fresh=True) as url:
-        run(url, args.rows, args.uploads, args.batch_max_events)
+        run(url, args.rows, args.uploads, args.batch_max_events, args.pairs)
 
 
-def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
+Round = list[tuple[str, float, float]]
+
+
+def run(url: str, rows: int, uploads: int, batch_max_events: int = 1, pairs: int = 2) -> None:
     receipts = Receipts()
     settings = Settings(
         database_url=url,
@@ -185,8 +193,6 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
         f"{uploads} concurrent uploads of {rows:,} rows, {os.cpu_count()} CPUs, "
         f"subscriptions' batch_max_events {batch_max_events}\n"
     )
-    plain_1 = upload_round(sessions, settings, files_for(1, uploads, rows), "no subscription")
-
     with sessions() as session:
         created = key_service.create_key(session, name="bench", role="admin", countries=[])
         caller = key_service.authenticate(session, created.key)
@@ -199,6 +205,11 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
                 batch_max_events,
             )
             subscriptions.create(session, settings, caller, new)
+
+    def subscribed(status: str) -> None:
+        with sessions() as session, session.begin():
+            session.execute(text("UPDATE subscriptions SET status = :s"), {"s": status})
+
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -211,26 +222,34 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    without: list[Round] = []
+    watched: list[Round] = []
+    spans: list[tuple[float, int]] = []  # (first commit, events written until then)
     try:
         time.sleep(5)  # the worker is up and listening
-        watched = upload_round(sessions, settings, files_for(2, uploads, rows), "10 subscriptions")
-        with sessions() as session:
-            expected = int(
-                session.execute(
-                    text("SELECT coalesce(sum(size), 0) FROM alert_event_groups")
-                ).scalar_one()
-            )
-        deadline = time.monotonic() + 600
-        while receipts.count_events() < expected and time.monotonic() < deadline:
-            time.sleep(0.2)
+        for k in range(2 * pairs + 1):
+            files = files_for(k + 1, uploads, rows)
+            if k % 2 == 0:
+                subscribed("paused")
+                without.append(upload_round(sessions, settings, files, "no subscription"))
+                continue
+            subscribed("active")
+            watched.append(upload_round(sessions, settings, files, "10 subscriptions"))
+            with sessions() as session:
+                expected = int(
+                    session.execute(
+                        text("SELECT coalesce(sum(size), 0) FROM alert_event_groups")
+                    ).scalar_one()
+                )
+            spans.append((min(at for _, _, at in watched[-1]), expected))
+            deadline = time.monotonic() + 600
+            while receipts.count_events() < expected and time.monotonic() < deadline:
+                time.sleep(0.2)
     finally:
         worker.terminate()
         worker_cpu_s = worker_cpu_seconds(worker)
         receipts.stop()
-    with sessions() as session, session.begin():  # round 3 is without subscriptions again
-        session.execute(text("UPDATE subscriptions SET status = 'paused'"))
-    plain_3 = upload_round(sessions, settings, files_for(3, uploads, rows), "no subscription")
-    report(sessions, receipts, watched, plain_1 + plain_3, expected)
+    report(sessions, receipts, watched, without, spans)
     print(f"the worker process used {worker_cpu_s:.1f} s of CPU (user and system)")
     engine.dispose()
 
@@ -246,11 +265,30 @@ def worker_cpu_seconds(worker: subprocess.Popen[bytes]) -> float:
 def report(
     sessions: sessionmaker[Session],
     receipts: Receipts,
-    watched: list[tuple[str, float, float]],
-    plain: list[tuple[str, float, float]],
-    expected: int,
+    watched: list[Round],
+    without: list[Round],
+    spans: list[tuple[float, int]],
 ) -> None:
-    committed = {upload_id: at for upload_id, _, at in watched}
+    """Ratios of upload times, then latency and throughput of the rounds with
+    subscriptions (``spans``: each such round's first commit and the events written by its
+    end, in order)."""
+
+    def mean(rounds: list[Round]) -> float:
+        return statistics.mean(s for r in rounds for _, s, _ in r)
+
+    print()
+    for i, round_with in enumerate(watched):
+        around = mean(without[i : i + 2])
+        print(
+            f"round with subscriptions {i + 1}: {mean([round_with]):.1f} s / "
+            f"{around:.1f} s (the rounds without around it) = {mean([round_with]) / around:.2f}"
+        )
+    with_subs, plain = mean(watched), mean(without)
+    print(
+        f"upload time with 10 subscriptions / without (every round): "
+        f"{with_subs:.1f} s / {plain:.1f} s = {with_subs / plain:.2f}"
+    )
+    committed = {upload_id: at for r in watched for upload_id, _, at in r}
     with sessions() as session:
         site_upload: dict[str, str] = dict(
             session.execute(
@@ -263,19 +301,14 @@ def report(
         )
     arrived = receipts.events()
     latencies = []
+    last_of_upload: dict[str, float] = {}
     for at, payload in arrived.values():
         data = payload["data"]
         upload = data.get("upload") or site_upload.get(data.get("id"))
         if upload in committed:
             latencies.append(at - committed[upload])
-    with_subs = statistics.mean(s for _, s, _ in watched)
-    without = statistics.mean(s for _, s, _ in plain)
-    first = min(committed.values())
-    last = max(at for at, _ in arrived.values()) if arrived else first
-    print(
-        f"\nupload time with 10 subscriptions / without (mean of rounds 1 and 3): "
-        f"{with_subs:.1f} s / {without:.1f} s = {with_subs / without:.2f}"
-    )
+            last_of_upload[upload] = max(at, last_of_upload.get(upload, at))
+    expected = spans[-1][1] if spans else 0
     print(
         f"events written {expected:,}, received {len(arrived):,} "
         f"in {receipts.messages:,} webhook messages"
@@ -285,7 +318,11 @@ def report(
             f"commit -> webhook receipt: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
             f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
         )
-        print(f"delivered {len(arrived) / max(last - first, 1e-9):,.0f} events/s")
+        busy = sum(
+            max(last_of_upload.get(upload_id, first) for upload_id, _, _ in r) - first
+            for r, (first, _) in zip(watched, spans, strict=True)
+        )
+        print(f"delivered {len(arrived) / max(busy, 1e-9):,.0f} events/s")
 
 
 if __name__ == "__main__":
