@@ -37,16 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
+from app.db.alert_events import Reader, event_bodies, reader_of
 from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
-from app.db.outbox import (
-    Reader,
-    event_bodies,
-    events,
-    groups,
-    keys,
-    reader_of,
-    subscriptions,
-)
+from app.db.outbox import events, groups, keys, subscriptions
 
 
 @dataclass(frozen=True)

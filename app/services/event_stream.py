@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from app.db import outbox as outbox_repo
+from app.db import alert_events
 from app.queries import Caller
 from app.roles import ADMIN
 
@@ -34,14 +34,14 @@ def _owner(caller: Caller) -> int | None:
 
 def _fetch(
     sessions: SessionFactory, owner: int | None, after: int
-) -> list[outbox_repo.EventRecord]:
+) -> list[alert_events.EventRecord]:
     with sessions() as session:
-        return outbox_repo.events_after(session, owner, after, BATCH)
+        return alert_events.events_after(session, owner, after, BATCH)
 
 
 def _start(sessions: SessionFactory) -> int:
     with sessions() as session:
-        return outbox_repo.last_event_id(session)
+        return alert_events.last_event_id(session)
 
 
 async def follow(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.db import alert_models
+from app.db import alert_events, alert_models
 from app.db import outbox as outbox_repo
 from app.db.sites import new_public_ids
 from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
@@ -175,18 +175,18 @@ def events(
     status: str | None,
     after: int,
     limit: int,
-) -> list[outbox_repo.EventRecord]:
+) -> list[alert_events.EventRecord]:
     """A subscription's events, oldest first after event ``after``; ``status=dead`` is the
     dead-letter list."""
     found = get(session, caller, public_id)
-    return outbox_repo.list_events(session, found.id, status, after, limit)
+    return alert_events.list_events(session, found.id, status, after, limit)
 
 
 def redeliver(session: Session, caller: Caller, public_id: str, event_id: str | None) -> int:
     """Send dead letters again (one, or all): back in the queue with their tries reset and
     the same id. Returns how many."""
     found = get(session, caller, public_id)
-    count = outbox_repo.redeliver(session, found.id, event_id)
+    count = alert_events.redeliver(session, found.id, event_id)
     if event_id is not None and count == 0:
         raise NotFound(
             f"no dead letter {event_id[:64]!r} in subscription {found.public_id}",
@@ -197,7 +197,7 @@ def redeliver(session: Session, caller: Caller, public_id: str, event_id: str | 
 
 
 def counts(session: Session, subscription: outbox_repo.SubscriptionRecord) -> dict[str, int]:
-    return outbox_repo.delivery_counts(session, subscription.id)
+    return alert_events.delivery_counts(session, subscription.id)
 
 
 def as_document(
@@ -219,7 +219,7 @@ def as_document(
     return document
 
 
-def event_document(event: outbox_repo.EventRecord) -> dict[str, Any]:
+def event_document(event: alert_events.EventRecord) -> dict[str, Any]:
     return {
         "id": event.public_id,
         "sequence": event.id,

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from app.db import deliveries, migrations
-from app.db import outbox as outbox_repo
+from app.db import alert_events, deliveries, migrations
 from app.db.alert_models import GROUP_SPAN
 from app.db.engine import make_engine, make_sessionmaker
 from tests.support.pg import Server
@@ -95,14 +94,14 @@ def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> 
 
     sessions = make_sessionmaker(engine_at_0020)
     with sessions() as session:
-        listed = outbox_repo.list_events(session, subscription_id, None, 0, 100)
+        listed = alert_events.list_events(session, subscription_id, None, 0, 100)
         assert [(e.id, e.public_id, e.status, e.attempts, e.payload["data"]) for e in listed] == [
             (old_ids[0] * GROUP_SPAN, f"msg_{0:032x}", "delivered", 1, {"n": 0}),
             (old_ids[1] * GROUP_SPAN, f"msg_{1:032x}", "dead", 8, {"n": 1}),
             (old_ids[2] * GROUP_SPAN, f"msg_{2:032x}", "pending", 2, {"n": 2}),
             (old_ids[3] * GROUP_SPAN, f"msg_{3:032x}", "pending", 0, {"n": 3}),
         ]
-        assert outbox_repo.delivery_counts(session, subscription_id) == {
+        assert alert_events.delivery_counts(session, subscription_id) == {
             "delivered": 1,
             "dead": 1,
             "pending": 2,

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.db import alert_events
 from app.db import outbox as outbox_repo
 from app.errors import InvalidBody
 from app.queries import Caller
@@ -41,7 +42,7 @@ def _events(session: Session, public_id: str) -> list[dict[str, Any]]:
     ).scalar_one()
     return [
         {"type": e.type, "payload": e.payload, "status": e.status}
-        for e in outbox_repo.list_events(session, subscription_id, None, 0, 10_000)
+        for e in alert_events.list_events(session, subscription_id, None, 0, 10_000)
     ]
 
 
@@ -140,7 +141,7 @@ def test_events_whose_subscription_went_between_two_reads_are_left_out(
     caller = _caller(session, "admin")
     public_id = _subscribe(session, settings, caller, {"kind": "mine"}, ["site.created"])
     create_sites(session, boundaries, [_draft(*BATOURI_CMR, name="Gone")], caller)
-    real = outbox_repo.event_bodies
+    real = alert_events.event_bodies
 
     def vanished(session: Session, wanted: Any) -> dict[int, str]:
         # as a purge committed between the two reads would leave the table
@@ -148,8 +149,8 @@ def test_events_whose_subscription_went_between_two_reads_are_left_out(
         session.execute(text("DELETE FROM alert_event_groups"))
         return real(session, wanted)
 
-    monkeypatch.setattr(outbox_repo, "event_bodies", vanished)
-    assert outbox_repo.events_after(session, None, 0, 100) == []
+    monkeypatch.setattr(alert_events, "event_bodies", vanished)
+    assert alert_events.events_after(session, None, 0, 100) == []
     assert _events(session, public_id) == []
 
 
@@ -185,7 +186,7 @@ def test_restricted_attributes_only_for_who_may_see_them(
         (e.subscription, e.payload["data"]["properties"]["name"]): e.payload["data"][
             "properties"
         ].get("restricted")
-        for e in outbox_repo.events_after(session, None, 0, 100)
+        for e in alert_events.events_after(session, None, 0, 100)
     }
     assert together == {
         (narrow, "CMR"): secret,
@@ -344,7 +345,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     assert payload["type"] == "batch" and payload["subscription"] == batched.public_id
     assert payload["data"]["count"] == 50
     stored = {
-        e.public_id: e.payload for e in outbox_repo.list_events(session, batched.id, None, 0, 1000)
+        e.public_id: e.payload for e in alert_events.list_events(session, batched.id, None, 0, 1000)
     }
     for event in payload["data"]["events"]:
         event_id = event.pop("id")
@@ -388,7 +389,7 @@ def stored_single(session: Session, subscription_id: int, public_id: str) -> Any
     """The event's body as its subscriber reads it from the API."""
     [found] = [
         e.payload
-        for e in outbox_repo.list_events(session, subscription_id, None, 0, 10_000)
+        for e in alert_events.list_events(session, subscription_id, None, 0, 10_000)
         if e.public_id == public_id
     ]
     return found
@@ -491,17 +492,17 @@ def test_a_change_with_more_events_than_a_group_holds_writes_several_in_order(
     subscription_id = session.execute(
         text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": public_id}
     ).scalar_one()
-    whole = outbox_repo.list_events(session, subscription_id, None, 0, 100)
-    paged: list[outbox_repo.EventRecord] = []
+    whole = alert_events.list_events(session, subscription_id, None, 0, 100)
+    paged: list[alert_events.EventRecord] = []
     after = 0
-    while page := outbox_repo.list_events(session, subscription_id, None, after, 4):
+    while page := alert_events.list_events(session, subscription_id, None, after, 4):
         paged += page
         after = page[-1].id
     assert paged == whole and len({e.public_id for e in whole}) == 30
-    assert [e.id for e in outbox_repo.events_after(session, None, whole[12].id, 5)] == [
+    assert [e.id for e in alert_events.events_after(session, None, whole[12].id, 5)] == [
         e.id for e in whole[13:18]
     ]
-    assert outbox_repo.last_event_id(session) == whole[-1].id
+    assert alert_events.last_event_id(session) == whole[-1].id
 
 
 def test_criteria_read_together_match_as_each_read_alone(

@@ -8,8 +8,7 @@ import subprocess
 
 from sqlalchemy import text
 
-from app.db import deliveries
-from app.db import outbox as outbox_repo
+from app.db import alert_events, deliveries
 from app.db.alert_models import GROUP_SPAN
 from app.services.sites import SiteDraft, create_sites
 from tests.support.alerts import Node
@@ -127,8 +126,8 @@ def test_a_failed_first_try_gives_the_event_its_own_row(node: Node, receiver: Re
         subscription_id = session.execute(
             text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": subscription}
         ).scalar_one()
-        listed = outbox_repo.list_events(session, subscription_id, None, 0, 100)
-        dead = outbox_repo.list_events(session, subscription_id, "dead", 0, 100)
+        listed = alert_events.list_events(session, subscription_id, None, 0, 100)
+        dead = alert_events.list_events(session, subscription_id, "dead", 0, 100)
         own = session.execute(text("SELECT id, public_id FROM alert_events ORDER BY id")).all()
         group = session.execute(text("SELECT status, sent FROM alert_event_groups")).one()
     assert [(e.id, e.public_id) for e in listed] == [(d.id, d.public_id) for d in taken]

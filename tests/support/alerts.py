@@ -68,10 +68,10 @@ class Node:
 
     def statuses(self, subscription: str) -> dict[str, int]:
         """How many of the subscription's events are in each state (deleted or not)."""
-        from app.db import outbox as outbox_repo
+        from app.db import alert_events
 
         with self.sessions() as session:
             found = session.execute(
                 text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": subscription}
             ).scalar()
-            return {} if found is None else outbox_repo.delivery_counts(session, int(found))
+            return {} if found is None else alert_events.delivery_counts(session, int(found))
