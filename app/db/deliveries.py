@@ -20,17 +20,18 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Double,
+    Engine,
     Integer,
     Select,
     Text,
     any_,
     case,
+    event,
     exists,
     func,
     literal,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -152,13 +153,19 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
     ]
 
 
-def hold_for(session: Session, seconds: float) -> None:
-    """End this session (releasing its locks) if it idles in its transaction longer than
-    ``seconds``: a worker that hangs while sending cannot keep events from the others."""
-    session.execute(
-        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
-        {"ms": str(max(1, round(seconds * 1000)))},
-    )
+def hold_for(engine: Engine, seconds: float) -> None:
+    """End each session of ``engine`` (releasing its locks) that idles in a transaction
+    longer than ``seconds``: a worker that hangs while sending cannot keep events from the
+    others. Set once for each new connection of the worker's own engine, not at the start of
+    each round's transaction (a round trip per round, on every sender woken)."""
+    timeout = f"{max(1, round(seconds * 1000))}ms"
+
+    @event.listens_for(engine, "connect")
+    def hold(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (timeout,)
+        )
+        dbapi_connection.commit()  # a setting made in a transaction rolled back is undone
 
 
 def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[Any]:
