@@ -94,7 +94,7 @@ _SUBSCRIBER = (
 def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[_Locked]:
     """Lock up to ``limit`` due events among ``where`` (oldest due first) in one statement.
 
-    Locked and read in one statement, as groups are (:func:`_next_group`): locked in a
+    Locked and read in one statement, as groups are (:func:`_next_groups`): locked in a
     subquery, an event another worker had just tried and released was read by the outer
     query as the statement's snapshot saw it, its tries one short, so its last try was
     taken for a retry and it was tried once more than the limit (a flaky 4 of 3 tries)."""
@@ -168,21 +168,24 @@ def hold_for(engine: Engine, seconds: float) -> None:
         dbapi_connection.commit()  # a setting made in a transaction rolled back is undone
 
 
-def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[Any]:
-    """Lock the oldest group after ``after`` with events left for a first try, not of a
-    ``blocked`` or deleted subscription, nor of one with an older group pending that this
-    round does not hold (``held``: another worker is sending it, and the groups of a
-    subscription go in the order they were written: an upload's completion after its sites);
-    with its subscription and key.
+def _next_groups(blocked: set[int], held: Sequence[int], limit: int) -> Select[Any]:
+    """Lock the oldest ``limit`` groups with events left for a first try, not ``held`` by
+    this round already, not of a ``blocked`` or deleted subscription, nor of one with an
+    older group pending that this round does not hold (another worker is sending it, and the
+    groups of a subscription go in the order they were written: an upload's completion after
+    its sites); with their subscription and key, oldest first. So one statement takes at most
+    one group of each subscription: the next statement, with those held, takes the groups
+    after them.
 
     Locked and read in one statement: a lock taken in a subquery would let the outer query
     read the group as the statement's snapshot saw it, before another worker's commit moved
     its ``sent`` (the events it had just sent were sent again)."""
     where = [
         groups.c.status == "pending",
-        groups.c.id > after,
         subscriptions.c.status != SUBSCRIPTION_DELETED,
     ]
+    if held:
+        where.append(groups.c.id.not_in(list(held)))
     if blocked:
         where.append(groups.c.subscription_id.not_in(sorted(blocked)))
     older = groups.alias("older")
@@ -208,7 +211,7 @@ def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[An
         .join(keys, keys.c.id == subscriptions.c.api_key_id)
         .where(*where)
         .order_by(groups.c.id)
-        .limit(1)
+        .limit(limit)
         # the group's row only: a subscription or key row lock would make pausing or
         # deleting a subscription wait for a round of sends
         .with_for_update(skip_locked=True, key_share=True, of=groups)
@@ -221,7 +224,8 @@ def _next_group(after: int, blocked: set[int], held: Sequence[int]) -> Select[An
 GROUP_ROUND_FACTOR = 5
 
 #: Groups one round locks at most: a round of many small groups (sites edited one by one)
-#: costs a statement per group.
+#: costs a statement per group of a subscription taking a message per event (one a
+#: subscription, for those taking batches).
 ROUND_GROUPS = 20
 
 
@@ -234,32 +238,43 @@ def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> li
     messages may go side by side)."""
     taken: list[_Locked] = []
     counted = dict(counted)
-    after, blocked, locked_groups = 0, set[int](), 0
-    while messages > 0 and locked_groups < ROUND_GROUPS:
-        held = sorted({lock.group_id for lock in taken if lock.group_id is not None})
-        row = session.execute(_next_group(after, blocked, held)).mappings().first()
-        if row is None:
+    blocked, held = set[int](), list[int]()
+    # Groups a statement locks: one until the groups seen are all of subscriptions taking
+    # batches (a message each: as many as messages are left), as a group of a subscription
+    # taking one message per event may use up the round alone, and the groups locked after
+    # it, unsent, would wait for the round's end, skipped by the other workers.
+    wanted = 1
+    while messages > 0 and len(held) < ROUND_GROUPS:
+        statement = _next_groups(blocked, held, min(wanted, ROUND_GROUPS - len(held)))
+        found = session.execute(statement).mappings().all()
+        if not found:
             break
-        after, locked_groups = int(row["id"]), locked_groups + 1
-        subscription_id, batch_max = int(row["subscription_id"]), int(row["batch_max_events"])
-        left = int(row["size"]) - int(row["sent"])
-        if batch_max > 1:
-            messages -= 0 if subscription_id in counted else 1
-            count = min(left, batch_max - counted.get(subscription_id, 0))
-        else:
-            count = min(left, messages)
-            messages -= count
-        counted[subscription_id] = counted.get(subscription_id, 0) + count
-        if count < left:
-            blocked.add(subscription_id)
-        if not row["webhook_url"] or count <= 0:
-            continue  # locked for nothing: released at the end of the round
-        first = int(row["id"]) * GROUP_SPAN + int(row["sent"])
-        reader = reader_of(row)
-        taken += [
-            _Locked(row, reader, event_id, int(row["id"]))
-            for event_id in range(first, first + count)
-        ]
+        for row in found:
+            held.append(int(row["id"]))  # locked, taken from or not: released at the end
+            subscription_id = int(row["subscription_id"])
+            if messages <= 0 or subscription_id in blocked:
+                continue
+            batch_max = int(row["batch_max_events"])
+            left = int(row["size"]) - int(row["sent"])
+            if batch_max > 1:
+                messages -= 0 if subscription_id in counted else 1
+                count = min(left, batch_max - counted.get(subscription_id, 0))
+            else:
+                count = min(left, messages)
+                messages -= count
+            counted[subscription_id] = counted.get(subscription_id, 0) + count
+            if count < left:
+                blocked.add(subscription_id)
+            if not row["webhook_url"] or count <= 0:
+                continue
+            first = int(row["id"]) * GROUP_SPAN + int(row["sent"])
+            reader = reader_of(row)
+            taken += [
+                _Locked(row, reader, event_id, int(row["id"]))
+                for event_id in range(first, first + count)
+            ]
+        batched = all(int(row["batch_max_events"]) > 1 for row in found)
+        wanted = messages if batched else 1
     return taken
 
 

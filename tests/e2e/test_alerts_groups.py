@@ -90,6 +90,41 @@ def test_a_later_group_waits_for_the_earlier_one_another_worker_holds(
         second.rollback()
 
 
+def test_batched_subscriptions_groups_are_taken_together_in_the_order_written(
+    node: Node, receiver: Receiver
+) -> None:
+    """A round takes the groups of subscriptions taking batches several at a time (a
+    statement locks at most one group of each subscription, the next one the groups after
+    those): every subscription's two groups in one round, each subscription's events in the
+    order written. One whose batch is full with its first group's events takes nothing of
+    its second, and another worker takes nothing of any while they are held."""
+    caller = node.caller("admin")
+    roomy = [
+        node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url, 50)[0]
+        for _ in range(3)
+    ]
+    tight, _ = node.subscribe(caller, {"kind": "mine"}, ["site.created"], receiver.url, 8)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(10, "A"), caller)
+        session.commit()
+        create_sites(session, node.boundaries(session), _drafts(5, "B"), caller)
+        session.commit()
+    with node.sessions() as first, node.sessions() as second:
+        taken = deliveries.lock_due(first, 20)
+        by_subscription: dict[str, list[deliveries.Delivery]] = {}
+        for delivery in taken:
+            by_subscription.setdefault(delivery.subscription, []).append(delivery)
+        for public_id in roomy:
+            mine = by_subscription[public_id]
+            assert len(mine) == 15 and len({d.group_id for d in mine}) == 2
+            assert [d.id for d in mine] == sorted(d.id for d in mine)
+        assert len(by_subscription[tight]) == 8
+        assert len({d.group_id for d in by_subscription[tight]}) == 1
+        assert deliveries.lock_due(second, 20) == []
+        first.rollback()
+        second.rollback()
+
+
 def test_a_groups_messages_go_side_by_side(
     node: Node, receiver: Receiver, workers: list[subprocess.Popen[bytes]]
 ) -> None:
