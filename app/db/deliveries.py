@@ -229,11 +229,22 @@ GROUP_ROUND_FACTOR = 5
 ROUND_GROUPS = 20
 
 
+#: Batches a subscription taking them gets in one round at most, sent one after the other:
+#: an upload's 2 400 events for it go in two rounds (four messages of 500, then one), where
+#: one message a round took five rounds (each a lock, a read of the bodies, a commit).
+BATCHES_PER_ROUND = 4
+
+
+def _batches(events: int, batch_max: int) -> int:
+    """Messages ``events`` events of one subscription make in batches of ``batch_max``."""
+    return -(-events // batch_max)
+
+
 def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> list[_Locked]:
     """Lock groups, oldest first, and take their next events for a first try: up to about
-    ``messages`` messages, a message per event, or for a subscription taking batches one
-    message of up to its ``batch_max_events`` in all (``counted``: how many of its events
-    this round holds already). A subscription whose group is not taken whole gets none of
+    ``messages`` messages, a message per event, or for a subscription taking batches up to
+    ``BATCHES_PER_ROUND`` messages of its ``batch_max_events`` (``counted``: how many of its
+    events this round holds already). A subscription whose group is not taken whole gets none of
     its later groups this round: its groups go in the order they were written (a group's
     messages may go side by side)."""
     taken: list[_Locked] = []
@@ -257,8 +268,9 @@ def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> li
             batch_max = int(row["batch_max_events"])
             left = int(row["size"]) - int(row["sent"])
             if batch_max > 1:
-                messages -= 0 if subscription_id in counted else 1
-                count = min(left, batch_max - counted.get(subscription_id, 0))
+                have = counted.get(subscription_id, 0)
+                count = min(left, max(0, BATCHES_PER_ROUND * batch_max - have))
+                messages -= _batches(have + count, batch_max) - _batches(have, batch_max)
             else:
                 count = min(left, messages)
                 messages -= count

@@ -310,8 +310,9 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     session: Session, settings: Settings, boundaries: BoundarySet
 ) -> None:
     """The oldest due events are locked, and for a subscription with ``batch_max_events``
-    more of its own up to that many; the worker's messages group them so, each batch signed
-    as one Standard Webhooks message whose events keep their ids and stored payloads."""
+    more of its own, up to ``BATCHES_PER_ROUND`` messages of that many; the worker's messages
+    group them so, each batch signed as one Standard Webhooks message whose events keep their
+    ids and stored payloads."""
     from standardwebhooks.webhooks import Webhook
 
     from app.db import deliveries
@@ -328,16 +329,17 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     create_sites(session, boundaries, drafts[10:], caller)
     leased = deliveries.lock_due(session, 20)
     mine = [d for d in leased if d.subscription_id == batched.id]
-    # in order of writing: the batch's first 10, the single's first 10 (ten messages), the
-    # batch's next 40 (filling its message), 89 singles (100 messages in all: five times the
-    # limit of 20 for first tries)
-    assert len(mine) == 50
-    assert len([d for d in leased if d.subscription_id == single.id]) == 99
+    # in order of writing: the batch's first 10 (one message), the single's first 10 (ten
+    # messages), the batch's other 110 (two messages more: 50, 50, 20), 87 more singles (100
+    # messages in all: five times the limit of 20 for first tries)
+    assert len(mine) == 120 <= deliveries.BATCHES_PER_ROUND * 50
+    assert len([d for d in leased if d.subscription_id == single.id]) == 97
     assert len({d.id for d in leased}) == len(leased)
 
     found = delivery.messages(leased)
-    assert sorted(len(m.events) for m in found) == [1] * 99 + [50]
-    [batch] = [m for m in found if m.batched]
+    assert sorted(len(m.events) for m in found) == [1] * 97 + [20, 50, 50]
+    batch = next(m for m in found if m.batched)
+    assert [len(m.events) for m in found if m.batched] == [50, 50, 20]
     now = dt.datetime.now(dt.UTC)
     body, headers = delivery.signed_request(batch, now)
     payload = Webhook(batched.secret).verify(body, headers)
@@ -350,7 +352,9 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     for event in payload["data"]["events"]:
         event_id = event.pop("id")
         assert stored[event_id] == event  # the event as it is alone, plus its id
-    assert {d.public_id for d in batch.events} == set(stored) & {d.public_id for d in mine}
+    in_batches = [d.public_id for m in found if m.batched for d in m.events]
+    assert in_batches == [d.public_id for d in sorted(mine, key=lambda d: d.id)]
+    assert set(in_batches) == set(stored) & {d.public_id for d in mine}
     # The same batch sent again is the same message, byte for byte, with the same id.
     again, again_headers = delivery.signed_request(
         delivery.Message(batch.events), now + dt.timedelta(seconds=5)
@@ -381,7 +385,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     ).all()
     assert [tuple(r) for r in statuses] == [
         ("dead", "HTTP 503", 1, False, 5),
-        ("pending", "HTTP 503", 1, True, 45),
+        ("pending", "HTTP 503", 1, True, 115),
     ]
 
 

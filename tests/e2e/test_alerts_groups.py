@@ -97,13 +97,15 @@ def test_batched_subscriptions_groups_are_taken_together_in_the_order_written(
     statement locks at most one group of each subscription, the next one the groups after
     those): every subscription's two groups in one round, each subscription's events in the
     order written. One whose batch is full with its first group's events takes nothing of
-    its second, and another worker takes nothing of any while they are held."""
+    its second (a round takes up to ``BATCHES_PER_ROUND`` batches of a subscription), and
+    another worker takes nothing of any while they are held."""
     caller = node.caller("admin")
     roomy = [
         node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url, 50)[0]
         for _ in range(3)
     ]
-    tight, _ = node.subscribe(caller, {"kind": "mine"}, ["site.created"], receiver.url, 8)
+    # batches of 2: a round takes 4 x 2 of its first group's 10 events
+    tight, _ = node.subscribe(caller, {"kind": "mine"}, ["site.created"], receiver.url, 2)
     with node.sessions() as session:
         create_sites(session, node.boundaries(session), _drafts(10, "A"), caller)
         session.commit()
@@ -118,7 +120,7 @@ def test_batched_subscriptions_groups_are_taken_together_in_the_order_written(
             mine = by_subscription[public_id]
             assert len(mine) == 15 and len({d.group_id for d in mine}) == 2
             assert [d.id for d in mine] == sorted(d.id for d in mine)
-        assert len(by_subscription[tight]) == 8
+        assert len(by_subscription[tight]) == deliveries.BATCHES_PER_ROUND * 2 == 8
         assert len({d.group_id for d in by_subscription[tight]}) == 1
         assert deliveries.lock_due(second, 20) == []
         first.rollback()
