@@ -84,12 +84,27 @@ def _event_columns(o: Any, own: Any) -> list[ColumnElement[Any]]:
         groups.c.created_at.label("created_at"),
         case(
             (own.c.id.is_not(None), own.c.delivered_at),
-            (first_try, groups.c.delivered_at),
+            (first_try, _taken_at(o.c.n)),
         ).label("delivered_at"),
         # (groups.c.id, o.c.n): the events' order, which the indexes give
         groups.c.id.label("group_id"),
         o.c.n.label("n"),
     ]
+
+
+def _taken_at(n: ColumnElement[Any]) -> ColumnElement[Any]:
+    """When the group's ``n``-th event (from 1) had its first try: the time of the first
+    take that moved ``sent`` to ``n`` or past it (a group taken before migration 0022 has
+    one mark, its last take)."""
+    mark = (
+        func.unnest(groups.c.sent_marks, groups.c.sent_times)
+        .table_valued("upto", "at")
+        .render_derived()
+        .alias("mark")
+    )
+    return (
+        select(mark.c.at).where(mark.c.upto >= n).order_by(mark.c.upto).limit(1).scalar_subquery()
+    )
 
 
 def _event_rows(*where: ColumnElement[bool]) -> Select[Any]:

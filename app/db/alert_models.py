@@ -124,8 +124,17 @@ class AlertEventGroup(Base):
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     sent: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    # When its events were last taken (the time of each event's own take is not kept).
+    # When its events were last taken.
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Each take of its events (a round of a worker): ``sent`` after it and when it was
+    # recorded, in order; an event's delivery time is that of the first take reaching it
+    # (migration 0022: each event of a group read the group's last take time).
+    sent_marks: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default=text("'{}'::integer[]")
+    )
+    sent_times: Mapped[list[dt.datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)), server_default=text("'{}'::timestamptz[]")
+    )
     created_at: Mapped[dt.datetime] = _now()
 
     __table_args__ = (

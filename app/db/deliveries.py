@@ -448,6 +448,8 @@ def advance_groups(session: Session, tried: Sequence[Delivery]) -> None:
         .values(
             sent=moved.c.sent,
             delivered_at=func.now(),
+            sent_marks=func.array_append(groups.c.sent_marks, moved.c.sent),
+            sent_times=func.array_append(groups.c.sent_times, func.now()),
             status=case((moved.c.sent >= groups.c.size, "delivered"), else_=groups.c.status),
         )
     )

@@ -6,6 +6,7 @@ helper)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Iterator
 
@@ -131,4 +132,57 @@ def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> 
         (f"msg_{1:032x}", "dead", 8),
         (f"msg_{2:032x}", "pending", 2),
         (f"msg_{3:032x}", "pending", 0),
+    ]
+
+
+@pytest.fixture
+def engine_at_0021(pg_server: Server) -> Iterator[Engine]:
+    name = f"bl_migrate22_{secrets.token_hex(4)}"
+    pg_server.create_database(name)
+    engine = make_engine(pg_server.url(name), pool_size=2)
+    migrations.upgrade(engine, "0021_alert_event_groups")
+    yield engine
+    engine.dispose()
+    pg_server.drop_database(name)
+
+
+def test_0022_gives_a_group_taken_before_one_take_at_its_last_time(
+    engine_at_0021: Engine,
+) -> None:
+    """A group taken before 0022 keeps what its events said: the events before ``sent``
+    delivered at the group's last take, the others pending; later takes add their own."""
+    last_take = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    with engine_at_0021.begin() as conn:
+        key_id = conn.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, secret_hash, role) "
+                "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
+            ),
+            {"h": b"0" * 32},
+        ).scalar_one()
+        subscription_id = conn.execute(
+            text(
+                "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
+                "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
+                "'{site.created}', 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
+            ),
+            {"k": key_id},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO alert_event_groups (subscription_id, type, site_version_ids, size, "
+                "status, sent, delivered_at) "
+                "VALUES (:s, 'site.created', '{1,2,3}', 3, 'pending', 2, :at)"
+            ),
+            {"s": subscription_id, "at": last_take},
+        )
+
+    migrations.upgrade(engine_at_0021)
+
+    with make_sessionmaker(engine_at_0021)() as session:
+        listed = alert_events.list_events(session, subscription_id, None, 0, 100)
+    assert [(e.status, e.delivered_at) for e in listed] == [
+        ("delivered", last_take),
+        ("delivered", last_take),
+        ("pending", None),
     ]

@@ -66,6 +66,31 @@ def test_workers_in_two_sessions_take_each_event_once(node: Node, receiver: Rece
         second.rollback()
 
 
+def test_each_event_says_when_its_own_take_went(node: Node, receiver: Receiver) -> None:
+    """A group's events taken in two rounds say the time of their own round, not both the
+    time of the last one (all of a group's events showed its last take's time)."""
+    caller = node.caller("admin")
+    public_id, _ = node.subscribe(caller, {"country": "CMR"}, ["site.created"], receiver.url)
+    with node.sessions() as session:
+        create_sites(session, node.boundaries(session), _drafts(150, "T"), caller)
+        session.commit()
+    for _ in range(2):
+        with node.sessions() as session:
+            taken = deliveries.lock_due(session, 20)  # 100, then the other 50
+            deliveries.mark_delivered(session, taken)
+            deliveries.advance_groups(session, taken)
+            session.commit()
+    with node.sessions() as session:
+        subscription_id = session.execute(
+            text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": public_id}
+        ).scalar_one()
+        listed = alert_events.list_events(session, subscription_id, None, 0, 1000)
+    assert [e.status for e in listed] == ["delivered"] * 150
+    first, second = listed[0].delivered_at, listed[-1].delivered_at
+    assert first is not None and second is not None and first < second
+    assert [e.delivered_at for e in listed] == [first] * 100 + [second] * 50
+
+
 def test_a_later_group_waits_for_the_earlier_one_another_worker_holds(
     node: Node, receiver: Receiver
 ) -> None:
