@@ -27,7 +27,14 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+    for a in (
+        "169.254.169.254",  # AWS, Google Cloud, Azure IMDS, OpenStack, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata
+        "100.100.100.200",  # Alibaba Cloud
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "192.0.0.192",  # Oracle Cloud
+        "168.63.129.16",  # Azure wire server
+    )
 )
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -67,16 +74,27 @@ def _database_endpoint(database_url: str | None) -> tuple[list[IpAddress], int] 
         return None
 
 
+def as_ipv4(address: IpAddress) -> IpAddress:
+    """The IPv4 address an IPv6 one carries (``::ffff:127.0.0.1``, ``::ffff:7f00:1``, or the
+    old compatible form ``::7f00:1``), else ``address``: each reaches the IPv4 host, so each
+    is checked as that host (a mapped form of the database's address reached PostgreSQL)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if int(address) >> 32 == 0 and int(address) > 1:  # ::a.b.c.d, not :: nor ::1
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
 def _refused_address(address: IpAddress) -> str | None:
+    address = as_ipv4(address)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if address.is_link_local:
         return "a link-local address"
     if address.is_unspecified or address.is_multicast:
         return "not a host address"
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        return _refused_address(mapped)
     return None
 
 
@@ -106,9 +124,12 @@ def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -
     if parts.username or parts.password:
         raise RefusedTarget("webhook_url: no user or password in the URL")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        given = parts.port
     except ValueError:
+        given = 0
+    if given == 0:  # ``:0`` read as no port sent the checks to port 80 and the POST to 0
         raise RefusedTarget("webhook_url: the port is not a number from 1 to 65535") from None
+    port = given or (443 if parts.scheme == "https" else 80)
     host = parts.hostname
     if not host_allowed(host, allowed):
         raise RefusedTarget(
@@ -122,9 +143,9 @@ def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -
             raise RefusedTarget(f"webhook_url: {host!r} resolves to {address}, {why}")
     database = _database_endpoint(database_url)
     if database is not None and port == database[1]:
-        db_addresses, _ = database
+        db_addresses = {as_ipv4(a) for a in database[0]}
         local_db = any(a.is_loopback for a in db_addresses)
-        for address in addresses:
+        for address in map(as_ipv4, addresses):
             if address in db_addresses or (local_db and address.is_loopback):
                 raise RefusedTarget(
                     f"webhook_url: {host}:{port} is this service's database; refused"

@@ -190,6 +190,7 @@ def _free_port() -> int:
         "file:///etc/passwd",
         "http://user:pw@127.0.0.1:8080/hook",
         "http://127.0.0.1:99999/hook",
+        "http://127.0.0.1:0/hook",  # read as no port, it was checked as port 80
         "http://localhost:{db_port}/",  # the database's own port
         "http://127.0.0.1:{db_port}/",
     ],
@@ -226,6 +227,33 @@ def test_a_link_local_address_is_refused_even_for_an_allowed_name() -> None:
     with pytest.raises(InvalidBody, match="link-local"):
         webhook_targets.check("http://[fe80::1]/x", ["*"], None)
     assert webhook_targets.check("http://127.0.0.1:8080/x", ["127.0.0.1"], None)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        # the database's address written as IPv6 carrying IPv4 (a helper's POSTs reached
+        # PostgreSQL this way with every host allowed)
+        ("http://[::ffff:127.0.0.1]:{db_port}/", "database"),
+        ("http://[::ffff:7f00:1]:{db_port}/", "database"),
+        ("http://[::127.0.0.1]:{db_port}/", "database"),
+        ("http://[::ffff:169.254.169.254]/", "metadata"),
+        ("http://[::ffff:169.254.10.1]/", "link-local"),
+        ("http://192.0.0.192/", "metadata"),  # Oracle Cloud
+        ("http://168.63.129.16/", "metadata"),  # Azure wire server
+    ],
+)
+def test_an_address_is_checked_as_the_host_it_reaches_whatever_its_form(url: str, why: str) -> None:
+    from app.errors import InvalidBody
+    from app.services import webhook_targets
+
+    db_port = _free_port()
+    database_url = f"postgresql://u@127.0.0.1:{db_port}/db"
+    with pytest.raises(InvalidBody, match=why):
+        webhook_targets.check(url.format(db_port=db_port), ["*"], database_url)
+    # another port of the same host is a receiver like any other
+    other = webhook_targets.check(f"http://[::ffff:127.0.0.1]:{db_port + 1}/", ["*"], database_url)
+    assert other.endswith(f":{db_port + 1}/")
 
 
 @pytest.mark.parametrize(
