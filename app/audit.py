@@ -45,14 +45,15 @@ class AuditRecord:
         return self.presented_key or self.key_id is not None or self.method not in SAFE_METHODS
 
     def row(self) -> tuple[object, ...]:
-        """The values in ``app.db.audit.COLUMNS`` order."""
+        """The values in ``app.db.audit.COLUMNS`` order, text as PostgreSQL can hold it
+        (:func:`storable`)."""
         return (
             self.at,
             self.key_id,
-            self.role,
-            self.method,
-            self.path,
-            self.query,
+            None if self.role is None else storable(self.role),
+            storable(self.method),
+            storable(self.path),
+            storable(self.query),
             self.status,
             self.features,
             self.revealed,
@@ -60,6 +61,21 @@ class AuditRecord:
             self.bytes,
             self.duration_ms,
         )
+
+
+def storable(text: str) -> str:
+    """``text`` as a PostgreSQL text value holds it: a NUL as ``%00`` (how a URL sends it),
+    a character UTF-8 cannot encode (a lone surrogate from undecodable path bytes) as its
+    backslash escape. A request's path is decoded from the URL, so it may hold either, and
+    one such row made the whole queued batch fail, again and again: nothing more was
+    written until a restart, and the rows queued were lost at shutdown."""
+    if "\x00" in text:
+        text = text.replace("\x00", "%00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 current: ContextVar[AuditRecord | None] = ContextVar("borderlens_audit", default=None)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -120,11 +121,31 @@ class AuditLog:
                     batch.append(self._queue.popleft())
                 try:
                     audit_repo.copy_rows(self._engine, batch)
+                except psycopg.DataError:
+                    # a value the table refuses: the others are written one by one, and
+                    # that row alone is dropped (the whole batch put back failed forever)
+                    written += self._write_each(batch)
+                    continue
                 except Exception:
                     self._queue.extendleft(reversed(batch))
                     raise
                 written += len(batch)
         self.written += written
+        return written
+
+    def _write_each(self, batch: list[tuple[object, ...]]) -> int:
+        """Write ``batch`` a row at a time, dropping (counted in ``dropped``, logged) the
+        rows the table refuses; how many were written."""
+        assert self._engine is not None
+        written = 0
+        for row in batch:
+            try:
+                audit_repo.copy_rows(self._engine, [row])
+            except psycopg.DataError as error:
+                self.dropped += 1
+                log.error("audit log: a row the table refuses was dropped (%s): %r", error, row)
+                continue
+            written += 1
         return written
 
     def _maybe_purge(self) -> None:

@@ -77,6 +77,52 @@ def test_a_bounded_load_of_10000_requests_leaves_exactly_10000_rows(
     assert count_rows(database, one_page + " AND query = 'limit=1' AND bytes > 0") == 3_000
 
 
+def test_a_path_postgresql_cannot_hold_as_text_is_logged_and_stops_nothing(
+    database: str, cache_dir: Path
+) -> None:
+    """A NUL sent as %00 in a path (or bytes that are not UTF-8) is logged as sent, and the
+    requests after it are logged too (found by a helper: that row made every COPY of the
+    queue fail, so nothing more was logged until a restart and the queue was lost at
+    shutdown)."""
+    researcher = new_key(database, "researcher")
+    headers = {"Authorization": f"Bearer {researcher.key}"}
+    before = count_rows(database)
+    app = create_app(settings_for(database, cache_dir))
+    with TestClient(app) as client:
+        assert client.post("/collections/sites/items%00", json={}).status_code == 404
+        assert client.get("/subscriptions/SUB-X%00", headers=headers).status_code < 500
+        assert client.get("/collections/%FF%FEsites", headers=headers).status_code < 500
+        for _ in range(10):
+            assert client.get("/conformance", headers=headers).status_code == 200
+    assert app.state.audit_log.dropped == 0
+    assert count_rows(database) - before == 13
+    assert count_rows(database, "path = '/collections/sites/items%00'") == 1
+    assert count_rows(database, f"key_id = {researcher.id} AND path = '/conformance'") == 10
+
+
+def test_a_row_the_table_refuses_is_dropped_alone(database: str) -> None:
+    """Should a row still be refused (a value the table cannot hold), it is dropped and
+    counted, and the rows queued with it are written."""
+    import datetime as dt
+
+    from app.services.audit_log import AuditLog
+
+    engine = make_engine(database, pool_size=1)
+    log = AuditLog()
+    try:
+        log.start(engine)
+        log.stop()  # the flusher is not needed: flush() writes what is queued
+        at = dt.datetime.now(dt.UTC)
+        good = (at, None, None, "GET", "/queued-ok", "", 200, None, False, [], 0, 1.0)
+        refused = (at, None, None, "GET", "/queued-\x00", "", 200, None, False, [], 0, 1.0)
+        log._queue.extend([good, refused, good])
+        assert log.flush() == 2
+        assert log.dropped == 1 and log.queued == 0
+    finally:
+        engine.dispose()
+    assert count_rows(database, "path = '/queued-ok'") == 2
+
+
 def test_the_log_is_append_only_except_the_retention_purge(database: str) -> None:
     with psycopg.connect(libpq(database), autocommit=True) as conn:
         conn.execute(
