@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import cql2
 
+from app.collections.parsing import has_control_characters
 from app.errors import InvalidParameter, ProblemItem
 
 FILTER_LANGS: Final = ("cql2-text", "cql2-json")
@@ -139,12 +140,19 @@ def _check_text_depth(text: str) -> None:
 
 
 def _check_tree_depth(tree: Any) -> None:
+    """Not nested deeper than ``MAX_DEPTH``, and no string (a literal, a property name) with
+    a control character: PostgreSQL text cannot hold a NUL, and a subscription's filter is
+    stored as ``jsonb``, which cannot either (both were a 500)."""
     stack: list[tuple[Any, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > 2 * MAX_DEPTH:
             raise invalid_filter(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, str) and has_control_characters(node):
+            raise invalid_filter(f"control characters are not allowed (in {node[:40]!r})")
         if isinstance(node, dict):
+            if any(has_control_characters(key) for key in node):
+                raise invalid_filter("control characters are not allowed (in a member name)")
             stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
             stack.extend((value, depth + 1) for value in node)

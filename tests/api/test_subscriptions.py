@@ -311,3 +311,46 @@ def test_the_html_page_lists_subscriptions_in_french(
     page = alerts_client.get("/subscriptions?f=html&lang=fr", headers=headers)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Vos abonnements aux alertes" in page.text and "Frontière RCA" in page.text
+
+
+@pytest.mark.parametrize(
+    ("body", "column"),
+    [
+        ({"name": "a\u0000b"}, "name"),
+        ({"name": "a\ud800b"}, "name"),
+        ({"criteria": {"filter": "name = 'a\u0000b'"}}, "criteria.filter"),
+        (
+            {
+                "criteria": {
+                    "filter": {"op": "=", "args": [{"property": "name"}, "a\u0000b"]},
+                    "filter-lang": "cql2-json",
+                }
+            },
+            "criteria.filter",
+        ),
+    ],
+)
+def test_text_postgresql_cannot_hold_is_422_not_500(
+    alerts_client: TestClient, api_key: Headers, body: dict[str, Any], column: str
+) -> None:
+    """A NUL (or a lone surrogate) in a name or in a filter's string is refused naming it
+    (found by a helper: a 500 when the subscription was stored)."""
+    import json
+
+    payload = {"name": "watch", "criteria": {}, "events": ["site.created"], **body}
+    answer = alerts_client.post(
+        "/subscriptions",
+        content=json.dumps(payload),  # \u0000 and \ud800 escaped, as a client sends them
+        headers={**api_key("authority"), "content-type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert column in answer.text, problem
+
+
+def test_a_filter_string_with_a_nul_is_a_400_on_the_items_too(
+    alerts_client: TestClient,
+) -> None:
+    answer = alerts_client.get("/collections/sites/items", params={"filter": "name = 'a\x00b'"})
+    assert answer.status_code == 400, answer.text
+    assert "control characters" in answer.json()["detail"]
