@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import ReadSessionDep
+from app.api.deps import ReadSessionDep, release_connection
 from app.db import dataset
 
 DATASET_VERSION = "Dataset-Version"
@@ -83,6 +83,7 @@ async def note_dataset_version(request: Request, session: ReadSessionDep) -> Non
             box["session"] = session
         return
     await run_in_threadpool(_read_version, session)
+    release_connection(session)
 
 
 def _current_version(session: Session) -> int | None:

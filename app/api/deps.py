@@ -30,6 +30,23 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+#: ``Session.info`` flag: a read session on the pool's autocommit connections, which holds
+#: no transaction, so its connection may go back to the pool between its uses.
+RELEASABLE = "borderlens_releasable"
+
+
+def release_connection(session: Session) -> None:
+    """Give a read session's connection back to the pool before the route runs (it takes one
+    again if it reads). The key check and the dataset version header read through the
+    request's read session, which held its connection until the answer ended: a write route
+    held two (that one and its write session's) and an SSE stream one for its whole life,
+    so about twenty of either at once took the whole pool and every request waited 30 s
+    (found by a helper). A session bound to one connection (a replica's, a test's
+    transaction) keeps it."""
+    if session.info.get(RELEASABLE):
+        session.close()
+
+
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A session on an autocommit connection: for reads, no BEGIN/ROLLBACK round trips.
 
@@ -39,6 +56,7 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     router = getattr(request.app.state, "read_router", None)
     if router is None:
         session = request.app.state.read_sessionmaker()
+        session.info[RELEASABLE] = True
         try:
             yield session
         finally:
@@ -86,6 +104,7 @@ async def get_caller(request: Request, session: ReadSessionDep) -> Caller:
             )
         caller = await run_in_threadpool(key_service.authenticate, session, token)
     audit.note_caller(caller.key_id, caller.role)
+    release_connection(session)
     return caller
 
 
