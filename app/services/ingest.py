@@ -405,7 +405,16 @@ def _new_sites(
 
     count = len(anchors)
     names: list[str | None] = [rows.names[a] for a in anchors.tolist()]
-    minerals: list[list[str]] = [sorted(set(rows.minerals[a])) for a in anchors.tolist()]
+    # One sorted list per distinct set of minerals, shared by the sites that have it (a list
+    # per site cost 70 MiB at a million sites); replaced, never changed in place, as aliases.
+    sorted_minerals: dict[tuple[str, ...], list[str]] = {}
+    minerals: list[list[str]] = []
+    for a in anchors.tolist():
+        given = rows.minerals[a]
+        shared_list = sorted_minerals.get(given)
+        if shared_list is None:
+            shared_list = sorted_minerals[given] = sorted(set(given))
+        minerals.append(shared_list)
     aliases: list[list[str]] = [_NO_ALIASES] * count  # replaced, never changed in place
     first_seen: list[dt.date | None] = [rows.dates[a] for a in anchors.tolist()]
     last_seen = list(first_seen)
