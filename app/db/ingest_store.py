@@ -47,7 +47,7 @@ class NewSiteColumns:
     accuracy_m: npt.NDArray[np.float64]  # NaN: unknown
     first_observed: Sequence[dt.date | None]
     last_observed: Sequence[dt.date | None]
-    geography: Mapping[str, Sequence[Any]]  # site_repo.GEOGRAPHY_COLUMNS -> values
+    geography: Mapping[str, Sequence[Any] | npt.NDArray[Any]]  # GEOGRAPHY_COLUMNS -> values
     location_origin: str | None
     source: str | None
 
