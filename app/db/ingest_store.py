@@ -47,7 +47,7 @@ class NewSiteColumns:
     accuracy_m: npt.NDArray[np.float64]  # NaN: unknown
     first_observed: Sequence[dt.date | None]
     last_observed: Sequence[dt.date | None]
-    geography: Mapping[str, Sequence[Any]]  # site_repo.GEOGRAPHY_COLUMNS -> values
+    geography: Mapping[str, Sequence[Any] | npt.NDArray[Any]]  # GEOGRAPHY_COLUMNS -> values
     location_origin: str | None
     source: str | None
 
@@ -101,8 +101,33 @@ class BorderDistanceColumns:
     distance_m: npt.NDArray[np.float64]
 
 
-def _nan_to_none(values: npt.NDArray[np.float64]) -> list[float | None]:
-    return [None if v != v else v for v in values.tolist()]  # NaN is the only v != v
+#: Rows of a numpy column made Python values at a time, as COPY sends them: a million-row
+#: column as one list costs 32 MB (a float or int object and a pointer per row), and an upload
+#: of a million sites sends a dozen such columns and its border distances (three a site).
+CHUNK_ROWS: Final = 65_536
+
+
+def _chunks(values: npt.NDArray[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), CHUNK_ROWS):
+        yield values[start : start + CHUNK_ROWS].tolist()
+
+
+def _values(values: npt.NDArray[Any]) -> Iterator[Any]:
+    """``values.tolist()``, a chunk at a time."""
+    for chunk in _chunks(values):
+        yield from chunk
+
+
+def _nan_to_none(values: npt.NDArray[np.float64]) -> Iterator[float | None]:
+    """The floats, None for NaN, a chunk at a time."""
+    for chunk in _chunks(values):
+        yield from [None if v != v else v for v in chunk]  # NaN is the only v != v
+
+
+def _negative_to_none(values: npt.NDArray[np.int64]) -> Iterator[int | None]:
+    """The integers, None for the negative ones (no site), a chunk at a time."""
+    for chunk in _chunks(values):
+        yield from [None if v < 0 else v for v in chunk]
 
 
 @contextmanager
@@ -219,8 +244,8 @@ def insert_new_sites(session: Session, new: NewSiteColumns) -> None:
         new.name,
         new.aliases,
         new.minerals,
-        new.lon.tolist(),
-        new.lat.tolist(),
+        _values(new.lon),
+        _values(new.lat),
         _nan_to_none(new.accuracy_m),
         new.first_observed,
         new.last_observed,
@@ -304,7 +329,7 @@ def insert_border_distances(session: Session, rows: BorderDistanceColumns) -> No
         session,
         "staged_border_distances",
         {"k": "int4", "pair_code": "text", "distance_m": "float8"},
-        [rows.new_site.tolist(), list(rows.pair_code), rows.distance_m.tolist()],
+        [_values(rows.new_site), rows.pair_code, _values(rows.distance_m)],
     )
     with translate_db_errors():
         session.execute(
@@ -349,13 +374,13 @@ def insert_observations(session: Session, upload_id: int, rows: ObservationColum
         "staged_observations",
         _STAGED_OBSERVATION,
         [
-            [None if v < 0 else v for v in rows.site_id.tolist()],
-            [None if v < 0 else v for v in rows.new_site.tolist()],
+            _negative_to_none(rows.site_id),
+            _negative_to_none(rows.new_site),
             rows.row_number,
             rows.outcome,
             rows.observed_on,
-            rows.lon.tolist(),
-            rows.lat.tolist(),
+            _values(rows.lon),
+            _values(rows.lat),
             _nan_to_none(rows.accuracy_m),
             rows.name,
             rows.kind,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import bulk
@@ -110,6 +110,12 @@ def insert_upload(session: Session, values: dict[str, Any]) -> int:
     with translate_db_errors():
         result = session.execute(insert(uploads).values(values).returning(uploads.c.id))
     return int(result.scalar_one())
+
+
+def set_report(session: Session, upload_id: int, report: dict[str, Any]) -> None:
+    """An upload's report, written once its rows are stored (see ``app.services.ingest``)."""
+    with translate_db_errors():
+        session.execute(update(uploads).where(uploads.c.id == upload_id).values(report=report))
 
 
 # -- site matching -----------------------------------------------------------------------

@@ -129,22 +129,34 @@ def ingest(
         raise _nothing_usable(request, survey, issues)
 
     rows = _accepted_rows(survey, result, accepted)
+    del result, accepted  # what the rows need of them is in ``rows``
     say("matching and measuring", len(rows.row))
     plan = _plan(session, boundaries, settings, request, survey, rows)
     received_at = dt.datetime.now(dt.UTC)
     public_id = None if request.dry_run else new_upload_id()
-    report = _report(
+    limit = settings.upload_report_max_issues
+    report, row_list = _report(
         request, survey, digest, issues, rows, plan, caller, boundaries, received_at, public_id
     )
-    report.update(_bounded_issues(report, issues, settings.upload_report_max_issues))
+    report.update(_bounded_issues(report, issues, len(row_list.rejected), limit))
     if earlier is not None:
         report["upload"]["already_uploaded_as"] = earlier.public_id
     if request.dry_run:
+        report["rows"] = row_list.bounded(limit)
         return UploadOutcome(report, stored=False, upload_id=None)
 
     say("storing", len(rows.row))
     try:
-        _store(session, request, rows, plan, report, caller, _rejected_rows(survey, issues, rows))
+        upload_id = _insert_upload(
+            session, request, report, caller, _rejected_rows(survey, issues, rows)
+        )
+        _store_rows(session, upload_id, rows, plan)
+        # Stored: the survey's records and the plan's columns (about 1 GiB at a million rows)
+        # are let go before the follow-ups and the report's row list are made.
+        del survey, rows, plan
+        _after_rows(session, request, upload_id, report["upload"]["id"])
+        report["rows"] = row_list.bounded(limit)
+        upload_repo.set_report(session, upload_id, report)
     except Conflict:
         # The same file arrived twice at once and the other request committed first.
         session.rollback()
@@ -405,7 +417,16 @@ def _new_sites(
 
     count = len(anchors)
     names: list[str | None] = [rows.names[a] for a in anchors.tolist()]
-    minerals: list[list[str]] = [sorted(set(rows.minerals[a])) for a in anchors.tolist()]
+    # One sorted list per distinct set of minerals, shared by the sites that have it (a list
+    # per site cost 70 MiB at a million sites); replaced, never changed in place, as aliases.
+    sorted_minerals: dict[tuple[str, ...], list[str]] = {}
+    minerals: list[list[str]] = []
+    for a in anchors.tolist():
+        given = rows.minerals[a]
+        shared_list = sorted_minerals.get(given)
+        if shared_list is None:
+            shared_list = sorted_minerals[given] = sorted(set(given))
+        minerals.append(shared_list)
     aliases: list[list[str]] = [_NO_ALIASES] * count  # replaced, never changed in place
     first_seen: list[dt.date | None] = [rows.dates[a] for a in anchors.tolist()]
     last_seen = list(first_seen)
@@ -469,12 +490,37 @@ def _outcome_names(plan: _Plan) -> list[str]:
     return ["created" if created else "matched" for created in plan.creates.tolist()]
 
 
-def _outcomes(rows: _Rows, plan: _Plan) -> list[dict[str, Any]]:
-    outcome = _outcome_names(plan)
-    return [
-        {"row": row, "outcome": o, "site": site}
-        for row, o, site in zip(rows.row, outcome, _site_public_ids(plan), strict=True)
-    ]
+@dataclass
+class _RowList:
+    """The report's ``rows``, made when asked (:meth:`bounded`): a dict per accepted row costs
+    about 200 bytes (190 MiB at a million rows), so a stored upload makes them once its rows
+    are stored and the survey and the plan are let go."""
+
+    row: list[int]  # the accepted rows' numbers
+    created: np.ndarray  # per accepted row: it created its site
+    site: list[str | None]  # per accepted row: the public id of its site
+    rejected: list[int]  # the rejected rows' numbers, in order
+    codes: dict[int, list[str]]  # issue codes by row
+
+    def bounded(self, limit: int) -> list[dict[str, Any]]:
+        """Every accepted row's outcome and the first ``limit`` rejected rows', by row
+        (``upload_report.bounded_rows``)."""
+        codes = self.codes
+        outcome = ["created" if created else "matched" for created in self.created.tolist()]
+        outcomes: list[dict[str, Any]] = [
+            {"row": row, "outcome": o, "site": site}
+            for row, o, site in zip(self.row, outcome, self.site, strict=True)
+        ]
+        for entry in outcomes:
+            if entry["row"] in codes:
+                entry["issues"] = codes[entry["row"]]
+        row_list = outcomes + [
+            {"row": r, "outcome": "rejected", "issues": codes.get(r, [])} for r in self.rejected
+        ]
+        del outcomes
+        if self.rejected:
+            row_list.sort(key=lambda entry: int(entry["row"]))
+        return upload_report.bounded_rows(row_list, limit)[0]
 
 
 def _report(
@@ -488,22 +534,18 @@ def _report(
     boundaries: BoundarySet,
     received_at: dt.datetime,
     public_id: str | None,
-) -> dict[str, Any]:
-    outcomes = _outcomes(rows, plan)
-    accepted_rows = set(rows.row)
-    rejected_rows = sorted({int(r) for r in survey.row.tolist()} - accepted_rows)
+) -> tuple[dict[str, Any], _RowList]:
+    """The report, its ``rows`` left empty, and the row list to put there (``_RowList``)."""
+    # sorted, without repeats: as sorted(set(survey rows) - set(accepted rows)), without two
+    # sets of a million ints
+    rejected_rows: list[int] = np.setdiff1d(
+        survey.row, np.asarray(rows.row, dtype=np.int64)
+    ).tolist()
     codes: dict[int, list[str]] = {}
     for issue in issues:
         codes.setdefault(issue.row, []).append(issue.code)
-    for outcome in outcomes:
-        if outcome["row"] in codes:
-            outcome["issues"] = codes[outcome["row"]]
-    row_list = outcomes + [
-        {"row": r, "outcome": "rejected", "issues": codes.get(r, [])} for r in rejected_rows
-    ]
-    if rejected_rows:
-        row_list.sort(key=lambda entry: int(entry["row"]))
-    return {
+    row_list = _RowList(rows.row, plan.creates, _site_public_ids(plan), rejected_rows, codes)
+    report = {
         "upload": {
             "id": public_id,
             "filename": request.filename,
@@ -535,15 +577,19 @@ def _report(
             **{role: list(cols) for role, cols in survey.field_columns.items()},
         },
         "notes": list(survey.notes),
-        "rows": row_list,
+        "rows": [],  # made later, in its place (_RowList.bounded)
     }
+    return report, row_list
 
 
-def _bounded_issues(report: dict[str, Any], issues: list[Issue], limit: int) -> dict[str, Any]:
+def _bounded_issues(
+    report: dict[str, Any], issues: list[Issue], rejected: int, limit: int
+) -> dict[str, Any]:
     """The report's issues and rejected rows, at most ``limit`` of each, with totals per code
-    (see :mod:`app.services.upload_report`); a note says when a list is cut."""
+    (see :mod:`app.services.upload_report`); a note says when a list is cut. ``rejected``:
+    how many rows were rejected (the row list itself is made later, ``_RowList``)."""
     summary = upload_report.issue_summary(issues, limit)
-    summary["rows"], summary["rows_truncated"] = upload_report.bounded_rows(report["rows"], limit)
+    summary["rows"], summary["rows_truncated"] = report["rows"], rejected > limit
     if summary["issues_truncated"] or summary["rows_truncated"]:
         report["notes"].append(upload_report.truncation_note(len(issues), limit))
     return summary
@@ -604,15 +650,15 @@ def _repeat_report(earlier: upload_repo.StoredUpload, caller: Caller) -> dict[st
 # -- storing -----------------------------------------------------------------------------------
 
 
-def _store(
+def _insert_upload(
     session: Session,
     request: UploadRequest,
-    rows: _Rows,
-    plan: _Plan,
     report: dict[str, Any],
     caller: Caller,
     rejected_rows: bytes | None = None,
 ) -> int:
+    """The upload's row, its report as far as it is made (its ``rows`` are written with
+    ``upload_repo.set_report`` once stored: see :class:`_RowList`)."""
     upload = report["upload"]
     provenance = (
         "filename",
@@ -639,26 +685,33 @@ def _store(
         report=report,
         rejected_rows=rejected_rows,
     )
-    upload_id = upload_repo.insert_upload(session, values)
-    _store_rows(session, upload_id, rows, plan)
+    return upload_repo.insert_upload(session, values)
+
+
+def _after_rows(
+    session: Session, request: UploadRequest, upload_id: int, upload_public_id: str
+) -> None:
+    """What follows the stored rows, set-based, keyed by the upload."""
     # Restricted values settle on the sites first: the history and the events that follow
     # keep the sites as they are at commit.
     scopes.record_upload(session, upload_id, request.restricted_columns)  # HOOK(access)
     _after_store(session, upload_id)
     zones.classify_upload(session, upload_id)  # HOOK(regional)
-    outbox.record_upload(session, upload_id, upload["id"])  # HOOK(alerts)
-    return upload_id
+    outbox.record_upload(session, upload_id, upload_public_id)  # HOOK(alerts)
 
 
 def _store_rows(session: Session, upload_id: int, rows: _Rows, plan: _Plan) -> None:
     """New sites, their border distances, every observation, the revisited sites refreshed:
-    COPY into staging tables and one statement each (app.db.ingest_store)."""
+    COPY into staging tables and one statement each (app.db.ingest_store). The plan's new
+    sites are let go once sent (``plan.new_sites`` and ``plan.geography`` are None after)."""
     with ingest_store.bulk_store(session):
         if plan.new_sites is not None:
+            count = len(plan.new_sites)
             ingest_store.insert_new_sites(session, plan.new_sites)
-            ingest_store.refresh_site_statistics(session, len(plan.new_sites))
             assert plan.geography is not None
             near = plan.geography.near_borders
+            plan.new_sites = plan.geography = None  # hundreds of MiB at a million sites
+            ingest_store.refresh_site_statistics(session, count)
             ingest_store.insert_border_distances(
                 session,
                 ingest_store.BorderDistanceColumns(

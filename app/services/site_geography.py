@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,20 +65,21 @@ class SiteGeography:
             "boundary_source_id": self.boundary_source_id,
         }
 
-    def columns(self) -> dict[str, Sequence[object]]:
+    def columns(self) -> dict[str, Sequence[object] | npt.NDArray[Any]]:
         """The site columns (``app.db.sites.GEOGRAPHY_COLUMNS``) for all points at once:
-        NaN distances and probabilities where unknown, claimants as tuples."""
+        NaN distances and probabilities where unknown, claimants as tuples. The arrays
+        themselves, not lists of their values (a list is 8 MB more a million points)."""
         n = len(self.border_distance_m)
         return {
-            "country_iso3": self.country_iso3.tolist(),
-            "location_status": self.location_status.tolist(),
+            "country_iso3": self.country_iso3,
+            "location_status": self.location_status,
             # tuples as they are (most empty, all the same one), not a new list per site
-            "claimants": self.claimants.tolist(),
+            "claimants": self.claimants,
             "border_distance_m": self.border_distance_m,
-            "border_pair": self.border_pair.tolist(),
-            "neighbour_iso3": self.neighbour_iso3.tolist(),
+            "border_pair": self.border_pair,
+            "neighbour_iso3": self.neighbour_iso3,
             "side_probability": self.side_probability,
-            "side_confidence": self.side_confidence.tolist(),
+            "side_confidence": self.side_confidence,
             "boundary_source_id": [self.boundary_source_id] * n,
         }
 
