@@ -340,9 +340,26 @@ def _answers(
 
 
 def _classify(session: Session, points: zone_repo.Points, set_ids: list[int] | None) -> int:
+    return _write_answers(session, zone_repo.set_shapes(session, set_ids), points)
+
+
+def _write_answers(
+    session: Session, sets: Sequence[zone_repo.SetShapes], points: zone_repo.Points
+) -> int:
     written = 0
-    for shapes in zone_repo.set_shapes(session, set_ids):
+    for shapes in sets:
         written += zone_repo.write_classification(session, _answers(shapes, points))
+    return written
+
+
+def _classify_stale(session: Session, upload_id: int | None) -> int:
+    """Classify the stale sites (of one upload, or all) against every zone set and remember
+    their points; with no zone set, only the latter, without fetching a point."""
+    sets = zone_repo.set_shapes(session)
+    written = 0
+    if sets:
+        written = _write_answers(session, sets, zone_repo.stale_points(session, upload_id))
+    zone_repo.mark_stale_classified(session, upload_id)
     return written
 
 
@@ -360,10 +377,7 @@ def classify_upload(session: Session, upload_id: int) -> int:
     """The upload-store hook: classify the upload's new (or moved) sites against every zone
     set, in the upload's transaction. Returns how many answers were written."""
     zone_repo.lock_classification(session)
-    points = zone_repo.stale_points(session, upload_id)
-    written = _classify(session, points, None)
-    zone_repo.mark_classified(session, points.ids)
-    return written
+    return _classify_stale(session, upload_id)
 
 
 def classify_sites(session: Session, site_ids: Sequence[int]) -> int:
@@ -384,9 +398,7 @@ def refresh(session: Session) -> int:
     version = cluster_repo.sites_version(session)
     if zone_repo.classified_version(session) == version:
         return 0
-    points = zone_repo.stale_points(session)
-    written = _classify(session, points, None)
-    zone_repo.mark_classified(session, points.ids)
+    written = _classify_stale(session, None)
     zone_repo.set_classified_version(session, version)
     return written
 

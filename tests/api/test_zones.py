@@ -219,6 +219,34 @@ def test_new_sites_are_classified_when_uploaded(
     assert 11_000 < answers["L1"][4] < 11_100
 
 
+def test_sites_uploaded_before_any_zone_set_are_remembered_then_classified(
+    client: TestClient, session: Session, writer: dict[str, str]
+) -> None:
+    """With no zone set, an upload answers nothing but remembers each new site's point (in
+    SQL, no point fetched); a zone set made later classifies them all the same."""
+    added = upload(client, writer, "early.geojson", points_file([(15.05, 4.05), (15.2, 4.2)], "E"))
+    assert added.status_code == 201, added.text
+    remembered = session.execute(
+        text(
+            "SELECT s.name, ST_Equals(p.geom, s.geom) FROM site_zone_points p "
+            "JOIN sites s ON s.id = p.site_id WHERE s.name IN ('E0', 'E1') ORDER BY s.name"
+        )
+    ).all()
+    assert remembered == [("E0", True), ("E1", True)]
+    assert session.execute(text("SELECT count(*) FROM site_zones")).scalar_one() == 0
+    made = upload(
+        client, writer, "z.geojson", zones_file([WITH_HOLE, TWO_PARTS, BOW_TIE]),
+        target="zones", zone_type="protected_area",
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    stored = classification(session, made.json()["zone_set"]["id"])
+    by_name = dict(
+        session.execute(text("SELECT name, public_id FROM sites WHERE name IN ('E0', 'E1')")).all()
+    )
+    assert stored[by_name["E0"]][2] is True and stored[by_name["E0"]][3] == "Holey"
+    assert stored[by_name["E1"]][2] is False and stored[by_name["E1"]][3] == "Holey"
+
+
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
