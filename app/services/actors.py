@@ -25,7 +25,7 @@ from app.db import actors as actor_repo
 from app.db import routes as route_repo
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
-from app.errors import Conflict, ProblemItem, Unprocessable
+from app.errors import Conflict
 from app.queries import Caller
 from app.services import upload_report
 from app.services import zones as zone_service
@@ -126,7 +126,9 @@ def ingest_actors(
     accepted = [row for row in rows if not any(
         i.row == row.row and i.severity == "error" for i in issues)]  # fmt: skip
     if not accepted:
-        raise _nothing_usable(request.filename, len(table.row), issues)
+        raise upload_report.nothing_usable(
+            request.filename, len(table.row), issues, what="an actor"
+        )
     public_id = None if request.dry_run else site_repo.new_public_ids(1, prefix="UP-")[0]
     report = _report(request, table.format, digest, len(table.row), accepted, caller, public_id)
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
@@ -237,21 +239,6 @@ def _check_sites(session: Session, rows: list[_Actor], issues: list[Issue]) -> d
                 message = f"{ref[:80]!r} names {len(found)} sites; give its id"
                 issues.append(Issue(row.row, column, code, message))
     return {ref: found[0].id for ref, found in known.items() if len(found) == 1}
-
-
-def _nothing_usable(filename: str, rows: int, issues: list[Issue]) -> Unprocessable:
-    errors = [i for i in issues if i.severity == "error"]
-    items = [
-        ProblemItem(i.code, upload_report.short(f"{filename}: {i.message}"), row=i.row,
-                    column=i.column)
-        for i in errors[:1000]
-    ]  # fmt: skip
-    return Unprocessable(
-        f"{filename}: none of its {rows} rows is an actor that can be stored; nothing was stored",
-        code="no_usable_rows",
-        items=items,
-        extra={"file": filename, "rows": rows, "truncated": len(errors) > len(items)},
-    )
 
 
 def _report(

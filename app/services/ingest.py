@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import ingest_store
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
-from app.errors import Conflict, ProblemItem, Unprocessable
+from app.errors import Conflict
 from app.queries import Caller
 from app.services import (
     outbox,
@@ -43,7 +43,6 @@ from geo.validate import ValidationResult, ValidationRules, validate_survey
 #: Told each stage's name as it starts. A callable that also takes a ``rows`` keyword is told
 #: how many rows the stage has to go through (read: the file's rows; later: accepted rows).
 Progress = Callable[[str], None]
-REPORT_ISSUES_IN_PROBLEM = 1000
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def ingest(
     accepted = _with_kind(survey, result, issues)
     accepted = scopes.in_scope(request, survey, result, accepted, issues, caller)  # HOOK(access)
     if len(accepted) == 0:
-        raise _nothing_usable(request, survey, issues)
+        raise upload_report.nothing_usable(request.filename, len(survey), issues)
 
     rows = _accepted_rows(survey, result, accepted)
     del result, accepted  # what the rows need of them is in ``rows``
@@ -250,33 +249,6 @@ def _with_kind(survey: Survey, result: ValidationResult, issues: list[Issue]) ->
             keep.append(i)
     issues.sort(key=lambda issue: (issue.row, issue.severity != "error"))
     return np.asarray(keep, dtype=np.intp)
-
-
-def _nothing_usable(request: UploadRequest, survey: Survey, issues: list[Issue]) -> Unprocessable:
-    errors = [issue for issue in issues if issue.severity == "error"]
-    items = [_problem_item(request.filename, issue) for issue in errors[:REPORT_ISSUES_IN_PROBLEM]]
-    return Unprocessable(
-        f"{request.filename}: none of its {len(survey)} rows can be stored "
-        f"({len(errors)} problems, the first at row {errors[0].row if errors else '?'}); "
-        "nothing was stored",
-        code="no_usable_rows",
-        items=items,
-        extra={
-            "file": request.filename,
-            "rows": len(survey),
-            "truncated": len(errors) > len(items),
-            "issue_counts": upload_report.issue_summary(errors, 0)["issue_counts"],
-        },
-    )
-
-
-def _problem_item(filename: str, issue: Issue) -> ProblemItem:
-    return ProblemItem(
-        code=issue.code,
-        message=upload_report.short(f"{filename}: {issue.message}"),
-        row=issue.row,
-        column=issue.column,
-    )
 
 
 def _accepted_rows(survey: Survey, result: ValidationResult, accepted: np.ndarray) -> _Rows:

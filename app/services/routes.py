@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from app.db import routes as route_repo
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
-from app.errors import Conflict, ProblemItem, Unprocessable
+from app.errors import Conflict
 from app.queries import Caller
 from app.services import site_geography, upload_report
 from app.services import zones as zone_service
@@ -116,7 +116,7 @@ def ingest_routes(
     issues: list[Issue] = []
     fmt, total, rows = _read(session, request, options, issues)
     if not rows:
-        raise _nothing_usable(request.filename, total, issues)
+        raise upload_report.nothing_usable(request.filename, total, issues, what="a route")
     public_id = None if request.dry_run else site_repo.new_public_ids(1, prefix="UP-")[0]
     report = _report(request, fmt, digest, total, rows, issues, caller, public_id)
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
@@ -221,21 +221,6 @@ def _attributes(row: _Row, issues: list[Issue]) -> _Row:
                                 f"{volume[:40]!r} is not a volume", "warning"))  # fmt: skip
     row.unit = _pick(row.props, UNIT_COLUMNS)
     return row
-
-
-def _nothing_usable(filename: str, rows: int, issues: list[Issue]) -> Unprocessable:
-    errors = [i for i in issues if i.severity == "error"]
-    items = [
-        ProblemItem(i.code, upload_report.short(f"{filename}: {i.message}"), row=i.row,
-                    column=i.column)
-        for i in errors[:1000]
-    ]  # fmt: skip
-    return Unprocessable(
-        f"{filename}: none of its {rows} rows is a route that can be stored; nothing was stored",
-        code="no_usable_rows",
-        items=items,
-        extra={"file": filename, "rows": rows, "truncated": len(errors) > len(items)},
-    )
 
 
 def _report(

@@ -27,6 +27,7 @@ from typing import Any, Final
 import orjson
 
 from app.csv_safe import Cell, csv_lines
+from app.errors import ProblemItem, Unprocessable
 from geo.survey import Issue
 
 #: Longest issue message kept (a reader may quote a whole 1 MB cell in a message).
@@ -37,6 +38,9 @@ MESSAGE_CHARS = 500
 ROW_COLUMN: Final = "borderlens_row"
 PROBLEMS_COLUMN: Final = "borderlens_problems"
 SERVICE_COLUMNS: Final = frozenset({ROW_COLUMN, PROBLEMS_COLUMN})
+
+#: Problems listed in the 422 of an upload none of whose rows can be stored (the rest counted).
+ISSUES_IN_PROBLEM: Final = 1000
 
 #: Longest ``borderlens_problems`` cell in rejected.csv.
 PROBLEMS_CHARS = 4000
@@ -49,6 +53,39 @@ def short(message: str, limit: int = MESSAGE_CHARS) -> str:
     if len(message) <= limit:
         return message
     return message[: limit - 20] + f"... (+{len(message) - limit + 20:,} chars)"
+
+
+def nothing_usable(
+    filename: str, rows: int, issues: Sequence[Issue], unit: str = "rows", what: str | None = None
+) -> Unprocessable:
+    """The 422 of an upload none of whose ``rows`` can be stored (every target: sites, zones,
+    routes, actors): how many problems and the first row in the message, the first
+    :data:`ISSUES_IN_PROBLEM` errors as items (file, row, column, code, reason), every error
+    counted by code. ``what``: what a row has to be ("a route"), None when any row would do."""
+    errors = [issue for issue in issues if issue.severity == "error"]
+    items = [
+        ProblemItem(
+            code=issue.code,
+            message=short(f"{filename}: {issue.message}"),
+            row=issue.row,
+            column=issue.column,
+        )
+        for issue in errors[:ISSUES_IN_PROBLEM]
+    ]
+    storable = f"is {what} that can be stored" if what else "can be stored"
+    first = f", the first at row {errors[0].row}" if errors else ""
+    return Unprocessable(
+        f"{filename}: none of its {rows} {unit} {storable} ({len(errors)} problems{first}); "
+        "nothing was stored",
+        code="no_usable_rows",
+        items=items,
+        extra={
+            "file": filename,
+            "rows": rows,
+            "truncated": len(errors) > len(items),
+            "issue_counts": issue_summary(errors, 0)["issue_counts"],
+        },
+    )
 
 
 def issue_summary(issues: Sequence[Issue], limit: int) -> dict[str, Any]:

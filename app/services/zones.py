@@ -31,7 +31,7 @@ from app.db import clusters as cluster_repo
 from app.db import sites as site_repo
 from app.db import uploads as upload_repo
 from app.db import zones as zone_repo
-from app.errors import Conflict, InvalidBody, ProblemItem, Unprocessable
+from app.errors import Conflict, InvalidBody, ProblemItem
 from app.queries import Caller
 from app.services import upload_access, upload_report
 from app.services.upload_outcome import UploadOutcome
@@ -94,7 +94,9 @@ def ingest_zones(
     issues = list(table.issues)
     zones = _zones(table, issues)
     if not zones:
-        raise _nothing_usable(request.filename, len(table.row), issues)
+        raise upload_report.nothing_usable(
+            request.filename, len(table.row), issues, unit="features", what="a polygon"
+        )
     public_id = None if request.dry_run else site_repo.new_public_ids(1, prefix="UP-")[0]
     report = _report(request, table, digest, zone_type, issues, zones, caller, public_id)
     report["notes"] = notes + table.notes
@@ -160,22 +162,6 @@ def _zones(table: Any, issues: list[Issue]) -> list[_Zone]:
         )  # fmt: skip
     issues.sort(key=lambda issue: (issue.row, issue.severity != "error"))
     return found
-
-
-def _nothing_usable(filename: str, rows: int, issues: list[Issue]) -> Unprocessable:
-    errors = [i for i in issues if i.severity == "error"]
-    items = [
-        ProblemItem(i.code, upload_report.short(f"{filename}: {i.message}"), row=i.row,
-                    column=i.column)
-        for i in errors[:1000]
-    ]  # fmt: skip
-    return Unprocessable(
-        f"{filename}: none of its {rows} features is a polygon that can be stored; "
-        "nothing was stored",
-        code="no_usable_rows",
-        items=items,
-        extra={"file": filename, "rows": rows, "truncated": len(errors) > len(items)},
-    )
 
 
 def _report(

@@ -239,6 +239,14 @@ def test_rows_of_a_table_the_reader_could_not_read_are_rejected_with_its_reason(
     assert refused.status_code == 422, refused.text
     problem = refused.json()
     assert problem["code"] == "no_usable_rows" and problem["file"] == "bad.csv"
+    assert (
+        "none of its 2 rows is a route that can be stored (2 problems, the first at row 2)"
+        in (problem["detail"])
+    )
+    assert problem["issue_counts"] == {
+        "mixed_encoding": {"error": 1},
+        "unclosed_quote": {"error": 1},
+    }
     assert [(e["row"], e.get("column"), e["code"]) for e in problem["errors"]] == [
         (2, "source", "unclosed_quote"),
         (3, "source", "mixed_encoding"),

@@ -274,6 +274,12 @@ def test_a_file_without_polygons_is_refused_row_by_row(
     body = answer.json()
     assert body["code"] == "no_usable_rows"
     assert [item["row"] for item in body["errors"]] == [1, 2, 3]
+    # the same problem as every upload target's (app.services.upload_report.nothing_usable)
+    assert body["detail"].startswith(
+        "pts.geojson: none of its 3 features is a polygon that can be stored (3 problems, "
+        "the first at row 1)"
+    )
+    assert sum(c["error"] for c in body["issue_counts"].values()) == 3 and body["rows"] == 3
     assert client.get("/collections/zones/items").json()["features"] == []
 
 
