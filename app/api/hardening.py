@@ -33,6 +33,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import collections as registry
 from app.api.responses import problem_response
 from app.errors import NotFound, UnknownHost, problem_for
 from app.settings import Settings
@@ -56,6 +57,27 @@ DEFAULT_HTML_POLICY = {
     "base-uri": ["'none'"],
     "form-action": ["'self'"],
 }
+
+
+#: A feature of a collection, or a sub-resource of one (``/history``): the NUL in its id.
+_FEATURE_PATH = re.compile(r"^/collections/(?P<collection>[^/\x00]+)/items/[^/]*\x00")
+
+
+def nul_path_problem(path: str) -> NotFound:
+    """The 404 of a path holding a NUL, coded as the route would code the id it names: a
+    feature of a collection ``unknown_feature`` (``unknown_collection`` if there is no such
+    collection), anything else ``not_found``. No id holds a NUL (PostgreSQL text cannot)."""
+    if match := _FEATURE_PATH.match(path):
+        collection = match["collection"]
+        try:
+            registry.get(collection)
+        except NotFound as unknown:  # unknown_collection
+            return unknown
+        return NotFound(
+            f"no feature with a NUL character (%00) in its id in collection {collection!r}",
+            code="unknown_feature",
+        )
+    return NotFound("no resource has a NUL character (%00) in its path")
 
 
 def request_host(scope: Scope) -> str | None:
@@ -200,7 +222,7 @@ class HttpHardening:
             await problem_response(problem)(scope, receive, send)
             return
         if "\x00" in scope["path"]:
-            problem = problem_for(NotFound("no resource has a NUL character (%00) in its path"))
+            problem = problem_for(nul_path_problem(scope["path"]))
             problem.instance = scope["path"].replace("\x00", "%00")
             await problem_response(problem)(scope, receive, send)
             return

@@ -547,7 +547,30 @@ def test_a_nul_in_any_path_parameter_is_404_never_500(
         answer = client.request(method, path, headers=admin, json={"reason": "r"})
         assert answer.status_code == 404, (method, path, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
-        assert answer.json()["code"] == "not_found"
+        # an id of a collection's feature is coded as the item route codes a missing one
+        feature = re.match(r"^/collections/([^/]+)/items/[^/]*%00", path)
+        expected = "unknown_feature" if feature and "%00" not in feature[1] else "not_found"
+        assert answer.json()["code"] == expected, (method, path)
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/collections/sites/items/%00", "unknown_feature"),  # field case rel-04 c
+        ("/collections/borders/items/%00", "unknown_feature"),
+        ("/collections/sites/items/SITE%00/history", "unknown_feature"),
+        ("/collections/nope/items/%00", "unknown_collection"),
+        ("/collections/sites%00/items/x", "not_found"),
+        ("/uploads/%00", "not_found"),
+    ],
+)
+def test_a_nul_in_a_feature_id_is_an_unknown_feature(
+    path: str, code: str, client: TestClient, api_key: Headers
+) -> None:
+    answer = client.get(path, headers=api_key("admin"))
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == code
+    assert "%00" in answer.json()["instance"]
 
 
 def test_an_exhausted_connection_pool_is_a_503_to_retry(app: FastAPI) -> None:
