@@ -267,6 +267,11 @@ def new_sites_statement(row_type: Sequence[tuple[str, str | None]]) -> str:
     function sees a plain column: given an expression as costly as ``ST_MakePoint`` for a
     parameter it reads more than once, PostgreSQL does not inline a SQL function and calls
     it row by row instead (2.7 s instead of 1.0 s for 100 000 sites, measured).
+
+    No ``ORDER BY k``: the staging table was COPYed in ``k`` order, its ids drawn in that order,
+    and a temporary table is only ever read by one sequential scan in the order it was
+    written (never in parallel), so the sites go in id order without sorting them (a sort of
+    100 000 staged rows spilled 110 MB to disk and took 0.35 s, measured).
     """
     given = {
         "id": "st.id",
@@ -282,7 +287,7 @@ def new_sites_statement(row_type: Sequence[tuple[str, str | None]]) -> str:
         f"SELECT {', '.join(given.values())}, {feature_of(row_type, given)} "
         "FROM (SELECT staged.*, "
         "ST_SetSRID(ST_MakePoint(staged.lon, staged.lat), 4326)::geometry(Point, 4326) AS geom "
-        "FROM staged_sites staged OFFSET 0) st ORDER BY st.k"
+        "FROM staged_sites staged OFFSET 0) st"
     )
 
 

@@ -132,3 +132,21 @@ def test_a_large_upload_into_a_table_believed_small_refreshes_its_statistics(
     assert session.execute(text(believed)).scalar_one() >= created
     # a small upload leaves the statistics alone
     assert not ingest_store.refresh_site_statistics(session, 10)
+
+
+def test_new_sites_go_in_in_file_order_with_ascending_ids(
+    session: Session, settings: Settings, boundary_cache: BoundaryCache
+) -> None:
+    """The new sites' insert has no sort: their ids follow the file's rows, and the rows lie
+    in the table in id order (what pages by id read), as the staging table was written."""
+    report = run(session, settings, boundary_cache, kobo_csv(400, seed=12), "order.csv")
+    created = [row["site"] for row in report["rows"] if row["outcome"] == "created"]
+    assert len(created) > 300
+    stored = session.execute(
+        text("SELECT public_id, id FROM sites WHERE public_id = ANY(:ids) ORDER BY ctid"),
+        {"ids": created},
+    ).all()
+    first_seen = list(dict.fromkeys(created))  # a site made by a row, later rows matching it
+    assert [public_id for public_id, _ in stored] == first_seen
+    ids = [site_id for _, site_id in stored]
+    assert ids == sorted(ids)
