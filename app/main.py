@@ -52,7 +52,7 @@ from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker, read_router
 from app.errors import SERVICE_BUSY, AppError, Problem, ProblemItem, problem_for
 from app.maps.assets import STATIC_PREFIX, web_dir
-from app.services import delivery
+from app.services import delivery, event_stream
 from app.services.audit_log import AuditLog
 from app.services.boundary_state import BoundaryCache
 from app.settings import Settings
@@ -115,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.boundaries = BoundaryCache()
+    app.state.event_streams = event_stream.StreamSlots()
     _install_error_handlers(app)
     app.add_middleware(DatasetHeaders)  # Dataset-Version and X-Request-Id on every answer
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)

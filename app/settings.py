@@ -199,6 +199,13 @@ class Settings(BaseSettings):
         "them forever.",
     )
 
+    event_streams_per_key: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Server-Sent Events streams (`/events`) one API key may hold open at once "
+        "in each server process; one more answers 429 `too_many_streams`.",
+    )
     rate_limit_per_key: str = Field(
         default="3000/minute",
         description="Requests each API key may make (`limits` notation: `3000/minute`, "

@@ -3,6 +3,7 @@ Server-Sent Events stream ``/events`` (resumable with ``Last-Event-ID``)."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -229,5 +230,13 @@ async def events(
 ) -> EventSourceResponse:
     if last_event_id and int(last_event_id) > BIGINT_MAX:  # ids are PostgreSQL bigints
         raise InvalidParameter(f"Last-Event-ID: at most {BIGINT_MAX}")
-    stream = event_stream.follow(request.app.state.read_sessionmaker, caller, last_event_id)
+    release = request.app.state.event_streams.take(
+        caller.key_id, request.app.state.settings.event_streams_per_key
+    )
+    stream = event_stream.follow(
+        request.app.state.read_sessionmaker, caller, last_event_id, on_end=release
+    )
+    # A stream never started (the client gone before its first byte) runs no ``finally``:
+    # its slot is given back when the generator is collected.
+    weakref.finalize(stream, release)
     return EventSourceResponse(stream, ping=15)

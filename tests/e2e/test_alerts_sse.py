@@ -4,6 +4,8 @@ sees another key's events."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,3 +85,40 @@ def test_reconnecting_with_last_event_id_gets_everything_missed(live_server: Liv
     assert ids == sorted(ids) and ids[0] > int(first["id"])
     assert {e["event"] for e in events} == {"site.created"}
     assert other_key != key
+
+
+def test_a_key_holds_a_bounded_number_of_streams_and_gets_one_back_on_closing(
+    live_server: LiveServer,
+) -> None:
+    """Each open stream polls the outbox twice a second: a key may hold
+    ``BORDERLENS_EVENT_STREAMS_PER_KEY`` (4) at once per server process; one more is a 429 to
+    retry, another key is not affected, and a closed stream's slot comes back."""
+    key, _ = _key(live_server)
+    other_key, _ = _key(live_server)
+    url = f"{live_server.url}/events"
+    limit = live_server.settings.event_streams_per_key
+    assert limit == 4
+    with httpx.Client(timeout=30) as client, contextlib.ExitStack() as held:
+        opened = [
+            held.enter_context(
+                client.stream("GET", url, headers={"Authorization": f"Bearer {key}"})
+            )
+            for _ in range(limit)
+        ]
+        assert all(s.status_code == 200 for s in opened)
+        refused = client.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "too_many_streams"
+        assert refused.headers["retry-after"] == "5"
+        with client.stream("GET", url, headers={"Authorization": f"Bearer {other_key}"}) as s:
+            assert s.status_code == 200
+        opened.pop().close()
+        # the server sees the client go at its next write (a ping, or the poll's end)
+        deadline = time.monotonic() + 30
+        while True:
+            with client.stream("GET", url, headers={"Authorization": f"Bearer {key}"}) as again:
+                if again.status_code == 200:
+                    break
+                assert again.status_code == 429
+            assert time.monotonic() < deadline, "the closed stream's slot never came back"
+            time.sleep(0.5)
