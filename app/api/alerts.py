@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from app.api.contract import negotiable, returns
@@ -19,8 +19,9 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
+from app.api.text_checks import SINGLE_LINE, StorableText
 from app.api.urls import base_url
-from app.collections.parsing import BIGINT_MAX, has_control_characters
+from app.collections.parsing import BIGINT_MAX
 from app.errors import InvalidParameter
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
@@ -34,20 +35,10 @@ EVENT_ID = r"^msg_[0-9a-f]{32}$"
 class SubscriptionBody(BaseModel):
     """A new subscription."""
 
-    name: str = Field(min_length=1, max_length=200, description="What the alert is for")
-
-    @field_validator("name")
-    @classmethod
-    def _printable(cls, name: str) -> str:
-        # PostgreSQL text cannot hold a NUL nor a lone surrogate (a NUL was a 500); no
-        # control character is a name
-        if has_control_characters(name):
-            raise ValueError("control characters are not allowed")
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("a lone surrogate (\\ud800-\\udfff) is not text") from None
-        return name
+    # one line of storable text, as a key's name (a NUL was a 500 when it was stored)
+    name: StorableText = Field(
+        min_length=1, max_length=200, pattern=SINGLE_LINE, description="What the alert is for"
+    )
 
     criteria: dict[str, Any] = Field(
         default_factory=dict,
