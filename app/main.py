@@ -39,6 +39,7 @@ from app.api import (
     tiles,
     transactions,
     uploads,
+    validation_messages,
 )
 from app.api.audit_middleware import AuditMiddleware
 from app.api.dataset_headers import DatasetHeaders, note_dataset_version
@@ -221,7 +222,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         items = [
             ProblemItem(
                 code=str(error.get("type", "invalid")),
-                message=str(error.get("msg", "invalid value")),
+                message=validation_messages.message(error),
                 column=".".join(str(part) for part in error.get("loc", ())[1:]) or None,
             )
             for error in exc.errors()

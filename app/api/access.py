@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
 from app.api.responses import JSON
-from app.api.text_checks import SINGLE_LINE, StorableText
+from app.api.text_checks import ISO3, SINGLE_LINE, StorableText
 from app.db.audit import AuditFilter
 from app.db.keys import KeyRecord
 from app.errors import InvalidParameter
@@ -34,7 +34,6 @@ from app.services import keys as key_service
 router = APIRouter(tags=["Access"], dependencies=[Depends(reject_undeclared_query)])
 JSON_TYPE = "application/json"
 KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id")]
-ISO3 = r"^[A-Z]{3}$"
 
 _KEY_PROPERTIES: dict[str, Any] = {
     "id": {"type": "integer"},

@@ -3,7 +3,7 @@ Server-Sent Events stream ``/events`` (resumable with ``Last-Event-ID``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
@@ -19,17 +19,17 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
-from app.api.text_checks import SINGLE_LINE, StorableText
+from app.api.text_checks import EVENT_ID, EVENT_SEQUENCE, SINGLE_LINE, StorableText
 from app.api.urls import base_url
 from app.collections.parsing import BIGINT_MAX
 from app.errors import InvalidParameter
+from app.html.negotiation import LANGUAGES
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
-from app.services.subscriptions import BATCH_MAX_EVENTS
+from app.services.subscriptions import BATCH_MAX_EVENTS, EventStatus
 
 JSON_TYPE = "application/json"
 router = APIRouter(tags=["Alerts"], dependencies=[Depends(reject_undeclared_query)])
-EVENT_ID = r"^msg_[0-9a-f]{32}$"
 
 
 class SubscriptionBody(BaseModel):
@@ -103,10 +103,10 @@ def list_subscriptions(
     session: ReadSessionDep,
     caller: SubscriberDep,
     f: Annotated[  # noqa: ARG001 - read by the negotiation, declared for /api
-        str | None, Query(pattern="^(json|html)$", description="Format (default: Accept)")
+        Literal["json", "html"] | None, Query(description="Format (default: Accept)")
     ] = None,
     lang: Annotated[  # noqa: ARG001 - as f
-        str | None, Query(pattern="^(en|fr|pt)$", description="Page language")
+        str | None, Query(pattern=f"^({'|'.join(LANGUAGES)})$", description="Page language")
     ] = None,
 ) -> Response:
     found = subscriptions.list_for(session, caller)
@@ -172,7 +172,7 @@ def subscription_events(
     subscription_id: str,
     session: ReadSessionDep,
     caller: SubscriberDep,
-    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead|stream)$")] = None,
+    status: Annotated[EventStatus | None, Query(description="dead: the dead letters")] = None,
     after: Annotated[int, Query(ge=0, le=2**62, description="After this sequence")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSON:
@@ -212,7 +212,7 @@ async def events(
         str | None,
         Header(
             max_length=19,
-            pattern=r"^\d*$",
+            pattern=EVENT_SEQUENCE,
             alias="Last-Event-ID",
             description="The id of the last event received: the stream resumes after it",
         ),

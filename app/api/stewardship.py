@@ -28,7 +28,7 @@ from app.api.deps import (
 )
 from app.api.etags import parse_if_match
 from app.api.responses import GEOJSON, JSON, dumps
-from app.api.text_checks import NOT_BLANK
+from app.api.text_checks import NOT_BLANK, SITE_ID
 from app.api.urls import base_url
 from app.collections import site_writer
 from app.html import stewardship_pages as pages
@@ -125,7 +125,7 @@ def read_history(
 # -- curation ---------------------------------------------------------------------------------
 
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX, pattern=NOT_BLANK)]
-SiteId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z]{2}-[0-9A-Z]{10}$")]
+SiteId = Annotated[str, Field(min_length=1, max_length=32, pattern=SITE_ID)]
 IfMatchHeader = Annotated[
     str | None,
     Header(alias="If-Match", description="Optional: the ETag of your last read of the site"),

@@ -19,7 +19,7 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
-from app.api.text_checks import MULTI_LINE
+from app.api.text_checks import ISO3, MULTI_LINE, UPLOAD_ID
 from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
@@ -118,7 +118,7 @@ def post_upload(
         ),
     ] = None,
     country: Annotated[
-        str | None, Form(pattern=r"^[A-Z]{3}$", description="ISO3 of the country surveyed")
+        str | None, Form(pattern=ISO3, description="ISO3 of the country surveyed")
     ] = None,
     column_map: Annotated[
         str | None,
@@ -130,7 +130,7 @@ def post_upload(
     corrects: Annotated[
         str | None,
         Form(
-            pattern=r"^UP-[0-9A-Z]{1,28}$",
+            pattern=UPLOAD_ID,
             description="Fix and resend: the id of the earlier upload whose rejected rows this "
             "file corrects (the link is stored and shown on both reports)",
         ),
