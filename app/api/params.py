@@ -404,4 +404,4 @@ def _filter(values: Mapping[str, Any]) -> CqlFilter | None:
         return None
     parsed = parse_filter(text, values.get("filter-lang"))
     crs: OfferedCrs | None = values.get("filter-crs")
-    return CqlFilter(parsed.ast, crs.uri if crs else CRS84)
+    return CqlFilter(parsed.ast, crs.uri if crs else CRS84, parsed.lang)

@@ -92,7 +92,8 @@ def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
         if isinstance(text, dict):
             text = orjson.dumps(text).decode()
         try:
-            cql = CqlFilter(parse_filter(text, lang).ast, CRS84)
+            parsed = parse_filter(text, lang)
+            cql = CqlFilter(parsed.ast, CRS84, parsed.lang)
         except InvalidParameter as error:
             raise _bad("filter", error.detail) from None
     try:

@@ -354,3 +354,41 @@ def test_a_filter_string_with_a_nul_is_a_400_on_the_items_too(
     answer = alerts_client.get("/collections/sites/items", params={"filter": "name = 'a\x00b'"})
     assert answer.status_code == 400, answer.text
     assert "control characters" in answer.json()["detail"]
+
+
+DWITHIN_JSON = {
+    "op": "s_dwithin",
+    "args": [
+        {"property": "geometry"},
+        {"type": "Point", "coordinates": [15, 4]},
+        10,
+        {"property": "miles"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("criteria", "shown"),
+    [
+        ({"filter": "S_DWITHIN(geometry, POINT(15 4), 10, miles)"}, "unit miles unknown"),
+        ({"filter": DWITHIN_JSON}, 'unit {"property": "miles"} unknown'),
+    ],
+)
+def test_a_filter_error_shows_the_filter_as_written(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any], shown: str
+) -> None:
+    """A wrong unit showed as a Python dict ({'property': 'miles'})."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert shown in answer.json()["detail"] and "{'" not in answer.text
+
+
+def test_a_filter_error_on_the_items_shows_the_filter_as_written(
+    alerts_client: TestClient,
+) -> None:
+    text = "S_DWITHIN(geometry, POINT(15 4), 10, miles)"
+    answer = alerts_client.get("/collections/sites/items", params={"filter": text})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["message"] == (
+        "S_DWITHIN: unit miles unknown; use meters, metres, m, kilometers, kilometres, km"
+    )
