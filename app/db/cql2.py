@@ -268,7 +268,7 @@ class _Compiler:
             raise FilterError("S_DWITHIN(geometry, geometry, distance[, unit]) takes 3 or 4")
         left, right = (self.geometry(arg, "S_DWITHIN") for arg in args[:2])
         distance = args[2]
-        if isinstance(distance, bool) or not isinstance(distance, int | float):
+        if not _is_number(distance):
             raise FilterError("S_DWITHIN: the distance must be a number")
         unit: Any = "meters"
         if len(args) == 4:
@@ -430,7 +430,7 @@ class _Compiler:
     def envelope(self, box: Any) -> _Geometry:
         if not isinstance(box, list) or len(box) not in (4, 6):
             raise FilterError("BBOX takes 4 (or 6) numbers")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        if not all(_is_number(v) and math.isfinite(v) for v in box):
             raise FilterError("BBOX takes finite numbers")
         # Corners in the filter CRS's own axis order (what geometry_to_lonlat reads).
         low, high = (box[0], box[1]), (box[2], box[3]) if len(box) == 4 else (box[3], box[4])
@@ -516,6 +516,11 @@ _OPERATORS: Final[dict[str, Callable[[Any, Any], ColumnElement[bool]]]] = {
 def _arity(name: str, args: Sequence[Any], count: int) -> None:
     if len(args) != count:
         raise FilterError(f"{name.upper()} takes {count} argument(s), got {len(args)}")
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number: Python's ``True`` is an int, but ``true`` is no number."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _show(node: Any, lang: str) -> str:

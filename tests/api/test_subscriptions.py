@@ -392,3 +392,74 @@ def test_a_filter_error_on_the_items_shows_the_filter_as_written(
     assert answer.json()["errors"][0]["message"] == (
         "S_DWITHIN: unit miles unknown; use meters, metres, m, kilometers, kilometres, km"
     )
+
+
+@pytest.mark.parametrize(
+    ("criteria", "detail"),
+    [
+        ({"within_km": True}, "criteria.within_km: must be a number of km, not a boolean"),
+        ({"within_km": [1]}, "criteria.within_km: must be a number of km, not a list"),
+        (
+            {"border": True},
+            "criteria.border: must be a string: a border pair (CAF-CMR) or a country (CMR), "
+            "not a boolean",
+        ),
+        (
+            {"border": ["CAF-CMR"]},
+            "criteria.border: must be a string: a border pair (CAF-CMR) or a country (CMR), "
+            "not a list",
+        ),
+        (
+            {"country": 5},
+            "criteria.country: must be a string (values comma-separated) or a non-empty list "
+            "of strings, not a number",
+        ),
+        (
+            {"kind": []},
+            "criteria.kind: must be a string (values comma-separated) or a non-empty list "
+            "of strings, not a list",
+        ),
+        ({"in_zone": 1}, "criteria.in_zone: must be true or false, not a number"),
+        ({"in_zone": None}, "criteria.in_zone: must be true or false, not null"),
+    ],
+)
+def test_each_criterion_says_its_own_shape(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any], detail: str
+) -> None:
+    """within_km: true was told "a string, a number or a list of strings" (a list is no
+    distance); each shortcut names what it takes."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [{"within_km": 5}, {"within_km": 2.5}, {"within_km": "5"}, {"country": ["CMR", "CAF"]}],
+)
+def test_criteria_of_the_right_shape_are_taken(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any]
+) -> None:
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 201, answer.text
+
+
+GEOMETRY = {"property": "geometry"}
+POINT = {"type": "Point", "coordinates": [15, 4]}
+
+
+@pytest.mark.parametrize(
+    ("cql2_json", "needle"),
+    [
+        ({"op": "s_intersects", "args": [GEOMETRY, {"bbox": [True, 0, 20, 10]}]}, "BBOX"),
+        ({"op": "s_dwithin", "args": [GEOMETRY, POINT, True]}, "distance must be a number"),
+        ({"op": "<", "args": [{"property": "accuracy_m"}, True]}, "cannot compare"),
+    ],
+)
+def test_a_boolean_is_no_number_in_a_filter(
+    alerts_client: TestClient, api_key: Headers, cql2_json: dict[str, Any], needle: str
+) -> None:
+    """A BBOX of [true, 0, 20, 10] was the box from longitude 1 (true is an int in Python)."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria={"filter": cql2_json})
+    assert answer.status_code == 422, answer.text
+    assert needle in answer.json()["detail"]
