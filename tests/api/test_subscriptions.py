@@ -463,3 +463,24 @@ def test_a_boolean_is_no_number_in_a_filter(
     answer = _subscribe(alerts_client, api_key("authority"), criteria={"filter": cql2_json})
     assert answer.status_code == 422, answer.text
     assert needle in answer.json()["detail"]
+
+
+def test_the_html_page_shows_criteria_as_json_text_escaped_once(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    """Criteria showed as \\u0027 and \\u003c (Jinja's tojson, meant for scripts): they are
+    the JSON text as written, escaped once as any text of the page; a name's markup is
+    text too."""
+    import html
+    import re
+
+    headers = api_key("authority")
+    criteria = {"filter": "name = 'Bétaré <Oya> & co'"}
+    made = _subscribe(alerts_client, headers, name="<script>alert(1)</script>", criteria=criteria)
+    assert made.status_code == 201, made.text
+    page = alerts_client.get("/subscriptions?f=html", headers=headers).text
+    cells = re.findall(r"<td><code>(.*?)</code></td>", page)
+    assert [html.unescape(cell) for cell in cells] == ['{"filter": "name = \'Bétaré <Oya> & co\'"}']
+    assert "\\u00" not in page and "&amp;#" not in page and "&amp;amp;" not in page
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
