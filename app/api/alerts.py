@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 from sse_starlette import EventSourceResponse
 
 from app.api.contract import negotiable, returns
@@ -19,16 +20,36 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
-from app.api.text_checks import EVENT_ID, EVENT_SEQUENCE, SINGLE_LINE, StorableText
+from app.api.text_checks import EVENT_ID, SINGLE_LINE, StorableText
 from app.api.urls import base_url
 from app.collections.parsing import BIGINT_MAX
-from app.errors import InvalidParameter
 from app.html.negotiation import LANGUAGES
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
 from app.services.subscriptions import BATCH_MAX_EVENTS, EventStatus
 
 JSON_TYPE = "application/json"
+#: What an event's sequence (its SSE id) is, told when one is refused
+EVENT_SEQUENCE = f"a non-negative integer event id, at most {BIGINT_MAX}"
+
+
+def _event_sequence(value: object) -> object:
+    """An event's sequence number as a parameter gives it (text): ``after`` of the events
+    list and ``Last-Event-ID`` are both read here, with one bound (the largest id
+    PostgreSQL's bigint holds; ``after`` stopped at 2**62) and one message."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= BIGINT_MAX:
+        return value
+    digits = value if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) <= BIGINT_MAX:
+        return int(digits)
+    raise PydanticCustomError("invalid_event_id", EVENT_SEQUENCE)
+
+
+def _last_event_id(value: object) -> object:
+    """An empty ``Last-Event-ID`` is no id: the stream starts from now, as without one."""
+    return None if value == "" else _event_sequence(value)
+
+
 router = APIRouter(tags=["Alerts"], dependencies=[Depends(reject_undeclared_query)])
 
 
@@ -173,7 +194,12 @@ def subscription_events(
     session: ReadSessionDep,
     caller: SubscriberDep,
     status: Annotated[EventStatus | None, Query(description="dead: the dead letters")] = None,
-    after: Annotated[int, Query(ge=0, le=2**62, description="After this sequence")] = 0,
+    after: Annotated[
+        int,
+        Field(ge=0, le=BIGINT_MAX),  # for /api: _event_sequence checks them first
+        BeforeValidator(_event_sequence),
+        Query(description="After this sequence (an event's SSE id)"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSON:
     found = subscriptions.events(session, caller, subscription_id, status, after, limit)
@@ -209,16 +235,14 @@ async def events(
     request: Request,
     caller: SubscriberDep,
     last_event_id: Annotated[
-        str | None,
+        int | None,
+        BeforeValidator(_last_event_id),
         Header(
-            max_length=19,
-            pattern=EVENT_SEQUENCE,
             alias="Last-Event-ID",
-            description="The id of the last event received: the stream resumes after it",
+            description="The id of the last event received (a whole number from 0 to "
+            f"{BIGINT_MAX}): the stream resumes after it",
         ),
     ] = None,
 ) -> EventSourceResponse:
-    if last_event_id and int(last_event_id) > BIGINT_MAX:  # ids are PostgreSQL bigints
-        raise InvalidParameter(f"Last-Event-ID: at most {BIGINT_MAX}")
     stream = event_stream.follow(request.app.state.read_sessionmaker, caller, last_event_id)
     return EventSourceResponse(stream, ping=15)

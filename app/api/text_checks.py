@@ -25,7 +25,6 @@ SITE_ID = r"^[A-Z]{2}-[0-9A-Z]{10}$"
 UPLOAD_ID = r"^UP-[0-9A-Z]{1,28}$"
 CHANGE_TOKEN = r"^\d{1,18}$"
 CHANGE_CURSOR = r"^\d{1,18}\.\d{1,18}$"
-EVENT_SEQUENCE = r"^\d*$"
 
 DESCRIPTIONS: dict[str, str] = {
     SINGLE_LINE: "text on one line, without control characters",
@@ -37,7 +36,6 @@ DESCRIPTIONS: dict[str, str] = {
     UPLOAD_ID: "an upload id: UP- and up to 28 capital letters or digits",
     CHANGE_TOKEN: "a change token: a whole number of up to 18 digits",
     CHANGE_CURSOR: "a cursor as a next link gives it: two whole numbers joined by a dot",
-    EVENT_SEQUENCE: "a non-negative integer event id",
 }
 _ONE_OF = re.compile(r"\^\(([\w.+-]+(?:\|[\w.+-]+)+)\)\$")
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.api.deps import get_read_session, get_session, get_session_factory
+from app.collections.parsing import BIGINT_MAX
 from app.db import deliveries
 from app.main import create_app
 from app.settings import Settings
@@ -301,6 +302,39 @@ def test_a_last_event_id_that_is_no_event_id_is_400(
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "invalid_parameter"
     assert "Last-Event-ID" in answer.text
+
+
+SEQUENCE_WORDS = f"a non-negative integer event id, at most {BIGINT_MAX}"
+
+
+@pytest.mark.parametrize(
+    "value", [str(BIGINT_MAX + 1), "99999999999999999999", "-1", "abc", "1.5", "+1"]
+)
+def test_after_and_last_event_id_share_one_bound_and_one_message(
+    alerts_client: TestClient, api_key: Headers, value: str
+) -> None:
+    """``after`` stopped at 2**62 with pydantic's words, Last-Event-ID at 2**63 - 1 with
+    its own: an event's sequence is read once, up to the largest bigint."""
+    headers = api_key("authority")
+    sub = _subscribe(alerts_client, headers).json()["id"]
+    listed = alerts_client.get(
+        f"/subscriptions/{sub}/events", params={"after": value}, headers=headers
+    )
+    streamed = alerts_client.get("/events", headers={**headers, "Last-Event-ID": value})
+    for answer, name in ((listed, "after"), (streamed, "Last-Event-ID")):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"] == f"{name}: {SEQUENCE_WORDS}"
+
+
+def test_after_takes_every_event_id_up_to_the_largest_bigint(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("authority")
+    sub = _subscribe(alerts_client, headers).json()["id"]
+    for after in (0, 2**62 + 1, BIGINT_MAX):
+        answer = alerts_client.get(f"/subscriptions/{sub}/events?after={after}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["events"] == []
 
 
 def test_the_html_page_lists_subscriptions_in_french(

@@ -94,7 +94,9 @@ def test_the_subscriptions_page_parameters_name_their_values(
 
 def test_a_last_event_id_says_what_an_event_id_is(client: TestClient, api_key: Headers) -> None:
     answer = client.get("/events", headers={**api_key("authority"), "Last-Event-ID": "-1"})
-    assert _problem(answer)[0] == "Last-Event-ID: a non-negative integer event id"
+    assert _problem(answer)[0] == (
+        "Last-Event-ID: a non-negative integer event id, at most 9223372036854775807"
+    )
 
 
 def test_a_dead_letter_id_says_what_an_event_id_is(client: TestClient, api_key: Headers) -> None:
