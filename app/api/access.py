@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
 from app.api.responses import JSON
 from app.api.text_checks import ISO3, SINGLE_LINE, StorableText
+from app.collections.parsing import BIGINT_MAX
 from app.db.audit import AuditFilter
 from app.db.keys import KeyRecord
 from app.errors import InvalidParameter
@@ -215,7 +216,7 @@ def read_audit(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Paging: entries before this id")
+        int | None, Query(ge=1, le=BIGINT_MAX, description="Paging: entries before this id")
     ] = None,
     f: Annotated[Literal["json", "csv"], Query(description="csv: every match, as CSV")] = "json",
 ) -> Response:
