@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.collections.base import ParseContext
 from app.collections.cql2 import parse_filter
+from app.collections.parsing import missing_qualified
 from app.db import boundaries as boundary_repo
 from app.db import outbox as outbox_repo
 from app.db import zones as zone_repo
@@ -102,6 +103,8 @@ def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
             except InvalidParameter as error:
                 raise _bad(name, error.detail) from None
     cql: CqlFilter | None = None
+    if "filter-lang" in criteria and "filter" not in criteria:
+        raise _bad("filter-lang", missing_qualified("filter-lang", "filter"))
     if "filter" in criteria:
         text = criteria["filter"]
         if not isinstance(text, str | dict):

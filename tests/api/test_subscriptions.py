@@ -518,3 +518,14 @@ def test_the_html_page_shows_criteria_as_json_text_escaped_once(
     assert "\\u00" not in page and "&amp;#" not in page and "&amp;amp;" not in page
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_filter_lang_criterion_without_a_filter_is_a_422(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    criteria = {"filter-lang": "cql2-json", "country": "CMR"}
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == (
+        "criteria.filter-lang: filter is missing: filter-lang only says how filter is read"
+    )
