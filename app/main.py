@@ -30,6 +30,7 @@ from app.api import (
     flows,
     health,
     html,
+    json_body,
     maps,
     openapi,
     package,
@@ -39,6 +40,7 @@ from app.api import (
     tiles,
     transactions,
     uploads,
+    validation_messages,
 )
 from app.api.audit_middleware import AuditMiddleware
 from app.api.dataset_headers import DatasetHeaders, note_dataset_version
@@ -199,6 +201,11 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = json_body.media_type(content_type) or ""
+    return media == "application/json" or media.endswith("+json")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         problem = problem_for(exc)
@@ -219,10 +226,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Bytes that are not JSON are a 400 (RFC 9110), as app.api.json_body answers them;
+        # FastAPI reports them among validation errors (a 422 "1: JSON decode error").
+        for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                reason = (error.get("ctx") or {}).get("error") or "not JSON"
+                return await domain_error(request, json_body.not_json(str(reason)))
         items = [
             ProblemItem(
                 code=str(error.get("type", "invalid")),
-                message=str(error.get("msg", "invalid value")),
+                message=validation_messages.message(error),
                 column=".".join(str(part) for part in error.get("loc", ())[1:]) or None,
             )
             for error in exc.errors()
@@ -239,7 +252,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # 400 here is a body the framework could not parse (bytes that are not JSON or form)
+        # 400 here is a body the framework could not parse (bytes that are not JSON or form);
+        # a JSON one is said as app.api.json_body says it ("nested too deeply", "not UTF-8")
+        if exc.status_code == 400 and _is_json(request.headers.get("content-type")):
+            return await domain_error(request, json_body.unreadable(exc.__cause__))
         code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )

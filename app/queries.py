@@ -126,10 +126,12 @@ class SortBy:
 
 @dataclass(frozen=True)
 class CqlFilter:
-    """A parsed ``filter`` (CQL2 as its JSON form) and the CRS its geometries are in."""
+    """A parsed ``filter`` (CQL2 as its JSON form), the CRS its geometries are in and the
+    language it was written in (errors show its parts in that language)."""
 
     ast: Any
     crs: str
+    lang: str = "cql2-json"
 
 
 @dataclass(frozen=True)

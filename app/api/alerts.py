@@ -4,11 +4,12 @@ Server-Sent Events stream ``/events`` (resumable with ``Last-Event-ID``)."""
 from __future__ import annotations
 
 import weakref
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 from sse_starlette import EventSourceResponse
 
 from app.api.contract import negotiable, returns
@@ -20,35 +21,46 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
+from app.api.text_checks import EVENT_ID, SINGLE_LINE, StorableText
 from app.api.urls import base_url
-from app.collections.parsing import BIGINT_MAX, has_control_characters
-from app.errors import InvalidParameter
+from app.collections.parsing import BIGINT_MAX
+from app.html.negotiation import LANGUAGES
 from app.html.pages import negotiated, render_subscriptions
 from app.services import event_stream, subscriptions
-from app.services.subscriptions import BATCH_MAX_EVENTS
+from app.services.subscriptions import BATCH_MAX_EVENTS, EventStatus
 
 JSON_TYPE = "application/json"
+#: What an event's sequence (its SSE id) is, told when one is refused
+EVENT_SEQUENCE = f"a non-negative integer event id, at most {BIGINT_MAX}"
+
+
+def _event_sequence(value: object) -> object:
+    """An event's sequence number as a parameter gives it (text): ``after`` of the events
+    list and ``Last-Event-ID`` are both read here, with one bound (the largest id
+    PostgreSQL's bigint holds; ``after`` stopped at 2**62) and one message."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= BIGINT_MAX:
+        return value
+    digits = value if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) <= BIGINT_MAX:
+        return int(digits)
+    raise PydanticCustomError("invalid_event_id", EVENT_SEQUENCE)
+
+
+def _last_event_id(value: object) -> object:
+    """An empty ``Last-Event-ID`` is no id: the stream starts from now, as without one."""
+    return None if value == "" else _event_sequence(value)
+
+
 router = APIRouter(tags=["Alerts"], dependencies=[Depends(reject_undeclared_query)])
-EVENT_ID = r"^msg_[0-9a-f]{32}$"
 
 
 class SubscriptionBody(BaseModel):
     """A new subscription."""
 
-    name: str = Field(min_length=1, max_length=200, description="What the alert is for")
-
-    @field_validator("name")
-    @classmethod
-    def _printable(cls, name: str) -> str:
-        # PostgreSQL text cannot hold a NUL nor a lone surrogate (a NUL was a 500); no
-        # control character is a name
-        if has_control_characters(name):
-            raise ValueError("control characters are not allowed")
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("a lone surrogate (\\ud800-\\udfff) is not text") from None
-        return name
+    # one line of storable text, as a key's name (a NUL was a 500 when it was stored)
+    name: StorableText = Field(
+        min_length=1, max_length=200, pattern=SINGLE_LINE, description="What the alert is for"
+    )
 
     criteria: dict[str, Any] = Field(
         default_factory=dict,
@@ -113,10 +125,10 @@ def list_subscriptions(
     session: ReadSessionDep,
     caller: SubscriberDep,
     f: Annotated[  # noqa: ARG001 - read by the negotiation, declared for /api
-        str | None, Query(pattern="^(json|html)$", description="Format (default: Accept)")
+        Literal["json", "html"] | None, Query(description="Format (default: Accept)")
     ] = None,
     lang: Annotated[  # noqa: ARG001 - as f
-        str | None, Query(pattern="^(en|fr|pt)$", description="Page language")
+        str | None, Query(pattern=f"^({'|'.join(LANGUAGES)})$", description="Page language")
     ] = None,
 ) -> Response:
     found = subscriptions.list_for(session, caller)
@@ -182,8 +194,13 @@ def subscription_events(
     subscription_id: str,
     session: ReadSessionDep,
     caller: SubscriberDep,
-    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead|stream)$")] = None,
-    after: Annotated[int, Query(ge=0, le=2**62, description="After this sequence")] = 0,
+    status: Annotated[EventStatus | None, Query(description="dead: the dead letters")] = None,
+    after: Annotated[
+        int,
+        Field(ge=0, le=BIGINT_MAX),  # for /api: _event_sequence checks them first
+        BeforeValidator(_event_sequence),
+        Query(description="After this sequence (an event's SSE id)"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSON:
     found = subscriptions.events(session, caller, subscription_id, status, after, limit)
@@ -219,17 +236,15 @@ async def events(
     request: Request,
     caller: SubscriberDep,
     last_event_id: Annotated[
-        str | None,
+        int | None,
+        BeforeValidator(_last_event_id),
         Header(
-            max_length=19,
-            pattern=r"^\d*$",
             alias="Last-Event-ID",
-            description="The id of the last event received: the stream resumes after it",
+            description="The id of the last event received (a whole number from 0 to "
+            f"{BIGINT_MAX}): the stream resumes after it",
         ),
     ] = None,
 ) -> EventSourceResponse:
-    if last_event_id and int(last_event_id) > BIGINT_MAX:  # ids are PostgreSQL bigints
-        raise InvalidParameter(f"Last-Event-ID: at most {BIGINT_MAX}")
     release = request.app.state.event_streams.take(
         caller.key_id, request.app.state.settings.event_streams_per_key
     )

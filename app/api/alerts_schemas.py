@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services.subscriptions import BATCH_MAX_EVENTS
+from app.services.subscriptions import BATCH_MAX_EVENTS, EVENT_STATUSES
 
 _STRING: dict[str, Any] = {"type": "string"}
 _NULLABLE_STRING: dict[str, Any] = {"type": "string", "nullable": True}
@@ -45,7 +45,7 @@ EVENT: dict[str, Any] = {
         "sequence": {"type": "integer", "description": "The SSE id (Last-Event-ID)"},
         "subscription": _STRING,
         "type": _STRING,
-        "status": {"type": "string", "enum": ["pending", "delivered", "dead", "stream"]},
+        "status": {"type": "string", "enum": list(EVENT_STATUSES)},
         "attempts": {"type": "integer", "minimum": 0},
         "last_error": _NULLABLE_STRING,
         "created_at": _TIME,

@@ -16,12 +16,12 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import GeoJSON
+from app.api.text_checks import CHANGE_CURSOR, CHANGE_TOKEN
 from app.api.urls import base_url
 from app.errors import NotAuthenticated
 from app.services import federation
 
 router = APIRouter(tags=["Federation"], dependencies=[Depends(reject_undeclared_query)])
-TOKEN = r"^\d{1,18}$"
 CHANGES = "/collections/{collectionId}/changes"
 CHANGES_URL = compile_path(CHANGES)[0]
 
@@ -46,11 +46,13 @@ def changes(
     caller: CallerDep,
     collection_id: CollectionId,
     since: Annotated[
-        str | None, Query(pattern=TOKEN, description="`until` of the last sync")
+        str | None, Query(pattern=CHANGE_TOKEN, description="`until` of the last sync")
     ] = None,
-    until: Annotated[str | None, Query(pattern=TOKEN, description="From a `next` link")] = None,
+    until: Annotated[
+        str | None, Query(pattern=CHANGE_TOKEN, description="From a `next` link")
+    ] = None,
     after: Annotated[
-        str | None, Query(pattern=r"^\d{1,18}\.\d{1,18}$", description="From a `next` link")
+        str | None, Query(pattern=CHANGE_CURSOR, description="From a `next` link")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> GeoJSON:

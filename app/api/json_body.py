@@ -50,13 +50,26 @@ def _check(value: Any, path: str) -> None:
             _check(item, f"{path}[{i}]")
 
 
-def _bad(message: str) -> InvalidParameter:
-    """Not JSON at all: a 400 (code ``invalid_body``, as every refused body)."""
+def not_json(message: str) -> InvalidParameter:
+    """Not JSON at all: a 400 (code ``invalid_body``, as every refused body). The bodies
+    FastAPI parses itself (pydantic models) are answered with it too (``app.main``)."""
     return InvalidParameter(
         f"request body: {message}",
         code="invalid_body",
         items=[ProblemItem("invalid_json", message, column="body")],
     )
+
+
+def unreadable(cause: BaseException | None) -> InvalidParameter:
+    """A JSON body FastAPI could not parse (its 400 "There was an error parsing the body"),
+    said as :func:`parse` says it: ``cause`` is what the parser raised."""
+    if isinstance(cause, RecursionError):
+        return not_json("nested too deeply")
+    if isinstance(cause, UnicodeDecodeError):
+        return not_json("not UTF-8")
+    if isinstance(cause, ValueError):
+        return not_json(str(cause).split(":")[0])
+    return not_json("not JSON")
 
 
 def _unstorable(message: str) -> InvalidBody:
@@ -83,10 +96,10 @@ def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> A
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
-        raise _bad("not UTF-8") from None
+        raise not_json("not UTF-8") from None
     except RecursionError:
-        raise _bad("nested too deeply") from None
+        raise not_json("nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, refused constants, oversized integers
-        raise _bad(str(exc).split(":")[0]) from None
+        raise not_json(str(exc).split(":")[0]) from None
     _check(value, "$")
     return value

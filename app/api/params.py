@@ -28,6 +28,7 @@ from app.collections.parsing import (
     bad,
     decimal,
     has_control_characters,
+    missing_qualified,
     one_of,
     text_value,
 )
@@ -371,7 +372,16 @@ AS_OF = Parameter(
 )
 
 
+#: Parameters that only say how another is read (OGC API - Features Part 2: bbox-crs; Part
+#: 3: filter-lang and filter-crs qualify filter): alone they mean nothing, and a user who
+#: sends one has forgotten the other (they were accepted silently, and every feature came).
+QUALIFIERS = {"filter-lang": "filter", "filter-crs": "filter", "bbox-crs": "bbox"}
+
+
 def feature_query(values: Mapping[str, Any]) -> FeatureQuery:
+    for qualifier, qualified in QUALIFIERS.items():
+        if qualifier in values and qualified not in values:
+            raise bad(qualifier, missing_qualified(qualifier, qualified))
     return FeatureQuery(
         bbox=_bbox(values),
         datetime=values.get("datetime"),
@@ -404,4 +414,4 @@ def _filter(values: Mapping[str, Any]) -> CqlFilter | None:
         return None
     parsed = parse_filter(text, values.get("filter-lang"))
     crs: OfferedCrs | None = values.get("filter-crs")
-    return CqlFilter(parsed.ast, crs.uri if crs else CRS84)
+    return CqlFilter(parsed.ast, crs.uri if crs else CRS84, parsed.lang)

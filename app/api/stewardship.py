@@ -28,6 +28,7 @@ from app.api.deps import (
 )
 from app.api.etags import parse_if_match
 from app.api.responses import GEOJSON, JSON, dumps
+from app.api.text_checks import NOT_BLANK, SITE_ID
 from app.api.urls import base_url
 from app.collections import site_writer
 from app.html import stewardship_pages as pages
@@ -123,9 +124,8 @@ def read_history(
 
 # -- curation ---------------------------------------------------------------------------------
 
-NO_NUL = r"^[^\x00]*[^\x00\s][^\x00]*$"
-Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX, pattern=NO_NUL)]
-SiteId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z]{2}-[0-9A-Z]{10}$")]
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX, pattern=NOT_BLANK)]
+SiteId = Annotated[str, Field(min_length=1, max_length=32, pattern=SITE_ID)]
 IfMatchHeader = Annotated[
     str | None,
     Header(alias="If-Match", description="Optional: the ETag of your last read of the site"),
@@ -146,7 +146,7 @@ class SplitBody(BaseModel):
         min_length=1, max_length=10_000, description="Observation ids (UP-XXXXXXXXXX-<row>)"
     )
     reason: Reason
-    name: Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=300, pattern=NOT_BLANK)] | None = None
 
 
 class RestoreBody(BaseModel):

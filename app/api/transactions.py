@@ -24,6 +24,7 @@ from app.api.core import FeatureId
 from app.api.deps import BoundariesDep, CollectionId, SessionDep, SettingsDep, WriterDep
 from app.api.etags import parse_if_match
 from app.api.responses import GEOJSON, dumps
+from app.api.text_checks import NOT_BLANK
 from app.api.urls import base_url
 from app.collections.base import WriteContext, Writer, Written
 from app.collections.site_bodies import site_feature_schema
@@ -241,7 +242,7 @@ def delete_item(
         Query(
             min_length=1,
             max_length=REASON_MAX,
-            pattern=r"^[^\x00]*[^\x00\s][^\x00]*$",
+            pattern=NOT_BLANK,
             description="Why the site is retired (kept with it; required)",
         ),
     ],

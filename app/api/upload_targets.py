@@ -8,9 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Form
 
+from app.api.text_checks import MULTI_LINE
 from app.services.upload_targets import Target, TargetFields
-
-NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
 def target_fields(
@@ -26,7 +25,7 @@ def target_fields(
         str | None,
         Form(
             max_length=200,
-            pattern=NO_CONTROLS,
+            pattern=MULTI_LINE,
             description="target=zones: the zone set's name (default: source, else the file "
             "name); a set of that name is replaced",
         ),
@@ -35,7 +34,7 @@ def target_fields(
         str | None,
         Form(
             max_length=100,
-            pattern=NO_CONTROLS,
+            pattern=MULTI_LINE,
             description="target=zones: kp_compliant_zone, protected_area, concession, "
             "security_incident_area or other (any EN/FR/PT label)",
         ),

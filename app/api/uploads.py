@@ -19,6 +19,7 @@ from app.api.deps import (
     reject_undeclared_query,
 )
 from app.api.responses import JSON
+from app.api.text_checks import ISO3, MULTI_LINE, UPLOAD_ID
 from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
@@ -35,10 +36,6 @@ from geo.vocab import SiteKind, empty_values_from_text
 JSON_TYPE = "application/json"
 router = APIRouter(tags=["Uploads"], dependencies=[Depends(reject_undeclared_query)])
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
-
-
-# Form text without control characters (NUL cannot be stored; none belongs in these fields).
-NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
 def _display_name(filename: str | None) -> str:
@@ -110,30 +107,30 @@ def post_upload(
     ] = None,
     source: Annotated[
         str | None,
-        Form(max_length=300, pattern=NO_CONTROLS, description="Survey, team, campaign"),
+        Form(max_length=300, pattern=MULTI_LINE, description="Survey, team, campaign"),
     ] = None,
     crs: Annotated[
         str | None,
         Form(
             max_length=20_000,
-            pattern=NO_CONTROLS,
+            pattern=MULTI_LINE,
             description="EPSG code, WKT or 'UTM 34N' for projected coordinates without a .prj",
         ),
     ] = None,
     country: Annotated[
-        str | None, Form(pattern=r"^[A-Z]{3}$", description="ISO3 of the country surveyed")
+        str | None, Form(pattern=ISO3, description="ISO3 of the country surveyed")
     ] = None,
     column_map: Annotated[
         str | None,
         Form(
-            max_length=5000, pattern=NO_CONTROLS, description='JSON, e.g. {"lon": "X", "lat": "Y"}'
+            max_length=5000, pattern=MULTI_LINE, description='JSON, e.g. {"lon": "X", "lat": "Y"}'
         ),
     ] = None,
     dry_run: Annotated[bool, Form(description="Validate and report; store nothing")] = False,
     corrects: Annotated[
         str | None,
         Form(
-            pattern=r"^UP-[0-9A-Z]{1,28}$",
+            pattern=UPLOAD_ID,
             description="Fix and resend: the id of the earlier upload whose rejected rows this "
             "file corrects (the link is stored and shown on both reports)",
         ),
@@ -151,7 +148,7 @@ def post_upload(
         str | None,
         Form(
             max_length=2000,
-            pattern=NO_CONTROLS,
+            pattern=MULTI_LINE,
             description="Comma-separated words that mean 'no answer' in this file, replacing "
             "the default list (n/a, NA, -, null, #N/A, none, ...)",
         ),
@@ -160,7 +157,7 @@ def post_upload(
         str | None,
         Form(
             max_length=5000,
-            pattern=NO_CONTROLS,
+            pattern=MULTI_LINE,
             description="Comma-separated attribute columns whose values are restricted (shown "
             "to admins and authorities in scope only), e.g. workers,armed_group; the other "
             "attribute columns become public. Unset: every attribute stays restricted.",

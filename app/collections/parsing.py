@@ -36,6 +36,11 @@ def bad(parameter: str, message: str, code: str = "invalid_parameter") -> Invali
     )
 
 
+def missing_qualified(qualifier: str, qualified: str) -> str:
+    """The words for a parameter (or criterion) given without the one it qualifies."""
+    return f"{qualified} is missing: {qualifier} only says how {qualified} is read"
+
+
 def has_control_characters(text: str) -> bool:
     """NUL and other C0 controls (PostgreSQL text cannot hold NUL; none belong in a query)."""
     return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)

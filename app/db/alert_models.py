@@ -6,7 +6,7 @@ the features shared by them). Migration 0013; imported by ``app.db.models`` so t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -33,7 +33,8 @@ SUBSCRIPTION_STATUSES = ("active", "paused", "deleted")
 SUBSCRIPTION_DELETED = "deleted"
 #: An event row's delivery state: ``pending`` (to send, maybe retried), ``delivered``,
 #: ``dead`` (tries exhausted: the dead-letter list), ``stream`` (no webhook: SSE only).
-EVENT_STATUSES = ("pending", "delivered", "dead", "stream")
+EventStatus = Literal["pending", "delivered", "dead", "stream"]
+EVENT_STATUSES: tuple[EventStatus, ...] = get_args(EventStatus)
 REVIEW_STATUSES = ("open", "same_place", "different")
 #: Most events one webhook message may carry (a subscription's ``batch_max_events``).
 BATCH_MAX_EVENTS = 1000

@@ -24,11 +24,13 @@ A date property against a timestamp is compared as the instant at 00:00 UTC of t
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import cql2 as cql2_binding
 import shapely
 from geoalchemy2 import Geography
 from shapely.geometry.base import BaseGeometry
@@ -133,20 +135,25 @@ class _Period:
 
 
 def compile_filter(
-    ast: Any, fields: Mapping[str, SqlField], filter_crs: OfferedCrs = CRS84
+    ast: Any,
+    fields: Mapping[str, SqlField],
+    filter_crs: OfferedCrs = CRS84,
+    lang: str = "cql2-json",
 ) -> ColumnElement[bool]:
     """The WHERE clause of a CQL2 tree over ``fields`` (names as the GeoJSON properties).
 
     Raises ``FilterError`` (400, ``invalid_filter``) for an unknown property (listing the
-    queryables), a type mismatch, an invalid literal or an unsupported operator.
+    queryables), a type mismatch, an invalid literal or an unsupported operator; a part of
+    the filter it names is shown in ``lang``, the language the filter was written in.
     """
-    return _Compiler(fields, filter_crs).predicate(ast)
+    return _Compiler(fields, filter_crs, lang).predicate(ast)
 
 
 class _Compiler:
-    def __init__(self, fields: Mapping[str, SqlField], crs: OfferedCrs) -> None:
+    def __init__(self, fields: Mapping[str, SqlField], crs: OfferedCrs, lang: str) -> None:
         self.fields = fields
         self.crs = crs
+        self.lang = lang
 
     # -- predicates ---------------------------------------------------------------------
 
@@ -159,7 +166,7 @@ class _Compiler:
                 raise FilterError(f"{node['property']!r} is not a boolean: compare it")
             return value.sql
         if not isinstance(node, dict) or not isinstance(node.get("op"), str):
-            raise FilterError(f"expected a condition, found {_show(node)}")
+            raise FilterError(f"expected a condition, found {_show(node, self.lang)}")
         op, args = node["op"], node.get("args", [])
         if not isinstance(args, list):
             raise FilterError(f"{op}: arguments must be a list")
@@ -261,16 +268,15 @@ class _Compiler:
             raise FilterError("S_DWITHIN(geometry, geometry, distance[, unit]) takes 3 or 4")
         left, right = (self.geometry(arg, "S_DWITHIN") for arg in args[:2])
         distance = args[2]
-        if isinstance(distance, bool) or not isinstance(distance, int | float):
+        if not _is_number(distance):
             raise FilterError("S_DWITHIN: the distance must be a number")
         unit: Any = "meters"
         if len(args) == 4:
             raw = args[3]
             unit = raw.get("property") if isinstance(raw, dict) else raw
             if not isinstance(unit, str) or unit.lower() not in DISTANCE_UNITS_M:
-                raise FilterError(
-                    f"S_DWITHIN: unit {_show(raw)} unknown; use {', '.join(DISTANCE_UNITS_M)}"
-                )
+                units = ", ".join(DISTANCE_UNITS_M)
+                raise FilterError(f"S_DWITHIN: unit {_show(raw, self.lang)} unknown; use {units}")
         metres = float(distance) * DISTANCE_UNITS_M[unit.lower()]
         if not math.isfinite(metres) or metres < 0:
             raise FilterError("S_DWITHIN: the distance must be a finite number >= 0")
@@ -321,7 +327,7 @@ class _Compiler:
                 return self.insensitive(node["op"], node.get("args"))
             if "op" in node:
                 raise FilterError(f"{node['op']!r} is not supported as a value")
-            raise FilterError(f"unexpected value {_show(node)}")
+            raise FilterError(f"unexpected value {_show(node, self.lang)}")
         if node is None:
             return _Value(null(), "null", True, None)
         if isinstance(node, bool):
@@ -332,7 +338,7 @@ class _Compiler:
             return _Value(literal(float(node), Double), "number", True, float(node))
         if isinstance(node, str):
             return _Value(literal(node, Text), "string", True, node)
-        raise FilterError(f"unexpected value {_show(node)}")
+        raise FilterError(f"unexpected value {_show(node, self.lang)}")
 
     def property(self, name: Any) -> _Value:
         field = self.fields.get(name) if isinstance(name, str) else None
@@ -384,7 +390,7 @@ class _Compiler:
             return self.envelope(node["bbox"])
         if isinstance(node, dict) and "type" in node:
             return self.geometry_literal(node)
-        raise FilterError(f"{op.upper()} needs geometries, found {_show(node)}")
+        raise FilterError(f"{op.upper()} needs geometries, found {_show(node, self.lang)}")
 
     def geometry_literal(self, geojson: dict[str, Any]) -> _Geometry:
         # GEOS refuses some shapes only when it builds them (a LineString of one point:
@@ -424,7 +430,7 @@ class _Compiler:
     def envelope(self, box: Any) -> _Geometry:
         if not isinstance(box, list) or len(box) not in (4, 6):
             raise FilterError("BBOX takes 4 (or 6) numbers")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        if not all(_is_number(v) and math.isfinite(v) for v in box):
             raise FilterError("BBOX takes finite numbers")
         # Corners in the filter CRS's own axis order (what geometry_to_lonlat reads).
         low, high = (box[0], box[1]), (box[2], box[3]) if len(box) == 4 else (box[3], box[4])
@@ -512,8 +518,22 @@ def _arity(name: str, args: Sequence[Any], count: int) -> None:
         raise FilterError(f"{name.upper()} takes {count} argument(s), got {len(args)}")
 
 
-def _show(node: Any) -> str:
-    text = repr(node)
+def _is_number(value: Any) -> bool:
+    """A JSON number: Python's ``True`` is an int, but ``true`` is no number."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _show(node: Any, lang: str) -> str:
+    """A part of a filter as its author wrote it: CQL2 text, or JSON text (never Python's
+    spelling of the tree, as ``{'property': 'miles'}`` was)."""
+    text = None
+    if lang == "cql2-text":
+        try:
+            text = cql2_binding.Expr(node).to_text()
+        except Exception:  # the binding raises a bare Exception for a part that is no
+            text = None  # expression of its own (a unit's object): shown as JSON
+    if text is None:
+        text = json.dumps(node, ensure_ascii=False, default=str)
     return text if len(text) <= 80 else text[:79] + "…"
 
 

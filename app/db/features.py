@@ -267,7 +267,8 @@ def filter_clause(spec: FeatureSpec, query: FeatureQuery) -> ColumnElement[bool]
     """The CQL2 ``filter`` of ``query`` over ``spec.fields`` (``FilterError`` 400 on misuse)."""
     assert query.filter is not None
     fields = spec.fields or {}
-    return compile_filter(query.filter.ast, fields, parse_crs(query.filter.crs, "filter-crs"))
+    crs = parse_crs(query.filter.crs, "filter-crs")
+    return compile_filter(query.filter.ast, fields, crs, query.filter.lang)
 
 
 def _sort_columns(spec: FeatureSpec, sort: Sequence[SortKey]) -> list[SortKey]:

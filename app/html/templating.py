@@ -4,6 +4,7 @@ and filters that turn vocabulary codes and numbers into words of that language."
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ def _date(context: Context, value: Any) -> str:
         return value
 
 
+def _json_text(value: Any) -> str:
+    """A JSON value as readable text to show on a page: characters as themselves (an
+    apostrophe, an accented letter), escaped once by the autoescaping, as any text. Jinja's
+    ``tojson`` is for scripts: its ``\\u0027`` and ``\\u003c`` showed on the page."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -97,5 +105,6 @@ def environment() -> Environment:
         number=_number,
         percent=_percent,
         date=_date,
+        json_text=_json_text,
     )
     return env

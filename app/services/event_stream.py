@@ -93,13 +93,16 @@ def _start(sessions: SessionFactory) -> int:
 async def follow(
     sessions: SessionFactory,
     caller: Caller,
-    last_event_id: str | None,
+    last_event_id: int | None,
     on_end: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events after ``last_event_id`` (none given: from now), then new ones as they come.
     Ends when the client goes (the server cancels the generator), then calls ``on_end``."""
     try:
-        after = int(last_event_id) if last_event_id else await run_in_threadpool(_start, sessions)
+        if last_event_id is None:
+            after = await run_in_threadpool(_start, sessions)
+        else:
+            after = last_event_id
         owner = _owner(caller)
         while True:
             found = await run_in_threadpool(_fetch, sessions, owner, after)

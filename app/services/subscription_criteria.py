@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.collections.base import ParseContext
 from app.collections.cql2 import parse_filter
+from app.collections.parsing import missing_qualified
 from app.db import boundaries as boundary_repo
 from app.db import outbox as outbox_repo
 from app.db import zones as zone_repo
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-SHORTCUTS = ("border", "within_km", "country", "kind", "mineral", "zone", "in_zone")
-KNOWN = (*SHORTCUTS, "filter", "filter-lang")
 
 
 def _bad(name: str, message: str) -> InvalidBody:
@@ -47,19 +46,39 @@ def _bad(name: str, message: str) -> InvalidBody:
     )
 
 
+_VALUES = "a string (values comma-separated) or a non-empty list of strings"
+#: What each shortcut takes as a JSON value (its items parameter's text is a string too).
+SHAPES: dict[str, str] = {
+    "border": "a string: a border pair (CAF-CMR) or a country (CMR)",
+    "within_km": "a number of km",
+    "country": _VALUES,
+    "kind": _VALUES,
+    "mineral": _VALUES,
+    "zone": _VALUES,
+    "in_zone": "true or false",
+}
+SHORTCUTS = tuple(SHAPES)
+KNOWN = (*SHORTCUTS, "filter", "filter-lang")
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+
+
 def _raw(name: str, value: Any) -> str:
-    """A criterion as the query parameter's text (lists comma-joined)."""
-    if name == "in_zone" and isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, bool) or value is None:
-        raise _bad(name, "must be a string, a number or a list of strings")
-    if isinstance(value, int | float):
-        return repr(value)
+    """A criterion as the query parameter's text (lists comma-joined); ``_bad`` naming the
+    shape the criterion takes unless ``value`` has it. A boolean is no number (Python's
+    ``True`` is an int)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+    if name == "in_zone" and isinstance(value, bool):
+        return "true" if value else "false"
+    if name == "within_km" and isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    is_list = isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+    if SHAPES[name] == _VALUES and is_list:
         return ",".join(value)
-    raise _bad(name, "must be a string, a number or a non-empty list of strings")
+    given = _JSON_TYPES.get(type(value)) or (
+        "null" if value is None else "a list" if isinstance(value, list) else "an object"
+    )
+    raise _bad(name, f"must be {SHAPES[name]}, not {given}")
 
 
 def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
@@ -84,6 +103,8 @@ def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
             except InvalidParameter as error:
                 raise _bad(name, error.detail) from None
     cql: CqlFilter | None = None
+    if "filter-lang" in criteria and "filter" not in criteria:
+        raise _bad("filter-lang", missing_qualified("filter-lang", "filter"))
     if "filter" in criteria:
         text = criteria["filter"]
         if not isinstance(text, str | dict):
@@ -92,7 +113,8 @@ def parse(session: Session, criteria: Mapping[str, Any]) -> SiteQuery:
         if isinstance(text, dict):
             text = orjson.dumps(text).decode()
         try:
-            cql = CqlFilter(parse_filter(text, lang).ast, CRS84)
+            parsed = parse_filter(text, lang)
+            cql = CqlFilter(parsed.ast, CRS84, parsed.lang)
         except InvalidParameter as error:
             raise _bad("filter", error.detail) from None
     try:

@@ -26,6 +26,9 @@ from app.settings import Settings
 
 EVENT_TYPES = outbox_repo.EVENT_TYPES
 BATCH_MAX_EVENTS = alert_models.BATCH_MAX_EVENTS
+#: The states of an event (the events list's status filter)
+EventStatus = alert_models.EventStatus
+EVENT_STATUSES = alert_models.EVENT_STATUSES
 MAX_NAME_CHARS = 200
 MAX_SUBSCRIPTIONS_PER_KEY = 100
 

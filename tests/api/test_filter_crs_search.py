@@ -284,3 +284,33 @@ def test_q_pages_by_rank_and_combines_with_sortby(client: TestClient, session: S
     assert seen[0] == "Bétaré Oya"  # the exact name ranks first
     by_date = names(client, q="betare oya", sortby="-last_observed")
     assert by_date[:2] == ["Bétaré Oya", "Bétaré Oya I 12"]
+
+
+QUALIFIERS = [
+    ({"filter-lang": "cql2-text"}, "filter-lang", "filter"),
+    ({"filter-lang": "cql2-json"}, "filter-lang", "filter"),
+    ({"filter-crs": EPSG + "4326"}, "filter-crs", "filter"),
+    ({"filter-lang": "cql2-text", "bbox": "14,4,15,6"}, "filter-lang", "filter"),
+    ({"bbox-crs": EPSG + "4326"}, "bbox-crs", "bbox"),
+]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/collections/sites/items", "/collections/borders/items", "/statistics?group_by=country"],
+)
+@pytest.mark.parametrize(("params", "qualifier", "qualified"), QUALIFIERS)
+def test_a_qualifier_without_what_it_qualifies_is_a_400(
+    client: TestClient, path: str, params: dict[str, str], qualifier: str, qualified: str
+) -> None:
+    """filter-lang or filter-crs without filter (bbox-crs without bbox) was accepted
+    silently and every feature came: OGC API - Features Parts 2 and 3 make them qualifiers."""
+    answer = client.get(path, params=params)
+    assert answer.status_code == 400, answer.text
+    message = f"{qualified} is missing: {qualifier} only says how {qualified} is read"
+    assert answer.json()["detail"] == f"{qualifier}: {message}"
+    assert answer.json()["errors"][0] == {
+        "code": "invalid_parameter",
+        "message": message,
+        "column": qualifier,
+    }

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.api.deps import get_read_session, get_session, get_session_factory
+from app.collections.parsing import BIGINT_MAX
 from app.db import deliveries
 from app.main import create_app
 from app.settings import Settings
@@ -303,6 +304,39 @@ def test_a_last_event_id_that_is_no_event_id_is_400(
     assert "Last-Event-ID" in answer.text
 
 
+SEQUENCE_WORDS = f"a non-negative integer event id, at most {BIGINT_MAX}"
+
+
+@pytest.mark.parametrize(
+    "value", [str(BIGINT_MAX + 1), "99999999999999999999", "-1", "abc", "1.5", "+1"]
+)
+def test_after_and_last_event_id_share_one_bound_and_one_message(
+    alerts_client: TestClient, api_key: Headers, value: str
+) -> None:
+    """``after`` stopped at 2**62 with pydantic's words, Last-Event-ID at 2**63 - 1 with
+    its own: an event's sequence is read once, up to the largest bigint."""
+    headers = api_key("authority")
+    sub = _subscribe(alerts_client, headers).json()["id"]
+    listed = alerts_client.get(
+        f"/subscriptions/{sub}/events", params={"after": value}, headers=headers
+    )
+    streamed = alerts_client.get("/events", headers={**headers, "Last-Event-ID": value})
+    for answer, name in ((listed, "after"), (streamed, "Last-Event-ID")):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"] == f"{name}: {SEQUENCE_WORDS}"
+
+
+def test_after_takes_every_event_id_up_to_the_largest_bigint(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    headers = api_key("authority")
+    sub = _subscribe(alerts_client, headers).json()["id"]
+    for after in (0, 2**62 + 1, BIGINT_MAX):
+        answer = alerts_client.get(f"/subscriptions/{sub}/events?after={after}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["events"] == []
+
+
 def test_the_html_page_lists_subscriptions_in_french(
     alerts_client: TestClient, api_key: Headers
 ) -> None:
@@ -354,3 +388,144 @@ def test_a_filter_string_with_a_nul_is_a_400_on_the_items_too(
     answer = alerts_client.get("/collections/sites/items", params={"filter": "name = 'a\x00b'"})
     assert answer.status_code == 400, answer.text
     assert "control characters" in answer.json()["detail"]
+
+
+DWITHIN_JSON = {
+    "op": "s_dwithin",
+    "args": [
+        {"property": "geometry"},
+        {"type": "Point", "coordinates": [15, 4]},
+        10,
+        {"property": "miles"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("criteria", "shown"),
+    [
+        ({"filter": "S_DWITHIN(geometry, POINT(15 4), 10, miles)"}, "unit miles unknown"),
+        ({"filter": DWITHIN_JSON}, 'unit {"property": "miles"} unknown'),
+    ],
+)
+def test_a_filter_error_shows_the_filter_as_written(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any], shown: str
+) -> None:
+    """A wrong unit showed as a Python dict ({'property': 'miles'})."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert shown in answer.json()["detail"] and "{'" not in answer.text
+
+
+def test_a_filter_error_on_the_items_shows_the_filter_as_written(
+    alerts_client: TestClient,
+) -> None:
+    text = "S_DWITHIN(geometry, POINT(15 4), 10, miles)"
+    answer = alerts_client.get("/collections/sites/items", params={"filter": text})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["message"] == (
+        "S_DWITHIN: unit miles unknown; use meters, metres, m, kilometers, kilometres, km"
+    )
+
+
+@pytest.mark.parametrize(
+    ("criteria", "detail"),
+    [
+        ({"within_km": True}, "criteria.within_km: must be a number of km, not a boolean"),
+        ({"within_km": [1]}, "criteria.within_km: must be a number of km, not a list"),
+        (
+            {"border": True},
+            "criteria.border: must be a string: a border pair (CAF-CMR) or a country (CMR), "
+            "not a boolean",
+        ),
+        (
+            {"border": ["CAF-CMR"]},
+            "criteria.border: must be a string: a border pair (CAF-CMR) or a country (CMR), "
+            "not a list",
+        ),
+        (
+            {"country": 5},
+            "criteria.country: must be a string (values comma-separated) or a non-empty list "
+            "of strings, not a number",
+        ),
+        (
+            {"kind": []},
+            "criteria.kind: must be a string (values comma-separated) or a non-empty list "
+            "of strings, not a list",
+        ),
+        ({"in_zone": 1}, "criteria.in_zone: must be true or false, not a number"),
+        ({"in_zone": None}, "criteria.in_zone: must be true or false, not null"),
+    ],
+)
+def test_each_criterion_says_its_own_shape(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any], detail: str
+) -> None:
+    """within_km: true was told "a string, a number or a list of strings" (a list is no
+    distance); each shortcut names what it takes."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [{"within_km": 5}, {"within_km": 2.5}, {"within_km": "5"}, {"country": ["CMR", "CAF"]}],
+)
+def test_criteria_of_the_right_shape_are_taken(
+    alerts_client: TestClient, api_key: Headers, criteria: dict[str, Any]
+) -> None:
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 201, answer.text
+
+
+GEOMETRY = {"property": "geometry"}
+POINT = {"type": "Point", "coordinates": [15, 4]}
+
+
+@pytest.mark.parametrize(
+    ("cql2_json", "needle"),
+    [
+        ({"op": "s_intersects", "args": [GEOMETRY, {"bbox": [True, 0, 20, 10]}]}, "BBOX"),
+        ({"op": "s_dwithin", "args": [GEOMETRY, POINT, True]}, "distance must be a number"),
+        ({"op": "<", "args": [{"property": "accuracy_m"}, True]}, "cannot compare"),
+    ],
+)
+def test_a_boolean_is_no_number_in_a_filter(
+    alerts_client: TestClient, api_key: Headers, cql2_json: dict[str, Any], needle: str
+) -> None:
+    """A BBOX of [true, 0, 20, 10] was the box from longitude 1 (true is an int in Python)."""
+    answer = _subscribe(alerts_client, api_key("authority"), criteria={"filter": cql2_json})
+    assert answer.status_code == 422, answer.text
+    assert needle in answer.json()["detail"]
+
+
+def test_the_html_page_shows_criteria_as_json_text_escaped_once(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    """Criteria showed as \\u0027 and \\u003c (Jinja's tojson, meant for scripts): they are
+    the JSON text as written, escaped once as any text of the page; a name's markup is
+    text too."""
+    import html
+    import re
+
+    headers = api_key("authority")
+    criteria = {"filter": "name = 'Bétaré <Oya> & co'"}
+    made = _subscribe(alerts_client, headers, name="<script>alert(1)</script>", criteria=criteria)
+    assert made.status_code == 201, made.text
+    page = alerts_client.get("/subscriptions?f=html", headers=headers).text
+    cells = re.findall(r"<td><code>(.*?)</code></td>", page)
+    assert [html.unescape(cell) for cell in cells] == ['{"filter": "name = \'Bétaré <Oya> & co\'"}']
+    assert "\\u00" not in page and "&amp;#" not in page and "&amp;amp;" not in page
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_filter_lang_criterion_without_a_filter_is_a_422(
+    alerts_client: TestClient, api_key: Headers
+) -> None:
+    criteria = {"filter-lang": "cql2-json", "country": "CMR"}
+    answer = _subscribe(alerts_client, api_key("authority"), criteria=criteria)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == (
+        "criteria.filter-lang: filter is missing: filter-lang only says how filter is read"
+    )

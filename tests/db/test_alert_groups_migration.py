@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from app.db import alert_events, deliveries, migrations
 from app.db.alert_models import GROUP_SPAN
@@ -21,15 +21,42 @@ from tests.support.pg import Server
 OLD_EVENTS = 16_385  # ids 1..16385: event 1 becomes 16384, an id still held by an old event
 
 
-@pytest.fixture
-def engine_at_0020(pg_server: Server) -> Iterator[Engine]:
-    name = f"bl_migrate21many_{secrets.token_hex(4)}"
+def _old_subscription(conn: Connection, event: str) -> int:
+    """An admin key and its webhook subscription to ``event``, written with SQL as a database
+    before the migration holds them (the models describe the tables of today); the
+    subscription's id."""
+    key_id = conn.execute(
+        text(
+            "INSERT INTO api_keys (name, prefix, secret_hash, role) "
+            "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
+        ),
+        {"h": b"0" * 32},
+    ).scalar_one()
+    subscription_id: int = conn.execute(
+        text(
+            "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
+            "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
+            "ARRAY[:event], 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
+        ),
+        {"k": key_id, "event": event},
+    ).scalar_one()
+    return subscription_id
+
+
+def _database_at(pg_server: Server, revision: str) -> Iterator[Engine]:
+    """A database of its own, migrated up to ``revision``, dropped after the test."""
+    name = f"bl_migrate_{secrets.token_hex(4)}"
     pg_server.create_database(name)
     engine = make_engine(pg_server.url(name), pool_size=2)
-    migrations.upgrade(engine, "0020_alert_events_site_versions")
+    migrations.upgrade(engine, revision)
     yield engine
     engine.dispose()
     pg_server.drop_database(name)
+
+
+@pytest.fixture
+def engine_at_0020(pg_server: Server) -> Iterator[Engine]:
+    yield from _database_at(pg_server, "0020_alert_events_site_versions")
 
 
 def test_0021_upgrades_a_database_with_more_than_16383_events(engine_at_0020: Engine) -> None:
@@ -57,21 +84,7 @@ def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> 
     """Each event becomes a group of one: its id times 16384, its ``webhook-id``, state and
     body kept; the one due is still sent, the others are not sent again."""
     with engine_at_0020.begin() as conn:
-        key_id = conn.execute(
-            text(
-                "INSERT INTO api_keys (name, prefix, secret_hash, role) "
-                "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
-            ),
-            {"h": b"0" * 32},
-        ).scalar_one()
-        subscription_id = conn.execute(
-            text(
-                "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
-                "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
-                "'{upload.completed}', 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
-            ),
-            {"k": key_id},
-        ).scalar_one()
+        subscription_id = _old_subscription(conn, "upload.completed")
         for n, (status, attempts) in enumerate(
             (("delivered", 1), ("dead", 8), ("pending", 2), ("pending", 0))
         ):
@@ -137,13 +150,7 @@ def test_0021_keeps_the_events_written_before_groups(engine_at_0020: Engine) -> 
 
 @pytest.fixture
 def engine_at_0021(pg_server: Server) -> Iterator[Engine]:
-    name = f"bl_migrate22_{secrets.token_hex(4)}"
-    pg_server.create_database(name)
-    engine = make_engine(pg_server.url(name), pool_size=2)
-    migrations.upgrade(engine, "0021_alert_event_groups")
-    yield engine
-    engine.dispose()
-    pg_server.drop_database(name)
+    yield from _database_at(pg_server, "0021_alert_event_groups")
 
 
 def test_0022_gives_a_group_taken_before_one_take_at_its_last_time(
@@ -153,21 +160,7 @@ def test_0022_gives_a_group_taken_before_one_take_at_its_last_time(
     delivered at the group's last take, the others pending; later takes add their own."""
     last_take = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
     with engine_at_0021.begin() as conn:
-        key_id = conn.execute(
-            text(
-                "INSERT INTO api_keys (name, prefix, secret_hash, role) "
-                "VALUES ('old', 'blk_old', :h, 'admin') RETURNING id"
-            ),
-            {"h": b"0" * 32},
-        ).scalar_one()
-        subscription_id = conn.execute(
-            text(
-                "INSERT INTO subscriptions (public_id, api_key_id, name, criteria, events, "
-                "webhook_url, secret) VALUES ('SUB-OLD', :k, 'old', '{}', "
-                "'{site.created}', 'http://127.0.0.1:9/h', 'whsec_AAAA') RETURNING id"
-            ),
-            {"k": key_id},
-        ).scalar_one()
+        subscription_id = _old_subscription(conn, "site.created")
         conn.execute(
             text(
                 "INSERT INTO alert_event_groups (subscription_id, type, site_version_ids, size, "

@@ -704,3 +704,41 @@ def test_malformed_filter_is_a_400_with_the_position(
     assert raised.value.code == "invalid_filter"
     assert raised.value.extra["position"] == {"line": line, "column": column}
     assert f"line {line}, column {column}" in raised.value.detail
+
+
+POINT_1_2 = {"type": "Point", "coordinates": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "shown"),
+    [
+        ("S_DWITHIN(geometry, POINT(1 2), 5, furlongs)", "cql2-text", "unit furlongs unknown"),
+        (
+            json.dumps(
+                {
+                    "op": "s_dwithin",
+                    "args": [{"property": "geometry"}, POINT_1_2, 5, {"property": "furlongs"}],
+                }
+            ),
+            "cql2-json",
+            'unit {"property": "furlongs"} unknown',
+        ),
+        (
+            json.dumps(
+                {"op": "s_dwithin", "args": [{"property": "geometry"}, POINT_1_2, 5, "Fürlongs"]}
+            ),
+            "cql2-json",
+            'unit "Fürlongs" unknown',
+        ),
+    ],
+)
+def test_a_part_of_a_filter_is_shown_as_its_author_wrote_it(
+    text: str, lang: str, shown: str
+) -> None:
+    """An error showed the part as Python's spelling of the tree ({'property': 'furlongs'}):
+    it is CQL2 text or JSON text, the language the filter came in."""
+    parsed = parse_filter(text, lang)
+    with pytest.raises(InvalidParameter) as raised:
+        compile_filter(parsed.ast, site_repo.SITE_FIELDS, lang=parsed.lang)
+    assert shown in raised.value.detail
+    assert "{'" not in raised.value.detail

@@ -1,0 +1,69 @@
+"""One rule for JSON bodies, whichever parses them (app.api.json_body for the site writers,
+FastAPI for the pydantic bodies): bytes that are not JSON, or that no parser reads (nested
+too deeply, not UTF-8), are a 400 ``invalid_body`` naming the body and why (malformed
+syntax, RFC 9110, as tests/api/test_sites_write.py holds); JSON that is no valid body is a
+422. A deep body was a 400 "There was an error parsing the body" on the pydantic routes,
+where broken JSON was a 422 "1: JSON decode error"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+Headers = Callable[..., dict[str, str]]
+
+ROUTES = [
+    ("/subscriptions", "authority", "application/json"),
+    ("/keys", "admin", "application/json"),
+    ("/collections/sites/items", "researcher", "application/geo+json"),
+]
+DEEP = b"[" * 3000 + b"]" * 3000
+
+
+@pytest.mark.parametrize(("url", "role", "media_type"), ROUTES)
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (DEEP, "nested too deeply"),
+        (b'{"a": ' * 3000 + b"1" + b"}" * 3000, "nested too deeply"),
+        (b"{bad", "Expecting property name enclosed in double quotes"),
+        (b'{"name": "a"', "Expecting ',' delimiter"),
+        (b'{"name": "\xff\xfe"}', "not UTF-8"),
+    ],
+)
+def test_bytes_no_parser_reads_are_a_400(
+    client: TestClient,
+    api_key: Headers,
+    url: str,
+    role: str,
+    media_type: str,
+    raw: bytes,
+    reason: str,
+) -> None:
+    headers = {**api_key(role), "content-type": media_type}
+    answer = client.post(url, content=raw, headers=headers)
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert problem["code"] == "invalid_body"
+    assert problem["detail"] == f"request body: {reason}"
+    assert problem["errors"] == [{"code": "invalid_json", "message": reason, "column": "body"}]
+
+
+@pytest.mark.parametrize(("url", "role", "media_type"), ROUTES)
+@pytest.mark.parametrize("raw", [b"[]", b'"text"', b"null", b"[" * 50 + b"]" * 50])
+def test_json_that_is_no_valid_body_is_a_422(
+    client: TestClient, api_key: Headers, url: str, role: str, media_type: str, raw: bytes
+) -> None:
+    headers = {**api_key(role), "content-type": media_type}
+    answer = client.post(url, content=raw, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_broken_form_is_still_the_framework_s_400(client: TestClient, api_key: Headers) -> None:
+    headers = {**api_key("researcher"), "content-type": "multipart/form-data; boundary=x"}
+    answer = client.post("/uploads", content=b"--x\r\nbroken", headers=headers)
+    assert answer.status_code in (400, 422), answer.text
+    assert "JSON" not in answer.text and "nested" not in answer.text
