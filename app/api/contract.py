@@ -80,7 +80,7 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(sub)
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
@@ -88,7 +88,7 @@ def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
         # its routes into the app's list.
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
 def _dependency_statuses(route: APIRoute) -> set[int]:
@@ -134,7 +134,7 @@ def annotate_routes(document: dict[str, Any], app: FastAPI) -> None:
     """Add what each route's dependencies imply (statuses, security) and the component
     schemas to the document FastAPI generated (before it is expanded per collection)."""
     paths = document.get("paths", {})
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if not route.include_in_schema:
             continue
         for method in route.methods or ():

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.api import params as p
 from app.api.core import parse_context
@@ -30,7 +31,7 @@ from app.maps.clusters_map import render_clusters_map
 from app.maps.common import MapOptions, tile_origins
 from app.maps.labels import LANGUAGES, labels
 from app.maps.sites_map import render_sites_map
-from app.queries import PageRequest, SiteQuery
+from app.queries import Caller, PageRequest, SiteQuery
 from app.services import zones
 from app.services.border_bands import border_band
 from app.services.boundary_state import BoundarySet
@@ -186,31 +187,42 @@ def clusters_map(
         context, query, PageRequest(values.get("limit", MAP_MAX_CLUSTERS))
     )
     clusters = orjson.loads('{"type":"FeatureCollection","features":[' + page.features_json + "]}")
-    member_ids = [
-        member["id"] for c in clusters["features"] for member in c["properties"]["members"]
-    ][:MAP_MAX_MEMBERS]
-    members = orjson.loads(
-        '{"type":"FeatureCollection","features":['
-        + site_repo.features_of(session, member_ids, caller.public_view)
-        + "]}"
-    )
+    members = _cluster_members(session, clusters, caller)
     source = boundary_repo.active_source(session)
-    meta = page.extra["clustering"]
-    assert isinstance(meta, dict)
-    note = f"eps {meta['eps_km_used']:g} km, ≥ {meta['min_sites']} sites"
-    if meta["eps_km_used"] != meta["eps_km_asked"]:
-        note += f" (asked {meta['eps_km_asked']:g} km: {meta['percolation'].get('reason', '')})"
     options = MapOptions(
         lang=lang,
         tiles=settings.map_tiles,
         attribution=source.attribution if source else "",
-        note=note,
+        note=_clustering_note(page.extra["clustering"]),
         title=labels(lang)["clusters_title"],
         highlight_pairs=query.border.pairs if query.border else (),
     )
     borders = orjson.loads(boundary_repo.borders_for_map(session))
     page_html = render_clusters_map(clusters, members, borders, options, map_assets(request))
     return HTMLResponse(page_html, headers=_page_headers(page_html, settings))
+
+
+def _cluster_members(session: Session, clusters: dict[str, Any], caller: Caller) -> Any:
+    """The member sites of the clusters (at most ``MAP_MAX_MEMBERS``) as a FeatureCollection,
+    as the caller's public view shows them."""
+    member_ids = [
+        member["id"] for c in clusters["features"] for member in c["properties"]["members"]
+    ][:MAP_MAX_MEMBERS]
+    return orjson.loads(
+        '{"type":"FeatureCollection","features":['
+        + site_repo.features_of(session, member_ids, caller.public_view)
+        + "]}"
+    )
+
+
+def _clustering_note(meta: object) -> str:
+    """The map's line on how the clusters were made (and why, if the distance asked for was
+    not the one used)."""
+    assert isinstance(meta, dict)
+    note = f"eps {meta['eps_km_used']:g} km, ≥ {meta['min_sites']} sites"
+    if meta["eps_km_used"] != meta["eps_km_asked"]:
+        note += f" (asked {meta['eps_km_asked']:g} km: {meta['percolation'].get('reason', '')})"
+    return note
 
 
 def _page_headers(page_html: str, settings: Settings) -> dict[str, str]:

@@ -13,7 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from app.api.contract import _api_routes
+from app.api.contract import api_routes
 from app.api.text_checks import pattern_description
 
 Headers = Callable[..., dict[str, str]]
@@ -43,7 +43,7 @@ def test_every_pattern_a_route_checks_has_words(app: FastAPI) -> None:
     """Each pattern of a parameter, form field or body member (pydantic checks them) is a
     list of values or one of app.api.text_checks.DESCRIPTIONS."""
     seen: dict[str, str] = {}
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         for field in _fields(route.dependant):
             info = field.field_info
             checked = (info.annotation, *info.metadata)
