@@ -161,6 +161,15 @@ def test_retire_then_restore_then_undo_an_edit(client: TestClient, api_key: Head
         f"{ITEMS}/{site}/restore", json={"reason": "x", "version": 0}, headers=headers
     )
     assert missing.status_code == 404
+    current = int(client.get(f"{ITEMS}?limit=1").headers["dataset-version"])
+    future = client.post(
+        f"{ITEMS}/{site}/restore", json={"reason": "x", "version": current + 1}, headers=headers
+    )
+    assert future.status_code == 422, future.text  # it restored today's state, 200, before
+    assert future.json()["code"] == "unknown_dataset_version"
+    assert f"the current version is {current}" in future.json()["detail"]
+    actions = [v["action"] for v in client.get(f"{ITEMS}/{site}/history").json()["versions"]]
+    assert actions == ["created", "retired", "restored", "moved", "restored"], "nothing written"
 
 
 def test_as_of_refuses_versions_that_do_not_exist(client: TestClient) -> None:
