@@ -307,11 +307,11 @@ def _why(reason: str, version: int | None) -> str:
 def _restore_version(
     session: Session, boundaries: BoundarySet, site: curation_repo.LockedSite, version: int
 ) -> None:
-    current = dataset.dataset_version(session)
-    if version > current:  # the latest entry at or before it is today's: no undo at all
+    latest = dataset.dataset_version(session)
+    if version > latest:  # the latest entry at or before it is today's: no undo at all
         raise Unprocessable(
             f"version: dataset version {version} does not exist yet (the current version is "
-            f"{current})",
+            f"{latest})",
             code="unknown_dataset_version",
         )
     state = history_repo.entry_state(session, site.id, version)
