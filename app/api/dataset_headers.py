@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import ReadSessionDep, release_connection
+from app.api.deps import ReadSessionDep, SessionFactoryDep, release_connection
 from app.db import dataset
 
 DATASET_VERSION = "Dataset-Version"
@@ -44,11 +45,12 @@ class DatasetHeaders:
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID.lower().encode(), request_id.encode()))
                 version = box.get("version")
-                reader = box.get("session")
-                if version is None and isinstance(reader, Session):
+                sessions = box.get("sessions")
+                if version is None and callable(sessions):
                     # a self-noting route answered before it read anything (a path that
-                    # failed validation): read the version now, as the dependency would have
-                    version = await run_in_threadpool(_current_version, reader)
+                    # failed validation, a tile outside its matrix): read the version now,
+                    # in a session of its own
+                    version = await run_in_threadpool(_current_version, sessions)
                 if isinstance(version, int):
                     headers.append((DATASET_VERSION.lower().encode(), str(version).encode()))
                 message = {**message, "headers": headers}
@@ -72,7 +74,9 @@ def notes_own_version(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
-async def note_dataset_version(request: Request, session: ReadSessionDep) -> None:
+async def note_dataset_version(
+    request: Request, session: ReadSessionDep, open_session: SessionFactoryDep
+) -> None:
     """Every route: the dataset version at the start of the request, for the header (routes
     that read or write data replace it with the version they read or wrote). A database
     that cannot answer is the route's to report, not this header's. Async, so routes in
@@ -80,15 +84,20 @@ async def note_dataset_version(request: Request, session: ReadSessionDep) -> Non
     if request.scope.get("endpoint") in SELF_NOTING:
         box = dataset.REQUEST.get()
         if box is not None:  # for an answer that comes before the route reads anything
-            box["session"] = session
+            # A factory, not this request's session: an error answer starts after the
+            # dependency closed that one, and reading through it then took a connection
+            # nobody gave back (and raced the close): about 100 tiles outside their matrix
+            # held the whole pool, and the server never answered again (found by a helper).
+            box["sessions"] = open_session
         return
     await run_in_threadpool(_read_version, session)
     release_connection(session)
 
 
-def _current_version(session: Session) -> int | None:
+def _current_version(sessions: Callable[[], AbstractContextManager[Session]]) -> int | None:
     try:
-        return dataset.dataset_version(session)
+        with sessions() as session:
+            return dataset.dataset_version(session)
     except SQLAlchemyError:
         return None
 

@@ -43,3 +43,35 @@ def test_more_keyed_writes_at_once_than_the_pool_holds_all_succeed(
         listed = client.get("/subscriptions", headers=headers).json()
     assert statuses == [201] * 12
     assert len(listed["subscriptions"]) == 12
+
+
+def test_error_answers_of_a_self_noting_route_give_every_connection_back(
+    database_copy: Callable[[str], str], cache_dir: Path
+) -> None:
+    """A tile outside its matrix (404), a bad tile path or query (400): the tile route notes
+    the dataset version itself, and its error answers read it at the response's start through
+    the request's read session, already closed by then: that took a new connection that was
+    never given back (and raced the close), so about 100 such requests held the whole pool
+    and the server never answered again, /health included (found by a helper)."""
+    database = database_copy("pool_tiles")
+    settings = settings_for(database, cache_dir).model_copy(
+        update={"db_pool_size": 2, "delivery_worker": False}
+    )
+    paths = [
+        "/collections/sites/tiles/WebMercatorQuad/2/99/99",
+        "/collections/sites/tiles/WebMercatorQuad/abc/1/1",
+        "/collections/sites/tiles/WebMercatorQuad/5/15/17?bbox=x",
+    ]
+    app = create_app(settings)
+    with TestClient(app) as client:
+
+        def ask(i: int) -> tuple[int, str | None]:
+            answer = client.get(paths[i % len(paths)])
+            return answer.status_code, answer.headers.get("dataset-version")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(ask, range(120)))
+        assert {status for status, _ in answers} == {400, 404}
+        assert all(version is not None and version.isdigit() for _, version in answers)
+        assert client.get("/health").status_code == 200
+        assert app.state.engine.pool.checkedout() == 0
