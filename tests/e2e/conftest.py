@@ -14,10 +14,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,11 +100,28 @@ def live_server(database_copy: Callable[[str], str], cache_dir: Path) -> Iterato
     engine.dispose()
 
 
+class _Settling(WebDriverWait[webdriver.Chrome]):
+    """Chromium reports an element replaced while its text was read as an "unknown error"
+    ("Node with given id does not belong to the document"), not as stale: the same thing,
+    so it means "not yet" too (a CI run failed on it once, revoking a key)."""
+
+    def until(self, method: Any, message: str = "") -> Any:
+        def tolerant(driver: webdriver.Chrome) -> Any:
+            try:
+                return method(driver)
+            except WebDriverException as error:
+                if "does not belong to the document" in (error.msg or ""):
+                    return False
+                raise
+
+        return super().until(tolerant, message)
+
+
 def settle(driver: webdriver.Chrome, timeout: float = 15) -> WebDriverWait[webdriver.Chrome]:
     """A wait for a condition that reads elements of a page being re-rendered: an element
     replaced between finding it and reading it (stale), not there yet, or there without its
     cells yet (an ``IndexError`` reading them) means "not yet", not a failure."""
-    return WebDriverWait(
+    return _Settling(
         driver,
         timeout,
         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException, IndexError),
