@@ -31,7 +31,7 @@ from app.errors import ServiceUnavailable
 from app.html.negotiation import LANGUAGES
 from app.maps import explore
 from app.maps.assets import MapLibreUrls, ensure_assets, maplibre_urls
-from app.services.border_bands import border_band
+from app.services.border_bands import REQUEST_WAIT_S, border_band
 from app.services.boundary_state import BoundarySet
 
 router = APIRouter(tags=["Maps"])
@@ -167,7 +167,7 @@ def bands(request: Request, session: ReadSessionDep, boundaries: BoundariesDep) 
     pairs = border.pairs if border else tuple(b.pair_code for b in boundaries.borders)
     feature = {
         "type": "Feature",
-        "geometry": border_band(boundaries, pairs, values["within_km"]),
+        "geometry": border_band(boundaries, pairs, values["within_km"], wait_s=REQUEST_WAIT_S),
         "properties": {
             "within_km": values["within_km"],
             "border": border.asked if border else None,

@@ -33,7 +33,7 @@ from app.maps.labels import LANGUAGES, labels
 from app.maps.sites_map import render_sites_map
 from app.queries import Caller, PageRequest, SiteQuery
 from app.services import zones
-from app.services.border_bands import border_band
+from app.services.border_bands import REQUEST_WAIT_S, border_band
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 
@@ -72,7 +72,7 @@ def _bands(
     if not pairs:
         return []
     label = labels(lang)["band"].format(km=query.within_km, border=named)
-    band = border_band(boundaries, pairs, query.within_km)
+    band = border_band(boundaries, pairs, query.within_km, wait_s=REQUEST_WAIT_S)
     return [(label, {"type": "Feature", "geometry": band, "properties": {}}, BAND_STYLE)]
 
 
