@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from app import collections as registry
 from app.api import params as p
 from app.api.core import parse_context
-from app.api.deps import BoundariesDep, ReadSessionDep, SettingsDep
+from app.api.deps import BoundariesDep, ReadSessionDep, SettingsDep, release_connection
 from app.api.filter import filter_parameters
 from app.api.responses import GEOJSON
 from app.api.urls import base_url
@@ -31,12 +31,10 @@ from app.errors import ServiceUnavailable
 from app.html.negotiation import LANGUAGES
 from app.maps import explore
 from app.maps.assets import MapLibreUrls, ensure_assets, maplibre_urls
-from app.services.border_bands import REQUEST_WAIT_S, border_band
+from app.services.border_bands import MAX_BAND_KM, MIN_BAND_KM, REQUEST_WAIT_S, border_band
 from app.services.boundary_state import BoundarySet
 
 router = APIRouter(tags=["Maps"])
-#: Wider bands are not drawn (the Folium maps' limit): they cover the region anyway.
-MAX_BAND_KM = 1000.0
 
 
 def _center(raw: str, _ctx: ParseContext) -> tuple[float, float]:
@@ -107,9 +105,10 @@ BAND_PARAMETERS = (
     border_parameter("A border pair (CAF-CMR) or a country (CMR); none: every border"),
     Parameter(
         "within_km",
-        f"Band width in geodesic km (at most {MAX_BAND_KM:g})",
-        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_BAND_KM},
-        lambda raw, _ctx: number_in("within_km", raw, 1e-3, MAX_BAND_KM, "km"),
+        f"Band width in geodesic km ({MIN_BAND_KM:g} to {MAX_BAND_KM:g}: narrower bands are "
+        "not drawn)",
+        {"type": "number", "minimum": MIN_BAND_KM, "maximum": MAX_BAND_KM},
+        lambda raw, _ctx: number_in("within_km", raw, MIN_BAND_KM, MAX_BAND_KM, "km"),
     ),
 )
 
@@ -165,6 +164,8 @@ def bands(request: Request, session: ReadSessionDep, boundaries: BoundariesDep) 
         raise bad("within_km", "required: the width of the band in km")
     border = values.get("border")
     pairs = border.pairs if border else tuple(b.pair_code for b in boundaries.borders)
+    # no more reads: the connection goes back before the band waits for its turn and is drawn
+    release_connection(session)
     feature = {
         "type": "Feature",
         "geometry": border_band(boundaries, pairs, values["within_km"], wait_s=REQUEST_WAIT_S),

@@ -17,6 +17,7 @@ from app.api.deps import (
     ReadSessionDep,
     SessionFactoryDep,
     SettingsDep,
+    release_connection,
 )
 from app.api.hardening import generated_page_policy
 from app.api.urls import base_url
@@ -33,7 +34,7 @@ from app.maps.labels import LANGUAGES, labels
 from app.maps.sites_map import render_sites_map
 from app.queries import Caller, PageRequest, SiteQuery
 from app.services import zones
-from app.services.border_bands import REQUEST_WAIT_S, border_band
+from app.services.border_bands import MAX_BAND_KM, MIN_BAND_KM, REQUEST_WAIT_S, border_band
 from app.services.boundary_state import BoundarySet
 from app.settings import Settings
 
@@ -43,7 +44,6 @@ BAND_STYLE = {"color": "#e67e22", "weight": 1, "fillColor": "#e67e22", "fillOpac
 MAX_BAND_BORDERS = 12
 # Wider bands are not drawn: they cover the region anyway, and a geodesic buffer of a
 # border thousands of km wide folds over itself.
-MAX_BAND_KM = 1000.0
 MAP_MAX_SITES = 5000
 
 
@@ -61,7 +61,7 @@ def _bands(
 ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """The distance band asked for: around the asked border, or around the borders nearest
     to the sites shown when only ``within_km`` is given."""
-    if query.within_km is None or query.within_km > MAX_BAND_KM:
+    if query.within_km is None or not MIN_BAND_KM <= query.within_km <= MAX_BAND_KM:
         return []
     if query.border is not None:
         pairs, named = query.border.pairs, query.border.asked
@@ -147,13 +147,16 @@ def sites_map(
     if page.has_more:
         matched = page.number_matched or "?"
         note = labels(lang)["shown"].format(shown=page.returned, matched=matched)
+    zone_layers = zones.map_layers(session, lang)
+    # no more reads: the connection goes back before the band and the page are drawn
+    release_connection(session)
     options = MapOptions(
         lang=lang,
         tiles=settings.map_tiles,
         attribution=source.attribution if source else "",
         note=note,
         highlight_pairs=query.border.pairs if query.border else (),
-        extra_layers=[*_bands(query, sites, boundaries, lang), *zones.map_layers(session, lang)],
+        extra_layers=[*_bands(query, sites, boundaries, lang), *zone_layers],
     )
     page_html = render_sites_map(sites, borders, options, map_assets(request))
     return HTMLResponse(page_html, headers=_page_headers(page_html, settings))
@@ -198,6 +201,7 @@ def clusters_map(
         highlight_pairs=query.border.pairs if query.border else (),
     )
     borders = orjson.loads(boundary_repo.borders_for_map(session))
+    release_connection(session)  # no more reads: not held while the page is drawn
     page_html = render_clusters_map(clusters, members, borders, options, map_assets(request))
     return HTMLResponse(page_html, headers=_page_headers(page_html, settings))
 

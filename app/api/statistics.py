@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from app import collections as registry
 from app.api import params as p
 from app.api.core import parse_context
-from app.api.deps import ReadSessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import ReadSessionDep, SessionFactoryDep, SettingsDep, release_connection
 from app.api.responses import JSON
 from app.api.urls import base_url
 from app.collections import zone_sites
@@ -133,4 +133,5 @@ def dashboard(
     p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
     lang = pick_language(request)
     built = dashboard_service.build(session, open_writer, base_url(request, settings), lang)
+    release_connection(session)  # no more reads: not held while the charts are drawn
     return pages.render_dashboard(request, built, lang)

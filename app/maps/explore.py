@@ -134,6 +134,7 @@ def words(lang: str) -> dict[str, str]:
         "matched": _("{n} sites match the filters"),
         "matched_more": _("More than {n} sites match the filters"),
         "invalid": _("These filters are not valid:"),
+        "band_failed": _("The distance band is not drawn:"),
         "loading": _("Loading…"),
         "km": _("{n} km"),
     }

@@ -4,8 +4,9 @@ A band is drawn, never counted: which sites lie within a distance is answered by
 geodesic figures (``border_distance_m``), and a band only shows it. So each stretch of border
 is simplified by :data:`TOLERANCE_FRACTION` of the band's width before it is buffered (the
 outline lies within 2 % of the width of the exact one: 100 m for 5 km, 500 m for 25 km), and
-the outline is simplified again by about 100 m for the page: the exact buffer of every border
-of the region (230 000 vertices) took 13-27 s of CPU, the drawn one 1-6 s.
+the outline is simplified again for the page by about 100 m, or 2 % of the width when that is
+less: the exact buffer of every border of the region (230 000 vertices) took 13-27 s of CPU,
+the drawn one 1-6 s. Bands narrower than :data:`MIN_BAND_KM` are not drawn.
 """
 
 from __future__ import annotations
@@ -22,10 +23,18 @@ from app.errors import ServiceUnavailable
 from app.services.boundary_state import BoundarySet
 from geo.buffers import geodesic_buffer
 
-# Drawing only: about 100 m of simplification keeps an embedded page light.
+# Drawing only: about 100 m of simplification keeps an embedded page light (less for bands
+# under 5.6 km: never more than TOLERANCE_FRACTION of the width, or a narrow band is drawn
+# wider than it is and misses stretches of its own border).
 DISPLAY_TOLERANCE_DEG = 0.001
 #: Each stretch of border is simplified by this fraction of the band's width before buffering.
 TOLERANCE_FRACTION = 0.02
+#: Narrower bands are not drawn: every border's 1 km band is 8 MB of GeoJSON and 6 s of CPU,
+#: a 1 m one 32 MB and 14 s, for a line no map shows apart from the border itself.
+MIN_BAND_KM = 1.0
+#: Wider bands are not drawn: they cover the region anyway.
+MAX_BAND_KM = 1000.0
+METRES_PER_DEGREE = 111_320.0  # at the equator: the display tolerance errs on the fine side
 CACHE_SIZE = 32
 #: How long a web request waits for its band's turn before a 503 (the pages pass it).
 REQUEST_WAIT_S = 10.0
@@ -100,6 +109,7 @@ def _compute(state: BoundarySet, pairs: tuple[str, ...], within_km: float) -> di
     band = geodesic_buffer(
         shapely.union_all(lines), width_m, tolerance_m=width_m * TOLERANCE_FRACTION
     )
-    shown = shapely.simplify(band, DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    display_deg = min(DISPLAY_TOLERANCE_DEG, width_m * TOLERANCE_FRACTION / METRES_PER_DEGREE)
+    shown = shapely.simplify(band, display_deg, preserve_topology=True)
     geometry: dict[str, Any] = orjson.loads(shapely.to_geojson(shown))
     return geometry

@@ -10,7 +10,8 @@ as the exports are, so a large selection stays in bounded memory):
 * ``borders`` and ``countries``: the active boundary dataset;
 * ``distance_bands``: the geodesic bands around the borders of the query (the asked border,
   else every border), one polygon per width, ``within_km`` from the query or
-  :data:`BANDS_KM`; drawn as the maps draw them (``app.services.border_bands``);
+  :data:`BANDS_KM`; drawn as the maps draw them (``app.services.border_bands``: none for a
+  ``within_km`` under 1 km or over 1 000 km, which the maps do not draw either);
 * ``clusters``: the default clustering of the sites (``/collections/clusters``);
 * ``zones`` and any other collection a provider registers for the package
   (:data:`OPTIONAL_LAYERS`) when the registry has it;
@@ -41,7 +42,7 @@ from app.db.clusters import sites_version
 from app.maps import qgis_styles
 from app.queries import ANONYMOUS, FeatureQuery
 from app.services import exports
-from app.services.border_bands import border_band
+from app.services.border_bands import MAX_BAND_KM, MIN_BAND_KM, border_band
 from app.services.boundary_state import BoundarySet
 
 #: Band widths (km) when the query names none.
@@ -166,7 +167,8 @@ def _bands(
             ",".join(pairs),
             _multi(shapely.geometry.shape(border_band(boundaries, pairs, width))),
         )
-        for width in sorted(set(widths), reverse=True)  # widest first: narrower ones on top
+        # widest first: narrower ones on top; none outside the widths the maps draw
+        for width in sorted({w for w in widths if MIN_BAND_KM <= w <= MAX_BAND_KM}, reverse=True)
         if pairs
     ]
     table = pa.table(

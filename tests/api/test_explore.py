@@ -165,7 +165,9 @@ def test_band_without_a_border_covers_every_border(client: TestClient) -> None:
         assert band.contains(shapely.geometry.shape(feature["geometry"]).representative_point())
 
 
-@pytest.mark.parametrize("query", ["", "within_km=0", "within_km=5000", "within_km=5&border=Q"])
+@pytest.mark.parametrize(
+    "query", ["", "within_km=0", "within_km=0.5", "within_km=5000", "within_km=5&border=Q"]
+)
 def test_band_needs_a_valid_width(client: TestClient, query: str) -> None:
     response = client.get(f"/maps/bands?{query}")
     assert response.status_code == 400

@@ -84,3 +84,22 @@ def test_the_drawn_band_is_within_its_tolerance_of_the_width(
     slack_m = width_km * 1000 * border_bands.TOLERANCE_FRACTION + 112
     assert distance_m.max() <= width_km * 1000 * 1.001 + slack_m
     assert np.median(distance_m) == pytest.approx(width_km * 1000, abs=slack_m)
+
+
+@pytest.mark.parametrize("width_km", [1.0, 3.0])
+def test_a_narrow_band_covers_its_border(
+    session: Session, boundary_cache: BoundaryCache, width_km: float
+) -> None:
+    """The page's simplification is at most 2 % of the width: a band of 1 km simplified by
+    the fixed 100 m of wider bands missed stretches of its own border and was drawn several
+    times its area (found by a helper at 0.1 km and under)."""
+    state = boundary_cache.current(session)
+    assert state is not None
+    [border] = [b for b in state.borders if b.pair_code == "CAF-CMR"]
+    band = shapely.geometry.shape(border_band(state, ("CAF-CMR",), width_km))
+    assert band.contains(border.geometry)
+    vertices = shapely.get_coordinates(shapely.boundary(band))
+    index = BorderIndex.from_lines([border])
+    distance_m = index.nearest(vertices[:, 0], vertices[:, 1]).distance_m
+    slack_m = 2 * width_km * 1000 * border_bands.TOLERANCE_FRACTION
+    assert distance_m.max() <= width_km * 1000 * 1.001 + slack_m

@@ -5,6 +5,7 @@ took 29 s, with the default pool of 10 + 10)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.db.engine import make_engine, make_sessionmaker
 from app.main import create_app
+from app.services import border_bands
 from app.services import keys as key_service
 from tests.conftest import settings_for
 
@@ -75,3 +77,38 @@ def test_error_answers_of_a_self_noting_route_give_every_connection_back(
         assert all(version is not None and version.isdigit() for _, version in answers)
         assert client.get("/health").status_code == 200
         assert app.state.engine.pool.checkedout() == 0
+
+
+def test_pages_waiting_for_a_band_hold_no_connection(
+    database_copy: Callable[[str], str], cache_dir: Path
+) -> None:
+    """A band waits for its turn (bands are drawn one at a time) and is drawn without its
+    request's connection: bands and map pages asked while another band is being drawn held
+    their read session's connection through the wait and the drawing, so about twenty of them
+    (anonymous, under the rate limit) took the whole pool and /health waited 10-40 s (found by
+    a helper). Here the drawing turn is held by the test while 8 requests wait, through a pool
+    of 2 + 2: none of them holds a connection, and the items route answers meanwhile."""
+    database = database_copy("pool_bands")
+    settings = settings_for(database, cache_dir).model_copy(
+        update={"db_pool_size": 2, "delivery_worker": False}
+    )
+    paths = [
+        *(f"/maps/bands?border=CAF-CMR&within_km={2 + i / 10:g}" for i in range(5)),
+        *(f"/maps/sites?border=CAF-CMR&within_km={3 + i / 10:g}" for i in range(3)),
+    ]
+    app = create_app(settings)
+    with TestClient(app) as client, ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        assert border_bands._computing.acquire(timeout=60)
+        try:
+            waiting = [pool.submit(client.get, path) for path in paths]
+            deadline = time.monotonic() + 8
+            while len(border_bands._pending) < len(paths) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(border_bands._pending) == len(paths), "each request waits for its turn"
+            assert app.state.engine.pool.checkedout() == 0
+            items = client.get("/collections/sites/items", params={"limit": "1"})
+            assert items.status_code == 200
+        finally:
+            border_bands._computing.release()
+        answers = [future.result(timeout=120) for future in waiting]
+    assert [answer.status_code for answer in answers] == [200] * len(paths)

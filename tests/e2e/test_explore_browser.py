@@ -290,3 +290,17 @@ def test_a_bad_filter_is_reported_in_the_panel_not_the_console(
     # Chromium itself logs the 400 the check was answered with; nothing else may be there.
     errors = [e for e in console_errors(gl_browser) if "status of 400" not in e]
     assert errors == []
+
+
+def test_a_band_not_drawn_says_why(million: LiveServer, gl_browser: webdriver.Chrome) -> None:
+    """A band the service does not draw (here wider than 1 000 km, which the sites filter
+    takes) is named in the panel with the service's reason, in the page's language: the page
+    turned every refused band into an empty layer without a word (found by a helper)."""
+    gl_browser.get(f"{million.url}/maps/explore?within_km=1500&lang=pt&center=15.3,4.4&zoom=6")
+    line = WebDriverWait(gl_browser, 60).until(
+        lambda d: d.find_element(By.ID, "bl-band-status").text
+    )
+    assert line.startswith("A faixa de distância não é desenhada:")
+    assert "within_km" in line and "1000" in line
+    # Chromium logs the refused band itself; nothing else may be there.
+    assert [e for e in console_errors(gl_browser) if "status of 400" not in e] == []

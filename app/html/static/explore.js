@@ -275,16 +275,29 @@
   var status = document.getElementById('bl-status');
   function say(text) { if (status) { status.textContent = text; } }
 
+  // The band's own line: why a band is missing (too wide, the server busy drawing others'),
+  // never a silent blank, and not overwritten by the count of the status line above it.
+  var bandStatus = document.getElementById('bl-band-status');
+  function sayBand(text) { if (bandStatus) { bandStatus.textContent = text; } }
+
   function loadBand() {
     var source = map.getSource('src-bands');
     if (!source) { return; }
+    sayBand('');
     if (!filters.within_km) { source.setData(EMPTY); return; }
     var query = new URLSearchParams({ within_km: filters.within_km });
     if (filters.border) { query.set('border', filters.border); }
     fetch(config.bands + '?' + query.toString(), { headers: { Accept: 'application/geo+json' } })
-      .then(function (r) { return r.ok ? r.json() : EMPTY; })
+      .then(function (r) {
+        if (r.ok) { return r.json(); }
+        // say why (too wide, or the server busy drawing others' bands), never a silent blank
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          sayBand(W.band_failed + ' ' + (body.detail || r.status));
+          return EMPTY;
+        });
+      })
       .then(function (data) { source.setData(data); })
-      .catch(function () { source.setData(EMPTY); });
+      .catch(function () { source.setData(EMPTY); sayBand(W.band_failed); });
   }
 
   function countMatches() {
