@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -222,6 +223,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     # handler runs in the outermost server-error middleware for anything unforeseen (500).
     app.add_exception_handler(AppError, domain_error)
     app.add_exception_handler(GeoError, domain_error)
+    # An exhausted pool is answered here too (503 service_busy): left to the bare handler it
+    # was answered, then re-raised to the server, which logged a traceback per request.
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, domain_error)
     app.add_exception_handler(Exception, domain_error)
 
     @app.exception_handler(RequestValidationError)
