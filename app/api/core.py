@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from app import collections as registry
@@ -29,6 +29,7 @@ from app.api.deps import (
     ReadSessionDep,
     SessionFactoryDep,
     SettingsDep,
+    page_parameters,
 )
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -64,7 +65,18 @@ def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
     return methods
 
 
-@router.get("/", summary="Landing page", response_model=None, responses=negotiable("LandingPage"))
+#: The landing page, conformance and collection documents: ``f`` and ``lang`` (JSON or the
+#: HTML page), and the item parameters GIS clients carry (``app.api.params``).
+PAGE = [Depends(page_parameters), Depends(p.reject_undeclared_ogc_query)]
+
+
+@router.get(
+    "/",
+    summary="Landing page",
+    response_model=None,
+    responses=negotiable("LandingPage"),
+    dependencies=PAGE,
+)
 def landing_page(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     document = JSON(
@@ -97,6 +109,7 @@ def landing_page(request: Request, settings: SettingsDep) -> Response:
 
 @router.get(
     "/conformance",
+    dependencies=PAGE,
     summary="Conformance classes",
     response_model=None,
     responses=negotiable("ConfClasses"),
@@ -108,6 +121,7 @@ def conformance(request: Request) -> Response:
 
 @router.get(
     "/collections",
+    dependencies=PAGE,
     summary="Feature collections",
     response_model=None,
     responses=negotiable("Collections"),
@@ -126,6 +140,7 @@ def list_collections(request: Request, session: ReadSessionDep, settings: Settin
 
 @router.get(
     "/collections/{collectionId}",
+    dependencies=PAGE,
     summary="One feature collection",
     response_model=None,
     responses=negotiable("Collection"),
