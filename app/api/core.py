@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from app import collections as registry
+from app.api import etags, profiles
 from app.api import exports as export_api
 from app.api import params as p
-from app.api import profiles
 from app.api.contract import negotiable
 from app.api.crs import content_crs
 from app.api.deps import (
@@ -54,6 +54,9 @@ CONFORMANCE = [
 ]
 JSON_TYPE = "application/json"
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
+NOT_MODIFIED: dict[int | str, Any] = {
+    304: {"description": "Not modified: If-None-Match names the ETag (app.api.etags)"}
+}
 COLLECTION_URL = re.compile(r"^/collections/(?P<collectionId>[^/]+)(?:/|$)")
 
 
@@ -170,7 +173,8 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
                 **negotiable("FeatureCollection", GEOJSON)[200]["content"],
                 **exports.OPENAPI_CONTENT,
             }
-        }
+        },
+        **NOT_MODIFIED,
     },
 )
 def read_items(
@@ -202,14 +206,14 @@ def read_items(
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
     response = items_response(request, base, provider, page, keyset, total, crs)
-    return negotiated(request, response, html.render_items)
+    return etags.conditional(request, negotiated(request, response, html.render_items))
 
 
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
     response_class=Response,
-    responses=negotiable("Feature", GEOJSON),
+    responses={**negotiable("Feature", GEOJSON), **NOT_MODIFIED},
 )
 def read_item(
     request: Request,
@@ -235,7 +239,7 @@ def read_item(
         )
     item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
     response = item_response(base, provider, feature_id, item, crs)
-    return negotiated(request, response, html.render_item)
+    return etags.conditional(request, negotiated(request, response, html.render_item))
 
 
 # -- response shaping -------------------------------------------------------------------
@@ -245,21 +249,29 @@ def _agent(request: Request) -> str | None:
     return request.headers.get("user-agent")
 
 
+#: What the items and an item vary with besides the URL: the profile QGIS gets by default, the
+#: values the caller may read (a key, or a signed-in page's cookie).
+VARY = "User-Agent, Authorization, Cookie"
+
+
 def item_response(
     base: str, provider: Provider, feature_id: str, item: Item, crs: OfferedCrs | None = None
 ) -> Response:
+    """The Feature with its links. ``ETag``: the row version the collection gives (sites:
+    what ``If-Match`` takes), else a weak tag of the content."""
     href = f"{base}/collections/{provider.id}/items/{feature_id}"
     links = [
         link(href, "self", GEOJSON),
         link(f"{base}/collections/{provider.id}", "collection", JSON_TYPE),
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
-    body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = {**content_crs(crs), "Vary": "User-Agent"}
-    if item.etag is not None:
-        headers["ETag"] = item.etag
-        headers["Vary"] = "Authorization"  # the tag depends on what the caller may read
-    return Response(body.encode(), media_type=GEOJSON, headers=headers)
+    body = (item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}").encode()
+    headers = {
+        **content_crs(crs),
+        "Vary": VARY,
+        "ETag": item.etag or etags.content_tag(body),
+    }
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def items_response(
@@ -291,17 +303,14 @@ def items_response(
     meta: dict[str, Any] = {"numberReturned": page.returned, **page.extra}
     if matched is not None:
         meta["numberMatched"] = matched
-    meta.setdefault("timeStamp", _now())  # a read as of a version: that version's time
+    features = page.features_json.encode()
+    # tagged by everything it holds but the time it was answered (a read as of a version:
+    # that version's time, part of the content)
+    etag = etags.content_tag(features, dumps({**meta, "links": links}))
+    meta.setdefault("timeStamp", _now())
     meta["links"] = links
-    body = (
-        b'{"type":"FeatureCollection","features":['
-        + page.features_json.encode()
-        + b"],"
-        + dumps(meta)[1:]
-    )
-    headers = {**content_crs(crs), **_link_header(links), "Vary": "User-Agent"}
-    if "datasetVersion" in meta:  # versioned collections: the page is the data of that version
-        headers["ETag"] = f'W/"v{meta["datasetVersion"]}"'
+    body = b'{"type":"FeatureCollection","features":[' + features + b"]," + dumps(meta)[1:]
+    headers = {**content_crs(crs), **_link_header(links), "Vary": VARY, "ETag": etag}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

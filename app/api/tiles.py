@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app import collections as registry
+from app.api import etags
 from app.api import params as p
 from app.api.core import parse_context
 from app.api.dataset_headers import notes_own_version
@@ -236,21 +237,11 @@ def _not_modified(
     if header is None:
         return None
     etag = tile_service.current_etag(ctx, asked)
-    return (
-        Response(status_code=304, headers=_cache_headers(etag)) if _matches(header, etag) else None
-    )
+    return etags.not_modified(header, etag, _cache_headers(etag))
 
 
 def _cache_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
-
-
-def _matches(header: str, etag: str) -> bool:
-    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
-    if header.strip() == "*":
-        return True
-    opaque = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
 
 
 def _tile_template(base: str, provider: Provider, tms_id: str, query: str) -> str:
