@@ -156,6 +156,7 @@ GEO_ERROR_STATUS: dict[type[geo_errors.GeoError], GeoErrorMapping] = {
     geo_errors.FileTooLarge: GeoErrorMapping(413, "File too large"),
     geo_errors.InvalidCoordinates: GeoErrorMapping(422, "Invalid coordinates"),
     geo_errors.InvalidCRS: GeoErrorMapping(422, "Invalid coordinate reference system"),
+    geo_errors.DuplicateColumn: GeoErrorMapping(422, "Ambiguous duplicate column"),
     geo_errors.BoundaryDataError: GeoErrorMapping(500, "Boundary data error"),
     geo_errors.GeoError: GeoErrorMapping(422, "Invalid geodata"),
 }
