@@ -67,7 +67,18 @@ class InvalidParameter(AppError):
     status, code, title = 400, "invalid_parameter", "Invalid parameter"
 
 
+class MalformedBody(AppError):
+    """A body no parser reads (not JSON, not UTF-8, nested too deeply; a form the framework
+    cannot split): malformed syntax, a 400 (RFC 9110 15.5.1)."""
+
+    status, code, title = 400, "invalid_body", "Malformed request body"
+
+
 class InvalidBody(AppError):
+    """A body that parses but is no valid request (a member missing, of the wrong type, a value
+    that cannot be stored): a 422 (RFC 9110 15.5.21). Same code as :class:`MalformedBody`, the
+    title says which of the two it is."""
+
     status, code, title = 422, "invalid_body", "Invalid request body"
 
 
@@ -145,6 +156,7 @@ GEO_ERROR_STATUS: dict[type[geo_errors.GeoError], GeoErrorMapping] = {
     geo_errors.FileTooLarge: GeoErrorMapping(413, "File too large"),
     geo_errors.InvalidCoordinates: GeoErrorMapping(422, "Invalid coordinates"),
     geo_errors.InvalidCRS: GeoErrorMapping(422, "Invalid coordinate reference system"),
+    geo_errors.DuplicateColumn: GeoErrorMapping(422, "Ambiguous duplicate column"),
     geo_errors.BoundaryDataError: GeoErrorMapping(500, "Boundary data error"),
     geo_errors.GeoError: GeoErrorMapping(422, "Invalid geodata"),
 }

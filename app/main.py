@@ -53,7 +53,18 @@ from app.api.read_your_writes import ReadYourWrites
 from app.api.responses import problem_response
 from app.db.embedded import EmbeddedCluster
 from app.db.engine import make_engine, make_sessionmaker, read_router
-from app.errors import SERVICE_BUSY, AppError, Problem, ProblemItem, problem_for
+from app.errors import (
+    SERVICE_BUSY,
+    AppError,
+    InvalidBody,
+    InvalidParameter,
+    MalformedBody,
+    MethodNotAllowed,
+    NotFound,
+    Problem,
+    ProblemItem,
+    problem_for,
+)
 from app.maps.assets import STATIC_PREFIX, web_dir
 from app.services import delivery, event_stream
 from app.services.audit_log import AuditLog
@@ -207,6 +218,14 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+#: What the framework answers itself, by status: the service's error of that status.
+FRAMEWORK_ERRORS: dict[int, type[AppError]] = {
+    400: MalformedBody,
+    404: NotFound,
+    405: MethodNotAllowed,
+}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         problem = problem_for(exc)
@@ -247,11 +266,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         in_query = all(
             error.get("loc", ("",))[0] in ("query", "path", "header") for error in exc.errors()
         )
-        status, code = (400, "invalid_parameter") if in_query else (422, "invalid_body")
+        # a parameter's fault or a body's, titled as the service's own errors of each are
+        kind = InvalidParameter if in_query else InvalidBody
         detail = "; ".join(
             f"{item.column}: {item.message}" if item.column else item.message for item in items
         )
-        problem = Problem(status, "Invalid request", code, detail, request.url.path, items)
+        problem = Problem(kind.status, kind.title, kind.code, detail, request.url.path, items)
         return problem_response(problem)
 
     @app.exception_handler(StarletteHTTPException)
@@ -260,8 +280,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         # a JSON one is said as app.api.json_body says it ("nested too deeply", "not UTF-8")
         if exc.status_code == 400 and _is_json(request.headers.get("content-type")):
             return await domain_error(request, json_body.unreadable(exc.__cause__))
-        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
-        )
-        problem = Problem(exc.status_code, str(exc.detail), code, str(exc.detail), request.url.path)
+        # a body the framework could not split (a broken form), an unknown path, a method
+        # the path does not take: code and title as the service's own errors of that status
+        known = FRAMEWORK_ERRORS.get(exc.status_code)
+        code, title = (known.code, known.title) if known else ("http_error", str(exc.detail))
+        problem = Problem(exc.status_code, title, code, str(exc.detail), request.url.path)
         return problem_response(problem)

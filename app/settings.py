@@ -132,9 +132,10 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts alert webhooks may be sent to (JSON list; `*.example.org` for "
-        "subdomains). Empty: no webhook can be registered (SSE `/events` still works). "
-        "Link-local, metadata and this service's database addresses are refused whatever "
-        "the list says.",
+        "subdomains, `*` for any). Empty: no webhook can be registered (SSE `/events` still "
+        "works). Link-local, metadata and this service's database addresses are refused "
+        "whatever the list says; a loopback address (127.0.0.0/8, ::1) only for a host listed "
+        "by itself (`127.0.0.1`, `localhost`), never through a wildcard.",
     )
     webhook_max_attempts: int = Field(
         default=10,

@@ -33,6 +33,9 @@ from geo.errors import UnsupportedCRS, quoted
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{code}"
 
+#: Largest magnitude of a coordinate in any CRS offered (degrees, or the metres of EPSG:3857
+#: and UTM, stay far below): beyond it a coordinate is out of range, whichever CRS it is in.
+MAX_COORDINATE = 1e15
 UTM_NORTH = tuple(range(32632, 32638))
 UTM_SOUTH = tuple(range(32732, 32738))
 

@@ -173,3 +173,10 @@ class InvalidColumnMap(GeoError):
     """The uploader's explicit column mapping names an unknown role or a missing column."""
 
     code = "invalid_column_map"
+
+
+class DuplicateColumn(GeoError):
+    """Several columns of a table have one name, and the reader would read one of them (for
+    the coordinates, the name, the date...): which one the sender meant cannot be told."""
+
+    code = "duplicate_column"

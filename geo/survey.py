@@ -62,6 +62,27 @@ class Issue:
 
 
 @dataclass(frozen=True)
+class SameName:
+    """Columns of a table header that have one name, as the readers compare names (case,
+    accents, ``_`` and blanks aside: :func:`geo.vocab.fold`): as the sender wrote them, as
+    they are read (kept apart: ``lat``, ``lat (2)``) and where (1-based positions)."""
+
+    given: tuple[str, ...]
+    read_as: tuple[str, ...]
+    positions: tuple[int, ...]
+
+    def describe(self) -> str:
+        """``columns 2 and 4 are both named 'lat'`` (or name them when they differ)."""
+        *first, last = (str(p) for p in self.positions)
+        where = f"columns {', '.join(first)} and {last}"
+        if len(set(self.given)) == 1:
+            every = "both" if len(self.given) == 2 else "all"
+            return f"{where} are {every} named {self.given[0]!r}"
+        names = ", ".join(repr(name) for name in self.given)
+        return f"{where} ({names}) have one name (case, accents and _ aside)"
+
+
+@dataclass(frozen=True)
 class ReadOptions:
     """How to read one upload; every limit comes in here, the engine has no settings.
 
@@ -282,6 +303,9 @@ class Survey:
     date_system
         The spreadsheet date system bare serial day numbers count in: 1904 for a workbook
         that says so (``date1904``), else 1900.
+    same_names
+        Columns of the header that share one name (CSV, XLSX), none of them read for a role
+        (those are refused: :class:`~geo.errors.DuplicateColumn`), each kept under its own.
     encoding
         The text encoding the values were read in (``"UTF-8"``, ``"windows-1252"``,
         ``"UTF-16"``, a Shapefile's declared code page), decided from the bytes when the file
@@ -303,6 +327,7 @@ class Survey:
     notes: tuple[str, ...] = ()
     encoding: str = "UTF-8"
     date_system: Literal[1900, 1904] = 1900
+    same_names: tuple[SameName, ...] = ()
     kind_hints: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:

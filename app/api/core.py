@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from app import collections as registry
+from app.api import etags, profiles
 from app.api import exports as export_api
 from app.api import params as p
-from app.api import profiles
 from app.api.contract import negotiable
 from app.api.crs import content_crs
 from app.api.deps import (
@@ -29,6 +29,7 @@ from app.api.deps import (
     ReadSessionDep,
     SessionFactoryDep,
     SettingsDep,
+    page_parameters,
 )
 from app.api.metadata import collection_document, link, link_dict
 from app.api.responses import GEOJSON, JSON, OPENAPI_30, dumps
@@ -53,6 +54,9 @@ CONFORMANCE = [
 ]
 JSON_TYPE = "application/json"
 FeatureId = Annotated[str, Path(alias="featureId", max_length=64, description="Feature id")]
+NOT_MODIFIED: dict[int | str, Any] = {
+    304: {"description": "Not modified: If-None-Match names the ETag (app.api.etags)"}
+}
 COLLECTION_URL = re.compile(r"^/collections/(?P<collectionId>[^/]+)(?:/|$)")
 
 
@@ -64,7 +68,18 @@ def allows(path: str, methods: frozenset[str]) -> frozenset[str]:
     return methods
 
 
-@router.get("/", summary="Landing page", response_model=None, responses=negotiable("LandingPage"))
+#: The landing page, conformance and collection documents: ``f`` and ``lang`` (JSON or the
+#: HTML page), and the item parameters GIS clients carry (``app.api.params``).
+PAGE = [Depends(page_parameters), Depends(p.reject_undeclared_ogc_query)]
+
+
+@router.get(
+    "/",
+    summary="Landing page",
+    response_model=None,
+    responses=negotiable("LandingPage"),
+    dependencies=PAGE,
+)
 def landing_page(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
     document = JSON(
@@ -97,6 +112,7 @@ def landing_page(request: Request, settings: SettingsDep) -> Response:
 
 @router.get(
     "/conformance",
+    dependencies=PAGE,
     summary="Conformance classes",
     response_model=None,
     responses=negotiable("ConfClasses"),
@@ -108,6 +124,7 @@ def conformance(request: Request) -> Response:
 
 @router.get(
     "/collections",
+    dependencies=PAGE,
     summary="Feature collections",
     response_model=None,
     responses=negotiable("Collections"),
@@ -126,6 +143,7 @@ def list_collections(request: Request, session: ReadSessionDep, settings: Settin
 
 @router.get(
     "/collections/{collectionId}",
+    dependencies=PAGE,
     summary="One feature collection",
     response_model=None,
     responses=negotiable("Collection"),
@@ -155,7 +173,8 @@ def parse_context(session: ReadSessionDep) -> ParseContext:
                 **negotiable("FeatureCollection", GEOJSON)[200]["content"],
                 **exports.OPENAPI_CONTENT,
             }
-        }
+        },
+        **NOT_MODIFIED,
     },
 )
 def read_items(
@@ -187,14 +206,14 @@ def read_items(
     page = profiles.page_in(page, profiles.chosen(values.get("profile"), _agent(request)))
     total = page.number_matched if keyset is None else matched
     response = items_response(request, base, provider, page, keyset, total, crs)
-    return negotiated(request, response, html.render_items)
+    return etags.conditional(request, negotiated(request, response, html.render_items))
 
 
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
     response_class=Response,
-    responses=negotiable("Feature", GEOJSON),
+    responses={**negotiable("Feature", GEOJSON), **NOT_MODIFIED},
 )
 def read_item(
     request: Request,
@@ -220,7 +239,7 @@ def read_item(
         )
     item = profiles.item_in(item, profiles.chosen(values.get("profile"), _agent(request)))
     response = item_response(base, provider, feature_id, item, crs)
-    return negotiated(request, response, html.render_item)
+    return etags.conditional(request, negotiated(request, response, html.render_item))
 
 
 # -- response shaping -------------------------------------------------------------------
@@ -230,21 +249,29 @@ def _agent(request: Request) -> str | None:
     return request.headers.get("user-agent")
 
 
+#: What the items and an item vary with besides the URL: the profile QGIS gets by default, the
+#: values the caller may read (a key, or a signed-in page's cookie).
+VARY = "User-Agent, Authorization, Cookie"
+
+
 def item_response(
     base: str, provider: Provider, feature_id: str, item: Item, crs: OfferedCrs | None = None
 ) -> Response:
+    """The Feature with its links. ``ETag``: the row version the collection gives (sites:
+    what ``If-Match`` takes), else a weak tag of the content."""
     href = f"{base}/collections/{provider.id}/items/{feature_id}"
     links = [
         link(href, "self", GEOJSON),
         link(f"{base}/collections/{provider.id}", "collection", JSON_TYPE),
         *(link_dict(extra) for extra in provider.item_links(base, feature_id)),
     ]
-    body = item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}"
-    headers = {**content_crs(crs), "Vary": "User-Agent"}
-    if item.etag is not None:
-        headers["ETag"] = item.etag
-        headers["Vary"] = "Authorization"  # the tag depends on what the caller may read
-    return Response(body.encode(), media_type=GEOJSON, headers=headers)
+    body = (item.feature_json[:-1] + ',"links":' + dumps(links).decode() + "}").encode()
+    headers = {
+        **content_crs(crs),
+        "Vary": VARY,
+        "ETag": item.etag or etags.content_tag(body),
+    }
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def items_response(
@@ -276,17 +303,14 @@ def items_response(
     meta: dict[str, Any] = {"numberReturned": page.returned, **page.extra}
     if matched is not None:
         meta["numberMatched"] = matched
-    meta.setdefault("timeStamp", _now())  # a read as of a version: that version's time
+    features = page.features_json.encode()
+    # tagged by everything it holds but the time it was answered (a read as of a version:
+    # that version's time, part of the content)
+    etag = etags.content_tag(features, dumps({**meta, "links": links}))
+    meta.setdefault("timeStamp", _now())
     meta["links"] = links
-    body = (
-        b'{"type":"FeatureCollection","features":['
-        + page.features_json.encode()
-        + b"],"
-        + dumps(meta)[1:]
-    )
-    headers = {**content_crs(crs), **_link_header(links), "Vary": "User-Agent"}
-    if "datasetVersion" in meta:  # versioned collections: the page is the data of that version
-        headers["ETag"] = f'W/"v{meta["datasetVersion"]}"'
+    body = b'{"type":"FeatureCollection","features":[' + features + b"]," + dumps(meta)[1:]
+    headers = {**content_crs(crs), **_link_header(links), "Vary": VARY, "ETag": etag}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +16,7 @@ from app.collections.parsing import bad
 from app.db.replicas import parse_lsn
 from app.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from app.html import session as web_session
+from app.html.negotiation import LANGUAGES
 from app.queries import Caller
 from app.roles import ADMIN, WRITERS
 from app.services import keys as key_service
@@ -170,17 +171,27 @@ BoundariesDep = Annotated[BoundarySet, Depends(get_boundaries)]
 def reject_undeclared_query(request: Request) -> None:
     """Query parameters a route does not declare are a 400 (as on the OGC routes), not
     silently ignored: a misspelt ``limit`` should say so."""
+    refuse_undeclared(request)
+
+
+def refuse_undeclared(
+    request: Request, carried: Collection[str] = frozenset(), carried_note: str = ""
+) -> None:
+    """400 ``unknown_parameter`` naming the first query parameter the route does not declare
+    (in its signature or its dependencies'), unless it is one of ``carried``: names taken and
+    ignored, which ``carried_note`` explains in the answer."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
     declared = {param.alias for param in _query_params(dependant)}
-    unknown = sorted(set(request.query_params) - declared)
+    unknown = sorted(set(request.query_params) - declared - set(carried))
     if unknown:
         raise bad(
             unknown[0][:64],
             "unknown query parameter; this endpoint accepts "
-            + (", ".join(sorted(declared)) or "none"),
+            + (", ".join(sorted(declared)) or "none")
+            + (f" ({carried_note})" if carried and carried_note else ""),
             code="unknown_parameter",
         )
 
@@ -195,3 +206,24 @@ def _query_params(dependant: Any) -> list[Any]:
 # No pattern: an id no collection has is a 404 (unknown_collection) to every method, as
 # OPTIONS and Allow say (a pattern made "SITES" a 400 to GET and a 404 to OPTIONS).
 CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id")]
+
+
+Format = Annotated[
+    Literal["json", "html"] | None,
+    Query(description="`html`: the page (a browser's Accept header asks for it too)"),
+]
+JsonFormat = Annotated[Literal["json"] | None, Query(description="Format: JSON only")]
+Language = Annotated[
+    str | None, Query(pattern=f"^({'|'.join(LANGUAGES)})$", description="Page language")
+]
+
+
+def page_parameters(f: Format = None, lang: Language = None) -> None:
+    """``f`` and ``lang`` of a route that also answers an HTML page: read by the page
+    negotiation (app.html.negotiation), declared here so that they are documented, checked
+    and not refused as unknown."""
+
+
+def json_parameters(f: JsonFormat = None, lang: Language = None) -> None:
+    """``f`` and ``lang`` of a route that answers JSON only (``f=json``; ``lang`` as on every
+    route, though no page reads it here)."""

@@ -19,7 +19,6 @@ from app import collections as registry
 from app.api import params as p
 from app.api.core import parse_context
 from app.api.deps import BoundariesDep, ReadSessionDep, SettingsDep, release_connection
-from app.api.filter import filter_parameters
 from app.api.responses import GEOJSON
 from app.api.urls import base_url
 from app.collections import sites as site_collection
@@ -97,7 +96,7 @@ FILTER_PARAMETERS = (
         {"type": "string"},
         lambda raw, _ctx: p.parse_datetime(raw),
     ),
-    *filter_parameters(),
+    *p.filter_parameters(),
     *site_collection.PARAMETERS,
 )
 EXPLORE_PARAMETERS = (*VIEW_PARAMETERS, *FILTER_PARAMETERS)

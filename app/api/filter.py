@@ -1,5 +1,6 @@
 """OGC API - Features Part 3 (filtering, 19-079r2) with CQL2 (21-065r2): ``/queryables``
-and the ``filter`` / ``filter-lang`` parameters of items.
+(the ``filter`` / ``filter-lang`` parameters of items are declared with the others in
+``app.api.params``).
 
 Parsing is ``app.collections.cql2`` (text or JSON to one tree); each collection's repository
 translates the tree to SQL over its own fields (``app.db.cql2``).
@@ -7,15 +8,13 @@ translates the tree to SQL over its own fields (``app.db.cql2``).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from app import collections as registry
-from app.api.deps import CollectionId, SettingsDep
+from app.api import params as p
+from app.api.deps import CollectionId, SettingsDep, json_parameters
 from app.api.responses import JSON
 from app.api.urls import base_url
-from app.collections.base import Parameter
-from app.collections.cql2 import FILTER_LANGS, MAX_FILTER_CHARS, parse_filter_lang
-from app.collections.parsing import text_value
 
 router = APIRouter(tags=["OGC API - Features - Part 3: Filtering"])
 
@@ -45,30 +44,11 @@ CONFORMANCE = [
 SCHEMA_JSON = "application/schema+json"
 
 
-def filter_parameters() -> tuple[Parameter, ...]:
-    """``filter`` (kept as text until ``filter-lang`` is known) and ``filter-lang``."""
-    return (
-        Parameter(
-            "filter",
-            "CQL2 filter over the queryables (see /collections/{collectionId}/queryables), "
-            "e.g. ACCENTI(CASEI(name)) = ACCENTI(CASEI('betare oya')) AND "
-            "A_CONTAINS(minerals, ('diamond'))",
-            {"type": "string"},
-            lambda raw, _ctx: text_value("filter", raw, MAX_FILTER_CHARS),
-        ),
-        Parameter(
-            "filter-lang",
-            "Language of filter",
-            {"type": "string", "enum": list(FILTER_LANGS), "default": FILTER_LANGS[0]},
-            lambda raw, _ctx: parse_filter_lang(raw),
-        ),
-    )
-
-
 @router.get(
     "/collections/{collectionId}/queryables",
     summary="Queryable properties of a collection (JSON Schema)",
     responses={200: {"content": {SCHEMA_JSON: {}}}},
+    dependencies=[Depends(json_parameters), Depends(p.reject_undeclared_ogc_query)],
 )
 def queryables(request: Request, settings: SettingsDep, collection_id: CollectionId) -> JSON:
     provider = registry.get(collection_id)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.api.contract import returns
-from app.api.deps import ReadSessionDep
+from app.api.deps import ReadSessionDep, reject_undeclared_query
 from app.api.responses import JSON
 from app.db import boundaries as boundary_repo
 from app.db import health as health_repo
 from app.errors import AppError
 
-router = APIRouter(tags=["Service"])
+router = APIRouter(tags=["Service"], dependencies=[Depends(reject_undeclared_query)])
 
 
 @router.get(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.api.deps import ReadSessionDep
+from app.api.deps import ReadSessionDep, page_parameters, reject_undeclared_query
 from app.errors import NotAuthenticated
 from app.html import pages
 from app.html import session as web_session
@@ -37,7 +37,7 @@ def _local(next_url: str | None) -> str:
     return next_url
 
 
-@router.get("/signin")
+@router.get("/signin", dependencies=[Depends(page_parameters), Depends(reject_undeclared_query)])
 def signin_form(request: Request, next: str | None = None) -> Response:
     return pages.render_signin(request, pick_language(request), _local(next))
 

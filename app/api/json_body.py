@@ -1,5 +1,6 @@
 """Request bodies read strictly: media type checked (415), JSON parsed by the standard library
-with every value the database could not store refused (400), never a 500.
+(bytes that are not JSON: 400 "Malformed request body") with every value the database could
+not store refused (422 "Invalid request body"), never a 500.
 
 Refused: invalid UTF-8 or JSON, ``NaN``/``Infinity`` and numbers too large for a double, NUL
 characters and lone surrogates in any string or member name (PostgreSQL text and jsonb cannot
@@ -14,7 +15,7 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from app.errors import InvalidBody, InvalidParameter, ProblemItem, UnsupportedMediaType
+from app.errors import InvalidBody, MalformedBody, ProblemItem, UnsupportedMediaType
 
 GEOJSON_TYPES = ("application/geo+json", "application/json")
 MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
@@ -50,17 +51,17 @@ def _check(value: Any, path: str) -> None:
             _check(item, f"{path}[{i}]")
 
 
-def not_json(message: str) -> InvalidParameter:
-    """Not JSON at all: a 400 (code ``invalid_body``, as every refused body). The bodies
-    FastAPI parses itself (pydantic models) are answered with it too (``app.main``)."""
-    return InvalidParameter(
+def not_json(message: str) -> MalformedBody:
+    """Not JSON at all: a 400 (code ``invalid_body``, as every refused body; title "Malformed
+    request body"). The bodies FastAPI parses itself (pydantic models) are answered with it
+    too (``app.main``)."""
+    return MalformedBody(
         f"request body: {message}",
-        code="invalid_body",
         items=[ProblemItem("invalid_json", message, column="body")],
     )
 
 
-def unreadable(cause: BaseException | None) -> InvalidParameter:
+def unreadable(cause: BaseException | None) -> MalformedBody:
     """A JSON body FastAPI could not parse (its 400 "There was an error parsing the body"),
     said as :func:`parse` says it: ``cause`` is what the parser raised."""
     if isinstance(cause, RecursionError):
@@ -77,14 +78,13 @@ def _unstorable(message: str) -> InvalidBody:
     path, _, reason = message.partition(": ")
     return InvalidBody(
         f"request body: {message}",
-        code="invalid_body",
         items=[ProblemItem("unstorable_value", reason or message, column=path or None)],
     )
 
 
 def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> Any:
     """The JSON value of ``body``; ``UnsupportedMediaType`` (415) unless its media type is one
-    of ``accepted``; ``InvalidParameter`` (400) for what is not JSON, ``InvalidBody`` (422) for
+    of ``accepted``; ``MalformedBody`` (400) for what is not JSON, ``InvalidBody`` (422) for
     JSON that cannot be stored (both code ``invalid_body``)."""
     given = media_type(content_type)
     if given not in accepted:

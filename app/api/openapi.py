@@ -10,11 +10,12 @@ import copy
 import html
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
 from app.api import contract, params
+from app.api.deps import json_parameters
 from app.api.federation import CHANGES
 from app.api.responses import OPENAPI_30, dumps
 from app.collections.base import Provider
@@ -129,12 +130,19 @@ def _for_collection(
     summary="API definition (OpenAPI 3.0)",
     response_class=Response,
     responses={200: {"content": {OPENAPI_30: {"schema": {"type": "object"}}}}},
+    # GDAL asks for the definition with the query of the URL it was given (app.api.params)
+    dependencies=[Depends(json_parameters), Depends(params.reject_undeclared_ogc_query)],
 )
 def api_definition(request: Request) -> Response:
     return Response(dumps(openapi_30(request.app)), media_type=OPENAPI_30)
 
 
-@router.get("/api.html", summary="API documentation", response_class=HTMLResponse)
+@router.get(
+    "/api.html",
+    summary="API documentation",
+    response_class=HTMLResponse,
+    dependencies=[Depends(params.reject_undeclared_ogc_query)],
+)
 def api_documentation(request: Request) -> HTMLResponse:
     document = openapi_30(request.app)
     rows = []

@@ -4,6 +4,12 @@ Each is a ``Parameter``: its OpenAPI schema documents it (per collection, in ``/
 parser turns the raw text into a value. ``parse_query`` applies the declared parameters of one
 request and refuses anything undeclared (/req/core/query-param-unknown), so what ``/api``
 says and what the server accepts cannot drift apart.
+
+The other OGC routes (landing page, conformance, collections, queryables, schemas, tiling
+schemes, the API definition, writes) refuse undeclared parameters too
+(:func:`reject_undeclared_ogc_query`), but take and ignore the item parameters: GDAL sends the
+query of the URL it was given (``OAPIF:http://host/collections/sites?kind=mine``) with every
+request it makes, QGIS the landing URL's (``http://host/?border=CAF-CMR``).
 """
 
 from __future__ import annotations
@@ -17,12 +23,19 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+from fastapi import Request
 
+from app import collections as registry
 from app.api import crs as crs_api
-from app.api import filter as filter_api
 from app.api import profiles
+from app.api.deps import SettingsDep, refuse_undeclared
 from app.collections.base import Parameter, ParseContext, Provider
-from app.collections.cql2 import parse_filter
+from app.collections.cql2 import (
+    FILTER_LANGS,
+    MAX_FILTER_CHARS,
+    parse_filter,
+    parse_filter_lang,
+)
 from app.collections.parsing import (
     BIGINT_MAX,
     bad,
@@ -272,6 +285,26 @@ def language_parameter() -> Parameter:
     )
 
 
+def filter_parameters() -> tuple[Parameter, ...]:
+    """``filter`` (kept as text until ``filter-lang`` is known) and ``filter-lang`` (Part 3)."""
+    return (
+        Parameter(
+            "filter",
+            "CQL2 filter over the queryables (see /collections/{collectionId}/queryables), "
+            "e.g. ACCENTI(CASEI(name)) = ACCENTI(CASEI('betare oya')) AND "
+            "A_CONTAINS(minerals, ('diamond'))",
+            {"type": "string"},
+            lambda raw, _ctx: text_value("filter", raw, MAX_FILTER_CHARS),
+        ),
+        Parameter(
+            "filter-lang",
+            "Language of filter",
+            {"type": "string", "enum": list(FILTER_LANGS), "default": FILTER_LANGS[0]},
+            lambda raw, _ctx: parse_filter_lang(raw),
+        ),
+    )
+
+
 def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, ...]:
     """Every parameter the items of ``provider`` accept: the common ones, then its own."""
     maximum = settings.items_max_limit
@@ -311,12 +344,32 @@ def item_parameters(settings: Settings, provider: Provider) -> tuple[Parameter, 
         language_parameter(),
         crs_api.output_crs(),
         profiles.PARAMETER,
-        *filter_api.filter_parameters(),
+        *filter_parameters(),
         crs_api.filter_crs(),
     )
     sorting = (parse_sortby(provider),) if provider.sortables() else ()
     versioned = (AS_OF,) if provider.versioned else ()
     return (*common, *sorting, *versioned, *provider.parameters)
+
+
+def reject_undeclared_ogc_query(request: Request, settings: SettingsDep) -> None:
+    """A dependency of the OGC routes other than items and tiles: what the route does not
+    declare is a 400 naming it, except the item parameters of its collection (of any
+    collection at the root, the landing page's query being QGIS's for every layer), which GIS
+    clients send with every request and which are ignored here (see the module docstring)."""
+    collection_id = request.path_params.get("collectionId")
+    providers = registry.PROVIDERS if collection_id is None else (registry.get(collection_id),)
+    carried = {
+        parameter.name
+        for provider in providers
+        for parameter in item_parameters(settings, provider)
+    }
+    whose = "any collection" if collection_id is None else f"collection {collection_id!r}"
+    refuse_undeclared(
+        request,
+        carried,
+        f"and ignores the items parameters of {whose}, which GIS clients repeat on every request",
+    )
 
 
 #: Item parameters that shape a page or its encoding, not which features: not taken by tiles.

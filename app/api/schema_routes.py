@@ -3,8 +3,10 @@
 collection's ``describedby`` link), both rendered by ``app.api.feature_schemas`` from the
 provider's ``schema()``.
 
-Query parameters other than ``profile`` are ignored, not refused: GDAL appends the query of a
-filtered collection URL (``?kind=mine``) to every request it makes, the schema's included.
+Besides ``profile``, ``f`` and ``lang``, the items parameters of the collection are taken and
+ignored (GDAL appends the query of a filtered collection URL, ``?kind=mine``, to every request
+it makes, the schema's included); any other parameter is a 400 naming it
+(``app.api.params.reject_undeclared_ogc_query``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import collections as registry
 from app.api import feature_schemas, profiles
-from app.api.deps import CollectionId, SettingsDep
+from app.api import params as p
+from app.api.deps import CollectionId, SettingsDep, json_parameters
 from app.api.responses import dumps
 from app.api.urls import base_url
 from app.collections.base import Provider
@@ -33,6 +36,7 @@ Profile = Annotated[
         json_schema_extra={"enum": list(profiles.PROFILES)},
     ),
 ]
+QUERY = [Depends(json_parameters), Depends(p.reject_undeclared_ogc_query)]
 Render = Callable[[Provider, str, str | None], dict[str, Any]]
 RENDERERS: dict[str, Render] = {
     "schema": feature_schemas.part5_schema,
@@ -58,11 +62,12 @@ def _schema(request: Request, settings: SettingsDep, collection_id: str, leaf: s
     summary="Schema of the collection's features (OGC API - Features Part 5)",
     response_class=Response,
     responses=SCHEMA_RESPONSE,
+    dependencies=QUERY,
 )
 def collection_schema(
     request: Request, settings: SettingsDep, collection_id: CollectionId, profile: Profile = None
 ) -> Response:
-    del profile  # read from the query with the others ignored (see the module docstring)
+    del profile  # read from the query (with the item parameters GDAL sends, ignored)
     return _schema(request, settings, collection_id, "schema")
 
 
@@ -71,6 +76,7 @@ def collection_schema(
     summary="JSON Schema of one GeoJSON Feature of the collection (its describedby link)",
     response_class=Response,
     responses=SCHEMA_RESPONSE,
+    dependencies=QUERY,
 )
 def collection_feature_schema(
     request: Request, settings: SettingsDep, collection_id: CollectionId, profile: Profile = None

@@ -15,15 +15,23 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app import collections as registry
+from app.api import etags
 from app.api import params as p
 from app.api.core import parse_context
 from app.api.dataset_headers import notes_own_version
-from app.api.deps import CallerDep, CollectionId, ReadSessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import (
+    CallerDep,
+    CollectionId,
+    ReadSessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    json_parameters,
+)
 from app.api.metadata import link
 from app.api.responses import JSON
 from app.api.urls import base_url
@@ -70,10 +78,14 @@ MVT_RESPONSES: dict[int | str, dict[str, Any]] = {
 JSON_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSON_TYPE: {"schema": {"type": "object"}}}}
 }
+#: The tiling schemes and the tileset lists: ``f=json``, ``lang``, and the item parameters GIS
+#: clients carry (``app.api.params``); a tileset and a tile parse their own.
+METADATA = [Depends(json_parameters), Depends(p.reject_undeclared_ogc_query)]
 
 
 @router.get(
     "/tileMatrixSets",
+    dependencies=METADATA,
     summary="Tile matrix sets (tiling schemes)",
     response_class=Response,
     responses=JSON_RESPONSES,
@@ -98,6 +110,7 @@ def list_matrix_sets(request: Request, settings: SettingsDep) -> Response:
 
 @router.get(
     "/tileMatrixSets/{tileMatrixSetId}",
+    dependencies=METADATA,
     summary="One tile matrix set (OGC TMS 2.0 JSON)",
     response_class=Response,
     responses=JSON_RESPONSES,
@@ -108,6 +121,7 @@ def describe_matrix_set(tms_id: TmsId) -> Response:
 
 @router.get(
     "/collections/{collectionId}/tiles",
+    dependencies=METADATA,
     summary="Vector tilesets of a collection",
     response_class=Response,
     responses=JSON_RESPONSES,
@@ -223,21 +237,11 @@ def _not_modified(
     if header is None:
         return None
     etag = tile_service.current_etag(ctx, asked)
-    return (
-        Response(status_code=304, headers=_cache_headers(etag)) if _matches(header, etag) else None
-    )
+    return etags.not_modified(header, etag, _cache_headers(etag))
 
 
 def _cache_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": tile_service.CACHE_CONTROL}
-
-
-def _matches(header: str, etag: str) -> bool:
-    """``If-None-Match`` (RFC 9110 13.1.2, weak comparison): ``*`` or one of its tags."""
-    if header.strip() == "*":
-        return True
-    opaque = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
 
 
 def _tile_template(base: str, provider: Provider, tms_id: str, query: str) -> str:

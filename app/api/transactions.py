@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.routing import compile_path
 
 from app import collections as registry
-from app.api import json_body
+from app.api import json_body, params
 from app.api.contract import ref
 from app.api.core import FeatureId
 from app.api.deps import BoundariesDep, CollectionId, SessionDep, SettingsDep, WriterDep
@@ -30,7 +30,12 @@ from app.collections.base import WriteContext, Writer, Written
 from app.collections.site_bodies import site_feature_schema
 from app.errors import MethodNotAllowed, NotFound
 
-router = APIRouter(tags=["OGC API - Features - Part 4"])
+# Undeclared query parameters are a 400, but for the item parameters GIS clients carry
+# (``app.api.params``).
+router = APIRouter(
+    tags=["OGC API - Features - Part 4"],
+    dependencies=[Depends(params.reject_undeclared_ogc_query)],
+)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -16,6 +16,7 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
     WriterDep,
+    page_parameters,
     reject_undeclared_query,
 )
 from app.api.responses import JSON
@@ -24,7 +25,7 @@ from app.api.upload_targets import TargetFieldsDep
 from app.api.urls import base_url
 from app.errors import InvalidBody, PayloadTooLarge, ProblemItem
 from app.html import upload_pages
-from app.html.negotiation import LANGUAGES, pick_language
+from app.html.negotiation import pick_language
 from app.html.pages import negotiated
 from app.roles import ADMIN, WRITERS
 from app.services import scopes, upload_access, upload_jobs, upload_views
@@ -202,21 +203,7 @@ def _read_file(file: UploadFile, settings: Settings) -> bytes:
     return data
 
 
-Format = Annotated[
-    Literal["json", "html"] | None,
-    Query(description="`html`: the page (a browser's Accept header asks for it too)"),
-]
-Language = Annotated[
-    str | None, Query(pattern=f"^({'|'.join(LANGUAGES)})$", description="Page language")
-]
 HTML_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
-
-
-def page_parameters(f: Format = None, lang: Language = None) -> None:
-    """``f`` and ``lang``: read by the page negotiation (app.html.negotiation), declared here
-    so that they are documented and not refused as unknown."""
-
-
 PAGE = [Depends(page_parameters)]
 
 

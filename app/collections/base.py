@@ -92,7 +92,8 @@ class ReadContext:
 
 @dataclass(frozen=True)
 class Item:
-    """One feature as GeoJSON text, with the entity tag of the version read (for ``ETag``)."""
+    """One feature as GeoJSON text, with the strong entity tag of the row version read (for
+    ``ETag`` and ``If-Match``); None: the API tags the answer by its content."""
 
     feature_json: str
     etag: str | None = None

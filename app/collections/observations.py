@@ -134,7 +134,7 @@ class ObservationsProvider(Provider):
         feature = observation_repo.get_feature(ctx.session, feature_id, ctx.caller, ctx.crs, spec)
         if feature is None:
             return None
-        return Item(feature, None if at is None else versioned.etag(at.version))
+        return Item(feature)
 
     def extent(self, session: Session) -> Extent:
         box, (first, last) = observation_repo.extent(session)

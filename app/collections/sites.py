@@ -258,13 +258,14 @@ class SitesProvider(Provider):
 
     def item(self, ctx: ReadContext, feature_id: str) -> Item | None:
         """The site (retired ones too) with its ETag (see ``site_writer.site_etag``); as of a
-        version, the site then. A merged site's id answers 308 with the survivor."""
+        version, the site then (tagged by its content, as a read of no current row version:
+        ``app.api.etags.content_tag``). A merged site's id answers 308 with the survivor."""
         at = versioned.resolve(ctx)
         if at is not None:
             then = history_repo.site_feature(
                 ctx.session, feature_id, ctx.caller, ctx.crs, at.version
             )
-            return None if then is None else Item(then, versioned.etag(at.version))
+            return None if then is None else Item(then)
         site_history.check_not_merged(
             ctx.session, feature_id, f"{ctx.base_url}/collections/sites/items/{{id}}"
         )

@@ -30,8 +30,3 @@ def stamped(ctx: ReadContext, page: FeaturePage, at: VersionAt | None) -> Featur
         "timeStamp": site_history.timestamp(at.committed_at),
     }
     return dataclasses.replace(page, extra=extra)
-
-
-def etag(version: int) -> str:
-    """The entity tag of a read as of ``version`` (its answer never changes)."""
-    return f'W/"v{version}"'

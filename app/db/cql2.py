@@ -57,7 +57,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TIMESTAMP
 
 from app.errors import InvalidParameter, ProblemItem
-from geo.crs import CRS84, OfferedCrs, geometry_to_lonlat
+from geo.crs import CRS84, MAX_COORDINATE, OfferedCrs, geometry_to_lonlat
 from geo.errors import UnsupportedCRS
 
 Kind = Literal[
@@ -401,8 +401,8 @@ class _Compiler:
             if shape.is_empty:
                 raise FilterError("empty geometry")
             coords = shapely.get_coordinates(shape)
-            if not bool((abs(coords) < 1e15).all()):
-                raise FilterError("geometry coordinates must be finite")
+            if not bool((abs(coords) <= MAX_COORDINATE).all()):
+                raise FilterError("geometry coordinates are out of range")
             if not shape.is_valid:
                 raise FilterError(f"invalid geometry: {shapely.is_valid_reason(shape)}")
             return self._lonlat_literal(shape)

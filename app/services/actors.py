@@ -34,7 +34,7 @@ from app.settings import Settings
 from geo.coords import parse_numbers
 from geo.countries import read_country_table
 from geo.dates import parse_dates
-from geo.readers.shapes import read_records
+from geo.readers.shapes import check_record_names, read_records
 from geo.survey import Issue, ReadOptions
 from geo.vocab import actor_types, fold
 
@@ -118,6 +118,7 @@ def ingest_actors(
         max_columns=settings.upload_max_columns,
     )
     table = read_records(request.data, request.filename, options=options)
+    notes = check_record_names(table, request.filename, COLUMNS)
     # a row the reader could not read (malformed, a quote left open, a NUL, bytes that are not
     # UTF-8) is rejected with the reader's reason, not taken for a blank or guessed record
     issues: list[Issue] = list(table.issues)
@@ -131,6 +132,7 @@ def ingest_actors(
         )
     public_id = None if request.dry_run else site_repo.new_public_ids(1, prefix="UP-")[0]
     report = _report(request, table.format, digest, len(table.row), accepted, caller, public_id)
+    report["notes"] = notes
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     if request.dry_run:
         return UploadOutcome(report, False, None)

@@ -41,7 +41,7 @@ from app.services.upload_outcome import UploadOutcome
 from app.settings import Settings
 from geo.coords import parse_numbers
 from geo.readers import find_format
-from geo.readers.shapes import read_records, read_shapes
+from geo.readers.shapes import check_record_names, read_records, read_shapes
 from geo.routes import first_crossing, geodesic_line, path_length_m
 from geo.survey import Issue, ReadOptions
 from geo.vocab import fold, minerals
@@ -114,11 +114,13 @@ def ingest_routes(
         max_columns=settings.upload_max_columns,
     )
     issues: list[Issue] = []
-    fmt, total, rows = _read(session, request, options, issues)
+    notes: list[str] = []
+    fmt, total, rows = _read(session, request, options, issues, notes)
     if not rows:
         raise upload_report.nothing_usable(request.filename, total, issues, what="a route")
     public_id = None if request.dry_run else site_repo.new_public_ids(1, prefix="UP-")[0]
     report = _report(request, fmt, digest, total, rows, issues, caller, public_id)
+    report["notes"] = notes
     report.update(upload_report.issue_summary(issues, settings.upload_report_max_issues))
     if request.dry_run:
         return UploadOutcome(report, False, None)
@@ -134,12 +136,28 @@ def ingest_routes(
     return UploadOutcome(report, True, public_id)
 
 
+#: The columns a routes table is read by, and what for (the sender is told which one).
+READ_COLUMNS = {
+    "source": SOURCE_COLUMNS,
+    "destination": DESTINATION_COLUMNS,
+    "mineral": MINERAL_COLUMNS,
+    "period": PERIOD_COLUMNS,
+    "volume": VOLUME_COLUMNS,
+    "unit": UNIT_COLUMNS,
+}
+
+
 def _read(
-    session: Session, request: RouteUploadRequest, options: ReadOptions, issues: list[Issue]
+    session: Session,
+    request: RouteUploadRequest,
+    options: ReadOptions,
+    issues: list[Issue],
+    notes: list[str],
 ) -> tuple[str, int, list[_Row]]:
     fmt = find_format(request.filename).format
     if fmt in ("csv", "xlsx"):
         table = read_records(request.data, request.filename, options=options)
+        notes.extend(check_record_names(table, request.filename, READ_COLUMNS))
         # a row the reader could not read is rejected with its reason, not as a blank record
         issues.extend(table.issues)
         unread = table.unread()

@@ -53,7 +53,8 @@ def in_scope(
     """The accepted rows the caller may write; the others get an ``out_of_scope`` issue.
 
     Raises ``Unprocessable`` (422) when a declared restricted column is not a column of the
-    file, or is one the service makes public (coordinates, name, kind, date, minerals)."""
+    file, is one the service makes public (coordinates, name, kind, date, minerals), or shares
+    its name with another column (restricting one would publish the other)."""
     if request.restricted_columns:
         _check_declared(request.filename, request.restricted_columns, survey)
     scope = caller.write_scope
@@ -84,24 +85,39 @@ def _check_declared(filename: str, declared: Sequence[str], survey: Survey) -> N
     public = set(survey.coordinate_columns) | {survey.accuracy_column} - {None}
     for columns in survey.field_columns.values():
         public |= set(columns)
-    items = [
-        ProblemItem(
-            "unknown_restricted_column",
-            f"{filename}: restricted column {name!r} is not a column of the file",
-            column=name,
-        )
-        for name in declared
-        if name not in known
-    ] + [
-        ProblemItem(
-            "public_column_restricted",
-            f"{filename}: column {name!r} gives the site's location, name, kind, date or "
-            "minerals, which are public; it cannot be restricted",
-            column=name,
-        )
-        for name in declared
-        if name in known and name in public
-    ]
+    items = (
+        [
+            ProblemItem(
+                "unknown_restricted_column",
+                f"{filename}: restricted column {name!r} is not a column of the file",
+                column=name,
+            )
+            for name in declared
+            if name not in known
+        ]
+        + [
+            ProblemItem(
+                "public_column_restricted",
+                f"{filename}: column {name!r} gives the site's location, name, kind, date or "
+                "minerals, which are public; it cannot be restricted",
+                column=name,
+            )
+            for name in declared
+            if name in known and name in public
+        ]
+        + [
+            ProblemItem(
+                "duplicate_column",
+                f"{filename}: restricted column {name!r}: {group.describe()}, which one to "
+                "restrict cannot be told (an ambiguous duplicate column); rename or remove all "
+                "but one",
+                column=name,
+            )
+            for name in declared
+            for group in survey.same_names
+            if name in group.read_as
+        ]
+    )
     if items:
         raise Unprocessable(
             f"{filename}: restricted columns must be attribute columns of the file "

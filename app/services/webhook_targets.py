@@ -1,10 +1,14 @@
 """Which URLs a webhook may be sent to (server-side request forgery guard).
 
 A receiver is an ``http(s)`` URL whose host the admin listed in
-``BORDERLENS_WEBHOOK_ALLOWED_HOSTS`` (exact names, ``*.example.org`` for subdomains). Even an
-allowed name is refused when any address it resolves to is link-local (169.254/16, fe80::/10:
-cloud metadata lives there), a known metadata address, unspecified or multicast, or when the
-URL names the service's own database port on one of the database's addresses. The addresses
+``BORDERLENS_WEBHOOK_ALLOWED_HOSTS`` (exact names, ``*.example.org`` for subdomains, ``*`` for
+any). Even an allowed name is refused when any address it resolves to is link-local
+(169.254/16, fe80::/10: cloud metadata lives there), a known metadata address, unspecified or
+multicast, or when the URL names the service's own database port on one of the database's
+addresses. A loopback address (127/8, ::1: this machine, its database and admin ports) is
+refused too unless the URL's host is listed by itself (``"127.0.0.1"``, ``"localhost"``): a
+wildcard means hosts elsewhere, and ``*`` let a webhook reach the machine's own services. The
+addresses
 are checked when the subscription is made AND before every delivery (a name may be re-pointed
 after it was accepted). A delivery connects to the very addresses it checked
 (:func:`resolve_target`), with the URL's host in ``Host`` and TLS SNI: a name re-pointed
@@ -36,7 +40,6 @@ METADATA_ADDRESSES = frozenset(
         "168.63.129.16",  # Azure wire server
     )
 )
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class RefusedTarget(InvalidBody):
@@ -52,6 +55,12 @@ def host_allowed(host: str, allowed: Sequence[str]) -> bool:
         if pattern.startswith("*.") and host.endswith(pattern[1:]):
             return True
     return False
+
+
+def host_listed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether ``host`` is in the list by itself, not through a wildcard."""
+    host = host.lower().rstrip(".")
+    return any(pattern.lower().rstrip(".") == host for pattern in allowed)
 
 
 def resolve(host: str, port: int) -> list[IpAddress]:
@@ -87,7 +96,9 @@ def as_ipv4(address: IpAddress) -> IpAddress:
     return address
 
 
-def _refused_address(address: IpAddress) -> str | None:
+def _refused_address(address: IpAddress, listed: bool) -> str | None:
+    """Why a webhook may not go to ``address`` (None: it may); ``listed``: the URL's host is
+    in the allowed list by itself, which a loopback address needs."""
     address = as_ipv4(address)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
@@ -95,6 +106,11 @@ def _refused_address(address: IpAddress) -> str | None:
         return "a link-local address"
     if address.is_unspecified or address.is_multicast:
         return "not a host address"
+    if address.is_loopback and not listed:
+        return (
+            "a loopback address (this machine); a wildcard of "
+            "BORDERLENS_WEBHOOK_ALLOWED_HOSTS never allows one, list the host itself"
+        )
     return None
 
 
@@ -137,8 +153,9 @@ def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -
             "(the admin lists the hosts webhooks may go to)"
         )
     addresses = resolve(host, port)
+    listed = host_listed(host, allowed)
     for address in addresses:
-        why = _refused_address(address)
+        why = _refused_address(address, listed)
         if why:
             raise RefusedTarget(f"webhook_url: {host!r} resolves to {address}, {why}")
     database = _database_endpoint(database_url)

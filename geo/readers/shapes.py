@@ -20,6 +20,7 @@ family, is a row with an error :class:`~geo.survey.Issue`, never silently droppe
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,8 +51,8 @@ from geo.readers.ogr import (
     marked_values,
 )
 from geo.readers.sniff import CONTENT_NAMES, Upload, extension, sniff
-from geo.survey import Issue, JSONScalar, ReadOptions
-from geo.vocab import empty_value_test
+from geo.survey import Issue, JSONScalar, ReadOptions, SameName
+from geo.vocab import empty_value_test, fold
 
 Family = Literal["polygon", "line"]
 _FAMILY_TYPES: dict[str, tuple[str, ...]] = {
@@ -247,10 +248,35 @@ class RecordTable:
     row: list[int]
     notes: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    #: columns of one name in the header: the reader of the records says which it reads
+    #: (``geo.readers.tabular.check_same_names``)
+    same_names: tuple[SameName, ...] = ()
 
     def unread(self) -> set[int]:
         """The rows an error of the reader rejects (their records are not the sender's)."""
         return {issue.row for issue in self.issues if issue.severity == "error"}
+
+
+def check_record_names(
+    table: RecordTable, filename: str, roles: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """The notes of a table read by column names (``roles``: what a column is read for ->
+    the names that say so, compared folded): its reader's, and those of the names its header
+    gives several columns; :class:`~geo.errors.DuplicateColumn` (naming ``filename`` and the
+    column) when a column it reads is one of them."""
+    from geo.readers.tabular import check_same_names
+
+    read = {
+        column: role.replace("_", " ")
+        for column in table.columns
+        for role, names in roles.items()
+        if fold(column) in names
+    }
+    try:
+        return [*table.notes, *check_same_names(table.same_names, read)]
+    except GeoError as error:
+        error.args = (f"{filename}: {error.message}",)
+        raise
 
 
 def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordTable:
@@ -306,4 +332,5 @@ def read_records(data: bytes, filename: str, *, options: ReadOptions) -> RecordT
         list(table.row),
         list(table.notes),
         list(table.issues),
+        table.same_names,
     )

@@ -19,7 +19,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -41,6 +41,7 @@ from geo.coords import (
 )
 from geo.errors import (
     CRSRequired,
+    DuplicateColumn,
     NoCoordinateColumns,
     TooManyRows,
     UnreadableFile,
@@ -52,8 +53,8 @@ from geo.readers.archives import SafeZip
 from geo.readers.columns import CoordinatePlan
 from geo.readers.gdal_io import list_layers, read_layer
 from geo.readers.sniff import Upload
-from geo.survey import Issue, ReadOptions, RowValues, SharedValues, Survey
-from geo.vocab import empty_value_test
+from geo.survey import Issue, ReadOptions, RowValues, SameName, SharedValues, Survey
+from geo.vocab import empty_value_test, fold
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 30
@@ -76,6 +77,8 @@ class Table:
     values_shared: bool = False  # repeated values already one object (SharedValues)
     # rows not read (by position in records), with the values they were sent with
     originals: dict[int, list[str]] = field(default_factory=dict)
+    # columns of one name in the header (kept apart by :func:`unique_columns`)
+    same_names: tuple[SameName, ...] = ()
 
     def __post_init__(self) -> None:
         # Looking columns up by position keeps a file of 100 000 columns linear, not quadratic.
@@ -234,6 +237,7 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
             notes.append("the header holds bytes that are not UTF-8; they are read as Windows-1252")
         check_columns(len(header), options.max_columns)
         columns = unique_columns(header)
+        same = same_names(header, columns)
         records, row_numbers, issues, originals = _read_records(
             source, reader, columns, options.max_rows, delimiter, stray=stray
         )
@@ -258,6 +262,7 @@ def read_csv_table(data: bytes, options: ReadOptions) -> Table:
         encoding,
         values_shared=True,
         originals=originals,
+        same_names=same,
     )
 
 
@@ -494,6 +499,70 @@ def unique_columns(header: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def same_names(header: Sequence[str], columns: Sequence[str]) -> tuple[SameName, ...]:
+    """The columns of ``header`` that have one name as the readers compare names (case, accents,
+    ``_`` and blanks aside: ``lat, lon, lat`` or ``Name, name``), with the names
+    :func:`unique_columns` gave them (``columns``). Blank header cells name nothing."""
+    groups: dict[str, list[int]] = {}
+    for position, raw in enumerate(header):
+        given = raw.strip().lstrip("\ufeff")
+        if given:
+            groups.setdefault(fold(given), []).append(position)
+    return tuple(
+        SameName(
+            tuple(header[p].strip().lstrip("\ufeff") for p in positions),
+            tuple(columns[p] for p in positions),
+            tuple(p + 1 for p in positions),
+        )
+        for positions in groups.values()
+        if len(positions) > 1
+    )
+
+
+def check_same_names(same: Sequence[SameName], read: Mapping[str, str]) -> list[str]:
+    """Refuse a table where a column the reader reads (``read``: column -> what it is read for)
+    shares its name with another (:class:`~geo.errors.DuplicateColumn`: which one the sender
+    meant cannot be told, and reading the first silently lost the other); the notes of the
+    other names shared, whose columns are all kept, each under its own name."""
+    notes = []
+    for group in same:
+        role = next((read[name] for name in group.read_as if name in read), None)
+        if role is not None:
+            raise DuplicateColumn(
+                f"{group.describe()}: which one holds the {role} cannot be told (an ambiguous "
+                "duplicate column); rename or remove all but one",
+                column=group.given[0],
+            )
+        notes.append(
+            f"{group.describe()}; the upload reads none of them, each is kept among the row's "
+            "attributes, as " + ", ".join(repr(name) for name in group.read_as)
+        )
+    return notes
+
+
+#: What the survey readers read a column for, as the sender is told it.
+ROLE_WORDS: Final = {
+    "lon": "longitude",
+    "lat": "latitude",
+    "geopoint": "coordinates",
+    "accuracy": "accuracy",
+    "name": "site name",
+    "date": "date",
+    "kind": "kind",
+    "minerals": "minerals",
+}
+
+
+def _read_columns(plan: CoordinatePlan, fields: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Each column the survey reads, and what for."""
+    roles = {"lon": plan.lon, "lat": plan.lat, "geopoint": plan.geopoint, "accuracy": plan.accuracy}
+    read = {column: ROLE_WORDS[role] for role, column in roles.items() if column is not None}
+    for role, columns in fields.items():
+        for column in columns:
+            read.setdefault(column, ROLE_WORDS.get(role, role))
+    return read
+
+
 def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Survey:
     """Find and parse the coordinates of ``table``; the survey keeps every column as text.
 
@@ -508,6 +577,8 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
             "_<name>_latitude, ODK <name>-Latitude and geopoint strings); columns are: "
             f"{_listed(table.columns)}. Give a column mapping (lon, lat or geopoint)."
         )
+    fields = conventions.find_field_columns(table.columns, options.column_map)
+    shared_names = check_same_names(table.same_names, _read_columns(plan, fields))
     issues = list(table.issues)
     lon, lat, accuracy = _parse_plan(table, plan, issues, empty_value_test(options.empty_values))
     crs = _table_crs(plan, lon, lat, options)
@@ -538,10 +609,11 @@ def table_to_survey(table: Table, options: ReadOptions, base_format: str) -> Sur
         properties=properties,
         coordinate_columns=plan.columns,
         accuracy_column=plan.accuracy or (plan.geopoint if plan.geopoint else None),
-        field_columns=conventions.find_field_columns(table.columns, options.column_map),
+        field_columns=fields,
         issues=tuple(sorted(issues, key=lambda issue: (issue.row, _position(table, issue)))),
-        notes=tuple(table.notes),
+        notes=(*table.notes, *shared_names),
         encoding=table.encoding,
+        same_names=table.same_names,
     )
 
 
@@ -652,7 +724,8 @@ def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
         **open_options,
     )
     check_columns(len(meta["fields"]), options.max_columns)
-    columns = unique_columns([str(name) for name in meta["fields"]])
+    header = [str(name) for name in meta["fields"]]
+    columns = unique_columns(header)
     cells = [["" if value is None else str(value) for value in array.tolist()] for array in fields]
     rows = [int(fid) for fid in fids] if fids is not None else []
     # GDAL returns the empty rows between data rows too; they are not rows of the survey.
@@ -668,4 +741,5 @@ def read_xlsx_table(path: Path, options: ReadOptions) -> Table:
         [rows[i] for i in filled],
         decimal_comma=True,
         notes=notes,
+        same_names=same_names(header, columns),
     )

@@ -178,3 +178,26 @@ def test_a_registry_of_unreadable_rows_is_refused_naming_file_row_column_and_rea
     ]
     assert all(e["message"].startswith("r.csv: line ") for e in problem["errors"])
     assert client.get("/collections/actors/items").json()["features"] == []
+
+
+def test_a_registry_column_sharing_its_name_is_refused(
+    client: TestClient, api_key: Headers
+) -> None:
+    """Two Nom columns: the first filled one was taken for each row, silently."""
+    data = "Nom,Type,Pays,nom\nCoopérative A,coopérative,CAF,Coop B\n".encode()
+    answer = upload(client, api_key("researcher"), "registre.csv", data, target="actors")
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["code"] == "duplicate_column"
+    assert problem["errors"][0]["column"] == "Nom"
+    assert problem["detail"].startswith("registre.csv: columns 1 and 4 ('Nom', 'nom')")
+    assert "which one holds the name cannot be told" in problem["detail"]
+
+
+def test_a_registry_column_the_upload_does_not_read_may_repeat(
+    client: TestClient, api_key: Headers
+) -> None:
+    data = "Nom,Type,Pays,Note,Note\nCoopérative A,coopérative,CAF,x,y\n".encode()
+    answer = upload(client, api_key("researcher"), "registre.csv", data, target="actors")
+    assert answer.status_code == 201, answer.text
+    assert any("both named 'Note'" in note for note in answer.json()["notes"])

@@ -169,6 +169,14 @@ def test_filter_crs_reads_geometries_in_that_crs(client: TestClient, sites: dict
         ({"bbox": "0,0,2e7,2e7", "bbox-crs": EPSG + "32633"}, "the box lies outside the domain"),
         ({"bbox": "-1e30,-1e30,1e30,1e30", "bbox-crs": EPSG + "32633"}, "outside the domain"),
         ({"q": "  "}, "q: empty search"),
+        # an open ring was read as closed (200); a coordinate beyond any CRS's range said the
+        # parser's rule names, or failed inside the parser (400 digits: a 500)
+        (
+            {"filter": "S_INTERSECTS(geometry, POLYGON((15 4, 16 4, 16 5)))"},
+            "its outer ring is not closed",
+        ),
+        ({"filter": "S_INTERSECTS(geometry, POINT(1e308 4))"}, "1e308 is out of range"),
+        ({"filter": f"S_INTERSECTS(geometry, POINT({'9' * 400} 4))"}, "is out of range"),
     ],
 )
 def test_bad_filters_and_crs_are_400_naming_the_problem(

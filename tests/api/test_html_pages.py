@@ -123,7 +123,6 @@ def test_browsers_and_f_html_get_html(client: TestClient, path: str) -> None:
         ({}, "pt-BR,pt;q=0.9,en;q=0.5", "pt", "Coleções de elementos"),
         ({}, "de-DE, fr;q=0.3, en;q=0.2", "fr", "Collections d'entités"),
         ({}, "de, sw", "en", "Feature collections"),
-        ({"lang": "xx"}, None, "en", "Feature collections"),
     ],
 )
 def test_language_choice(
@@ -188,6 +187,16 @@ def test_markup_in_data_is_escaped(
         page = client.get(path, params={"f": "html"})
         assert hostile not in page.text
         assert "<script>alert" not in page.text
+
+
+@pytest.mark.parametrize("path", ["/collections", "/collections/sites/items", "/"])
+def test_a_language_the_pages_do_not_speak_is_a_400_naming_lang(
+    client: TestClient, path: str
+) -> None:
+    """As on the items, where it always was: the collections page fell back to English."""
+    response = client.get(path, params={"f": "html", "lang": "xx"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["column"] == "lang"
 
 
 def test_unknown_parameters_still_fail_in_html(client: TestClient) -> None:

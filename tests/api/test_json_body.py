@@ -67,3 +67,66 @@ def test_a_broken_form_is_still_the_framework_s_400(client: TestClient, api_key:
     answer = client.post("/uploads", content=b"--x\r\nbroken", headers=headers)
     assert answer.status_code in (400, 422), answer.text
     assert "JSON" not in answer.text and "nested" not in answer.text
+
+
+#: One title per status of the body problem (code invalid_body): a 400 said "Invalid parameter"
+#: (bytes that are not JSON), a 422 "Invalid request body" or, from the pydantic routes,
+#: "Invalid request" (found by a helper).
+BODY_TITLES = {400: "Malformed request body", 422: "Invalid request body"}
+
+
+@pytest.mark.parametrize(
+    ("url", "role", "media_type", "raw", "status"),
+    [
+        ("/collections/sites/items", "researcher", "application/geo+json", b"{bad", 400),
+        ("/collections/sites/items", "researcher", "application/geo+json", DEEP, 400),
+        (
+            "/collections/sites/items",
+            "researcher",
+            "application/geo+json",
+            b'{"a": "\\u0000"}',
+            422,
+        ),
+        ("/subscriptions", "authority", "application/json", b"{bad", 400),
+        ("/subscriptions", "authority", "application/json", b'{"name": 3}', 422),
+        ("/keys", "admin", "application/json", b'{"a": "\xff"}', 400),
+        ("/keys", "admin", "application/json", b"[]", 422),
+    ],
+)
+def test_a_body_problem_is_titled_by_its_status(
+    client: TestClient,
+    api_key: Headers,
+    url: str,
+    role: str,
+    media_type: str,
+    raw: bytes,
+    status: int,
+) -> None:
+    answer = client.post(url, content=raw, headers={**api_key(role), "content-type": media_type})
+    assert answer.status_code == status, answer.text
+    problem = answer.json()
+    assert problem["code"] == "invalid_body"
+    assert problem["title"] == BODY_TITLES[status]
+
+
+def test_the_problems_the_framework_answers_are_titled_as_the_service_s_own(
+    client: TestClient, api_key: Headers
+) -> None:
+    """A query value the framework refuses was "Invalid request" where the service's own said
+    "Invalid parameter"; an unknown path "Not Found", "Method Not Allowed" (the HTTP phrases)
+    where the service's own said "Not found", "Method not allowed"."""
+    framework = client.get("/collections", params={"f": "xml"})
+    own = client.get("/collections/sites/items", params={"limit": "x"})
+    assert framework.status_code == own.status_code == 400
+    assert framework.json()["code"] == own.json()["code"] == "invalid_parameter"
+    assert framework.json()["title"] == own.json()["title"] == "Invalid parameter"
+    unknown_path = client.get("/nowhere").json()
+    unknown_feature = client.get("/collections/sites/items/BL-NOPE").json()
+    assert (unknown_path["code"], unknown_path["title"]) == ("not_found", "Not found")
+    assert unknown_feature["title"] == "Not found"
+    refused = client.post("/conformance")
+    assert refused.status_code == 405
+    assert (refused.json()["code"], refused.json()["title"]) == (
+        "method_not_allowed",
+        "Method not allowed",
+    )

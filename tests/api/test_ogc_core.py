@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 GEOJSON = "application/geo+json"
@@ -113,3 +114,75 @@ def test_unknown_route_is_a_problem(client: TestClient) -> None:
     response = client.get("/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+#: Every OGC route but the items, an item and the tiles (which parse their own parameters):
+#: a misspelt parameter was answered 200 here, as if it had been applied (found by a helper).
+OGC_ROUTES = [
+    "/",
+    "/conformance",
+    "/collections",
+    "/collections/sites",
+    "/collections/sites/queryables",
+    "/collections/sites/schema",
+    "/collections/sites/feature-schema",
+    "/tileMatrixSets",
+    "/tileMatrixSets/WebMercatorQuad",
+    "/collections/sites/tiles",
+    "/api",
+    "/api.html",
+]
+
+
+@pytest.mark.parametrize("path", OGC_ROUTES)
+def test_an_undeclared_parameter_is_a_400_naming_it_on_every_ogc_route(
+    client: TestClient, path: str
+) -> None:
+    response = client.get(path, params={"foo": "1"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "unknown_parameter"
+    (item,) = problem["errors"]
+    assert (item["code"], item["column"]) == ("unknown_parameter", "foo")
+    assert problem["detail"].startswith("foo: unknown query parameter")
+
+
+@pytest.mark.parametrize("path", OGC_ROUTES)
+def test_f_lang_and_the_item_parameters_gis_clients_carry_are_taken(
+    client: TestClient, path: str
+) -> None:
+    """GDAL sends the query of the URL it was given (``OAPIF:http://host/collections/sites?
+    kind=mine``) with every request, QGIS the landing URL's (``/?border=CAF-CMR&within_km=25``,
+    ``/?profile=flat``): these are the items' parameters, ignored here."""
+    carried = {"kind": "mine", "border": "CAF-CMR", "within_km": "25", "profile": "flat"}
+    assert client.get(path, params=carried).status_code == 200
+    assert client.get(path, params={"lang": "fr"}).status_code == 200
+    assert client.get(path, params={"f": "json"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "value"),
+    [
+        # kind is a parameter of the sites, not of the borders
+        ("/collections/borders", "kind", "mine"),
+        ("/collections/borders/queryables", "kind", "mine"),
+        ("/collections", "f", "xml"),
+        ("/collections/sites/queryables", "f", "html"),  # no page of the queryables
+        ("/", "lang", "de"),
+    ],
+)
+def test_a_parameter_the_route_does_not_take_is_still_named(
+    client: TestClient, path: str, parameter: str, value: str
+) -> None:
+    response = client.get(path, params={parameter: value})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["column"] == parameter
+
+
+@pytest.mark.parametrize("path", ["/health", "/signin"])
+def test_the_service_routes_refuse_undeclared_parameters_too(client: TestClient, path: str) -> None:
+    response = client.get(path, params={"foo": "1"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["column"] == "foo"
+    assert client.get(path).status_code == 200

@@ -185,3 +185,24 @@ def test_declared_columns_must_be_attribute_columns(
     assert response.status_code == 422
     assert response.json()["code"] == code
     assert response.json()["errors"][0]["column"] in declared.split(",")
+
+
+def test_a_restricted_column_sharing_its_name_is_refused(
+    client: TestClient, api_key: Headers
+) -> None:
+    """Restricting 'workers' kept the second workers column ('workers (2)') public."""
+    data = b"name,lon,lat,workers,workers\nMine A,15.79,4.26,40,41\n"
+    response = client.post(
+        "/uploads",
+        headers=api_key("researcher"),
+        files={"file": ("r.csv", data, "text/csv")},
+        data={"restricted": "workers", "kind": "mine"},
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "duplicate_column"
+    assert problem["errors"][0]["column"] == "workers"
+    assert (
+        "r.csv: restricted column 'workers': columns 4 and 5 are both named"
+        in (problem["errors"][0]["message"])
+    )

@@ -195,6 +195,18 @@ def test_a_table_of_names_or_ids_imports(
     assert sorted(f["properties"]["volume"] for f in listed if f["properties"]["volume"]) == [3.5]
 
 
+def test_a_routes_column_sharing_its_name_is_refused(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    table = b"source,destination,source\nBerberati,Batouri,Carnot\n"
+    answer = upload(client, writer, "flows.csv", table, target="routes")
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["code"] == "duplicate_column"
+    assert problem["errors"][0]["column"] == "source"
+    assert problem["detail"].startswith("flows.csv: columns 1 and 3 are both named 'source'")
+
+
 def test_a_file_without_routes_is_refused(client: TestClient, writer: dict[str, str]) -> None:
     answer = upload(client, writer, "pts.geojson", mines([("A", BERBERATI)]), target="routes")
     assert answer.status_code == 422

@@ -172,7 +172,7 @@ def test_the_story_of_two_uploads_curation_and_a_retraction(
         assert then == snapshot, f"as_of={version}"
         again_response = client.get(f"{ITEMS}?limit=10000&as_of={version}", headers=admin)
         assert again_response.content == response.content
-        assert response.headers["etag"] == f'W/"v{version}"'
+        assert again_response.headers["etag"] == response.headers["etag"]
     assert zaza not in steps[-1][1] and zaza in steps[0][1]
 
     # The merged id answers 308 with the survivor, for the item and its history.

@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -250,11 +251,64 @@ def test_an_address_is_checked_as_the_host_it_reaches_whatever_its_form(url: str
 
     db_port = _free_port()
     database_url = f"postgresql://u@127.0.0.1:{db_port}/db"
+    target = url.format(db_port=db_port)
+    # the host listed by itself, so that a loopback address is not refused for being one
+    allowed = ["*", str(urlsplit(target).hostname)]
     with pytest.raises(InvalidBody, match=why):
-        webhook_targets.check(url.format(db_port=db_port), ["*"], database_url)
+        webhook_targets.check(target, allowed, database_url)
     # another port of the same host is a receiver like any other
-    other = webhook_targets.check(f"http://[::ffff:127.0.0.1]:{db_port + 1}/", ["*"], database_url)
+    mapped = f"http://[::ffff:127.0.0.1]:{db_port + 1}/"
+    other = webhook_targets.check(mapped, ["::ffff:127.0.0.1"], database_url)
     assert other.endswith(f":{db_port + 1}/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://127.1:8080/hook",
+        "http://127.9.9.9:8080/hook",
+        "http://localhost:8080/hook",
+        "http://[::1]:8080/hook",
+        "http://[::ffff:127.0.0.1]:8080/hook",
+        "http://[::ffff:7f00:1]:8080/hook",
+    ],
+)
+@pytest.mark.parametrize("allowed", [["*"], ["*.hooks.test", "*"]])
+def test_a_wildcard_never_allows_a_loopback_address(url: str, allowed: list[str]) -> None:
+    """["*"] let a webhook go to 127.0.0.1, ::1, localhost: this machine's own services
+    (found by a helper). Only a host listed by itself may be loopback."""
+    from app.errors import InvalidBody
+    from app.services import webhook_targets
+
+    with pytest.raises(InvalidBody, match="loopback address") as raised:
+        webhook_targets.check(url, allowed, None)
+    assert raised.value.code == "webhook_url_refused"
+    host = str(urlsplit(url).hostname)
+    assert webhook_targets.check(url, [host], None) == url
+    assert webhook_targets.check(url, ["*", host], None) == url
+
+
+def test_a_name_a_wildcard_allows_is_refused_when_it_resolves_to_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checked on the addresses the name resolves to (at subscription and before each
+    delivery), not on the name: a subdomain pointed at 127.0.0.1 is refused."""
+    from app.errors import InvalidBody
+    from app.services import webhook_targets
+
+    def resolve(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        assert host == "rebound.hooks.test"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    url = "https://rebound.hooks.test/hook"
+    with pytest.raises(InvalidBody, match=r"resolves to 127\.0\.0\.1, a loopback address"):
+        webhook_targets.resolve_target(url, ["*.hooks.test"], None)
+    with pytest.raises(InvalidBody, match="loopback address"):
+        webhook_targets.resolve_target(url, ["*"], None)
+    listed = webhook_targets.resolve_target(url, ["rebound.hooks.test"], None)
+    assert [str(a) for a in listed.addresses] == ["127.0.0.1"]
 
 
 @pytest.mark.parametrize(

@@ -406,3 +406,36 @@ def test_file_over_the_limit_is_413(app: FastAPI, client: TestClient, api_key: H
     response = upload(client, api_key("researcher"), "big.csv", b"a,b\n" + b"1,2\n" * 1000)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_read_column_sharing_its_name_is_a_422_naming_file_and_column(
+    client: TestClient, api_key: Headers, session: Session
+) -> None:
+    """Two lat columns: the second was read as 'lat (2)' and the first used, silently."""
+    before = counts(session)
+    data = b"name,lat,lon,lat\nMine A,4.26,15.79,5.5\n"
+    response = upload(client, api_key("researcher"), "twins.csv", data, kind="mine")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "duplicate_column"
+    assert problem["title"] == "Ambiguous duplicate column"
+    assert problem["detail"].startswith("twins.csv: columns 2 and 4 are both named 'lat'")
+    assert "latitude" in problem["detail"]
+    assert problem["errors"][0]["column"] == "lat"
+    assert counts(session) == before
+
+
+def test_an_unread_column_sharing_its_name_is_stored_with_a_note(
+    client: TestClient, api_key: Headers
+) -> None:
+    data = b"name,lat,lon,notes,notes\nMine A,4.26,15.79,first,second\n"
+    response = upload(client, api_key("researcher"), "notes.csv", data, kind="mine")
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert any("columns 4 and 5 are both named 'notes'" in note for note in report["notes"])
+    site = report["rows"][0]["site"]
+    observation = client.get(
+        "/collections/observations/items", params={"site": site}, headers=api_key("admin")
+    ).json()["features"][0]
+    assert observation["properties"]["attributes"]["notes (2)"] == "second"
