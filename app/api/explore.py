@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import collections as registry
+from app.api import etags
 from app.api import params as p
 from app.api.core import parse_context
 from app.api.deps import BoundariesDep, ReadSessionDep, SettingsDep, release_connection
@@ -30,7 +31,14 @@ from app.errors import ServiceUnavailable
 from app.html.negotiation import LANGUAGES
 from app.maps import explore
 from app.maps.assets import MapLibreUrls, ensure_assets, maplibre_urls
-from app.services.border_bands import MAX_BAND_KM, MIN_BAND_KM, REQUEST_WAIT_S, border_band
+from app.services.border_bands import CACHE_CONTROL as BANDS_CACHE_CONTROL
+from app.services.border_bands import (
+    MAX_BAND_KM,
+    MIN_BAND_KM,
+    REQUEST_WAIT_S,
+    band_tag,
+    border_band,
+)
 from app.services.boundary_state import BoundarySet
 
 router = APIRouter(tags=["Maps"])
@@ -163,18 +171,23 @@ def bands(request: Request, session: ReadSessionDep, boundaries: BoundariesDep) 
         raise bad("within_km", "required: the width of the band in km")
     border = values.get("border")
     pairs = border.pairs if border else tuple(b.pair_code for b in boundaries.borders)
+    named, within_km = (border.asked if border else None), values["within_km"]
+    tag = band_tag(boundaries, pairs, within_km, named)
+    headers = {"ETag": tag, "Cache-Control": BANDS_CACHE_CONTROL}
+    if unchanged := etags.not_modified(request.headers.get("if-none-match"), tag, headers):
+        return unchanged  # known before drawing: a revalidation draws nothing
     # no more reads: the connection goes back before the band waits for its turn and is drawn
     release_connection(session)
-    feature = {
-        "type": "Feature",
-        "geometry": border_band(boundaries, pairs, values["within_km"], wait_s=REQUEST_WAIT_S),
-        "properties": {
-            "within_km": values["within_km"],
-            "border": border.asked if border else None,
-        },
-    }
-    body = {"type": "FeatureCollection", "features": [feature]}
-    return Response(orjson.dumps(body), media_type=GEOJSON)
+    geometry = border_band(boundaries, pairs, within_km, wait_s=REQUEST_WAIT_S)
+    body = _band_collection(geometry, within_km, named)
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _band_collection(geometry: dict[str, Any], within_km: float, named: str | None) -> bytes:
+    """The band as a GeoJSON FeatureCollection of one Feature."""
+    properties = {"within_km": within_km, "border": named}
+    feature = {"type": "Feature", "geometry": geometry, "properties": properties}
+    return orjson.dumps({"type": "FeatureCollection", "features": [feature]})
 
 
 def _with_lang(items: list[tuple[str, str]], lang: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ the drawn one 1-6 s. Bands narrower than :data:`MIN_BAND_KM` are not drawn.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -91,6 +92,22 @@ def border_band(
         with _lock:
             del _pending[key]
         pending.set()
+
+
+#: How long a client or cache may reuse a band before revalidating it with its ETag (a band
+#: changes only when the boundary source does).
+CACHE_CONTROL = "public, max-age=300"
+
+
+def band_tag(
+    state: BoundarySet, pairs: tuple[str, ...], within_km: float, named: str | None
+) -> str:
+    """The weak ETag of a band answer, known before the band is drawn (a revalidation costs no
+    drawing): the boundary source as loaded, the borders, the width, the border as asked, and
+    how bands are drawn."""
+    drawn_as = (TOLERANCE_FRACTION, DISPLAY_TOLERANCE_DEG, MIN_BAND_KM, MAX_BAND_KM)
+    identity = repr((state.key, pairs, within_km, named, drawn_as)).encode()
+    return f'W/"{hashlib.blake2b(identity, digest_size=16).hexdigest()}"'
 
 
 def _busy(wait_s: float | None) -> ServiceUnavailable:

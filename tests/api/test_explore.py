@@ -172,3 +172,21 @@ def test_band_needs_a_valid_width(client: TestClient, query: str) -> None:
     response = client.get(f"/maps/bands?{query}")
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_band_is_revalidated_without_being_drawn(client: TestClient) -> None:
+    """A band carries a weak ETag known before it is drawn (the boundary source, the borders,
+    the width, how bands are drawn) and Cache-Control; If-None-Match naming it is a 304
+    without body, the same for every width asked the same way, another for another width."""
+    url = "/maps/bands?border=CAF-CMR&within_km=7"
+    first = client.get(url)
+    assert first.status_code == 200
+    tag = first.headers["etag"]
+    assert tag.startswith('W/"') and first.headers["cache-control"] == "public, max-age=300"
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == tag and again.headers["cache-control"]
+    assert client.get(url, headers={"If-None-Match": "*"}).status_code == 304
+    other = client.get("/maps/bands?border=CAF-CMR&within_km=8", headers={"If-None-Match": tag})
+    assert other.status_code == 200 and other.headers["etag"] != tag
+    assert client.get(url).headers["etag"] == tag, "the same band, the same tag"
