@@ -134,8 +134,9 @@ class Settings(BaseSettings):
         description="Hosts alert webhooks may be sent to (JSON list; `*.example.org` for "
         "subdomains, `*` for any). Empty: no webhook can be registered (SSE `/events` still "
         "works). Link-local, metadata and this service's database addresses are refused "
-        "whatever the list says; a loopback address (127.0.0.0/8, ::1) only for a host listed "
-        "by itself (`127.0.0.1`, `localhost`), never through a wildcard.",
+        "whatever the list says; a loopback address (127.0.0.0/8, ::1) or another non-public "
+        "one (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10) only for a host listed by "
+        "itself (`127.0.0.1`, `localhost`, `hooks.lan`), never through a wildcard.",
     )
     webhook_max_attempts: int = Field(
         default=10,

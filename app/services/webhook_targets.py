@@ -5,10 +5,11 @@ A receiver is an ``http(s)`` URL whose host the admin listed in
 any). Even an allowed name is refused when any address it resolves to is link-local
 (169.254/16, fe80::/10: cloud metadata lives there), a known metadata address, unspecified or
 multicast, or when the URL names the service's own database port on one of the database's
-addresses. A loopback address (127/8, ::1: this machine, its database and admin ports) is
-refused too unless the URL's host is listed by itself (``"127.0.0.1"``, ``"localhost"``): a
-wildcard means hosts elsewhere, and ``*`` let a webhook reach the machine's own services. The
-addresses
+addresses. A loopback address (127/8, ::1: this machine, its database and admin ports) or any
+other address that is not global (private networks 10/8, 172.16/12, 192.168/16, fc00::/7,
+shared 100.64/10, reserved ranges) is refused too unless the URL's host is listed by itself
+(``"127.0.0.1"``, ``"localhost"``, ``"hooks.lan"``): a wildcard means hosts on the internet,
+and ``*`` let a webhook reach the machine's own services and its network's. The addresses
 are checked when the subscription is made AND before every delivery (a name may be re-pointed
 after it was accepted). A delivery connects to the very addresses it checked
 (:func:`resolve_target`), with the URL's host in ``Host`` and TLS SNI: a name re-pointed
@@ -98,7 +99,7 @@ def as_ipv4(address: IpAddress) -> IpAddress:
 
 def _refused_address(address: IpAddress, listed: bool) -> str | None:
     """Why a webhook may not go to ``address`` (None: it may); ``listed``: the URL's host is
-    in the allowed list by itself, which a loopback address needs."""
+    in the allowed list by itself, which a loopback or other non-global address needs."""
     address = as_ipv4(address)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
@@ -106,10 +107,17 @@ def _refused_address(address: IpAddress, listed: bool) -> str | None:
         return "a link-local address"
     if address.is_unspecified or address.is_multicast:
         return "not a host address"
-    if address.is_loopback and not listed:
+    if not listed and not address.is_global:
+        # a wildcard means hosts on the internet: this machine and the private networks
+        # around it (an office LAN, a cloud VPC's other services) only by their own name
+        what = (
+            "a loopback address (this machine)"
+            if address.is_loopback
+            else "a private or other non-public address"
+        )
         return (
-            "a loopback address (this machine); a wildcard of "
-            "BORDERLENS_WEBHOOK_ALLOWED_HOSTS never allows one, list the host itself"
+            f"{what}; a wildcard of BORDERLENS_WEBHOOK_ALLOWED_HOSTS never allows one, "
+            "list the host itself"
         )
     return None
 

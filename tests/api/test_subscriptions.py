@@ -289,6 +289,31 @@ def test_a_wildcard_never_allows_a_loopback_address(url: str, allowed: list[str]
     assert webhook_targets.check(url, ["*", host], None) == url
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.1.2.3/hook",
+        "http://172.16.0.5:8080/hook",
+        "http://192.168.1.10/hook",
+        "http://100.64.0.1/hook",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:192.168.1.10]/hook",
+    ],
+)
+def test_a_wildcard_never_allows_a_private_address(url: str) -> None:
+    """A wildcard means hosts on the internet: ["*"] let a webhook reach the private network
+    around the server (a LAN's printers and routers, a cloud VPC's other services; found by
+    a helper beside loopback). A host listed by itself may be private (an office receiver)."""
+    from app.errors import InvalidBody
+    from app.services import webhook_targets
+
+    with pytest.raises(InvalidBody, match="non-public address") as raised:
+        webhook_targets.check(url, ["*"], None)
+    assert raised.value.code == "webhook_url_refused"
+    host = str(urlsplit(url).hostname)
+    assert webhook_targets.check(url, [host], None) == url
+
+
 def test_a_name_a_wildcard_allows_is_refused_when_it_resolves_to_loopback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
