@@ -226,7 +226,8 @@ def read_item(
 ) -> Response:
     provider = registry.get(collection_id)
     declared = p.item_parameters_single(settings, provider)
-    values = p.parse_query(request.query_params.multi_items(), declared, parse_context(session))
+    query = p.without_carried(request.query_params.multi_items(), settings, provider)
+    values = p.parse_query(query, declared, parse_context(session))
     base = base_url(request, settings)
     crs = values.get("crs")
     item = None

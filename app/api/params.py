@@ -405,6 +405,18 @@ def item_parameters_single(
     )
 
 
+def without_carried(
+    items: Sequence[tuple[str, str]], settings: Settings, provider: Provider
+) -> list[tuple[str, str]]:
+    """One item's query without the items parameters of its collection that an item does not
+    take (``kind``, ``bbox``, ``filter``...): GIS clients repeat a layer's query on every
+    request, a single feature's too; ignored there as on the other OGC routes
+    (:func:`reject_undeclared_ogc_query`). Anything else is left for the item to refuse."""
+    own = {parameter.name for parameter in item_parameters_single(settings, provider)}
+    carried = {parameter.name for parameter in item_parameters(settings, provider)} - own
+    return [(name, value) for name, value in items if name not in carried]
+
+
 def parse_as_of(raw: str, _ctx: ParseContext | None = None) -> AsOf:
     """``as_of``: a dataset version (a whole number) or an RFC 3339 date-time (or date)."""
     value = text_value("as_of", raw, 64).strip()
