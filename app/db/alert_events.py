@@ -176,18 +176,34 @@ def _runs(ids: Sequence[int]) -> list[tuple[int, int, int]]:
 
 def event_bodies(session: Session, wanted: Sequence[tuple[Reader, int]]) -> dict[int, str]:
     """The bodies of events (``(reader, event id)`` pairs), by event id: one statement per
-    distinct reader. An event is found from its group (its own row, where it has one, names
-    the same entry or body).
-
-    Read as runs of a group's consecutive events, each run one slice of the group's array:
-    an element read by subscript, event by event, detoasted the whole array each time (a
-    group of 2 400 events took 50 us an event instead of 20)."""
+    distinct reader (:func:`run_bodies`)."""
     by_reader: dict[Reader, list[int]] = {}
     for reader, event_id in wanted:
         by_reader.setdefault(reader, []).append(event_id)
+    return run_bodies(
+        session,
+        [
+            (reader, group_id * GROUP_SPAN + n, count)
+            for reader, ids in by_reader.items()
+            for group_id, n, count in _runs(ids)
+        ],
+    )
+
+
+def run_bodies(session: Session, wanted: Sequence[tuple[Reader, int, int]]) -> dict[int, str]:
+    """The bodies of runs of a group's consecutive events (``(reader, first event id,
+    count)``), by event id: one statement per distinct reader. An event is found from its
+    group (its own row, where it has one, names the same entry or body).
+
+    Each run is one slice of the group's array: an element read by subscript, event by
+    event, detoasted the whole array each time (a group of 2 400 events took 50 us an event
+    instead of 20)."""
+    by_reader: dict[Reader, list[tuple[int, int, int]]] = {}
+    for reader, first_id, count in wanted:
+        group_id, n = divmod(first_id, GROUP_SPAN)
+        by_reader.setdefault(reader, []).append((group_id, n, count))
     found: dict[int, str] = {}
-    for reader, ids in by_reader.items():
-        runs = _runs(ids)
+    for reader, runs in by_reader.items():
         run = (
             select(
                 func.unnest(literal([r[0] for r in runs], ARRAY(BigInteger))).label("group_id"),
