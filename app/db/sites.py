@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    and_,
     case,
     cast,
     delete,
@@ -225,6 +226,10 @@ SORTABLE_COLUMNS: dict[str, ColumnElement[typing.Any]] = {
 }
 
 
+#: Slack of the nearest-border test in :func:`row_filters`, in metres.
+NEAREST_SLACK_M: Final = 1.0
+
+
 def row_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
     """Every criterion of ``query`` as a condition on one ``sites`` row, the border one
     (``border`` with ``within_km``) as an ``EXISTS`` probe of that site's distances by the
@@ -234,12 +239,18 @@ def row_filters(query: SiteQuery) -> list[ColumnElement[bool]]:
     plan = plan_query(query)
     if query.border is None or query.within_km is None:
         return plan.where
+    within_m = query.within_km * 1000
     near = exists().where(
         near_table.c.site_id == sites.c.id,
         near_table.c.pair_code.in_(query.border.pairs),
-        near_table.c.distance_m <= query.within_km * 1000,
+        near_table.c.distance_m <= within_m,
     )
-    return [*plan.where, near]
+    # A site whose nearest border (any) is farther has no border that near: the probe is
+    # spared (PostgreSQL tests the cheap condition first). 1 m of slack, as the two figures
+    # are computed apart. With the alerts benchmark's subscriptions, the probes were a
+    # quarter of an upload's events statement (10 000 probes, 70 ms).
+    nearest_close = sites.c.border_distance_m <= within_m + NEAREST_SLACK_M
+    return [*plan.where, and_(nearest_close, near)]
 
 
 def page(

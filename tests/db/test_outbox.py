@@ -595,3 +595,37 @@ def test_a_border_criterion_on_one_row_finds_what_the_items_join_finds(
     )
     assert one_row == joined
     assert 0 < len(joined) < 60
+
+
+def test_a_border_criterion_at_a_sites_exact_distance_still_finds_it(
+    session: Session, boundaries: BoundarySet
+) -> None:
+    """``row_filters`` spares the probe of a site whose nearest border is farther than asked
+    (with 1 m of slack): a site exactly at the distance asked, to the nearest border or to
+    another one, is found, and one a metre farther than its distance is not."""
+    from sqlalchemy import select, text
+
+    from app.db import sites as site_repo
+    from app.services import subscription_criteria
+
+    caller = _caller(session, "admin")
+    create_sites(session, boundaries, [_draft(14.9, 4.6, name="Edge")], caller)
+    rows = session.execute(
+        text(
+            "SELECT d.pair_code, d.distance_m, s.border_distance_m FROM site_border_distances d "
+            "JOIN sites s ON s.id = d.site_id WHERE s.name = 'Edge' ORDER BY d.distance_m DESC"
+        )
+    ).all()
+    assert len(rows) >= 2  # the nearest border and a farther one
+    for pair_code, distance_m, nearest_m in rows:
+        assert nearest_m <= distance_m
+        for within_m, found in ((distance_m, True), (distance_m - 1.0, False)):
+            query = subscription_criteria.parse(
+                session, {"border": pair_code, "within_km": within_m / 1000}
+            )
+            names = set(
+                session.execute(
+                    select(site_repo.sites.c.name).where(*site_repo.row_filters(query))
+                ).scalars()
+            )
+            assert ("Edge" in names) is found, (pair_code, within_m)
