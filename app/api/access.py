@@ -24,7 +24,7 @@ from app.api.text_checks import ISO3, SINGLE_LINE, StorableText
 from app.collections.parsing import BIGINT_MAX
 from app.db.audit import AuditFilter
 from app.db.keys import KeyRecord
-from app.errors import InvalidParameter
+from app.errors import InvalidBody, InvalidParameter
 from app.html import pages
 from app.html.negotiation import pick_language
 from app.html.pages import negotiated
@@ -275,7 +275,7 @@ def create_key_page(
             countries=_countries(countries),
             expires_at=_expiry(expires_on),
         )
-    except InvalidParameter as error:
+    except (InvalidParameter, InvalidBody) as error:
         document = keys_document(session)
         return pages.render_keys(request, document, lang, error=error.detail, status_code=422)
     document = keys_document(session)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import keys as key_repo
 from app.db.models import KEY_ROLES
-from app.errors import InvalidParameter, NotAuthenticated, NotFound
+from app.errors import InvalidBody, NotAuthenticated, NotFound, ProblemItem
 from app.queries import Caller
 from app.roles import ADMIN
 
@@ -45,6 +45,14 @@ def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("ascii")).digest()
 
 
+def _bad(member: str, message: str, code: str = "invalid_key_request") -> InvalidBody:
+    """A key request's member that cannot be: a 422 naming it (the JSON body's member, the
+    form's field and the command's option carry the same names)."""
+    return InvalidBody(
+        f"{member}: {message}", code=code, items=[ProblemItem(code, message, column=member)]
+    )
+
+
 def create_key(
     session: Session,
     *,
@@ -55,23 +63,25 @@ def create_key(
 ) -> CreatedKey:
     """A new key. ``countries`` scope an authority's restricted reads and a researcher's
     writes (uploads, edits) to those countries; admins are never scoped. ``expires_at``
-    (timezone-aware, in the future): after it the key answers 401 ``expired_key``."""
+    (timezone-aware, in the future): after it the key answers 401 ``expired_key``.
+    ``InvalidBody`` (422) names the member that cannot be."""
     if role not in KEY_ROLES:
-        raise InvalidParameter(f"role must be one of {', '.join(KEY_ROLES)}, not {role!r}")
+        raise _bad("role", f"must be one of {', '.join(KEY_ROLES)}, not {role!r}")
     if not name.strip():
-        raise InvalidParameter("a key needs a name (who or what uses it)")
+        raise _bad("name", "a key needs a name (who or what uses it)")
     bad = [c for c in countries if not ISO3.fullmatch(c)]
     if bad:
-        raise InvalidParameter(f"countries must be ISO 3166-1 alpha-3 codes; got {bad}")
+        raise _bad("countries", f"must be ISO 3166-1 alpha-3 codes; got {bad}")
     if countries and role == ADMIN:
-        raise InvalidParameter("admin keys are not scoped to countries")
+        raise _bad("countries", "admin keys are not scoped to countries")
     if expires_at is not None and (
         expires_at.tzinfo is None
         or expires_at <= dt.datetime.now(dt.UTC)
         or expires_at.year >= 9999  # beyond, the instant in UTC may not be a Python datetime
     ):
-        raise InvalidParameter(
-            "expires_at must be a time in the future with its offset (e.g. 2027-01-31T00:00:00Z)",
+        raise _bad(
+            "expires_at",
+            "must be a time in the future with its offset (e.g. 2027-01-31T00:00:00Z)",
             code="invalid_expiry",
         )
     prefix, secret = _new_secret()

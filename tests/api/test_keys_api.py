@@ -65,8 +65,9 @@ def test_bad_key_requests_are_problems(client: TestClient, api_key: Headers) -> 
         ({"name": "x", "role": "emperor"}, 422),
         ({"name": "", "role": "admin"}, 422),
         ({"name": "x", "role": "authority", "countries": ["cmr"]}, 422),
-        ({"name": "x", "role": "admin", "countries": ["CMR"]}, 400),
-        ({"name": "x", "role": "admin", "expires_at": past}, 400),
+        # a member the service refuses is a body problem too (it was a 400 invalid_parameter)
+        ({"name": "x", "role": "admin", "countries": ["CMR"]}, 422),
+        ({"name": "x", "role": "admin", "expires_at": past}, 422),
         ({"name": "x", "role": "admin", "expires_at": "2030-01-01T00:00:00"}, 422),  # no offset
         ({"name": "x", "role": "admin", "extra": 1}, 422),
         # a time is ISO 8601 text: lax parsing once read numbers as Unix times
@@ -78,6 +79,13 @@ def test_bad_key_requests_are_problems(client: TestClient, api_key: Headers) -> 
         answer = client.post("/keys", json=body, headers=admin)
         assert answer.status_code == status, (body, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["title"] == "Invalid request body", answer.text
+    # the member is named
+    answer = client.post("/keys", json=cases[3][0], headers=admin)
+    assert answer.json()["errors"][0]["column"] == "countries", answer.text
+    answer = client.post("/keys", json=cases[4][0], headers=admin)
+    assert answer.json()["code"] == "invalid_expiry"
+    assert answer.json()["errors"][0]["column"] == "expires_at", answer.text
 
 
 def test_an_expired_key_is_refused_with_a_clear_problem(
