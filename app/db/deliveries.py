@@ -65,6 +65,8 @@ class Delivery:
     batch_max_events: int
     # Taken from its group for its first try (None: an event with its own row, retried).
     group_id: int | None = None
+    # Who reads it (the subscriber's key): the view its body is built for.
+    reader: Reader | None = field(default=None, repr=False)
 
     @property
     def ordinal(self) -> int:
@@ -136,9 +138,14 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
     return [_Locked(r, reader_of(r), int(r["id"])) for r in rows if r["webhook_url"]]
 
 
-def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
-    """The locked events with their bodies (read for each subscriber's view), oldest first."""
-    bodies = run_bodies(session, [(lock.reader, lock.id, lock.count) for lock in locked])
+def _deliveries(session: Session, locked: Sequence[_Locked], bodies: bool) -> list[Delivery]:
+    """The locked events, oldest first, with their bodies (read for each subscriber's view)
+    or, without ``bodies``, an empty ``payload`` (:func:`fill_payloads` reads them)."""
+    found_bodies = (
+        run_bodies(session, [(lock.reader, lock.id, lock.count) for lock in locked])
+        if bodies
+        else None
+    )
     found: list[Delivery] = []
     for lock in sorted(locked, key=lambda lock: lock.id):
         r = lock.row
@@ -149,18 +156,21 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
         subscription_id, subscription = r["subscription_id"], r["subscription"]
         webhook_url, secret, batch_max = r["webhook_url"], r["secret"], r["batch_max_events"]
         for event_id in range(lock.id, lock.id + lock.count):
-            body = bodies.get(event_id)
-            # a locked event's subscription cannot be removed (its removal takes the
-            # events' locks NOWAIT); were a body missing all the same, the event stays
-            # due, unsent
-            if body is None:
-                continue
+            payload = b""
+            if found_bodies is not None:
+                body = found_bodies.get(event_id)
+                # a locked event's subscription cannot be removed (its removal takes the
+                # events' locks NOWAIT); were a body missing all the same, the event stays
+                # due, unsent
+                if body is None:
+                    continue
+                payload = body.encode()
             found.append(
                 Delivery(
                     event_id,
                     f"{public_id}{event_id % GROUP_SPAN:04x}" if lock.group_id else public_id,
                     attempts,
-                    body.encode(),
+                    payload,
                     created_at,
                     subscription_id,
                     subscription,
@@ -168,9 +178,36 @@ def _deliveries(session: Session, locked: Sequence[_Locked]) -> list[Delivery]:
                     secret,
                     batch_max,
                     lock.group_id,
+                    lock.reader,
                 )
             )
     return found
+
+
+def fill_payloads(session: Session, locked: Sequence[Delivery]) -> bool:
+    """Read the bodies of events locked without them (``lock_due(..., bodies=False)``) into
+    their ``payload``, one statement per reader; False if any has none (its subscription
+    went, which its locks should prevent: those events are to stay due, unsent)."""
+    runs: list[tuple[Reader, int, int]] = []
+    for delivery in locked:
+        assert delivery.reader is not None, "locked by lock_due"
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and last[0] == delivery.reader
+            and last[1] + last[2] == delivery.id
+            and delivery.id % GROUP_SPAN != 0  # a run is one group's
+        ):
+            runs[-1] = (last[0], last[1], last[2] + 1)
+        else:
+            runs.append((delivery.reader, delivery.id, 1))
+    bodies = run_bodies(session, runs)
+    for delivery in locked:
+        body = bodies.get(delivery.id)
+        if body is None:
+            return False
+        delivery.payload = body.encode()
+    return True
 
 
 def hold_for(engine: Engine, seconds: float) -> None:
@@ -307,7 +344,7 @@ def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> li
     return taken
 
 
-def lock_due(session: Session, limit: int) -> list[Delivery]:
+def lock_due(session: Session, limit: int, bodies: bool = True) -> list[Delivery]:
     """Lock due events for the caller's transaction: up to ``limit`` of those with their own
     row that came due for a retry (for each subscription among them that takes batches, more
     of its due ones up to its ``batch_max_events``), and the next events of the oldest groups
@@ -315,7 +352,8 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
     worker holds are skipped, not waited for. The locks last until the transaction ends: the
     outcome is written and committed in it, and a worker that dies (its connection closes, or
     ``idle_in_transaction_session_timeout`` ends it) releases them at once, to be sent again
-    by another."""
+    by another. Without ``bodies``, each event's ``payload`` is empty until
+    :func:`fill_payloads` reads it."""
     locked = _lock(session, (), limit)
     room: dict[int, int] = {}
     for lock in locked:
@@ -335,7 +373,7 @@ def lock_due(session: Session, limit: int) -> list[Delivery]:
             batched[subscription_id] = batched.get(subscription_id, 0) + 1
     locked += _take_groups(session, limit * GROUP_ROUND_FACTOR, batched)
     # oldest first, as a batch lists them: a retry comes due late, after newer first tries
-    return _deliveries(session, locked)
+    return _deliveries(session, locked, bodies)
 
 
 def mark_delivered(session: Session, delivered: Sequence[Delivery]) -> None:
