@@ -5,6 +5,7 @@ a row of its own with the same id (events written before groups: test_alert_grou
 from __future__ import annotations
 
 import subprocess
+import time
 
 from sqlalchemy import text
 
@@ -247,3 +248,65 @@ def test_a_run_side_by_side_is_one_groups_single_events() -> None:
         runs.append(len(run))
         position += len(run)
     assert runs == [delivery.PARALLEL_SENDS, 20 - delivery.PARALLEL_SENDS, 3, 1, 1]
+
+
+def test_bodies_read_beside_the_sends_hold_back_what_they_miss(node: Node) -> None:
+    """A round's bodies are read a subscription at a time while the others are sent
+    (``send_all`` with ``read``): a subscription whose bodies are not all found sends
+    nothing and has no outcome (its events stay due); a read that fails fails the round,
+    after the subscriptions read before it were sent."""
+    import asyncio
+    import datetime as dt
+
+    import httpx
+    import pytest
+
+    from app.services import delivery
+
+    settings = node.settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
+    worker = delivery.DeliveryWorker(settings, node.url)
+
+    def message(subscription_id: int, n: int) -> delivery.Message:
+        event_id = 7 * GROUP_SPAN + n
+        one = deliveries.Delivery(
+            event_id,
+            f"msg_{event_id:032x}",
+            0,
+            b"",
+            dt.datetime.now(dt.UTC),
+            subscription_id,
+            f"SUB-{subscription_id}",
+            "http://127.0.0.1:9/h",  # nothing listens: each try fails at once
+            "whsec_AAAA",
+            1,
+            7,
+        )
+        return delivery.Message((one,))
+
+    queue = [message(1, 0), message(2, 1), message(1, 2), message(3, 3)]
+    read: list[int] = []
+
+    def missing_for_2(events: list[deliveries.Delivery]) -> bool:
+        read.append(events[0].subscription_id)
+        for event in events:
+            event.payload = b"{}"
+        return events[0].subscription_id != 2
+
+    async def run(reader: object) -> list[tuple[delivery.Message, str | None]]:
+        async with httpx.AsyncClient() as client:
+            return await worker.send_all(client, queue, time.monotonic() + 60, reader)  # type: ignore[arg-type]
+
+    outcomes = asyncio.run(run(missing_for_2))
+    assert read == [1, 2, 3]  # in order of their oldest message
+    assert [m.first.id % GROUP_SPAN for m, _ in outcomes] == [0, 2, 3]
+    assert all(error is not None for _, error in outcomes)  # tried (and refused)
+
+    def failing_at_2(events: list[deliveries.Delivery]) -> bool:
+        if events[0].subscription_id == 2:
+            raise RuntimeError("the database went away")
+        return missing_for_2(events)
+
+    read.clear()
+    with pytest.raises(RuntimeError, match="went away"):
+        asyncio.run(run(failing_at_2))
+    assert read == [1]
