@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from app.db.alert_events import Reader, reader_of, run_bodies
+from app.db.alert_events import Reader, event_bodies, reader_of, run_bodies
 from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
 from app.db.outbox import events, groups, keys, subscriptions
 
@@ -188,20 +188,11 @@ def fill_payloads(session: Session, locked: Sequence[Delivery]) -> bool:
     """Read the bodies of events locked without them (``lock_due(..., bodies=False)``) into
     their ``payload``, one statement per reader; False if any has none (its subscription
     went, which its locks should prevent: those events are to stay due, unsent)."""
-    runs: list[tuple[Reader, int, int]] = []
+    wanted: list[tuple[Reader, int]] = []
     for delivery in locked:
         assert delivery.reader is not None, "locked by lock_due"
-        last = runs[-1] if runs else None
-        if (
-            last is not None
-            and last[0] == delivery.reader
-            and last[1] + last[2] == delivery.id
-            and delivery.id % GROUP_SPAN != 0  # a run is one group's
-        ):
-            runs[-1] = (last[0], last[1], last[2] + 1)
-        else:
-            runs.append((delivery.reader, delivery.id, 1))
-    bodies = run_bodies(session, runs)
+        wanted.append((delivery.reader, delivery.id))
+    bodies = event_bodies(session, wanted)
     for delivery in locked:
         body = bodies.get(delivery.id)
         if body is None:
