@@ -6,7 +6,7 @@ the features shared by them). Migration 0013; imported by ``app.db.models`` so t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -31,6 +31,9 @@ from app.db.models import Base, _in, _now
 #: removed once no worker holds any of its events (a DELETE would wait for those locks).
 SUBSCRIPTION_STATUSES = ("active", "paused", "deleted")
 SUBSCRIPTION_DELETED = "deleted"
+#: The NOTIFY channel a deleted subscription's id is sent on, at the commit of its deletion:
+#: a worker sending its events stops before its next messages (``app.services.delivery``).
+DELETED_CHANNEL: Final = "borderlens_subscription_deleted"
 #: An event row's delivery state: ``pending`` (to send, maybe retried), ``delivered``,
 #: ``dead`` (tries exhausted: the dead-letter list), ``stream`` (no webhook: SSE only).
 EventStatus = Literal["pending", "delivered", "dead", "stream"]

@@ -59,6 +59,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db.alert_models import (
+    DELETED_CHANNEL,
     GROUP_MAX_EVENTS,
     SUBSCRIPTION_DELETED,
     AlertEvent,
@@ -207,6 +208,8 @@ def delete_subscription(session: Session, subscription_id: int) -> None:
         .where(subscriptions.c.id == subscription_id)
         .values(status=SUBSCRIPTION_DELETED, updated_at=func.now())
     )
+    # sent at commit: a worker holding its events sends none of the messages it has not begun
+    session.execute(select(func.pg_notify(DELETED_CHANNEL, str(subscription_id))))
     _remove_unless_held(session, subscription_id)
 
 

@@ -40,6 +40,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.db import deliveries
 from app.db import outbox as outbox_repo
+from app.db.alert_models import DELETED_CHANNEL
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError
 from app.services import webhook_targets
@@ -185,6 +186,9 @@ class DeliveryWorker:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.wake = threading.Condition()
         self.rng = random.Random()
+        # Subscriptions deleted while this worker runs (their ids, from the deletion's NOTIFY):
+        # a round holding their events sends none of the messages it has not begun.
+        self.deleted: set[int] = set()
 
     async def send(self, client: httpx.AsyncClient, message: Message) -> str | None:
         """One try; None when the receiver took it (2xx), else what went wrong.
@@ -301,6 +305,8 @@ class DeliveryWorker:
             while position < len(queue):
                 if done and time.monotonic() > last_start:
                     break
+                if queue[0].first.subscription_id in self.deleted:
+                    break  # deleted meanwhile: what is left stays unsent, and goes with it
                 run = side_by_side(queue, position)
                 errors = await asyncio.gather(*(self.send(client, m) for m in run))
                 done += zip(run, errors, strict=True)
@@ -434,7 +440,8 @@ class DeliveryWorker:
                     return
 
     def listener(self, stop: threading.Event) -> None:
-        """Wake the senders when the outbox is written (NOTIFY at the writer's commit)."""
+        """Wake the senders when the outbox is written (NOTIFY at the writer's commit), and
+        note the subscriptions deleted (``DELETED_CHANNEL``)."""
         url = make_url(self.database_url).set(drivername="postgresql")
         while not stop.is_set():
             try:
@@ -442,8 +449,12 @@ class DeliveryWorker:
                     url.render_as_string(hide_password=False), autocommit=True
                 ) as conn:
                     conn.execute("LISTEN borderlens_alerts")
+                    conn.execute(f"LISTEN {DELETED_CHANNEL}")
                     while not stop.is_set():
-                        for _ in conn.notifies(timeout=POLL_S, stop_after=1):
+                        for notice in conn.notifies(timeout=POLL_S, stop_after=1):
+                            if notice.channel == DELETED_CHANNEL:
+                                self.deleted.add(int(notice.payload))
+                                continue
                             with self.wake:  # one sender; more join while rounds are full
                                 self.wake.notify()
             except psycopg.Error:

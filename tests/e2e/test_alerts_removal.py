@@ -4,6 +4,9 @@ event is ever left without its subscription."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -110,3 +113,41 @@ def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
             text("SELECT count(*) FROM subscriptions WHERE public_id = :p"), {"p": subscription}
         ).scalar_one()
         assert left == 0
+
+
+def test_a_worker_sends_nothing_more_of_a_subscription_deleted_while_it_sends(
+    node: Node, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """A round holding a subscription's events sends them a wave at a time (up to
+    ``PARALLEL_SENDS`` messages side by side); deleted meanwhile, its next waves are not sent:
+    the deletion's NOTIFY reaches the worker at its commit. Before, the whole round went out
+    (a helper saw eleven messages start after the 204, with a receiver taking a second each)."""
+    from app.services import delivery
+
+    slow = Receiver(delay_s=1.0).start()
+    try:
+        caller = node.caller()
+        subscription, _ = node.subscribe(caller, {"kind": "mine"}, ["site.created"], slow.url)
+        events = 3 * delivery.PARALLEL_SENDS  # three waves, one round
+        with node.sessions() as session:
+            drafts = [
+                SiteDraft(
+                    kind="mine", name=f"W{i}", lon=13.0 + (i % 8) * 0.05, lat=4.0 + (i // 8) * 0.05
+                )
+                for i in range(events)
+            ]
+            create_sites(session, node.boundaries(session), drafts, caller)
+            session.commit()
+        # each message answered within its try, the round's waves all within its lease
+        workers.append(
+            node.worker(BORDERLENS_WEBHOOK_TIMEOUT_S="5", BORDERLENS_WEBHOOK_LEASE_S="60")
+        )
+        slow.wait_for(1, timeout_s=60)  # the first wave is in; the second is being sent
+        with node.sessions() as session:
+            subscriptions.delete(session, caller, subscription)
+            session.commit()
+        time.sleep(4 * slow.delay_s)  # a third wave would be in by now
+        received = len(slow.snapshot())
+        assert delivery.PARALLEL_SENDS <= received <= 2 * delivery.PARALLEL_SENDS, received
+    finally:
+        slow.stop()
