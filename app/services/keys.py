@@ -21,6 +21,7 @@ from app.db.models import KEY_ROLES
 from app.errors import InvalidBody, NotAuthenticated, NotFound, ProblemItem
 from app.queries import Caller
 from app.roles import ADMIN
+from geo.countries import read_country_table
 
 KEY_PATTERN = re.compile(r"blk_(?P<prefix>[a-z0-9]{8})_(?P<secret>[A-Za-z0-9_-]{43})")
 ISO3 = re.compile(r"[A-Z]{3}")
@@ -72,6 +73,12 @@ def create_key(
     bad = [c for c in countries if not ISO3.fullmatch(c)]
     if bad:
         raise _bad("countries", f"must be ISO 3166-1 alpha-3 codes; got {bad}")
+    # the codes the sites, the items and the criteria know (a typo scoped a key to nowhere)
+    known = {country.iso3 for country in read_country_table()}
+    unknown = [c for c in countries if c not in known]
+    if unknown:
+        raise _bad("countries", f"unknown country {unknown[0]!r} (codes as the items' country)")
+    countries = sorted(set(countries))  # each once (stored in order)
     if countries and role == ADMIN:
         raise _bad("countries", "admin keys are not scoped to countries")
     if expires_at is not None and (
@@ -81,7 +88,8 @@ def create_key(
     ):
         raise _bad(
             "expires_at",
-            "must be a time in the future with its offset (e.g. 2027-01-31T00:00:00Z)",
+            "must be a time in the future, before the year 9999, with its offset "
+            "(e.g. 2027-01-31T00:00:00Z)",
             code="invalid_expiry",
         )
     prefix, secret = _new_secret()

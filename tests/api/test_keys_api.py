@@ -70,6 +70,8 @@ def test_bad_key_requests_are_problems(client: TestClient, api_key: Headers) -> 
         ({"name": "x", "role": "admin", "expires_at": past}, 422),
         ({"name": "x", "role": "admin", "expires_at": "2030-01-01T00:00:00"}, 422),  # no offset
         ({"name": "x", "role": "admin", "extra": 1}, 422),
+        # shaped as a code, but no country's (a typo scoped the key to nowhere)
+        ({"name": "x", "role": "researcher", "countries": ["XXX"]}, 422),
         # a time is ISO 8601 text: lax parsing once read numbers as Unix times
         ({"name": "x", "role": "admin", "expires_at": 1893456000}, 422),
         ({"name": "x", "role": "admin", "expires_at": "1893456000"}, 422),
@@ -83,9 +85,15 @@ def test_bad_key_requests_are_problems(client: TestClient, api_key: Headers) -> 
     # the member is named
     answer = client.post("/keys", json=cases[3][0], headers=admin)
     assert answer.json()["errors"][0]["column"] == "countries", answer.text
+    answer = client.post("/keys", json={**cases[2][0], "countries": ["CAF", "ZZZ"]}, headers=admin)
+    assert "'ZZZ'" in answer.json()["detail"], answer.text
     answer = client.post("/keys", json=cases[4][0], headers=admin)
     assert answer.json()["code"] == "invalid_expiry"
     assert answer.json()["errors"][0]["column"] == "expires_at", answer.text
+    # a country given twice is one scope
+    body = {"name": "x", "role": "authority", "countries": ["CMR", "CAF", "CMR"]}
+    answer = client.post("/keys", json=body, headers=admin)
+    assert answer.status_code == 201 and answer.json()["countries"] == ["CAF", "CMR"], answer.text
 
 
 def test_an_expired_key_is_refused_with_a_clear_problem(
