@@ -35,12 +35,23 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine whose statements are each planned for their own parameter values.
+
+    psycopg prepares a statement on the server once a connection has run it five times
+    (``prepare_threshold``), and PostgreSQL then plans a prepared statement once for any
+    values (a generic plan) when that plan looks no dearer. On skewed columns the generic
+    estimate can be absurd: with every site of one status, ``status <> $2`` was taken to keep
+    one row, so an upload's spatial match (10 000 points against 440 000 sites) became a
+    nested loop over every pair, still running after minutes while it held the upload lock
+    and every other upload waited (found in the alerts benchmark, the twelfth round).
+    ``prepare_threshold=None`` sends each statement unnamed, planned with its values, as
+    also suits transaction-mode poolers; only the parse of a statement is repeated."""
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"application_name": "borderlens"},
+        connect_args={"application_name": "borderlens", "prepare_threshold": None},
     )
 
 
