@@ -82,6 +82,29 @@ DESCRIPTION = (
 )
 
 
+async def _unread_body(request: Request, exc: RequestValidationError) -> AppError | None:
+    """A JSON body the route's model never got to read, said as ``app.api.json_body`` says
+    it: bytes that are not JSON (FastAPI's 422 "1: JSON decode error") or no body at all
+    (its "Field required") are a 400; a body whose media type is not JSON (FastAPI then hands
+    the bytes to the model whole: "Input should be a valid dictionary") is a 415. None: a
+    fault of the JSON itself, the validation's 422."""
+    for error in exc.errors():
+        json_invalid = error.get("type") == "json_invalid"
+        if not json_invalid and tuple(error.get("loc", ())) != ("body",):
+            continue
+        # the route read the body before validating it: it is at hand
+        empty = not (await request.body()).strip()
+        if json_invalid:
+            reason = (error.get("ctx") or {}).get("error") or "not JSON"
+            return json_body.not_json(json_body.EMPTY if empty else str(reason))
+        if isinstance(error.get("input"), bytes):
+            given = json_body.media_type(request.headers.get("content-type"))
+            return json_body.unsupported(given, ["application/json"])
+        if error.get("type") == "missing" and empty:
+            return json_body.not_json(json_body.EMPTY)
+    return None
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -249,12 +272,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # Bytes that are not JSON are a 400 (RFC 9110), as app.api.json_body answers them;
-        # FastAPI reports them among validation errors (a 422 "1: JSON decode error").
-        for error in exc.errors():
-            if error.get("type") == "json_invalid":
-                reason = (error.get("ctx") or {}).get("error") or "not JSON"
-                return await domain_error(request, json_body.not_json(str(reason)))
+        unread = await _unread_body(request, exc)
+        if unread is not None:
+            return await domain_error(request, unread)
         items = [
             ProblemItem(
                 code=str(error.get("type", "invalid")),

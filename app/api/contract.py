@@ -110,9 +110,12 @@ def _request_statuses(operation: dict[str, Any]) -> set[int]:
     if "path" in places:
         statuses.add(404)
     if "requestBody" in operation:
-        # 400: bytes that do not parse (not JSON, a broken multipart); 413: over the size
-        # limit; 422: parsed but refused
+        # 400: bytes that do not parse (not JSON, a broken multipart, no body); 413: over
+        # the size limit; 422: parsed but refused
         statuses.update((400, 413, 422))
+        media_types = operation["requestBody"].get("content", {})
+        if any(t == JSON_TYPE or t.endswith("+json") for t in media_types):
+            statuses.add(415)  # a JSON body sent as another media type, or as none
     return statuses
 
 

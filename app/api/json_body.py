@@ -82,16 +82,28 @@ def _unstorable(message: str) -> InvalidBody:
     )
 
 
+#: Why an empty body (or one of white space only) is not JSON.
+EMPTY = "the body is empty"
+
+
+def unsupported(given: str | None, accepted: Collection[str]) -> UnsupportedMediaType:
+    """A body sent as ``given`` (a media type, None: no Content-Type) where the route reads
+    only ``accepted``: a 415 saying what to send."""
+    sent = f"not {given}" if given else "with its Content-Type header"
+    return UnsupportedMediaType(
+        f"send the body as {' or '.join(accepted)}, {sent}", code="unsupported_media_type"
+    )
+
+
 def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> Any:
     """The JSON value of ``body``; ``UnsupportedMediaType`` (415) unless its media type is one
-    of ``accepted``; ``MalformedBody`` (400) for what is not JSON, ``InvalidBody`` (422) for
-    JSON that cannot be stored (both code ``invalid_body``)."""
+    of ``accepted``; ``MalformedBody`` (400) for what is not JSON (an empty body among it),
+    ``InvalidBody`` (422) for JSON that cannot be stored (both code ``invalid_body``)."""
     given = media_type(content_type)
     if given not in accepted:
-        raise UnsupportedMediaType(
-            f"send the body as {' or '.join(accepted)}, not {given or 'no Content-Type'}",
-            code="unsupported_media_type",
-        )
+        raise unsupported(given, accepted)
+    if not body.strip():
+        raise not_json(EMPTY)
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_refuse_constant)
