@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from app.db.alert_events import Reader, event_bodies, reader_of, run_bodies
+from app.db.alert_events import Reader, event_bodies, reader_of
 from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
 from app.db.outbox import events, groups, keys, subscriptions
 
@@ -46,10 +46,12 @@ from app.db.outbox import events, groups, keys, subscriptions
 # Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, six times
 # the cost of a plain one (2.4 us against 0.4 us for these eleven fields, measured), and a
 # worker makes one for each event it sends (24 000 for one upload with the alerts
-# benchmark's subscriptions). Nothing changes one after it is made.
+# benchmark's subscriptions). Only ``payload`` changes after it is made: it is empty until
+# :func:`fill_payloads` reads the body.
 @dataclass(slots=True)
 class Delivery:
-    """One locked event to send: ``payload`` is its body as JSON text (sent as it is)."""
+    """One locked event to send: ``payload`` is its body as JSON text (sent as it is), read
+    by :func:`fill_payloads` after :func:`lock_due`."""
 
     id: int
     public_id: str
@@ -138,14 +140,9 @@ def _lock(session: Session, where: Sequence[ColumnElement[bool]], limit: int) ->
     return [_Locked(r, reader_of(r), int(r["id"])) for r in rows if r["webhook_url"]]
 
 
-def _deliveries(session: Session, locked: Sequence[_Locked], bodies: bool) -> list[Delivery]:
-    """The locked events, oldest first, with their bodies (read for each subscriber's view)
-    or, without ``bodies``, an empty ``payload`` (:func:`fill_payloads` reads them)."""
-    found_bodies = (
-        run_bodies(session, [(lock.reader, lock.id, lock.count) for lock in locked])
-        if bodies
-        else None
-    )
+def _deliveries(locked: Sequence[_Locked]) -> list[Delivery]:
+    """The locked events, oldest first, each with an empty ``payload`` (read by
+    :func:`fill_payloads`)."""
     found: list[Delivery] = []
     for lock in sorted(locked, key=lambda lock: lock.id):
         r = lock.row
@@ -156,21 +153,12 @@ def _deliveries(session: Session, locked: Sequence[_Locked], bodies: bool) -> li
         subscription_id, subscription = r["subscription_id"], r["subscription"]
         webhook_url, secret, batch_max = r["webhook_url"], r["secret"], r["batch_max_events"]
         for event_id in range(lock.id, lock.id + lock.count):
-            payload = b""
-            if found_bodies is not None:
-                body = found_bodies.get(event_id)
-                # a locked event's subscription cannot be removed (its removal takes the
-                # events' locks NOWAIT); were a body missing all the same, the event stays
-                # due, unsent
-                if body is None:
-                    continue
-                payload = body.encode()
             found.append(
                 Delivery(
                     event_id,
                     f"{public_id}{event_id % GROUP_SPAN:04x}" if lock.group_id else public_id,
                     attempts,
-                    payload,
+                    b"",
                     created_at,
                     subscription_id,
                     subscription,
@@ -185,9 +173,9 @@ def _deliveries(session: Session, locked: Sequence[_Locked], bodies: bool) -> li
 
 
 def fill_payloads(session: Session, locked: Sequence[Delivery]) -> bool:
-    """Read the bodies of events locked without them (``lock_due(..., bodies=False)``) into
-    their ``payload``, one statement per reader; False if any has none (its subscription
-    went, which its locks should prevent: those events are to stay due, unsent)."""
+    """Read the bodies of events :func:`lock_due` locked into their ``payload``, one
+    statement per reader; False if any has none (its subscription went, which its locks
+    should prevent: those events are to stay due, unsent)."""
     wanted: list[tuple[Reader, int]] = []
     for delivery in locked:
         assert delivery.reader is not None, "locked by lock_due"
@@ -335,7 +323,7 @@ def _take_groups(session: Session, messages: int, counted: dict[int, int]) -> li
     return taken
 
 
-def lock_due(session: Session, limit: int, bodies: bool = True) -> list[Delivery]:
+def lock_due(session: Session, limit: int) -> list[Delivery]:
     """Lock due events for the caller's transaction: up to ``limit`` of those with their own
     row that came due for a retry (for each subscription among them that takes batches, more
     of its due ones up to its ``batch_max_events``), and the next events of the oldest groups
@@ -343,8 +331,8 @@ def lock_due(session: Session, limit: int, bodies: bool = True) -> list[Delivery
     worker holds are skipped, not waited for. The locks last until the transaction ends: the
     outcome is written and committed in it, and a worker that dies (its connection closes, or
     ``idle_in_transaction_session_timeout`` ends it) releases them at once, to be sent again
-    by another. Without ``bodies``, each event's ``payload`` is empty until
-    :func:`fill_payloads` reads it."""
+    by another. Each event's ``payload`` is empty until :func:`fill_payloads` reads it (the
+    worker reads a subscription's while it sends another's)."""
     locked = _lock(session, (), limit)
     room: dict[int, int] = {}
     for lock in locked:
@@ -364,7 +352,7 @@ def lock_due(session: Session, limit: int, bodies: bool = True) -> list[Delivery
             batched[subscription_id] = batched.get(subscription_id, 0) + 1
     locked += _take_groups(session, limit * GROUP_ROUND_FACTOR, batched)
     # oldest first, as a batch lists them: a retry comes due late, after newer first tries
-    return _deliveries(session, locked, bodies)
+    return _deliveries(locked)
 
 
 def mark_delivered(session: Session, delivered: Sequence[Delivery]) -> None:

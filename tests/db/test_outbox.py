@@ -298,6 +298,7 @@ def test_a_batch_lists_its_events_oldest_first_even_when_the_oldest_came_due_las
         {"late": ids[:5], "s": batched.id},
     )
     locked = deliveries.lock_due(session, 20)
+    assert deliveries.fill_payloads(session, locked)
     assert [d.id for d in locked[:30]] == ids and len(locked) == 40
     assert [d.attempts for d in locked] == [1] * 30 + [0] * 10
     [batch] = delivery.messages(locked)
@@ -328,6 +329,7 @@ def test_a_lease_fills_the_batch_of_a_subscription_that_takes_batches(
     create_sites(session, boundaries, drafts[:10], caller)  # the 20 oldest events
     create_sites(session, boundaries, drafts[10:], caller)
     leased = deliveries.lock_due(session, 20)
+    assert deliveries.fill_payloads(session, leased)
     mine = [d for d in leased if d.subscription_id == batched.id]
     # in order of writing: the batch's first 10 (one message), the single's first 10 (ten
     # messages), the batch's other 110 (two messages more: 50, 50, 20), 87 more singles (100
