@@ -14,9 +14,14 @@ starts once every event written has arrived.
 
 Prints each upload's seconds, the ratio of each round with subscriptions to the mean of the
 rounds around it and of all rounds with to all rounds without (the uploads of a round wait
-for each other, so one round's mean moves by +-20 % from run to run: compare several), and
-the latency from each upload's commit to the receipt of each of its events (p50, p99, max)
-and the events per second delivered (from each round's first commit to its last receipt).
+for each other, so one round's mean moves by +-20 % from run to run: compare several), the
+same ratio of each inner round without subscriptions to the rounds around it (an A/A
+reading: the noise a round's ratio carries with nothing changed), the latency from each
+upload's commit to the receipt of each of its events (p50, p99, max), the events per second
+delivered (from each round's first commit to its last receipt) and the worker's CPU during
+the rounds (its start, about 2 s of imports and connections, apart). The uploads of a round
+queue for one critical section, so the k-th of each round is also compared with the k-th of
+the rounds without (sorted by time: the k-th to finish).
 
 Database: ``--database-url``, else ``$DATABASE_URL``, else the project's embedded cluster
 (database ``bench_alerts``, recreated each run).
@@ -229,6 +234,8 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1, pairs: int
     spans: list[tuple[float, int]] = []  # (first commit, events written until then)
     try:
         time.sleep(5)  # the worker is up and listening
+        # its start (imports, connections: about 2 s of CPU) is not delivery work
+        started_cpu_s = process_cpu_seconds(worker.pid)
         for k in range(2 * pairs + 1):
             files = files_for(k + 1, uploads, rows)
             if k % 2 == 0:
@@ -248,12 +255,14 @@ def run(url: str, rows: int, uploads: int, batch_max_events: int = 1, pairs: int
             while receipts.count_events() < expected and time.monotonic() < deadline:
                 time.sleep(0.2)
     finally:
+        rounds_cpu_s = process_cpu_seconds(worker.pid) - started_cpu_s
         worker.terminate()
         worker_cpu_s = worker_cpu_seconds(worker)
         receipts.stop()
     report(sessions, receipts, watched, without, spans)
     print(
-        f"CPU (user and system) of the worker process {worker_cpu_s:.1f} s, of the receiver "
+        f"CPU (user and system) of the worker process {rounds_cpu_s:.1f} s during the rounds "
+        f"({worker_cpu_s:.1f} s with its start and stop), of the receiver "
         f"{receipts.cpu_s:.1f} s (the database's work for the worker not counted)"
     )
     engine.dispose()
@@ -271,6 +280,11 @@ def worker_cpu_seconds(worker: subprocess.Popen[bytes]) -> float:
     _, _, usage = os.wait4(worker.pid, 0)
     worker.returncode = 0
     return float(usage.ru_utime + usage.ru_stime)
+
+
+def queue_place(rounds: list[Round], place: int) -> float:
+    """Mean seconds of the ``place``-th upload to finish (from 0) in each of ``rounds``."""
+    return statistics.mean(sorted(s for _, s, _ in r)[place] for r in rounds)
 
 
 def report(
@@ -293,6 +307,25 @@ def report(
         print(
             f"round with subscriptions {i + 1}: {mean([round_with]):.1f} s / "
             f"{around:.1f} s (the rounds without around it) = {mean([round_with]) / around:.2f}"
+        )
+    # The same reading with nothing changed (A/A): each inner round without subscriptions
+    # against the rounds without around it. Their spread is the noise a round's ratio
+    # carries (the uploads of a round queue for each other's critical section).
+    for i in range(1, len(without) - 1):
+        around = mean([without[i - 1], without[i + 1]])
+        print(
+            f"round without {i + 1} (A/A, no change): {mean([without[i]]):.1f} s / "
+            f"{around:.1f} s (the rounds without around it) = {mean([without[i]]) / around:.2f}"
+        )
+    # Each upload against the uploads of the same place in their rounds' queue (the first
+    # to take the critical section, the second, ...): the last waits for all the others,
+    # so the uploads of one round are not alike, and comparing all of them at once hides
+    # which one pays.
+    for place in range(len(watched[0])):
+        queued, alone = queue_place(watched, place), queue_place(without, place)
+        print(
+            f"upload {place + 1} of its round's queue: {queued:.1f} s with / "
+            f"{alone:.1f} s without = {queued / alone:.2f}"
         )
     with_subs, plain = mean(watched), mean(without)
     print(
