@@ -10,6 +10,7 @@ paths it was given; :func:`geo.readers.read_survey` replaces them with the sende
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,20 @@ from geo.errors import UnreadableFile
 from geo.survey import JSONScalar
 
 GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, RuntimeError)
+
+#: GDAL's advice to name a driver (``'CSV:path'``), which a sender of a file cannot act on.
+_DRIVER_HINT = re.compile(r"[.;\s]*It might help to specify the correct driver explicitly.*$", re.S)
+_NOT_RECOGNIZED = "not recognized as being in a supported file format"
+
+
+def gdal_reason(exc: BaseException) -> str:
+    """GDAL's message for a sender: its advice to name a driver dropped, and a file it does
+    not recognise said as what it likely is (damaged, cut short, or of another format)."""
+    message = _DRIVER_HINT.sub("", str(exc)).strip()
+    if _NOT_RECOGNIZED in message:
+        name = message.split(_NOT_RECOGNIZED, 1)[0].strip()
+        return f"{name} is not a file GDAL recognises (damaged, cut short, or of another format)"
+    return message
 
 
 def upload_path(workdir: Path, data: bytes, suffix: str) -> Path:
@@ -39,7 +54,7 @@ def list_layers(path: str | Path) -> list[tuple[str, str | None]]:
             warnings.simplefilter("ignore", RuntimeWarning)
             layers = pyogrio.list_layers(path)
     except GDAL_ERRORS as exc:
-        raise UnreadableFile(f"GDAL cannot open the file: {exc}") from exc
+        raise UnreadableFile(f"GDAL cannot open the file: {gdal_reason(exc)}") from exc
     return [(str(name), None if kind is None else str(kind)) for name, kind in layers]
 
 
@@ -53,7 +68,7 @@ def read_layer(path: str | Path, layer: str, **kwargs: Any) -> tuple[dict[str, A
                 path, layer=layer, datetime_as_string=True, **kwargs
             )
     except GDAL_ERRORS as exc:
-        raise UnreadableFile(f"GDAL cannot read layer {layer!r}: {exc}") from exc
+        raise UnreadableFile(f"GDAL cannot read layer {layer!r}: {gdal_reason(exc)}") from exc
     return result
 
 

@@ -179,6 +179,30 @@ def test_unreadable_files(data: bytes, name: str) -> None:
     refuse(data, name, UnreadableFile)
 
 
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"<gpx><wpt lat='1' lon=", "cut.gpx"),
+        (b"SQLite format 3\x00garbage", "damaged.gpkg"),
+        (b'{"type": "Feat', "cut.geojson"),
+    ],
+)
+def test_a_file_gdal_does_not_recognise_is_said_without_gdal_s_driver_advice(
+    data: bytes, name: str
+) -> None:
+    """GDAL's message advised prefixing the path with a driver name (``'CSV:path'``), which
+    a sender of a file cannot do (found by a helper): the reason names the file and what it
+    likely is instead."""
+    with pytest.raises(UnreadableFile) as refused:
+        read_survey(data, name, options=OPTIONS)
+    message = str(refused.value)
+    assert "driver" not in message and "CSV:path" not in message
+    assert message == (
+        f"GDAL cannot open the file: '{name}' is not a file GDAL recognises "
+        "(damaged, cut short, or of another format)"
+    )
+
+
 def test_every_refusal_is_a_geo_error_with_a_stable_code() -> None:
     assert issubclass(ZipBomb, HostileFile) and ZipBomb.code == "zip_bomb"
     assert issubclass(UnsafeArchiveMember, HostileFile)
