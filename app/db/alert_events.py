@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from app.db import features
 from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
-from app.db.outbox import envelope_text, events, groups, keys, subscriptions
+from app.db.outbox import envelope_text
 from app.db.site_history import HISTORY_SPEC, history
+from app.db.subscriptions import events, groups, keys, subscriptions
 from app.queries import Caller
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from app.db.alert_events import Reader, event_bodies, reader_of
 from app.db.alert_models import GROUP_SPAN, SUBSCRIPTION_DELETED
-from app.db.outbox import events, groups, keys, subscriptions
+from app.db.subscriptions import events, groups, keys, subscriptions
 
 
 # Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, six times

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from app.db import deliveries
-from app.db import outbox as outbox_repo
+from app.db import subscriptions as subscription_repo
 from app.db.alert_models import DELETED_CHANNEL
 from app.db.engine import make_engine, make_sessionmaker
 from app.errors import AppError
@@ -524,8 +524,8 @@ def run_cluster_refresh(_settings: Settings, stop: threading.Event, database_url
 
     def refresh(session: Session) -> None:
         if any(
-            outbox_repo.CLUSTER_JOINED in s.events
-            for s in outbox_repo.active_subscriptions(session)
+            subscription_repo.CLUSTER_JOINED in s.events
+            for s in subscription_repo.active_subscriptions(session)
         ):
             cluster_service.refresh(session)
             session.commit()
@@ -538,7 +538,7 @@ def run_subscription_purge(_settings: Settings, stop: threading.Event, database_
     their events (``DELETE /subscriptions/{id}`` only marks those it cannot remove at once)."""
 
     def purge(session: Session) -> None:
-        if outbox_repo.purge_deleted(session):
+        if subscription_repo.purge_deleted(session):
             session.commit()
 
     _every(PURGE_S, database_url, stop, purge, "removing deleted subscriptions")

@@ -17,19 +17,20 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from app.db import outbox as outbox_repo
+from app.db import subscriptions as subscription_repo
 from app.errors import AppError
 from app.services import subscription_criteria
 
 log = logging.getLogger(__name__)
 
 
-def matchers(session: Session) -> list[outbox_repo.Matcher]:
+def matchers(session: Session) -> list[subscription_repo.Matcher]:
     """Every active subscription's criteria as SQL, each subscription held to the end of the
     change's transaction (none removed before its events are in). A subscription whose
     stored criteria no longer compile (a border or a vocabulary entry removed since) is
     skipped with a warning rather than failing the change that is being recorded."""
     found = []
-    for subscription in outbox_repo.active_subscriptions(session, hold=True):
+    for subscription in subscription_repo.active_subscriptions(session, hold=True):
         try:
             found.append(subscription_criteria.matcher(session, subscription))
         except AppError as error:

@@ -25,7 +25,7 @@ from app.collections.base import ParseContext
 from app.collections.cql2 import parse_filter
 from app.collections.parsing import missing_qualified
 from app.db import boundaries as boundary_repo
-from app.db import outbox as outbox_repo
+from app.db import subscriptions as subscription_repo
 from app.db import zones as zone_repo
 from app.db.sites import plan_query, row_filters
 from app.errors import InvalidBody, InvalidParameter, ProblemItem
@@ -138,8 +138,10 @@ def _zone_clause(session: Session, query: SiteQuery) -> ColumnElement[bool] | No
     return zone_repo.named_zones_clause(session, query.zones, inside)
 
 
-def matcher(session: Session, subscription: outbox_repo.SubscriptionRecord) -> outbox_repo.Matcher:
+def matcher(
+    session: Session, subscription: subscription_repo.SubscriptionRecord
+) -> subscription_repo.Matcher:
     query = parse(session, subscription.criteria)
     zone = _zone_clause(session, query)
     where = row_filters(query) if zone is None else [*row_filters(query), zone]
-    return outbox_repo.Matcher(subscription, where)
+    return subscription_repo.Matcher(subscription, where)

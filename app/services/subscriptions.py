@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.db import alert_events, alert_models
-from app.db import outbox as outbox_repo
+from app.db import subscriptions as subscription_repo
 from app.db.sites import new_public_ids
 from app.errors import Forbidden, InvalidBody, NotAuthenticated, NotFound
 from app.queries import Caller
@@ -24,7 +24,7 @@ from app.roles import ADMIN, RESTRICTED_READERS
 from app.services import subscription_criteria, webhook_targets, zones
 from app.settings import Settings
 
-EVENT_TYPES = outbox_repo.EVENT_TYPES
+EVENT_TYPES = subscription_repo.EVENT_TYPES
 BATCH_MAX_EVENTS = alert_models.BATCH_MAX_EVENTS
 #: The states of an event (the events list's status filter)
 EventStatus = alert_models.EventStatus
@@ -78,7 +78,7 @@ def _check_events(events: Sequence[str]) -> list[str]:
 
 def create(
     session: Session, settings: Settings, caller: Caller, new: NewSubscription
-) -> tuple[outbox_repo.SubscriptionRecord, int]:
+) -> tuple[subscription_repo.SubscriptionRecord, int]:
     """Store a subscription (its secret is in the record: show it this once) and remember
     the sites its criteria match already, so only what changes from now on is news.
     Returns the record and how many sites match now."""
@@ -103,13 +103,16 @@ def create(
     url = new.webhook_url
     if url is not None:
         url = webhook_targets.check(url, settings.webhook_allowed_hosts, settings.database_url)
-    if len(outbox_repo.list_subscriptions(session, caller.key_id)) >= MAX_SUBSCRIPTIONS_PER_KEY:
+    if (
+        len(subscription_repo.list_subscriptions(session, caller.key_id))
+        >= MAX_SUBSCRIPTIONS_PER_KEY
+    ):
         raise InvalidBody(
             f"a key may hold at most {MAX_SUBSCRIPTIONS_PER_KEY} subscriptions",
             code="too_many_subscriptions",
         )
     public_id = new_public_ids(1, prefix="SUB-")[0]
-    outbox_repo.insert_subscription(
+    subscription_repo.insert_subscription(
         session,
         {
             "public_id": public_id,
@@ -122,29 +125,29 @@ def create(
             "batch_max_events": new.batch_max_events,
         },
     )
-    record = outbox_repo.get_subscription(session, public_id, None)
+    record = subscription_repo.get_subscription(session, public_id, None)
     assert record is not None
     matching = _seed(session, record)
     session.commit()
     return record, matching
 
 
-def _seed(session: Session, record: outbox_repo.SubscriptionRecord) -> int:
+def _seed(session: Session, record: subscription_repo.SubscriptionRecord) -> int:
     """Remember the sites the criteria match now; zone criteria read the stored zone
     classification, so sites new or moved since are classified first."""
     if "zone" in record.criteria or "in_zone" in record.criteria:
         zones.refresh(session)
-    return outbox_repo.seed_matches(session, subscription_criteria.matcher(session, record))
+    return subscription_repo.seed_matches(session, subscription_criteria.matcher(session, record))
 
 
-def list_for(session: Session, caller: Caller) -> list[outbox_repo.SubscriptionRecord]:
+def list_for(session: Session, caller: Caller) -> list[subscription_repo.SubscriptionRecord]:
     require_subscriber(caller)
-    return outbox_repo.list_subscriptions(session, _owner(caller))
+    return subscription_repo.list_subscriptions(session, _owner(caller))
 
 
-def get(session: Session, caller: Caller, public_id: str) -> outbox_repo.SubscriptionRecord:
+def get(session: Session, caller: Caller, public_id: str) -> subscription_repo.SubscriptionRecord:
     require_subscriber(caller)
-    found = outbox_repo.get_subscription(session, public_id[:64], _owner(caller))
+    found = subscription_repo.get_subscription(session, public_id[:64], _owner(caller))
     if found is None:
         raise NotFound(f"no subscription {public_id[:64]!r}", code="unknown_subscription")
     return found
@@ -152,13 +155,13 @@ def get(session: Session, caller: Caller, public_id: str) -> outbox_repo.Subscri
 
 def set_status(
     session: Session, caller: Caller, public_id: str, status: str
-) -> outbox_repo.SubscriptionRecord:
+) -> subscription_repo.SubscriptionRecord:
     """Pause (no events are written while paused) or resume. Resuming re-learns which sites
     match, so what happened during the pause is not replayed as news."""
     found = get(session, caller, public_id)
     if status not in ("active", "paused"):
         raise InvalidBody("status: active or paused", code="invalid_status")
-    outbox_repo.set_status(session, found.id, status)
+    subscription_repo.set_status(session, found.id, status)
     if status == "active" and found.status != "active":
         _seed(session, found)
     session.commit()
@@ -167,7 +170,7 @@ def set_status(
 
 def delete(session: Session, caller: Caller, public_id: str) -> None:
     found = get(session, caller, public_id)
-    outbox_repo.delete_subscription(session, found.id)
+    subscription_repo.delete_subscription(session, found.id)
     session.commit()
 
 
@@ -199,12 +202,12 @@ def redeliver(session: Session, caller: Caller, public_id: str, event_id: str | 
     return count
 
 
-def counts(session: Session, subscription: outbox_repo.SubscriptionRecord) -> dict[str, int]:
+def counts(session: Session, subscription: subscription_repo.SubscriptionRecord) -> dict[str, int]:
     return alert_events.delivery_counts(session, subscription.id)
 
 
 def as_document(
-    subscription: outbox_repo.SubscriptionRecord, with_secret: bool = False
+    subscription: subscription_repo.SubscriptionRecord, with_secret: bool = False
 ) -> dict[str, Any]:
     """The JSON of a subscription (the secret only at creation)."""
     document: dict[str, Any] = {

@@ -25,7 +25,7 @@ def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
     connection, committed data). DELETE answers at once: the subscription is gone for its
     owner and the delivery; its rows go when the worker lets go (the purge). A plain DELETE
     waited for the worker's round: up to a silent receiver's timeout."""
-    from app.db import outbox as outbox_repo
+    from app.db import subscriptions as subscription_repo
     from app.errors import NotFound
 
     caller = node.caller()
@@ -54,10 +54,10 @@ def test_a_subscription_is_deleted_at_once_while_a_worker_holds_its_events(
             assert all(s.public_id != subscription for s in subscriptions.list_for(session, caller))
         assert node.statuses(subscription) == {"pending": 5}, "kept while held"
         with node.sessions() as session:
-            assert outbox_repo.purge_deleted(session) == 0, "still held: left for later"
+            assert subscription_repo.purge_deleted(session) == 0, "still held: left for later"
         worker.rollback()  # the worker lets go
     with node.sessions() as session:
-        assert outbox_repo.purge_deleted(session) == 1
+        assert subscription_repo.purge_deleted(session) == 1
         session.commit()
     assert node.statuses(subscription) == {}
     with node.sessions() as session:
@@ -75,6 +75,7 @@ def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
     answers at once and removes nothing; the change's events go in, and the purge then
     removes the subscription with every event, leaving no event without its subscription."""
     from app.db import outbox as outbox_repo
+    from app.db import subscriptions as subscription_repo
     from app.services import outbox
 
     caller = node.caller()
@@ -98,7 +99,7 @@ def test_a_subscription_a_change_is_writing_events_for_is_removed_after_it(
     written = sum(node.statuses(subscription).values())
     assert written == 3, "the change's events went in: the subscription was still there"
     with node.sessions() as session:
-        assert outbox_repo.purge_deleted(session) == 1
+        assert subscription_repo.purge_deleted(session) == 1
         session.commit()
     with node.sessions() as session:
         orphans = session.execute(
