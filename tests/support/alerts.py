@@ -16,6 +16,7 @@ from app.queries import Caller
 from app.services import keys as key_service
 from app.services import subscriptions
 from app.services.boundary_state import BoundaryCache, BoundarySet
+from app.services.sites import SiteDraft
 from app.settings import Settings
 
 BORDERLENS = str(Path(sys.executable).parent / "borderlens")
@@ -75,3 +76,20 @@ class Node:
                 text("SELECT id FROM subscriptions WHERE public_id = :p"), {"p": subscription}
             ).scalar()
             return {} if found is None else alert_events.delivery_counts(session, int(found))
+
+
+def key_caller(
+    session: Session, role: str = "authority", countries: list[str] | None = None
+) -> Caller:
+    """The caller of a new key of ``role`` (scoped to ``countries``)."""
+    created = key_service.create_key(
+        session, name=f"t {role}", role=role, countries=countries or []
+    )
+    return key_service.authenticate(session, created.key)
+
+
+def site_draft(lon: float, lat: float, **kw: Any) -> SiteDraft:
+    """A mine named Test at ``lon``, ``lat`` (EPSG:4326), with ``kw`` over those values."""
+    values: dict[str, Any] = {"kind": "mine", "name": "Test", "lon": lon, "lat": lat}
+    values.update(kw)
+    return SiteDraft(**values)
