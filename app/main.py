@@ -83,25 +83,16 @@ DESCRIPTION = (
 
 
 async def _unread_body(request: Request, exc: RequestValidationError) -> AppError | None:
-    """A JSON body the route's model never got to read, said as ``app.api.json_body`` says
-    it: bytes that are not JSON (FastAPI's 422 "1: JSON decode error") or no body at all
-    (its "Field required") are a 400; a body whose media type is not JSON (FastAPI then hands
-    the bytes to the model whole: "Input should be a valid dictionary") is a 415. None: a
-    fault of the JSON itself, the validation's 422."""
+    """Bytes FastAPI could not parse as JSON, said as ``app.api.json_body`` says them: a 400,
+    "the body is empty" for white space only (FastAPI's 422 "1: JSON decode error"). None: a
+    fault of the JSON itself, the validation's 422. What FastAPI parses, the routers check
+    first by ``json_body.read_strictly`` (media type, no body, what JSON cannot store)."""
     for error in exc.errors():
-        json_invalid = error.get("type") == "json_invalid"
-        if not json_invalid and tuple(error.get("loc", ())) != ("body",):
-            continue
-        # the route read the body before validating it: it is at hand
-        empty = not (await request.body()).strip()
-        if json_invalid:
+        if error.get("type") == "json_invalid":
+            # the route read the body before validating it: it is at hand
+            empty = not (await request.body()).strip()
             reason = (error.get("ctx") or {}).get("error") or "not JSON"
             return json_body.not_json(json_body.EMPTY if empty else str(reason))
-        if isinstance(error.get("input"), bytes):
-            given = json_body.media_type(request.headers.get("content-type"))
-            return json_body.unsupported(given, ["application/json"])
-        if error.get("type") == "missing" and empty:
-            return json_body.not_json(json_body.EMPTY)
     return None
 
 

@@ -18,6 +18,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
+from app.api import json_body
 from app.api.deps import AdminDep, SessionDep, SessionFactoryDep, reject_undeclared_query
 from app.api.responses import JSON
 from app.api.text_checks import ISO3, SINGLE_LINE, StorableText
@@ -32,7 +33,10 @@ from app.roles import Role
 from app.services import audit_log as audit_service
 from app.services import keys as key_service
 
-router = APIRouter(tags=["Access"], dependencies=[Depends(reject_undeclared_query)])
+router = APIRouter(
+    tags=["Access"],
+    dependencies=[Depends(reject_undeclared_query), Depends(json_body.read_strictly)],
+)
 JSON_TYPE = "application/json"
 KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id")]
 

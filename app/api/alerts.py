@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from sse_starlette import EventSourceResponse
 
+from app.api import json_body
 from app.api.contract import negotiable, returns
 from app.api.deps import (
     ReadSessionDep,
@@ -51,11 +52,18 @@ def _last_event_id(value: object) -> object:
     return None if value == "" else _event_sequence(value)
 
 
-router = APIRouter(tags=["Alerts"], dependencies=[Depends(reject_undeclared_query)])
+router = APIRouter(
+    tags=["Alerts"],
+    dependencies=[Depends(reject_undeclared_query), Depends(json_body.read_strictly)],
+)
 
 
 class SubscriptionBody(BaseModel):
     """A new subscription."""
+
+    # a misspelt member (webhookurl) is named, not dropped: the subscription it made had no
+    # webhook and sent nothing, answered 201 (found by a helper), as keys' bodies say it
+    model_config = ConfigDict(extra="forbid")
 
     # one line of storable text, as a key's name (a NUL was a 500 when it was stored)
     name: StorableText = Field(

@@ -15,6 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api import json_body
 from app.api.contract import problems, ref
 from app.api.core import FeatureId
 from app.api.deps import (
@@ -39,7 +40,10 @@ from app.services import curation, site_history, upload_access
 from app.services.curation import REASON_MAX
 from app.services.site_edits import Precondition, WrittenSite
 
-router = APIRouter(tags=["Stewardship"], dependencies=[Depends(reject_undeclared_query)])
+router = APIRouter(
+    tags=["Stewardship"],
+    dependencies=[Depends(reject_undeclared_query), Depends(json_body.read_strictly)],
+)
 SITE = "/collections/sites/items/{featureId}"
 JSON_TYPE = "application/json"
 

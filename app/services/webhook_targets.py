@@ -19,6 +19,7 @@ between the check and the connection (DNS rebinding) cannot send it elsewhere.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +133,10 @@ class Target:
     addresses: tuple[IpAddress, ...]
 
 
+#: What may follow a bracketed IPv6 address in a URL's authority: a port, or nothing.
+_PORT_SUFFIX = re.compile(r":[0-9]*")
+
+
 def check(url: str, allowed: Sequence[str], database_url: str | None) -> str:
     """``url`` if a webhook may go there; ``RefusedTarget`` (422, naming why) otherwise."""
     return resolve_target(url, allowed, database_url).url
@@ -142,8 +147,17 @@ def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -
     why) when a webhook may not go there."""
     if len(url) > 2000 or any(ord(ch) < 0x21 for ch in url):
         raise RefusedTarget("webhook_url: not a URL (too long, or spaces/control characters)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        # a broken bracketed address ("http://[::1", "http://[zz]/") raises here (a 500 before)
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as error:
+        raise RefusedTarget(f"webhook_url: not a URL ({error})") from None
+    after_bracket = parts.netloc.rpartition("@")[2].partition("]")[2] if "[" in url else ""
+    if after_bracket and not _PORT_SUFFIX.fullmatch(after_bracket):
+        # "http://[::1]x/": the address was read and the rest dropped, then named as the host
+        raise RefusedTarget("webhook_url: not a URL (text after the bracketed address)")
+    if parts.scheme not in ("http", "https") or not hostname:
         raise RefusedTarget("webhook_url: only http:// and https:// URLs with a host")
     if parts.username or parts.password:
         raise RefusedTarget("webhook_url: no user or password in the URL")
@@ -154,7 +168,7 @@ def resolve_target(url: str, allowed: Sequence[str], database_url: str | None) -
     if given == 0:  # ``:0`` read as no port sent the checks to port 80 and the POST to 0
         raise RefusedTarget("webhook_url: the port is not a number from 1 to 65535") from None
     port = given or (443 if parts.scheme == "https" else 80)
-    host = parts.hostname
+    host = hostname
     if not host_allowed(host, allowed):
         raise RefusedTarget(
             f"webhook_url: the host {host!r} is not in BORDERLENS_WEBHOOK_ALLOWED_HOSTS "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 Headers = Callable[..., dict[str, str]]
@@ -113,6 +114,70 @@ def test_a_body_without_content_type_is_a_415_asking_for_one(
         f"{' or application/json' if media_type != 'application/json' else ''}"
         ", with its Content-Type header"
     )
+
+
+PYDANTIC_ROUTES = [r for r in ROUTES if r[2] == "application/json"]
+
+
+@pytest.mark.parametrize(("url", "role", "media_type"), PYDANTIC_ROUTES)
+@pytest.mark.parametrize(
+    "sent_as",
+    ["application/vnd.example+json", "application/problem+json", "application/merge-patch+json"],
+)
+def test_the_pydantic_routes_read_only_the_media_type_they_declare(
+    client: TestClient, api_key: Headers, url: str, role: str, media_type: str, sent_as: str
+) -> None:
+    """FastAPI parsed any ``+json`` type: a key was made from a body sent as
+    problem+json, where the site writers answered 415 (found by a helper)."""
+    answer = client.post(url, content=b"{}", headers={**api_key(role), "content-type": sent_as})
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["detail"] == f"send the body as {media_type}, not {sent_as}"
+
+
+@pytest.mark.parametrize(("url", "role", "media_type"), ROUTES)
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'\xef\xbb\xbf{"name": "a"}', "Unexpected UTF-8 BOM (decode using utf-8-sig)"),
+        ('{"name": "a"}'.encode("utf-16"), "not UTF-8"),
+        (b'{"name": NaN}', "NaN is not a JSON number"),
+        (b'{"name": -Infinity}', "-Infinity is not a JSON number"),
+    ],
+)
+def test_every_json_route_refuses_what_json_is_not_alike(
+    client: TestClient,
+    api_key: Headers,
+    url: str,
+    role: str,
+    media_type: str,
+    raw: bytes,
+    reason: str,
+) -> None:
+    """A byte-order mark, UTF-16 and NaN were taken by the pydantic routes (a key made from
+    a UTF-16 body) and refused by the site writers (found by a helper)."""
+    answer = client.post(url, content=raw, headers={**api_key(role), "content-type": media_type})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == f"request body: {reason}"
+
+
+def test_every_route_whose_body_fastapi_parses_reads_it_strictly_first(app: FastAPI) -> None:
+    """A route with a JSON body model is in a router that checks the body by
+    ``json_body.parse`` before the model reads it (``json_body.read_strictly``): one rule
+    for every JSON body, whoever parses it."""
+    from fastapi.params import Form
+
+    from app.api import json_body
+    from app.api.contract import api_routes
+
+    bodied = [
+        route
+        for route in api_routes(app.routes)
+        if route.body_field is not None and not isinstance(route.body_field.field_info, Form)
+    ]
+    assert len(bodied) >= 7  # keys, subscriptions, five curation bodies
+    for route in bodied:
+        calls = [d.call for d in route.dependant.dependencies]
+        assert json_body.read_strictly in calls, route.path
 
 
 def test_a_broken_form_is_still_the_framework_s_400(client: TestClient, api_key: Headers) -> None:

@@ -195,6 +195,11 @@ def _free_port() -> int:
         "http://127.0.0.1:0/hook",  # read as no port, it was checked as port 80
         "http://localhost:{db_port}/",  # the database's own port
         "http://127.0.0.1:{db_port}/",
+        # broken bracketed addresses: a 500 from the URL parser (found by a helper)
+        "http://[::1",
+        "http://[zz]/",
+        "http://a]b/",
+        "http://[::1]x/",  # read as [::1], the rest dropped, and named as the host
     ],
 )
 def test_receivers_that_are_refused(
@@ -355,6 +360,9 @@ def test_a_name_a_wildcard_allows_is_refused_when_it_resolves_to_loopback(
         ({"batch_max_events": "1_000", "webhook_url": "http://127.0.0.1:9/hook"}, None),
         # batches are a webhook's: the SSE stream has none
         ({"batch_max_events": 5}, None),
+        # a misspelt member is named, not dropped (the subscription had no webhook, 201)
+        ({"webhookurl": "http://127.0.0.1:9/hook"}, "webhookurl"),
+        ({"batch_max_event": 500}, "batch_max_event"),
     ],
 )
 def test_bad_bodies_are_422_naming_what(
@@ -432,6 +440,15 @@ def test_the_html_page_lists_subscriptions_in_french(
         ({"name": "a\u0000b"}, "name"),
         ({"name": "a\ud800b"}, "name"),
         ({"criteria": {"filter": "name = 'a\u0000b'"}}, "criteria.filter"),
+        # a lone surrogate anywhere in the free-form criteria: 500s (found by a helper)
+        ({"criteria": {"\ud800": 1}}, "criteria"),
+        ({"criteria": {"zone": "\ud800"}}, "criteria.zone"),
+        ({"criteria": {"zone": ["ZN-\ud800"]}}, "criteria.zone"),
+        (
+            {"criteria": {"filter": {"op": "=", "args": [{"property": "name"}, "\ud800"]}}},
+            "criteria.filter",
+        ),
+        ({"criteria": {"filter": {"op": "\ud800", "args": []}}}, "criteria.filter"),
         (
             {
                 "criteria": {
