@@ -133,7 +133,7 @@ def finish_stored(session: Session, job_id: int, sha256: str, corrects: str | No
         text(
             """
             UPDATE upload_jobs SET state = 'done', stage = 'done', fraction = 1,
-                finished_at = now(), data = NULL, lease_until = NULL,
+                finished_at = clock_timestamp(), data = NULL, lease_until = NULL,
                 rows_read = coalesce((u.counts ->> 'rows')::int, rows_read),
                 upload_public_id = u.public_id
             FROM uploads u WHERE upload_jobs.id = :id AND u.sha256 = :sha256
@@ -177,7 +177,7 @@ def finish_unstored(
             state="done",
             stage="done",
             fraction=1.0,
-            finished_at=text("now()"),
+            finished_at=text("clock_timestamp()"),
             data=None,
             lease_until=None,
             upload_public_id=upload_public_id,
@@ -193,7 +193,7 @@ def fail(connection: Connection, job_id: int, problem: dict[str, Any]) -> None:
         .where(jobs.c.id == job_id, jobs.c.state.in_(("queued", "running")))
         .values(
             state="failed",
-            finished_at=text("now()"),
+            finished_at=text("clock_timestamp()"),
             data=None,
             lease_until=None,
             problem=problem,
@@ -208,7 +208,7 @@ def reap(connection: Connection, problem: dict[str, Any]) -> list[str]:
     rows = connection.execute(
         text(
             """
-            UPDATE upload_jobs SET state = 'failed', finished_at = now(), data = NULL,
+            UPDATE upload_jobs SET state = 'failed', finished_at = clock_timestamp(), data = NULL,
                 lease_until = NULL, problem = CAST(:problem AS jsonb)
             WHERE state = 'running'
               AND (lease_until < now()

@@ -114,6 +114,18 @@ def test_a_job_runs_to_done_with_its_upload_and_correction_link(
             text("SELECT data FROM upload_jobs WHERE public_id = :p"), {"p": first}
         ).scalar_one()
     assert stored["rejected"] == 10 and data_left is None, "the file is dropped once done"
+    with sessions() as session:
+        started, finished, received = session.execute(
+            text(
+                "SELECT j.started_at, j.finished_at, "
+                "(u.report -> 'upload' ->> 'received_at')::timestamptz FROM upload_jobs j "
+                "JOIN uploads u ON u.public_id = j.upload_public_id WHERE j.public_id = :p"
+            ),
+            {"p": first},
+        ).one()
+    # finished when its upload was stored, not when the upload's transaction began: the job
+    # "finished" before its report says the upload was received (found by a helper)
+    assert started <= received <= finished
 
     fixed = b"id,name,longitude,latitude,kind\n9,Comptoir Gbadolite,21.008044,4.282171,comptoir\n"
     second = submit(sessions, fixed, "fixed.csv", corrects=upload)
