@@ -89,6 +89,10 @@ async def _unread_body(request: Request, exc: RequestValidationError) -> AppErro
     first by ``json_body.read_strictly`` (media type, no body, what JSON cannot store)."""
     for error in exc.errors():
         if error.get("type") == "json_invalid":
+            try:  # a compressed body is unread, not broken: a 415
+                json_body.refuse_content_coding(request.headers)
+            except AppError as refused:
+                return refused
             # the route read the body before validating it: it is at hand
             empty = not (await request.body()).strip()
             reason = (error.get("ctx") or {}).get("error") or "not JSON"
@@ -290,6 +294,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         # 400 here is a body the framework could not parse (bytes that are not JSON or form);
         # a JSON one is said as app.api.json_body says it ("nested too deeply", "not UTF-8")
         if exc.status_code == 400 and _is_json(request.headers.get("content-type")):
+            try:  # a compressed body is unread, not broken: a 415
+                json_body.refuse_content_coding(request.headers)
+            except AppError as refused:
+                return await domain_error(request, refused)
             return await domain_error(request, json_body.unreadable(exc.__cause__))
         # a body the framework could not split (a broken form), an unknown path, a method
         # the path does not take: code and title as the service's own errors of that status

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -87,6 +87,17 @@ def _unstorable(path: str, reason: str) -> InvalidBody:
     )
 
 
+def refuse_content_coding(headers: Mapping[str, str]) -> None:
+    """A body sent compressed (``Content-Encoding: gzip``) is a 415, as RFC 9110 answers a
+    content coding the server does not read: it was read as text and answered "not UTF-8"."""
+    coding = (headers.get("content-encoding") or "").strip().lower()
+    if coding and coding != "identity":
+        raise UnsupportedMediaType(
+            f"send the body without a content coding: Content-Encoding {coding} is not read",
+            code="unsupported_media_type",
+        )
+
+
 #: Why an empty body (or one of white space only) is not JSON.
 EMPTY = "the body is empty"
 
@@ -100,13 +111,15 @@ def unsupported(given: str | None, accepted: Collection[str]) -> UnsupportedMedi
     )
 
 
-def parse(body: bytes, content_type: str | None, accepted: Collection[str]) -> Any:
-    """The JSON value of ``body``; ``UnsupportedMediaType`` (415) unless its media type is one
-    of ``accepted``; ``MalformedBody`` (400) for what is not JSON (an empty body among it),
+def parse(body: bytes, headers: Mapping[str, str], accepted: Collection[str]) -> Any:
+    """The JSON value of ``body`` (its request's ``headers`` say how it was sent);
+    ``UnsupportedMediaType`` (415) unless its media type is one of ``accepted`` and it has no
+    content coding; ``MalformedBody`` (400) for what is not JSON (an empty body among it),
     ``InvalidBody`` (422) for JSON that cannot be stored (both code ``invalid_body``)."""
-    given = media_type(content_type)
+    given = media_type(headers.get("content-type"))
     if given not in accepted:
         raise unsupported(given, accepted)
+    refuse_content_coding(headers)
     if not body.strip():
         raise not_json(EMPTY)
     try:
@@ -132,4 +145,4 @@ async def read_strictly(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
         return
-    parse(await request.body(), request.headers.get("content-type"), ("application/json",))
+    parse(await request.body(), request.headers, ("application/json",))

@@ -171,7 +171,7 @@ def create_item(
     settings: SettingsDep,
     boundaries: BoundariesDep,
 ) -> Response:
-    document = json_body.parse(body, request.headers.get("content-type"), json_body.GEOJSON_TYPES)
+    document = json_body.parse(body, request.headers, json_body.GEOJSON_TYPES)
     written = writer.create(WriteContext(session, caller, boundaries), document)
     return _feature_response(written, collection_id, base_url(request, settings), 201)
 
@@ -196,7 +196,7 @@ def replace_item(
     if_match: IfMatchHeader = None,
 ) -> Response:
     condition = parse_if_match(if_match)
-    document = json_body.parse(body, request.headers.get("content-type"), json_body.GEOJSON_TYPES)
+    document = json_body.parse(body, request.headers, json_body.GEOJSON_TYPES)
     context = WriteContext(session, caller, boundaries)
     written = writer.replace(context, feature_id, condition, document)
     return _feature_response(written, collection_id, base_url(request, settings))
@@ -222,7 +222,7 @@ def update_item(
     if_match: IfMatchHeader = None,
 ) -> Response:
     condition = parse_if_match(if_match)
-    patch = json_body.parse(body, request.headers.get("content-type"), json_body.MERGE_PATCH_TYPES)
+    patch = json_body.parse(body, request.headers, json_body.MERGE_PATCH_TYPES)
     written = writer.update(WriteContext(session, caller, boundaries), feature_id, condition, patch)
     return _feature_response(written, collection_id, base_url(request, settings))
 

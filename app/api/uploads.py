@@ -8,7 +8,9 @@ from urllib.parse import quote, urlencode
 import orjson
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 
+from app.api import json_body
 from app.api.contract import negotiable, problems, ref, returns
 from app.api.deps import (
     BoundariesDep,
@@ -35,7 +37,27 @@ from app.settings import Settings
 from geo.vocab import SiteKind, empty_values_from_text
 
 JSON_TYPE = "application/json"
-router = APIRouter(tags=["Uploads"], dependencies=[Depends(reject_undeclared_query)])
+
+MULTIPART = "multipart/form-data"
+
+
+async def multipart_only(request: Request) -> None:
+    """A router dependency: an upload is a multipart form (the file and its fields). A body
+    of another media type, or of none, is a 415 naming the one to send, where FastAPI read
+    it as an empty form and answered 422 "file: Field required" (a JSON body included, found
+    by a helper). Routes without a body pass."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None:
+        return
+    given = json_body.media_type(request.headers.get("content-type"))
+    if given != MULTIPART:
+        raise json_body.unsupported(given, [MULTIPART])
+    json_body.refuse_content_coding(request.headers)
+
+
+router = APIRouter(
+    tags=["Uploads"], dependencies=[Depends(reject_undeclared_query), Depends(multipart_only)]
+)
 COLUMN_ROLES = ("lon", "lat", "geopoint", "accuracy", "name", "date", "minerals", "kind")
 
 

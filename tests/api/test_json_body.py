@@ -160,6 +160,22 @@ def test_every_json_route_refuses_what_json_is_not_alike(
     assert answer.json()["detail"] == f"request body: {reason}"
 
 
+@pytest.mark.parametrize(("url", "role", "media_type"), ROUTES)
+def test_a_compressed_body_is_a_415_saying_its_coding_is_not_read(
+    client: TestClient, api_key: Headers, url: str, role: str, media_type: str
+) -> None:
+    """A gzip body was read as text: a 400 "not UTF-8" (found by a helper); RFC 9110 answers
+    a content coding the server does not read with a 415."""
+    import gzip
+
+    headers = {**api_key(role), "content-type": media_type, "content-encoding": "gzip"}
+    answer = client.post(url, content=gzip.compress(b'{"name": "a"}'), headers=headers)
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["detail"] == (
+        "send the body without a content coding: Content-Encoding gzip is not read"
+    )
+
+
 def test_every_route_whose_body_fastapi_parses_reads_it_strictly_first(app: FastAPI) -> None:
     """A route with a JSON body model is in a router that checks the body by
     ``json_body.parse`` before the model reads it (``json_body.read_strictly``): one rule

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 Headers = Callable[..., dict[str, str]]
+FORM = "application/x-www-form-urlencoded"
 CSV = b"name,lat,lon\nBania,3.9,16.1\n"
 
 
@@ -62,3 +63,42 @@ def test_hostile_upload_ids_are_404(client: TestClient, api_key: Headers, upload
     for suffix in ("", "/rejected.csv"):
         response = client.get(f"/uploads/{upload_id}{suffix}", headers=api_key("researcher"))
         assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "sent"),
+    [
+        ("application/json", b'{"file": "sites.csv"}', "not application/json"),
+        ("text/csv", b"name,lon,lat\nA,15,4\n", "not text/csv"),
+        (
+            "application/x-www-form-urlencoded",
+            b"kind=mine",
+            "not application/x-www-form-urlencoded",
+        ),
+        (None, b"", "with its Content-Type header"),
+    ],
+)
+def test_an_upload_that_is_no_multipart_form_is_a_415_naming_it(
+    client: TestClient, api_key: Headers, content_type: str | None, body: bytes, sent: str
+) -> None:
+    """FastAPI read such a body as an empty form: a 422 "file: Field required", which did
+    not say the file must go in a multipart form (found by a helper)."""
+    headers = api_key("researcher")
+    if content_type is not None:
+        headers["content-type"] = content_type
+    answer = client.post("/uploads", content=body, headers=headers)
+    assert answer.status_code == 415, answer.text
+    problem = answer.json()
+    assert problem["code"] == "unsupported_media_type"
+    assert problem["detail"] == f"send the body as multipart/form-data, {sent}"
+
+
+def test_a_compressed_upload_is_a_415(client: TestClient, api_key: Headers) -> None:
+    headers = {
+        **api_key("researcher"),
+        "content-type": "multipart/form-data; boundary=x",
+        "content-encoding": "gzip",
+    }
+    answer = client.post("/uploads", content=b"--x--", headers=headers)
+    assert answer.status_code == 415, answer.text
+    assert "Content-Encoding gzip is not read" in answer.json()["detail"]
