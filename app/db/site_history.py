@@ -92,7 +92,11 @@ def record(session: Session, site_ids: Sequence[int], version: int, entry: Entry
         text(
             f"INSERT INTO site_versions ({_ENTRY_COLUMNS}, {_SNAPSHOT_SQL}) "
             f"SELECT s.id, :version, :action, :key_id, :reason, :upload_id, :request_id, "
-            f":related, {_SNAPSHOT_OF_S} FROM sites s WHERE s.id = ANY(:ids)"
+            f":related, {_SNAPSHOT_OF_S} FROM sites s WHERE s.id = ANY(:ids) "
+            # the entries' ids follow the sites' (a change's events are listed in that
+            # order): a scan returns a row where its last update put it, so a site created
+            # first and then refreshed came after the next one (a CI run saw N1 before N0)
+            "ORDER BY s.id"
         ),
         {
             "version": version,
